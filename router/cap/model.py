@@ -1,0 +1,204 @@
+"""The CAP 1.2 data model: every element of OASIS CAP 1.2 as frozen pydantic models.
+
+Stage: the pure core. Imports nothing from Tocsin but the findings type; no I/O.
+
+Field names are the CAP element names in snake_case (``msgType`` -> ``msg_type``).
+Repeated elements are tuples in document order, so two alerts compare equal when
+their XML would serialise identically.  Values that CAP packs into one string
+(``references``, ``addresses``, ``incidents``, ``polygon``, ``circle``) are held
+parsed, so code downstream never re-splits strings; the serializer writes them
+back in CAP's canonical form.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+CAP12_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
+CAP11_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.1"
+CAP10_NAMESPACE = "http://www.incident.com/cap/1.0"
+XMLDSIG_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
+
+
+class Status(StrEnum):
+    ACTUAL = "Actual"
+    EXERCISE = "Exercise"
+    SYSTEM = "System"
+    TEST = "Test"
+    DRAFT = "Draft"
+
+
+class MsgType(StrEnum):
+    ALERT = "Alert"
+    UPDATE = "Update"
+    CANCEL = "Cancel"
+    ACK = "Ack"
+    ERROR = "Error"
+
+
+class Scope(StrEnum):
+    PUBLIC = "Public"
+    RESTRICTED = "Restricted"
+    PRIVATE = "Private"
+
+
+class Category(StrEnum):
+    GEO = "Geo"
+    MET = "Met"
+    SAFETY = "Safety"
+    SECURITY = "Security"
+    RESCUE = "Rescue"
+    FIRE = "Fire"
+    HEALTH = "Health"
+    ENV = "Env"
+    TRANSPORT = "Transport"
+    INFRA = "Infra"
+    CBRNE = "CBRNE"
+    OTHER = "Other"
+
+
+class ResponseType(StrEnum):
+    SHELTER = "Shelter"
+    EVACUATE = "Evacuate"
+    PREPARE = "Prepare"
+    EXECUTE = "Execute"
+    AVOID = "Avoid"
+    MONITOR = "Monitor"
+    ASSESS = "Assess"
+    ALL_CLEAR = "AllClear"
+    NONE = "None"
+
+
+class Urgency(StrEnum):
+    IMMEDIATE = "Immediate"
+    EXPECTED = "Expected"
+    FUTURE = "Future"
+    PAST = "Past"
+    UNKNOWN = "Unknown"
+
+
+class Severity(StrEnum):
+    EXTREME = "Extreme"
+    SEVERE = "Severe"
+    MODERATE = "Moderate"
+    MINOR = "Minor"
+    UNKNOWN = "Unknown"
+
+
+class Certainty(StrEnum):
+    OBSERVED = "Observed"
+    LIKELY = "Likely"
+    POSSIBLE = "Possible"
+    UNLIKELY = "Unlikely"
+    UNKNOWN = "Unknown"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ValuePair(_Frozen):
+    """``eventCode``, ``parameter`` and ``geocode``: a system-specific name and value."""
+
+    value_name: str
+    value: str
+
+
+class Reference(_Frozen):
+    """One entry of ``<references>``: the CAP key of an earlier message."""
+
+    sender: str
+    identifier: str
+    sent: AwareDatetime
+
+
+class Point(_Frozen):
+    """A WGS 84 coordinate pair as CAP writes it: latitude first."""
+
+    lat: float
+    lon: float
+
+
+class Circle(_Frozen):
+    center: Point
+    radius_km: float
+
+
+class Resource(_Frozen):
+    resource_desc: str
+    mime_type: str
+    size: int | None = None
+    uri: str | None = None
+    deref_uri: str | None = None
+    digest: str | None = None
+
+
+class Area(_Frozen):
+    area_desc: str
+    polygons: tuple[tuple[Point, ...], ...] = ()
+    circles: tuple[Circle, ...] = ()
+    geocodes: tuple[ValuePair, ...] = ()
+    altitude: float | None = None
+    ceiling: float | None = None
+
+
+class Info(_Frozen):
+    language: str | None = None
+    categories: tuple[Category, ...] = Field(min_length=1)
+    event: str
+    response_types: tuple[ResponseType, ...] = ()
+    urgency: Urgency
+    severity: Severity
+    certainty: Certainty
+    audience: str | None = None
+    event_codes: tuple[ValuePair, ...] = ()
+    effective: AwareDatetime | None = None
+    onset: AwareDatetime | None = None
+    expires: AwareDatetime | None = None
+    sender_name: str | None = None
+    headline: str | None = None
+    description: str | None = None
+    instruction: str | None = None
+    web: str | None = None
+    contact: str | None = None
+    parameters: tuple[ValuePair, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    areas: tuple[Area, ...] = ()
+
+    @property
+    def effective_language(self) -> str:
+        """CAP 1.2: an absent ``<language>`` means ``en-US``."""
+        return self.language or "en-US"
+
+
+class Alert(_Frozen):
+    identifier: str
+    sender: str
+    sent: AwareDatetime
+    status: Status
+    msg_type: MsgType
+    source: str | None = None
+    scope: Scope
+    restriction: str | None = None
+    addresses: tuple[str, ...] | None = None
+    codes: tuple[str, ...] = ()
+    note: str | None = None
+    references: tuple[Reference, ...] | None = None
+    incidents: tuple[str, ...] | None = None
+    infos: tuple[Info, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str, datetime]:
+        """The CAP key that identifies a message: (sender, identifier, sent)."""
+        return (self.sender, self.identifier, self.sent)
+
+
+class CapDocument(_Frozen):
+    """A parsed alert plus what the document said about itself beyond CAP 1.2 fields."""
+
+    alert: Alert
+    source_version: str = "1.2"
+    signed: bool = False

@@ -1,0 +1,60 @@
+"""From untrusted bytes to a validated CAP document: the CAP core's one entry point.
+
+Stage: the pure core. Order of work, each step only when the one before passed:
+hardened XML parse -> version detection and 1.0/1.1 upgrade -> CAP 1.2 XSD ->
+model building -> the spec rules the XSD cannot express. Profiles (EU-Alert,
+NL-Alert, IPAWS, ...) are applied on top of this by ``router.profiles``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from router.cap.build import build_alert, has_signature
+from router.cap.findings import Finding, has_errors
+from router.cap.model import CapDocument
+from router.cap.rules import spec_findings
+from router.cap.schema import schema_findings
+from router.cap.upgrade import detect_version, upgrade
+from router.cap.xmlsafe import XmlLimits, parse_xml
+
+
+@dataclass(frozen=True)
+class ParseOutcome:
+    """What the CAP core made of a document.
+
+    ``readable`` is False when the bytes were not a CAP document at all (not XML,
+    too large, hostile, wrong root): callers map that to "unreadable input"
+    (HTTP 400 / exit 2) rather than "invalid alert" (HTTP 422 / exit 1).
+    ``document`` is set whenever the alert could be read into the model, even if
+    spec rules then found errors, so that callers can still show what it said.
+    """
+
+    document: CapDocument | None
+    findings: list[Finding] = field(default_factory=list)
+    readable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.document is not None and not has_errors(self.findings)
+
+
+def parse_cap(data: bytes, limits: XmlLimits | None = None) -> ParseOutcome:
+    """Parse and validate a CAP document (1.2, or 1.1/1.0 upgraded); never raises."""
+    root, problem = parse_xml(data, limits)
+    if root is None:
+        return ParseOutcome(None, [problem] if problem else [], readable=False)
+    version, problem = detect_version(root)
+    if version is None:
+        return ParseOutcome(None, [problem] if problem else [], readable=False)
+    findings = upgrade(root, version)
+    findings += schema_findings(root)
+    if has_errors(findings):
+        return ParseOutcome(None, findings)
+    alert, build_problems = build_alert(root)
+    findings += build_problems
+    if alert is None:
+        return ParseOutcome(None, findings)
+    document = CapDocument(alert=alert, source_version=version, signed=has_signature(root))
+    findings += spec_findings(document)
+    return ParseOutcome(document, findings)
