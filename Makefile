@@ -1,0 +1,45 @@
+# The two commands: `make run` (service on the embedded default) and `make test`
+# (the whole suite). Both install what they need first; nothing else is assumed
+# but Debian with Python 3.11.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install system-deps lint typecheck importcheck unit bench clean
+
+$(STAMP): pyproject.toml
+	bash scripts/ensure-python.sh "$(PYTHON)"
+	"$(PYTHON)" -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/tocsin serve --demo
+
+system-deps:
+	bash scripts/system-deps.sh
+
+lint: install
+	$(BIN)/ruff check router channels cap_profiles tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+importcheck: install
+	$(BIN)/lint-imports
+
+unit: install
+	$(BIN)/pytest
+
+test: install system-deps lint typecheck importcheck unit
+
+bench: install
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

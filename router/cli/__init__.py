@@ -1,0 +1,36 @@
+"""The ``tocsin`` command line: one sub-module per sub-command.
+
+Stage: the top of the import order (a composition root, like ``router.app``).
+Each sub-module exposes ``register(subparsers)`` which adds its parser and sets
+``handler`` to a function taking the parsed arguments and returning the exit
+status. Sub-commands import their heavy dependencies lazily so that
+``tocsin validate`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from router.cli import validate_cmd
+
+_COMMANDS = (validate_cmd,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tocsin", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in _COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    status: int = args.handler(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
