@@ -160,7 +160,7 @@ class _Builder:
     def polygon(self, text: str, where: str) -> list[dict[str, float]] | None:
         points: list[dict[str, float]] = []
         for token in text.split():
-            lat, sep, lon = token.partition(",")
+            lat, _, lon = token.partition(",")
             try:
                 points.append({"lat": float(lat), "lon": float(lon)})
             except ValueError:

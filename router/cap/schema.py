@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from importlib import resources
+from typing import cast
 
 from lxml import etree
 
@@ -33,7 +35,8 @@ def schema_findings(root: etree._Element) -> list[Finding]:
     schema = _schema()
     if schema.validate(root):
         return []
-    return [_to_finding(root, entry) for entry in schema.error_log]
+    entries = cast(Iterable[etree._LogEntry], schema.error_log)  # lxml-stubs lack __iter__
+    return [_to_finding(root, entry) for entry in entries]
 
 
 def element_path(element: etree._Element) -> str:

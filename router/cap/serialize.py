@@ -126,7 +126,7 @@ def _info(parent: etree._Element, info: Info) -> None:
 
 
 def to_element(alert: Alert) -> etree._Element:
-    root = etree.Element(_NS + "alert", nsmap={None: CAP12_NAMESPACE})
+    root = etree.Element(_NS + "alert", nsmap={None: CAP12_NAMESPACE})  # type: ignore[dict-item]
     _text(root, "identifier", alert.identifier)
     _text(root, "sender", alert.sender)
     _text(root, "sent", format_datetime(alert.sent))

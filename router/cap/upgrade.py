@@ -56,7 +56,7 @@ def upgrade(root: etree._Element, version: str) -> list[Finding]:
     findings: list[Finding] = []
     for element in root.iter(old + "*"):
         element.tag = _NS12 + element.tag[len(old):]
-    etree.cleanup_namespaces(root, top_nsmap={None: CAP12_NAMESPACE})
+    etree.cleanup_namespaces(root, top_nsmap={None: CAP12_NAMESPACE})  # type: ignore[dict-item]
     for certainty in root.iter(_NS12 + "certainty"):
         if certainty.text == "Very Likely":
             certainty.text = "Likely"

@@ -1,0 +1,1 @@
+"""Built-in CAP validation profiles (YAML data, read by ``router.profiles``)."""

@@ -1,0 +1,212 @@
+"""Compile profile rules into pure functions over a CAP document.
+
+Stage: the pure middle (profiles). Compiling happens once at start-up, so a bad
+path or regular expression is a configuration error there, and evaluating a
+rule per alert is attribute access and comparisons only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from router.cap.findings import Finding, FindingSeverity
+from router.cap.model import Alert, CapDocument, Point
+from router.profiles.model import BoundingBox, Box, RequiredLanguages, RuleSpec, When
+from router.profiles.paths import Group, compile_path, evaluate
+
+Violation = tuple[str, str]  # (location, message)
+Check = Callable[[CapDocument], Iterator[Violation]]
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled (bad path, bad regular expression)."""
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    code: str
+    severity: FindingSeverity
+    when: When | None
+    message: str | None
+    check: Check
+
+    def findings(self, document: CapDocument) -> Iterator[Finding]:
+        if self.when is not None and not _applies(self.when, document.alert):
+            return
+        for location, message in self.check(document):
+            text = f"{self.message} ({message})" if self.message else message
+            yield Finding(code=self.code, severity=self.severity, location=location, message=text)
+
+
+def _applies(when: When, alert: Alert) -> bool:
+    return ((when.status is None or alert.status in when.status)
+            and (when.msg_type is None or alert.msg_type in when.msg_type)
+            and (when.scope is None or alert.scope in when.scope))
+
+
+def compile_rule(profile: str, spec: RuleSpec) -> CompiledRule:
+    builder = _BUILDERS[spec.check_name]
+    try:
+        check = builder(getattr(spec, spec.check_name))
+    except (ValueError, re.error) as exc:
+        raise RuleError(f"{spec.check_name}: {exc}") from exc
+    return CompiledRule(f"profile.{profile}.{spec.id}", FindingSeverity(spec.severity),
+                        spec.when, spec.message, check)
+
+
+def _over_groups(path: str, judge: Callable[[Group], Iterator[Violation]]) -> Check:
+    steps = compile_path(path)
+
+    def check(document: CapDocument) -> Iterator[Violation]:
+        for group in evaluate(document.alert, steps):
+            yield from judge(group)
+
+    return check
+
+
+def _require(params: Any) -> Check:
+    def judge(group: Group) -> Iterator[Violation]:
+        if len(group.values) < params.min:
+            need = "is missing" if params.min == 1 else f"occurs fewer than {params.min} times"
+            yield group.location, f"<{params.path.rsplit('.', 1)[-1]}> {need}"
+    return _over_groups(params.path, judge)
+
+
+def _require_any(params: Any) -> Check:
+    compiled = [compile_path(path) for path in params.paths]
+    parents = {path.rsplit(".", 1)[0] if "." in path else "" for path in params.paths}
+    if len(parents) != 1:
+        raise ValueError("require_any paths must name siblings (the same parent element)")
+    names = " or ".join(f"<{path.rsplit('.', 1)[-1]}>" for path in params.paths)
+
+    def check(document: CapDocument) -> Iterator[Violation]:
+        per_path = [list(evaluate(document.alert, steps)) for steps in compiled]
+        for groups in zip(*per_path, strict=True):
+            if not any(group.values for group in groups):
+                yield groups[0].parent, f"needs {names}"
+    return check
+
+
+def _count(params: Any) -> Check:
+    def judge(group: Group) -> Iterator[Violation]:
+        n = len(group.values)
+        if n < params.min or (params.max is not None and n > params.max):
+            upper = "any number" if params.max is None else str(params.max)
+            yield group.location, f"found {n}; expected {params.min} to {upper}"
+    return _over_groups(params.path, judge)
+
+
+def _require_value(params: Any) -> Check:
+    def judge(group: Group) -> Iterator[Violation]:
+        if params.value not in group.values:
+            yield group.location, f"must include the value {params.value!r}"
+    return _over_groups(params.path, judge)
+
+
+def _allowed_values(params: Any) -> Check:
+    allowed = frozenset(params.values)
+
+    def judge(group: Group) -> Iterator[Violation]:
+        for value in group.values:
+            if value not in allowed:
+                yield group.location, f"{value!r} is not one of {', '.join(params.values)}"
+    return _over_groups(params.path, judge)
+
+
+def _pattern(params: Any) -> Check:
+    regex = re.compile(params.regex)
+
+    def judge(group: Group) -> Iterator[Violation]:
+        for value in group.values:
+            if not regex.fullmatch(value):
+                yield group.location, f"{value!r} does not match {params.regex}"
+    return _over_groups(params.path, judge)
+
+
+def _max_length(params: Any) -> Check:
+    def judge(group: Group) -> Iterator[Violation]:
+        for value in group.values:
+            if len(value) > params.chars:
+                yield group.location, (f"{len(value)} characters, {len(value) - params.chars} "
+                                       f"over the limit of {params.chars}")
+    return _over_groups(params.path, judge)
+
+
+def _required_languages(params: RequiredLanguages) -> Check:
+    wanted = [language.lower() for language in params.languages]
+
+    def check(document: CapDocument) -> Iterator[Violation]:
+        present = {info.effective_language.split("-")[0].lower() for info in document.alert.infos}
+        missing = [language for language in wanted if language not in present]
+        if missing:
+            yield "/alert/info", (f"no <info> in {', '.join(missing)} "
+                                  f"(found: {', '.join(sorted(present)) or 'none'})")
+        if len(present) < params.min_distinct:
+            yield "/alert/info", (f"<info> blocks in {len(present)} language(s); "
+                                  f"at least {params.min_distinct} are needed")
+    return check
+
+
+_KM_PER_DEGREE = 111.32
+
+
+def _inside(point: Point, boxes: list[Box], margin_km: float = 0.0) -> bool:
+    """Inside a box; ``margin_km`` widens the point to a circle of that radius."""
+    dlat = margin_km / _KM_PER_DEGREE
+    dlon = margin_km / (_KM_PER_DEGREE * max(math.cos(math.radians(point.lat)), 1e-6))
+    return any(b.min_lat <= point.lat - dlat and point.lat + dlat <= b.max_lat
+               and b.min_lon <= point.lon - dlon and point.lon + dlon <= b.max_lon
+               for b in boxes)
+
+
+def _bounding_box(params: BoundingBox) -> Check:
+    names = ", ".join(box.name or f"{box.min_lat},{box.min_lon}.." for box in params.boxes)
+
+    def check(document: CapDocument) -> Iterator[Violation]:
+        for i, info in enumerate(document.alert.infos, start=1):
+            for a, area in enumerate(info.areas, start=1):
+                where = f"/alert/info[{i}]/area[{a}]"
+                for p, polygon in enumerate(area.polygons, start=1):
+                    if not all(_inside(point, params.boxes) for point in polygon):
+                        yield f"{where}/polygon[{p}]", f"reaches outside the allowed area ({names})"
+                for c, circle in enumerate(area.circles, start=1):
+                    if not _inside(circle.center, params.boxes, circle.radius_km):
+                        yield f"{where}/circle[{c}]", f"reaches outside the allowed area ({names})"
+    return check
+
+
+def _max_polygon_points(limit: int) -> Check:
+    def check(document: CapDocument) -> Iterator[Violation]:
+        for i, info in enumerate(document.alert.infos, start=1):
+            for a, area in enumerate(info.areas, start=1):
+                for p, polygon in enumerate(area.polygons, start=1):
+                    if len(polygon) > limit:
+                        yield (f"/alert/info[{i}]/area[{a}]/polygon[{p}]",
+                               f"{len(polygon)} coordinate pairs; at most {limit} allowed")
+    return check
+
+
+def _signature_required(required: bool) -> Check:
+    def check(document: CapDocument) -> Iterator[Violation]:
+        if required and not document.signed:
+            yield "/alert/Signature", "the alert must carry an XML-DSig <Signature>"
+    return check
+
+
+_BUILDERS: dict[str, Callable[[Any], Check]] = {
+    "require": _require,
+    "require_any": _require_any,
+    "count": _count,
+    "require_value": _require_value,
+    "allowed_values": _allowed_values,
+    "pattern": _pattern,
+    "max_length": _max_length,
+    "required_languages": _required_languages,
+    "bounding_box": _bounding_box,
+    "max_polygon_points": _max_polygon_points,
+    "signature_required": _signature_required,
+}
