@@ -23,6 +23,9 @@ _NS = "{" + CAP12_NAMESPACE + "}"
 _NS_LEN = len(_NS)
 _SIGNATURE = "{" + XMLDSIG_NAMESPACE + "}Signature"
 _QUOTED_LIST = re.compile(r'"([^"]*)"|(\S+)')
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)"
+_PAIR = re.compile(rf"{_NUMBER},{_NUMBER}")
+_POLYGON = re.compile(rf"\s*{_NUMBER},{_NUMBER}(?:\s+{_NUMBER},{_NUMBER})*\s*")
 
 _ALERT_TEXT = {
     "identifier": "identifier", "sender": "sender", "status": "status", "msgType": "msg_type",
@@ -157,24 +160,20 @@ class _Builder:
         if value is not None:
             target.append(value)
 
-    def polygon(self, text: str, where: str) -> list[dict[str, float]] | None:
-        points: list[dict[str, float]] = []
-        for token in text.split():
-            lat, _, lon = token.partition(",")
-            try:
-                points.append({"lat": float(lat), "lon": float(lon)})
-            except ValueError:
-                self.fail("cap.polygon.syntax", where,
-                          f"{token!r} is not a latitude,longitude pair (WGS 84 decimal degrees)")
-                return None
-        return points
+    def polygon(self, text: str, where: str) -> list[tuple[float, float]] | None:
+        if _POLYGON.fullmatch(text) is None:
+            bad = next((t for t in text.split() if not _PAIR.fullmatch(t)), text.strip())
+            self.fail("cap.polygon.syntax", where,
+                      f"{bad!r} is not a latitude,longitude pair (WGS 84 decimal degrees)")
+            return None
+        numbers = iter(map(float, text.replace(",", " ").split()))
+        return list(zip(numbers, numbers, strict=True))
 
     def circle(self, text: str, where: str) -> dict[str, Any] | None:
         centre, _, radius = text.strip().partition(" ")
         lat, _, lon = centre.partition(",")
         try:
-            return {"center": {"lat": float(lat), "lon": float(lon)},
-                    "radius_km": float(radius.strip())}
+            return {"center": (float(lat), float(lon)), "radius_km": float(radius.strip())}
         except ValueError:
             self.fail("cap.circle.syntax", where,
                       f"{text!r} is not 'latitude,longitude radius' (radius in kilometres)")

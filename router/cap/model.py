@@ -97,7 +97,7 @@ class Certainty(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ValuePair(_Frozen):
@@ -115,11 +115,15 @@ class Reference(_Frozen):
     sent: AwareDatetime
 
 
-class Point(_Frozen):
-    """A WGS 84 coordinate pair as CAP writes it: latitude first."""
+Point = tuple[float, float]
+"""A WGS 84 coordinate pair in CAP's order: (latitude, longitude).
 
-    lat: float
-    lon: float
+A plain tuple rather than a model: a national alert can carry thousands of
+vertices, and tuples of floats are validated inside pydantic-core without a
+Python object per vertex.
+"""
+
+Polygon = tuple[Point, ...]
 
 
 class Circle(_Frozen):
@@ -138,7 +142,7 @@ class Resource(_Frozen):
 
 class Area(_Frozen):
     area_desc: str
-    polygons: tuple[tuple[Point, ...], ...] = ()
+    polygons: tuple[Polygon, ...] = ()
     circles: tuple[Circle, ...] = ()
     geocodes: tuple[ValuePair, ...] = ()
     altitude: float | None = None

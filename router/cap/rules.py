@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ from router.cap.model import (
     Info,
     MsgType,
     Point,
+    Polygon,
     Resource,
     Scope,
 )
@@ -164,11 +165,15 @@ def _is_base64(text: str) -> bool:
     return True
 
 
-def _point_problem(point: Point) -> str | None:
-    if not -90.0 <= point.lat <= 90.0:
-        return f"latitude {point.lat} is outside -90..90"
-    if not -180.0 <= point.lon <= 180.0:
-        return f"longitude {point.lon} is outside -180..180"
+def _range_problem(points: Iterable[Point]) -> str | None:
+    """Check every latitude and longitude at C speed: min/max over the columns."""
+    lats, lons = zip(*points, strict=True)
+    if min(lats) < -90.0 or max(lats) > 90.0:
+        bad = min(lats) if min(lats) < -90.0 else max(lats)
+        return f"latitude {bad} is outside -90..90"
+    if min(lons) < -180.0 or max(lons) > 180.0:
+        bad = min(lons) if min(lons) < -180.0 else max(lons)
+        return f"longitude {bad} is outside -180..180"
     return None
 
 
@@ -189,7 +194,7 @@ def _area_rules(area: Area, where: str) -> Iterator[Finding]:
                     "<ceiling> is below <altitude>")
 
 
-def _polygon_rules(polygon: tuple[Point, ...], where: str) -> Iterator[Finding]:
+def _polygon_rules(polygon: Polygon, where: str) -> Iterator[Finding]:
     if len(polygon) < 4:
         yield error("cap.polygon.too-few-points", where,
                     f"a polygon needs at least 4 coordinate pairs (first = last); "
@@ -197,15 +202,13 @@ def _polygon_rules(polygon: tuple[Point, ...], where: str) -> Iterator[Finding]:
     elif polygon[0] != polygon[-1]:
         yield error("cap.polygon.not-closed", where,
                     "the first and last coordinate pairs of a polygon must be the same")
-    for point in polygon:
-        problem = _point_problem(point)
-        if problem:
-            yield error("cap.polygon.out-of-range", where, problem)
-            return
+    problem = _range_problem(polygon) if polygon else None
+    if problem:
+        yield error("cap.polygon.out-of-range", where, problem)
 
 
 def _circle_rules(circle: Circle, where: str) -> Iterator[Finding]:
-    problem = _point_problem(circle.center)
+    problem = _range_problem((circle.center,))
     if problem:
         yield error("cap.circle.out-of-range", where, problem)
     if circle.radius_km < 0:

@@ -41,7 +41,8 @@ def format_number(value: float) -> str:
 
 
 def _point(point: Point) -> str:
-    return f"{format_number(point.lat)},{format_number(point.lon)}"
+    lat, lon = point
+    return f"{format_number(lat)},{format_number(lon)}"
 
 
 def format_polygon(points: Iterable[Point]) -> str:

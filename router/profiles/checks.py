@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.cap.findings import Finding, FindingSeverity
-from router.cap.model import Alert, CapDocument, Point
+from router.cap.model import Alert, CapDocument, Point, Polygon
 from router.profiles.model import BoundingBox, Box, RequiredLanguages, RuleSpec, When
 from router.profiles.paths import Group, compile_path, evaluate
 
@@ -70,7 +70,7 @@ def _over_groups(path: str, judge: Callable[[Group], Iterator[Violation]]) -> Ch
 
 def _require(params: Any) -> Check:
     def judge(group: Group) -> Iterator[Violation]:
-        if len(group.values) < params.min:
+        if len(group.items) < params.min:
             need = "is missing" if params.min == 1 else f"occurs fewer than {params.min} times"
             yield group.location, f"<{params.path.rsplit('.', 1)[-1]}> {need}"
     return _over_groups(params.path, judge)
@@ -86,14 +86,14 @@ def _require_any(params: Any) -> Check:
     def check(document: CapDocument) -> Iterator[Violation]:
         per_path = [list(evaluate(document.alert, steps)) for steps in compiled]
         for groups in zip(*per_path, strict=True):
-            if not any(group.values for group in groups):
+            if not any(group.items for group in groups):
                 yield groups[0].parent, f"needs {names}"
     return check
 
 
 def _count(params: Any) -> Check:
     def judge(group: Group) -> Iterator[Violation]:
-        n = len(group.values)
+        n = len(group.items)
         if n < params.min or (params.max is not None and n > params.max):
             upper = "any number" if params.max is None else str(params.max)
             yield group.location, f"found {n}; expected {params.min} to {upper}"
@@ -102,7 +102,7 @@ def _count(params: Any) -> Check:
 
 def _require_value(params: Any) -> Check:
     def judge(group: Group) -> Iterator[Violation]:
-        if params.value not in group.values:
+        if params.value not in group.texts():
             yield group.location, f"must include the value {params.value!r}"
     return _over_groups(params.path, judge)
 
@@ -111,7 +111,7 @@ def _allowed_values(params: Any) -> Check:
     allowed = frozenset(params.values)
 
     def judge(group: Group) -> Iterator[Violation]:
-        for value in group.values:
+        for value in group.texts():
             if value not in allowed:
                 yield group.location, f"{value!r} is not one of {', '.join(params.values)}"
     return _over_groups(params.path, judge)
@@ -121,7 +121,7 @@ def _pattern(params: Any) -> Check:
     regex = re.compile(params.regex)
 
     def judge(group: Group) -> Iterator[Violation]:
-        for value in group.values:
+        for value in group.texts():
             if not regex.fullmatch(value):
                 yield group.location, f"{value!r} does not match {params.regex}"
     return _over_groups(params.path, judge)
@@ -129,7 +129,7 @@ def _pattern(params: Any) -> Check:
 
 def _max_length(params: Any) -> Check:
     def judge(group: Group) -> Iterator[Violation]:
-        for value in group.values:
+        for value in group.texts():
             if len(value) > params.chars:
                 yield group.location, (f"{len(value)} characters, {len(value) - params.chars} "
                                        f"over the limit of {params.chars}")
@@ -156,11 +156,22 @@ _KM_PER_DEGREE = 111.32
 
 def _inside(point: Point, boxes: list[Box], margin_km: float = 0.0) -> bool:
     """Inside a box; ``margin_km`` widens the point to a circle of that radius."""
+    lat, lon = point
     dlat = margin_km / _KM_PER_DEGREE
-    dlon = margin_km / (_KM_PER_DEGREE * max(math.cos(math.radians(point.lat)), 1e-6))
-    return any(b.min_lat <= point.lat - dlat and point.lat + dlat <= b.max_lat
-               and b.min_lon <= point.lon - dlon and point.lon + dlon <= b.max_lon
+    dlon = margin_km / (_KM_PER_DEGREE * max(math.cos(math.radians(lat)), 1e-6))
+    return any(b.min_lat <= lat - dlat and lat + dlat <= b.max_lat
+               and b.min_lon <= lon - dlon and lon + dlon <= b.max_lon
                for b in boxes)
+
+
+def _polygon_inside(polygon: Polygon, boxes: list[Box]) -> bool:
+    """Every vertex in some box; the polygon's own bounding box decides the common case."""
+    lats, lons = zip(*polygon, strict=True)
+    south, north, west, east = min(lats), max(lats), min(lons), max(lons)
+    if any(b.min_lat <= south and north <= b.max_lat and b.min_lon <= west and east <= b.max_lon
+           for b in boxes):
+        return True
+    return all(_inside(point, boxes) for point in polygon)
 
 
 def _bounding_box(params: BoundingBox) -> Check:
@@ -171,7 +182,7 @@ def _bounding_box(params: BoundingBox) -> Check:
             for a, area in enumerate(info.areas, start=1):
                 where = f"/alert/info[{i}]/area[{a}]"
                 for p, polygon in enumerate(area.polygons, start=1):
-                    if not all(_inside(point, params.boxes) for point in polygon):
+                    if polygon and not _polygon_inside(polygon, params.boxes):
                         yield f"{where}/polygon[{p}]", f"reaches outside the allowed area ({names})"
                 for c, circle in enumerate(area.circles, start=1):
                     if not _inside(circle.center, params.boxes, circle.radius_km):

@@ -21,7 +21,8 @@ from enum import Enum
 
 from pydantic import BaseModel
 
-from router.cap.model import Alert, Circle, Point, ValuePair
+from router.cap.model import Alert, Circle, ValuePair
+from router.cap.serialize import format_circle, format_polygon
 
 _ALERT = {
     "identifier": "identifier", "sender": "sender", "sent": "sent", "status": "status",
@@ -64,11 +65,18 @@ class Step:
 
 @dataclass(frozen=True)
 class Group:
-    """The values of the last path element under one parent element."""
+    """The occurrences of the last path element under one parent element.
+
+    ``items`` are the model values; ``texts`` renders them as CAP text only when
+    a check compares text, so counting polygons never formats coordinates.
+    """
 
     parent: str
     location: str
-    values: tuple[str, ...]
+    items: tuple[object, ...]
+
+    def texts(self) -> list[str]:
+        return [text_of(item) for item in self.items]
 
 
 def compile_path(path: str) -> tuple[Step, ...]:
@@ -120,8 +128,10 @@ def text_of(value: object) -> str:
         return value.isoformat()
     if isinstance(value, ValuePair):
         return value.value
-    if isinstance(value, Point | Circle | tuple):
-        return repr(value)
+    if isinstance(value, Circle):
+        return format_circle(value)
+    if isinstance(value, tuple) and all(isinstance(point, tuple) for point in value):
+        return format_polygon(value)
     return str(value)
 
 
@@ -134,5 +144,4 @@ def evaluate(alert: Alert, steps: tuple[Step, ...]) -> Iterator[Group]:
             items = [p for p in items if isinstance(p, ValuePair)
                      and p.value_name == last.value_name]
         suffix = f"[{last.value_name}]" if last.value_name else ""
-        yield Group(location, f"{location}/{last.element}{suffix}",
-                    tuple(text_of(item) for item in items))
+        yield Group(location, f"{location}/{last.element}{suffix}", tuple(items))
