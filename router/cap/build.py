@@ -25,7 +25,6 @@ _SIGNATURE = "{" + XMLDSIG_NAMESPACE + "}Signature"
 _QUOTED_LIST = re.compile(r'"([^"]*)"|(\S+)')
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)"
 _PAIR = re.compile(rf"{_NUMBER},{_NUMBER}")
-_POLYGON = re.compile(rf"\s*{_NUMBER},{_NUMBER}(?:\s+{_NUMBER},{_NUMBER})*\s*")
 
 _ALERT_TEXT = {
     "identifier": "identifier", "sender": "sender", "status": "status", "msgType": "msg_type",
@@ -161,13 +160,18 @@ class _Builder:
             target.append(value)
 
     def polygon(self, text: str, where: str) -> list[tuple[float, float]] | None:
-        if _POLYGON.fullmatch(text) is None:
-            bad = next((t for t in text.split() if not _PAIR.fullmatch(t)), text.strip())
-            self.fail("cap.polygon.syntax", where,
-                      f"{bad!r} is not a latitude,longitude pair (WGS 84 decimal degrees)")
-            return None
-        numbers = iter(map(float, text.replace(",", " ").split()))
-        return list(zip(numbers, numbers, strict=True))
+        """Whitespace-separated ``lat,lon`` pairs; checked per pair only when parsing fails."""
+        pairs = text.split()
+        if all(pair.count(",") == 1 for pair in pairs):
+            try:
+                numbers = iter(map(float, ",".join(pairs).split(",")))
+                return list(zip(numbers, numbers, strict=True))
+            except ValueError:
+                pass
+        bad = next((p for p in pairs if not _PAIR.fullmatch(p)), text.strip())
+        self.fail("cap.polygon.syntax", where,
+                  f"{bad!r} is not a latitude,longitude pair (WGS 84 decimal degrees)")
+        return None
 
     def circle(self, text: str, where: str) -> dict[str, Any] | None:
         centre, _, radius = text.strip().partition(" ")

@@ -20,6 +20,7 @@ from router.profiles.loader import (
     read_specs,
 )
 from router.profiles.model import ProfileSpec
+from router.profiles.paths import Walk
 
 DEFAULT_PROFILE = "cap12"
 
@@ -40,7 +41,8 @@ class Profile:
     rules: tuple[CompiledRule, ...]
 
     def findings(self, document: CapDocument) -> list[Finding]:
-        return [finding for rule in self.rules for finding in rule.findings(document)]
+        walk = Walk(document.alert)
+        return [finding for rule in self.rules for finding in rule.findings(document, walk)]
 
 
 class ProfileSet:

@@ -16,10 +16,10 @@ from typing import Any
 from router.cap.findings import Finding, FindingSeverity
 from router.cap.model import Alert, CapDocument, Point, Polygon
 from router.profiles.model import BoundingBox, Box, RequiredLanguages, RuleSpec, When
-from router.profiles.paths import Group, compile_path, evaluate
+from router.profiles.paths import Group, Walk, compile_path
 
 Violation = tuple[str, str]  # (location, message)
-Check = Callable[[CapDocument], Iterator[Violation]]
+Check = Callable[[CapDocument, Walk], Iterator[Violation]]
 
 
 class RuleError(ValueError):
@@ -34,10 +34,10 @@ class CompiledRule:
     message: str | None
     check: Check
 
-    def findings(self, document: CapDocument) -> Iterator[Finding]:
+    def findings(self, document: CapDocument, walk: Walk) -> Iterator[Finding]:
         if self.when is not None and not _applies(self.when, document.alert):
             return
-        for location, message in self.check(document):
+        for location, message in self.check(document, walk):
             text = f"{self.message} ({message})" if self.message else message
             yield Finding(code=self.code, severity=self.severity, location=location, message=text)
 
@@ -59,10 +59,10 @@ def compile_rule(profile: str, spec: RuleSpec) -> CompiledRule:
 
 
 def _over_groups(path: str, judge: Callable[[Group], Iterator[Violation]]) -> Check:
-    steps = compile_path(path)
+    compiled = compile_path(path)
 
-    def check(document: CapDocument) -> Iterator[Violation]:
-        for group in evaluate(document.alert, steps):
+    def check(_document: CapDocument, walk: Walk) -> Iterator[Violation]:
+        for group in walk.groups(compiled):
             yield from judge(group)
 
     return check
@@ -78,13 +78,13 @@ def _require(params: Any) -> Check:
 
 def _require_any(params: Any) -> Check:
     compiled = [compile_path(path) for path in params.paths]
-    parents = {path.rsplit(".", 1)[0] if "." in path else "" for path in params.paths}
+    parents = {path.parent.text if path.parent else "" for path in compiled}
     if len(parents) != 1:
         raise ValueError("require_any paths must name siblings (the same parent element)")
     names = " or ".join(f"<{path.rsplit('.', 1)[-1]}>" for path in params.paths)
 
-    def check(document: CapDocument) -> Iterator[Violation]:
-        per_path = [list(evaluate(document.alert, steps)) for steps in compiled]
+    def check(_document: CapDocument, walk: Walk) -> Iterator[Violation]:
+        per_path = [walk.groups(path) for path in compiled]
         for groups in zip(*per_path, strict=True):
             if not any(group.items for group in groups):
                 yield groups[0].parent, f"needs {names}"
@@ -139,7 +139,7 @@ def _max_length(params: Any) -> Check:
 def _required_languages(params: RequiredLanguages) -> Check:
     wanted = [language.lower() for language in params.languages]
 
-    def check(document: CapDocument) -> Iterator[Violation]:
+    def check(document: CapDocument, _walk: Walk) -> Iterator[Violation]:
         present = {info.effective_language.split("-")[0].lower() for info in document.alert.infos}
         missing = [language for language in wanted if language not in present]
         if missing:
@@ -177,7 +177,7 @@ def _polygon_inside(polygon: Polygon, boxes: list[Box]) -> bool:
 def _bounding_box(params: BoundingBox) -> Check:
     names = ", ".join(box.name or f"{box.min_lat},{box.min_lon}.." for box in params.boxes)
 
-    def check(document: CapDocument) -> Iterator[Violation]:
+    def check(document: CapDocument, _walk: Walk) -> Iterator[Violation]:
         for i, info in enumerate(document.alert.infos, start=1):
             for a, area in enumerate(info.areas, start=1):
                 where = f"/alert/info[{i}]/area[{a}]"
@@ -191,7 +191,7 @@ def _bounding_box(params: BoundingBox) -> Check:
 
 
 def _max_polygon_points(limit: int) -> Check:
-    def check(document: CapDocument) -> Iterator[Violation]:
+    def check(document: CapDocument, _walk: Walk) -> Iterator[Violation]:
         for i, info in enumerate(document.alert.infos, start=1):
             for a, area in enumerate(info.areas, start=1):
                 for p, polygon in enumerate(area.polygons, start=1):
@@ -202,7 +202,7 @@ def _max_polygon_points(limit: int) -> Check:
 
 
 def _signature_required(required: bool) -> Check:
-    def check(document: CapDocument) -> Iterator[Violation]:
+    def check(document: CapDocument, _walk: Walk) -> Iterator[Violation]:
         if required and not document.signed:
             yield "/alert/Signature", "the alert must carry an XML-DSig <Signature>"
     return check

@@ -14,7 +14,6 @@ and each missing one is reported at its own ``<info>``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -64,22 +63,46 @@ class Step:
 
 
 @dataclass(frozen=True)
+class CompiledPath:
+    """A checked path; ``text`` and ``parent.text`` are the memo keys of a ``Walk``."""
+
+    text: str
+    parent: CompiledPath | None
+    steps: tuple[Step, ...]
+
+
+Trail = tuple[tuple[str, int], ...]  # (element, 1-based index) from <alert> down
+
+
+def _location(trail: Trail) -> str:
+    return "/alert" + "".join(f"/{element}[{index}]" for element, index in trail)
+
+
+@dataclass(slots=True)
 class Group:
     """The occurrences of the last path element under one parent element.
 
-    ``items`` are the model values; ``texts`` renders them as CAP text only when
-    a check compares text, so counting polygons never formats coordinates.
+    Locations are formatted only when asked for (when a rule fails), and
+    ``texts`` renders values as CAP text only for checks that compare text.
     """
 
-    parent: str
-    location: str
+    trail: Trail
+    element: str
     items: tuple[object, ...]
+
+    @property
+    def parent(self) -> str:
+        return _location(self.trail)
+
+    @property
+    def location(self) -> str:
+        return f"{_location(self.trail)}/{self.element}"
 
     def texts(self) -> list[str]:
         return [text_of(item) for item in self.items]
 
 
-def compile_path(path: str) -> tuple[Step, ...]:
+def compile_path(path: str) -> CompiledPath:
     """Check a path against the CAP 1.2 element tree and turn it into steps."""
     steps: list[Step] = []
     context = "alert"
@@ -96,28 +119,16 @@ def compile_path(path: str) -> tuple[Step, ...]:
             raise PathError(f"[{value_name}] selects by valueName, which <{element}> lacks")
         steps.append(Step(element, children[element], value_name))
         context = element
-    return tuple(steps)
+    parent = compile_path(path.rsplit(".", 1)[0]) if "." in path else None
+    return CompiledPath(path, parent, tuple(steps))
 
 
-def _items(value: object) -> list[object]:
+def _items(value: object) -> tuple[object, ...]:
     if value is None:
-        return []
+        return ()
     if isinstance(value, tuple):
-        return list(value)
-    return [value]
-
-
-def _parents(alert: Alert, steps: tuple[Step, ...]) -> list[tuple[BaseModel, str]]:
-    parents: list[tuple[BaseModel, str]] = [(alert, "/alert")]
-    for step in steps[:-1]:
-        following: list[tuple[BaseModel, str]] = []
-        for obj, location in parents:
-            items = _items(getattr(obj, step.attribute))
-            for index, item in enumerate(items, start=1):
-                assert isinstance(item, BaseModel)  # noqa: S101 - intermediate steps are elements
-                following.append((item, f"{location}/{step.element}[{index}]"))
-        parents = following
-    return parents
+        return value
+    return (value,)
 
 
 def text_of(value: object) -> str:
@@ -135,13 +146,41 @@ def text_of(value: object) -> str:
     return str(value)
 
 
-def evaluate(alert: Alert, steps: tuple[Step, ...]) -> Iterator[Group]:
-    """One group of leaf values per parent element of the path's last step."""
-    last = steps[-1]
-    for obj, location in _parents(alert, steps):
-        items = _items(getattr(obj, last.attribute))
-        if last.value_name is not None:
-            items = [p for p in items if isinstance(p, ValuePair)
-                     and p.value_name == last.value_name]
+class Walk:
+    """One document's path walks, memoised: rules that share a path walk it once."""
+
+    def __init__(self, alert: Alert) -> None:
+        self._parents: dict[str, list[tuple[BaseModel, Trail]]] = {"": [(alert, ())]}
+        self._groups: dict[str, list[Group]] = {}
+
+    def _parents_of(self, path: CompiledPath) -> list[tuple[BaseModel, Trail]]:
+        parent = path.parent
+        if parent is None:
+            return self._parents[""]
+        found = self._parents.get(parent.text)
+        if found is None:
+            found = []
+            step = parent.steps[-1]
+            for obj, trail in self._parents_of(parent):
+                for index, item in enumerate(_items(getattr(obj, step.attribute)), start=1):
+                    assert isinstance(item, BaseModel)  # noqa: S101 - inner steps are elements
+                    found.append((item, (*trail, (step.element, index))))
+            self._parents[parent.text] = found
+        return found
+
+    def groups(self, path: CompiledPath) -> list[Group]:
+        """One group of leaf values per parent element of the path's last step."""
+        found = self._groups.get(path.text)
+        if found is not None:
+            return found
+        last = path.steps[-1]
         suffix = f"[{last.value_name}]" if last.value_name else ""
-        yield Group(location, f"{location}/{last.element}{suffix}", tuple(items))
+        found = []
+        for obj, trail in self._parents_of(path):
+            items = _items(getattr(obj, last.attribute))
+            if last.value_name is not None:
+                items = tuple(p for p in items
+                              if isinstance(p, ValuePair) and p.value_name == last.value_name)
+            found.append(Group(trail, last.element + suffix, items))
+        self._groups[path.text] = found
+        return found
