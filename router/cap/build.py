@@ -23,6 +23,7 @@ _NS = "{" + CAP12_NAMESPACE + "}"
 _NS_LEN = len(_NS)
 _SIGNATURE = "{" + XMLDSIG_NAMESPACE + "}Signature"
 _QUOTED_LIST = re.compile(r'"([^"]*)"|(\S+)')
+_CAP_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)"
 _PAIR = re.compile(rf"{_NUMBER},{_NUMBER}")
 
@@ -53,15 +54,17 @@ class _Builder:
         self.findings.append(error(code, location, message))
 
     def datetime(self, text: str, location: str) -> datetime | None:
+        """CAP's own format only: ``YYYY-MM-DDThh:mm:ss`` and a numeric offset, no ``Z``."""
         try:
-            value = datetime.fromisoformat(text)
+            if _CAP_DATETIME.fullmatch(text) is None:
+                raise ValueError(text)
+            return datetime.fromisoformat(text)
         except ValueError:
-            self.fail("cap.datetime-format", location, f"{text!r} is not a CAP date-time")
+            self.fail("cap.datetime-format", location,
+                      f"{text!r} is not a CAP date-time (YYYY-MM-DDThh:mm:ss with a numeric "
+                      "offset such as +01:00; alphabetic zone designators such as Z are not "
+                      "allowed)")
             return None
-        if value.tzinfo is None:
-            self.fail("cap.datetime-format", location, f"{text!r} has no time zone offset")
-            return None
-        return value
 
     def alert(self, root: etree._Element) -> dict[str, Any]:
         data: dict[str, Any] = {}
