@@ -44,6 +44,15 @@ _RESOURCE_TEXT = {
 }
 
 
+def _cap_datetime(text: str) -> datetime | None:
+    if _CAP_DATETIME.fullmatch(text) is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # the right shape but no such date or time (month 13, 24:00)
+        return None
+
+
 class _Builder:
     """Collects findings while turning elements into plain dicts for pydantic."""
 
@@ -55,16 +64,18 @@ class _Builder:
 
     def datetime(self, text: str, location: str) -> datetime | None:
         """CAP's own format only: ``YYYY-MM-DDThh:mm:ss`` and a numeric offset, no ``Z``."""
-        try:
-            if _CAP_DATETIME.fullmatch(text) is None:
-                raise ValueError(text)
-            return datetime.fromisoformat(text)
-        except ValueError:
+        value = _cap_datetime(text)
+        if value is None:
             self.fail("cap.datetime-format", location,
                       f"{text!r} is not a CAP date-time (YYYY-MM-DDThh:mm:ss with a numeric "
                       "offset such as +01:00; alphabetic zone designators such as Z are not "
                       "allowed)")
             return None
+        if text.endswith("+00:00"):
+            self.findings.append(warning(
+                "cap.datetime.utc-sign", location,
+                "CAP 1.2 writes UTC as -00:00; +00:00 is read as UTC"))
+        return value
 
     def alert(self, root: etree._Element) -> dict[str, Any]:
         data: dict[str, Any] = {}

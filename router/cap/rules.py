@@ -152,6 +152,9 @@ def _resource_rules(resource: Resource, where: str) -> Iterator[Finding]:
     if resource.deref_uri is not None and not _is_base64(resource.deref_uri):
         yield error("cap.resource.deref-uri", f"{where}/derefUri",
                     "<derefUri> must be the Base64-encoded content of the resource")
+    if resource.uri is not None and resource.size is None and not resource.deref_uri:
+        yield warning("cap.resource.size-recommended", f"{where}/size",
+                      "a <resource> with a <uri> should give its approximate <size> in bytes")
     if resource.uri is not None and not _absolute_url(resource.uri) and not resource.deref_uri:
         yield warning("cap.resource.relative-uri", f"{where}/uri",
                       "a relative <uri> names the content of <derefUri>, which is missing")

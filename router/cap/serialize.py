@@ -31,7 +31,9 @@ _NS = "{" + CAP12_NAMESPACE + "}"
 
 
 def format_datetime(value: datetime) -> str:
-    return value.isoformat(timespec="seconds")
+    """CAP 1.2 §3.2.1: numeric offsets only, and UTC written as ``-00:00``."""
+    text = value.isoformat(timespec="seconds")
+    return text[:-6] + "-00:00" if text.endswith("+00:00") else text
 
 
 def format_number(value: float) -> str:

@@ -108,11 +108,11 @@ def test_circle_radius_counts_for_the_bounding_box(profiles: ProfileSet) -> None
     assert "profile.nl-alert.area-in-nl" in codes(outcome)
 
 
-def test_geocode_only_area_is_a_warning_for_eu_alert(profiles: ProfileSet) -> None:
+def test_geocode_only_area_is_a_warning_inherited_by_eu_alert(profiles: ProfileSet) -> None:
     geocode = "<geocode><valueName>CBS</valueName><value>GM0599</value></geocode>"
     outcome = profiles.validate(alert(geometry=geocode), "eu-alert")
     assert outcome.ok
-    assert [f.code for f in outcome.findings] == ["profile.eu-alert.area-geometry"] * 2
+    assert [f.code for f in outcome.findings] == ["profile.cap12.area-geometry"] * 2
     assert outcome.findings[0].location == "/alert/info[1]/area[1]"
 
 
