@@ -13,9 +13,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from router.cli import validate_cmd
+from router.cli import routes_cmd, validate_cmd
 
-_COMMANDS = (validate_cmd,)
+_COMMANDS = (validate_cmd, routes_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

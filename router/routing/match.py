@@ -56,6 +56,10 @@ def _pairs(pairs: Sequence[ValuePair], wanted: dict[str, list[str]]) -> bool:
                for name, values in wanted.items())
 
 
+def _listed(values: Sequence[object]) -> str:
+    return ", ".join(str(getattr(value, "value", value)) for value in values)
+
+
 def _alert_verdict(match: Match, alert: Alert) -> Verdict:
     checks: list[tuple[str, bool, str]] = []
     if match.status is not None:
@@ -66,7 +70,8 @@ def _alert_verdict(match: Match, alert: Alert) -> Verdict:
         checks.append(("scope", alert.scope in match.scope, alert.scope.value))
     if match.sender is not None:
         checks.append(("sender", _globs(alert.sender, match.sender), alert.sender))
-    failed = [f"{key}={value} not in {getattr(match, key)}" for key, ok, value in checks if not ok]
+    failed = [f"{key}={value} not in [{_listed(getattr(match, key))}]"
+              for key, ok, value in checks if not ok]
     if failed:
         return False, "; ".join(failed)
     return True, ", ".join(f"{key}={value}" for key, _, value in checks)

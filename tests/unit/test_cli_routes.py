@@ -1,0 +1,49 @@
+"""``tocsin routes test``: the default rules explain a real alert; bad rules exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from router.cli import main
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "cap-corpus" / "public"
+REPO = Path(__file__).resolve().parents[2]
+AMBER = CORPUS / "oasiscap__v1dot2_appendix_adot4.xml"
+
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared/cap-corpus not beside the repo")
+
+
+def test_default_rules_route_a_severe_alert(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["routes", "test", "--routes", str(REPO / "config/routes.yaml"),
+                   "--format", "json", str(AMBER)])
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0
+    targets = report["results"][0]["targets"]
+    assert targets[0] == {"channel": "cell_broadcast", "route": "life-threatening",
+                          "fallback": ["galileo_ewss"]}
+    trace = {step["route"]: step for step in report["results"][0]["trace"]}
+    assert trace["drills"]["matched"] is False
+    assert trace["drills"]["reason"] == "status=Actual not in [Exercise, Test]"
+
+
+def test_text_output_explains(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["routes", "test", "--routes", str(REPO / "config/routes.yaml"), str(AMBER)])
+    out = capsys.readouterr().out
+    assert "-> cell_broadcast via life-threatening (fallback: galileo_ewss)" in out
+
+
+def test_invalid_rules_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "routes.yaml"
+    bad.write_text("routes:\n  - id: x\n    match: {severity: [Huge]}\ndefault: [file]\n")
+    assert main(["routes", "test", "--routes", str(bad), str(AMBER)]) == 2
+    assert f"{bad}:3: routes.0.match.severity.0" in capsys.readouterr().err
+
+
+def test_unreadable_alert_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.xml"
+    junk.write_bytes(b"<nope/>")
+    assert main(["routes", "test", "--routes", str(REPO / "config/routes.yaml"), str(junk)]) == 2
+    assert "cap.namespace" in capsys.readouterr().err
