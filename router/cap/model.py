@@ -12,15 +12,34 @@ back in CAP's canonical form.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 CAP12_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP11_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.1"
 CAP10_NAMESPACE = "http://www.incident.com/cap/1.0"
 XMLDSIG_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
+
+
+_MAX_OFFSET = timedelta(hours=14)
+
+
+def _cap_instant(value: datetime) -> datetime:
+    """Hold a date-time to what CAP 1.2 can write: whole seconds, an offset in whole
+    minutes within ±14:00 (the XSD ``dateTime`` range). Rejecting the rest here
+    keeps ``parse_cap(serialize(a)) == a`` true for every alert the model accepts."""
+    offset = value.utcoffset()
+    if value.microsecond:
+        raise ValueError("CAP date-times have whole seconds; fractions cannot be written")
+    if offset is None or offset % timedelta(minutes=1) or abs(offset) > _MAX_OFFSET:
+        raise ValueError("CAP date-times need a UTC offset in whole minutes within ±14:00")
+    return value
+
+
+CapDateTime = Annotated[AwareDatetime, AfterValidator(_cap_instant)]
 
 
 class Status(StrEnum):
@@ -112,7 +131,7 @@ class Reference(_Frozen):
 
     sender: str
     identifier: str
-    sent: AwareDatetime
+    sent: CapDateTime
 
 
 Point = tuple[float, float]
@@ -159,9 +178,9 @@ class Info(_Frozen):
     certainty: Certainty
     audience: str | None = None
     event_codes: tuple[ValuePair, ...] = ()
-    effective: AwareDatetime | None = None
-    onset: AwareDatetime | None = None
-    expires: AwareDatetime | None = None
+    effective: CapDateTime | None = None
+    onset: CapDateTime | None = None
+    expires: CapDateTime | None = None
     sender_name: str | None = None
     headline: str | None = None
     description: str | None = None
@@ -181,7 +200,7 @@ class Info(_Frozen):
 class Alert(_Frozen):
     identifier: str
     sender: str
-    sent: AwareDatetime
+    sent: CapDateTime
     status: Status
     msg_type: MsgType
     source: str | None = None

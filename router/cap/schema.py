@@ -18,6 +18,14 @@ from router.cap.findings import Finding, error
 
 _DATETIME_ELEMENTS = ("sent", "effective", "onset", "expires")
 _PREFIX = re.compile(r"[A-Za-z0-9_]+:")
+_NAMESPACE = re.compile(r"\{[^}'\s]*\}")
+_REPEATABLE = frozenset({
+    "info", "area", "resource", "polygon", "circle", "geocode", "eventCode", "parameter",
+    "category", "responseType", "code",
+})
+"""Elements CAP allows more than once: always indexed, so that a location reads the
+same (``/alert/info[1]/area[1]``) whichever stage reported it."""
+_UNINDEXED_STEP = re.compile(r"/(" + "|".join(sorted(_REPEATABLE)) + r")(?=/|$)")
 _local = threading.local()
 
 
@@ -50,23 +58,23 @@ def element_path(element: etree._Element) -> str:
             steps.append(name)
         else:
             same = [sibling for sibling in parent if sibling.tag == node.tag]
-            steps.append(f"{name}[{same.index(node) + 1}]" if len(same) > 1 else name)
+            indexed = len(same) > 1 or name in _REPEATABLE
+            steps.append(f"{name}[{same.index(node) + 1}]" if indexed else name)
         node = parent
     return "/" + "/".join(reversed(steps))
 
 
 def _location(root: etree._Element, path: str) -> str:
-    if "*" not in path:
-        return _PREFIX.sub("", path)
-    found = root.getroottree().xpath(path)
-    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
-        return element_path(found[0])
-    return _PREFIX.sub("", path)
+    if "*" in path:
+        found = root.getroottree().xpath(path)
+        if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+            return element_path(found[0])
+    return _UNINDEXED_STEP.sub(r"/\1[1]", _PREFIX.sub("", path))
 
 
 def _to_finding(root: etree._Element, entry: etree._LogEntry) -> Finding:
     location = _location(root, entry.path or "/")
-    message = re.sub(r"\{[^}]*\}", "", entry.message)
+    message = _NAMESPACE.sub("", entry.message)
     if location.rsplit("/", 1)[-1].split("[")[0] in _DATETIME_ELEMENTS:
         return error(
             "cap.datetime-format",
