@@ -1,0 +1,27 @@
+"""The benchmark scripts run to completion (their figures are read by people, not tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def test_cap_parse_benchmark_runs_and_reports_verdicts() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "cap_parse.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "medium tocsin / (lxml + XSD)" in result.stdout
+    assert ("PASS" in result.stdout) or ("MISS" in result.stdout)
+
+
+def test_fixtures_are_current() -> None:
+    """bench/make_fixtures.py is the source of tests/fixtures/cap/*.xml."""
+    result = subprocess.run([sys.executable, str(BENCH / "make_fixtures.py")],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    diff = subprocess.run(["git", "diff", "--stat", "--", "tests/fixtures/cap"],
+                          cwd=BENCH.parent, capture_output=True, text=True, check=False)
+    assert diff.stdout == ""
