@@ -9,11 +9,10 @@ import pytest
 
 from router.cli import main
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "cap-corpus" / "public"
+CORPUS = Path(__file__).resolve().parents[1] / "conformance" / "cap-corpus"
 REPO = Path(__file__).resolve().parents[2]
 AMBER = CORPUS / "oasiscap__v1dot2_appendix_adot4.xml"
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared/cap-corpus not beside the repo")
 
 
 def test_default_rules_route_a_severe_alert(capsys: pytest.CaptureFixture[str]) -> None:
