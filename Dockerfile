@@ -1,0 +1,30 @@
+# Tocsin: multi-stage build; the runtime image has no compiler and runs as a non-root user.
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md LICENSE ./
+COPY router ./router
+COPY channels ./channels
+COPY cap_profiles ./cap_profiles
+RUN python -m venv /opt/tocsin \
+ && /opt/tocsin/bin/pip install --no-cache-dir --upgrade pip \
+ && /opt/tocsin/bin/pip install --no-cache-dir .
+
+FROM python:3.11-slim-bookworm
+RUN groupadd --system tocsin && useradd --system --gid tocsin --home-dir /srv/tocsin tocsin \
+ && mkdir -p /srv/tocsin/data && chown tocsin:tocsin /srv/tocsin/data
+COPY --from=build /opt/tocsin /opt/tocsin
+COPY config /srv/tocsin/config
+WORKDIR /srv/tocsin
+USER tocsin
+ENV PATH=/opt/tocsin/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    TOCSIN_HOST=0.0.0.0 \
+    TOCSIN_PORT=8080 \
+    TOCSIN_DATA_DIR=/srv/tocsin/data
+VOLUME ["/srv/tocsin/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=2).status != 200)"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["tocsin"]
+CMD ["serve"]

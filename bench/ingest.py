@@ -1,0 +1,177 @@
+"""Ingest throughput and latency: Tocsin's real POST /api/v1/alerts against a bare
+aiohttp handler, measured in the same run, on 127.0.0.1 only.
+
+(a) ``bare``:   an aiohttp server whose handler reads the body and returns 202.
+(b) ``tocsin``: ``tocsin serve`` with its SQLite store (WAL, synchronous=FULL, group
+                commit), posting the medium alert (tests/fixtures/cap/medium.xml,
+                two languages, 50-point polygons) under ``?profile=nl-alert``, each
+                request with its own identifier so every one is a new durable alert.
+
+Both servers run as separate processes; the load generator is one aiohttp client
+with a fixed number of requests in flight (default 64), a bounded request count
+and a time cap. Prints requests/s and p50/p99 latency, and b/a.
+Targets (issue "Durable ingest service"): b/a >= 0.20, tocsin p99 <= 50 ms.
+
+Run: ``.venv/bin/python bench/ingest.py [--requests N] [--concurrency C]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parent.parent
+MEDIUM = (REPO / "tests" / "fixtures" / "cap" / "medium.xml").read_bytes()
+KEY = "bench-key-0123456789"
+RATIO_TARGET = 0.20
+P99_TARGET_MS = 50.0
+TIME_CAP_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def bare_server(port: int) -> None:
+    from aiohttp import web  # noqa: PLC0415
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"id": "x", "status_url": "/x", "warnings": []}, status=202)
+
+    async def ready(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application(client_max_size=1 << 20)
+    app.router.add_post("/api/v1/alerts", handle)
+    app.router.add_get("/readyz", ready)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def start(command: list[str], port: int, env: dict[str, str] | None = None
+          ) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                detail = proc.stderr.read().decode() if proc.stderr else "exited"
+                raise RuntimeError(detail) from None
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server on port {port} did not become ready")
+
+
+def bodies(count: int, tag: str) -> list[bytes]:
+    return [MEDIUM.replace(b"<identifier>NL-BENCH-M</identifier>",
+                           f"<identifier>NL-BENCH-{tag}-{n}</identifier>".encode())
+            for n in range(count)]
+
+
+async def load(url: str, payloads: list[bytes], concurrency: int) -> tuple[float, list[float]]:
+    """POST every payload with ``concurrency`` in flight; (requests/s, latencies in s)."""
+    latencies: list[float] = []
+    failures: list[int] = []
+    position = 0
+    deadline = time.monotonic() + TIME_CAP_S
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/cap+xml"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def worker() -> None:
+            nonlocal position
+            while position < len(payloads) and time.monotonic() < deadline:
+                body = payloads[position]
+                position += 1
+                started = time.perf_counter()
+                async with session.post(url, data=body) as response:
+                    await response.read()
+                    if response.status != 202:
+                        failures.append(response.status)
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, e.g. HTTP {failures[0]}")
+    return len(latencies) / elapsed, latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def measure(name: str, url: str, count: int, concurrency: int) -> dict[str, float]:
+    await load(url, bodies(min(200, count), f"{name}-warm"), concurrency)
+    rate, latencies = await load(url, bodies(count, name), concurrency)
+    return {"rate": rate, "p50": statistics.median(latencies) * 1e3,
+            "p99": percentile(latencies, 0.99) * 1e3, "n": len(latencies)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        bare_server(args.bare_server)
+        return 0
+
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="tocsin-bench-") as data:
+        bare_port, tocsin_port = free_port(), free_port()
+        bare = start([sys.executable, __file__, "--bare-server", str(bare_port)], bare_port)
+        tocsin = start([sys.executable, "-m", "router.cli", "serve", "--demo", "--host",
+                        "127.0.0.1", "--port", str(tocsin_port), "--data-dir", data],
+                       tocsin_port, env={"TOCSIN_DEV_API_KEY": KEY, "TOCSIN_LOG_LEVEL": "warning"})
+        try:
+            results["bare"] = asyncio.run(measure(
+                "bare", f"http://127.0.0.1:{bare_port}/api/v1/alerts", args.requests,
+                args.concurrency))
+            results["tocsin"] = asyncio.run(measure(
+                "tocsin", f"http://127.0.0.1:{tocsin_port}/api/v1/alerts?profile=nl-alert",
+                args.requests, args.concurrency))
+        finally:
+            for proc in (bare, tocsin):
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+
+    print(f"medium alert ({len(MEDIUM)} bytes), concurrency {args.concurrency}, "
+          f"{args.requests} requests per target (after 200 warm-up)")
+    print(f"{'target':<8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'n':>7}")
+    for name, row in results.items():
+        print(f"{name:<8}{row['rate']:>10.0f}{row['p50']:>10.1f}{row['p99']:>10.1f}"
+              f"{int(row['n']):>7}")
+    ratio = results["tocsin"]["rate"] / results["bare"]["rate"]
+    p99 = results["tocsin"]["p99"]
+    print(f"\n{'PASS' if ratio >= RATIO_TARGET else 'MISS'}: tocsin/bare throughput = "
+          f"{ratio:.2f} (target >= {RATIO_TARGET})")
+    print(f"{'PASS' if p99 <= P99_TARGET_MS else 'MISS'}: tocsin p99 = {p99:.1f} ms "
+          f"(target <= {P99_TARGET_MS:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""``tocsin serve [--host H] [--port P] [--data-dir D] [--config FILE] [--demo]``.
+
+Runs the service until SIGTERM or SIGINT, then drains: stops accepting
+connections, lets in-flight requests finish (up to ``shutdown_timeout``),
+commits every write already queued, and exits 0. Every flag can also be set
+by environment (``TOCSIN_HOST``, ``TOCSIN_PORT``, ``TOCSIN_DATA_DIR``,
+``TOCSIN_DEMO``, ``TOCSIN_CONFIG``). Exit status 2: invalid configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("serve", help="run the service", description=__doc__)
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8080; 0 = any free port)")
+    parser.add_argument("--data-dir", type=Path,
+                        help="where the SQLite store lives (default ./data)")
+    parser.add_argument("--config", type=Path, help="settings file (YAML)")
+    parser.add_argument("--demo", action="store_true", default=None,
+                        help="demo mode: a development API key allowed any sender")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from aiohttp import web  # noqa: PLC0415  (keep `tocsin validate` light)
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from router.app import DEMO_KEY, create_app  # noqa: PLC0415
+    from router.errors import ConfigurationError  # noqa: PLC0415
+    from router.observability.logging import configure_logging  # noqa: PLC0415
+    from router.settings import load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config, host=args.host, port=args.port,
+                                 data_dir=args.data_dir, demo=args.demo)
+    except (ValidationError, FileNotFoundError) as exc:
+        print(f"tocsin serve: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        app = create_app(settings)
+    except ConfigurationError as exc:
+        print("tocsin serve: invalid configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    if DEMO_KEY in app:
+        print(f"Demo mode. API key (any sender): {app[DEMO_KEY]}\n"
+              f"  curl -H 'Authorization: Bearer {app[DEMO_KEY]}' "
+              f"-H 'Content-Type: application/cap+xml' --data-binary @config/examples/"
+              f"nl-alert-fire.xml http://{settings.host}:{settings.port}/api/v1/alerts",
+              flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
+                shutdown_timeout=settings.shutdown_timeout, handle_signals=True)
+    return 0

@@ -1,0 +1,29 @@
+"""What the HTTP handlers share, held in the aiohttp application under ``CONTEXT``.
+
+Stage: ingest. Built once by ``router.app.create_app``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from router.ingest.auth import Authenticator
+from router.profiles import ProfileSet
+from router.routing import Router
+from router.settings import Settings
+from router.store import Store
+
+
+@dataclass
+class IngestContext:
+    settings: Settings
+    profiles: ProfileSet
+    router: Router
+    store: Store
+    auth: Authenticator
+    draining: bool = False
+
+
+CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

@@ -1,0 +1,36 @@
+"""Errors as RFC 9457 ``application/problem+json`` responses with machine-readable codes.
+
+Stage: ingest (HTTP). Handlers raise ``ProblemError``; the middleware renders it.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from router.cap import Finding
+from router.ingest.schemas import Problem
+
+PROBLEM_TYPE = "https://tocsin.invalid/problems/"
+"""Base of the ``type`` URIs; ``.invalid`` because they name, and do not locate, a problem."""
+
+
+class ProblemError(Exception):
+    def __init__(self, status: int, code: str, title: str, detail: str, *,
+                 findings: list[Finding] | None = None, existing_id: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.findings = findings or []
+        self.existing_id = existing_id
+        self.headers = headers or {}
+
+    def response(self, request_id: str | None) -> web.Response:
+        body = Problem(type=PROBLEM_TYPE + self.code, title=self.title, status=self.status,
+                       code=self.code, detail=self.detail, findings=self.findings,
+                       request_id=request_id, existing_id=self.existing_id)
+        return web.Response(status=self.status, headers=self.headers,
+                            body=body.model_dump_json(exclude_none=True),
+                            content_type="application/problem+json")

@@ -1,0 +1,138 @@
+"""The route table: registers the handlers and is the source of the OpenAPI document.
+
+Stage: ingest. One list drives both ``app.router`` and ``/api/v1/openapi.json``,
+so the document describes exactly the routes that exist (a test checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from router.ingest import handlers
+from router.ingest.schemas import Accepted, AlertList, AlertOut, Health, Problem
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str
+    responses: dict[int, tuple[type[BaseModel] | str | None, str]]
+    authenticated: bool = True
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    cap_body: bool = False
+
+
+_ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_AUTH_ERRORS: dict[int, tuple[type[BaseModel] | str | None, str]] = {
+    401: (Problem, "missing or unknown API key"),
+}
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("POST", "/api/v1/alerts", handlers.post_alert,
+             "Submit a CAP alert: validated, authorised and stored durably before 202",
+             {202: (Accepted, "stored with its delivery plan"),
+              200: (Accepted, "the identical alert was stored before; the original result"),
+              400: (Problem, "not a readable CAP document, or unknown profile"),
+              **_AUTH_ERRORS,
+              403: (Problem, "the key's authority may not use this CAP sender"),
+              409: (Problem, "same CAP key (sender, identifier, sent), different content"),
+              413: (Problem, "body larger than the configured limit"),
+              415: (Problem, "not application/cap+xml or application/xml"),
+              422: (Problem, "invalid under CAP 1.2 or the profile; see findings"),
+              503: (Problem, "store unavailable; not accepted, retry")},
+             parameters=[{"name": "profile", "in": "query", "required": False,
+                          "schema": {"type": "string"},
+                          "description": "validation profile (default: the authority's, "
+                                         "else the service default)"}],
+             cap_body=True),
+    Endpoint("GET", "/api/v1/alerts", handlers.list_alerts,
+             "List alerts in the order they were accepted, a page at a time",
+             {200: (AlertList, "a page of alerts"), 400: (Problem, "bad filter or cursor"),
+              **_AUTH_ERRORS},
+             parameters=[
+                 {"name": "state", "in": "query", "schema": {
+                     "type": "string", "enum": ["accepted", "superseded", "cancelled"]}},
+                 {"name": "since", "in": "query", "schema": {"type": "string",
+                                                             "format": "date-time"},
+                  "description": "accepted at or after this time"},
+                 {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                 {"name": "limit", "in": "query",
+                  "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+             ]),
+    Endpoint("GET", "/api/v1/alerts/{alert_id}", handlers.get_alert,
+             "State, findings, references and per-channel deliveries of one alert",
+             {200: (AlertOut, "the alert"), 404: (Problem, "no such alert"), **_AUTH_ERRORS},
+             parameters=[_ID]),
+    Endpoint("GET", "/api/v1/alerts/{alert_id}/cap", handlers.get_alert_cap,
+             "The CAP document exactly as received (byte for byte)",
+             {200: ("application/cap+xml", "the bytes as received"),
+              404: (Problem, "no such alert"), **_AUTH_ERRORS},
+             parameters=[_ID]),
+    Endpoint("GET", "/healthz", handlers.healthz, "Liveness", {200: (Health, "alive")},
+             authenticated=False),
+    Endpoint("GET", "/readyz", handlers.readyz, "Readiness: store usable, not draining",
+             {200: (Health, "ready"), 503: (Health, "not ready")}, authenticated=False),
+]
+
+
+def add_routes(app: web.Application) -> None:
+    for endpoint in ENDPOINTS:
+        app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+    app.router.add_get("/api/v1/openapi.json", openapi_handler)
+
+
+async def openapi_handler(_request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+def openapi_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    paths: dict[str, Any] = {}
+    for endpoint in ENDPOINTS:
+        operation: dict[str, Any] = {"summary": endpoint.summary,
+                                     "operationId": endpoint.handler.__name__,
+                                     "responses": {}}
+        if endpoint.parameters:
+            operation["parameters"] = endpoint.parameters
+        if endpoint.authenticated:
+            operation["security"] = [{"bearer": []}]
+        if endpoint.cap_body:
+            operation["requestBody"] = {"required": True, "content": {
+                media: {"schema": {"type": "string", "description": "CAP 1.2 (or 1.1/1.0) XML"}}
+                for media in handlers.CAP_MEDIA_TYPES}}
+        for status, (model, description) in sorted(endpoint.responses.items()):
+            operation["responses"][str(status)] = {"description": description,
+                                                   **_content(model, schemas)}
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
+    paths["/api/v1/openapi.json"] = {"get": {
+        "summary": "This document", "operationId": "openapi",
+        "responses": {"200": {"description": "OpenAPI 3.1",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Tocsin", "version": "1",
+                 "description": "Public-warning message router: CAP 1.2 in, channels out."},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "an API key bound to an authority"}}},
+    }
+
+
+def _content(model: type[BaseModel] | str | None, schemas: dict[str, Any]) -> dict[str, Any]:
+    if model is None:
+        return {}
+    if isinstance(model, str):
+        return {"content": {model: {"schema": {"type": "string"}}}}
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
+    media = "application/problem+json" if model is Problem else "application/json"
+    return {"content": {media: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}

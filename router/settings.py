@@ -1,0 +1,112 @@
+"""Service settings: defaults, then a YAML file, then ``TOCSIN_*`` environment, then flags.
+
+Stage: configuration, read by the composition roots (``router.app``, ``router.cli``).
+Unknown keys are errors (``extra="forbid"``) so a typo in a deployment's file is
+caught at start-up, not silently ignored.
+
+Precedence, highest first: command-line flags (``tocsin serve --port``), the
+environment (``TOCSIN_PORT=8081``; nested values as JSON, e.g.
+``TOCSIN_PROFILE_DIRS='["/etc/tocsin/profiles"]'``), the file named by
+``--config`` or ``TOCSIN_CONFIG`` (see ``config/tocsin.example.yaml``), defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+KEY_HASH_PREFIX = "sha256:"
+
+
+def hash_api_key(key: str) -> str:
+    """How API keys are stored in configuration.
+
+    Keys are random tokens of at least 128 bits (``tocsin keys new``), not
+    passwords a person chose, so a plain SHA-256 is enough to keep the file from
+    being a list of usable keys; a slow password hash would only slow every request.
+    """
+    return KEY_HASH_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class Authority(BaseModel):
+    """A body allowed to post alerts: its keys and the CAP ``sender`` values it may use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    senders: list[str] = Field(min_length=1, description="fnmatch patterns, e.g. '*@vr-rr.nl'")
+    key_hashes: list[str] = Field(min_length=1)
+    profile: str | None = Field(default=None, description="default profile for this authority")
+
+    @field_validator("key_hashes")
+    @classmethod
+    def _hashes_look_right(cls, hashes: list[str]) -> list[str]:
+        for value in hashes:
+            digest = value.removeprefix(KEY_HASH_PREFIX)
+            if not value.startswith(KEY_HASH_PREFIX) or len(digest) != 64:
+                raise ValueError(
+                    f"{value[:12]!r}... is not 'sha256:<64 hex digits>'; "
+                    "make one with `tocsin keys new` or `tocsin keys hash`")
+            int(digest, 16)
+        return hashes
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path("data")
+    demo: bool = False
+    dev_api_key: SecretStr | None = Field(
+        default=None, description="demo mode only: the development key (else one is generated)")
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    default_profile: str = "cap12"
+    profile_dirs: list[Path] = Field(default_factory=list)
+    routes_file: Path = Path("config/routes.yaml")
+    authorities: list[Authority] = Field(default_factory=list)
+    shutdown_timeout: float = Field(default=10.0, gt=0)
+    group_commit_max: int = Field(default=256, ge=1, le=10_000)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "tocsin.sqlite3"
+
+
+def load_settings(config_file: Path | None = None, **flags: object) -> Settings:
+    """Settings from every source; ``flags`` are command-line values (None = not given)."""
+    path = config_file or (Path(os.environ["TOCSIN_CONFIG"]) if "TOCSIN_CONFIG" in os.environ
+                           else None)
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"configuration file {path} does not exist")
+    given = {name: value for name, value in flags.items() if value is not None}
+
+    class _FromSources(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003  (called by keyword)
+            file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if path is not None:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            return tuple(sources)
+
+    loaded = _FromSources(**given)  # type: ignore[arg-type]
+    return Settings.model_validate(loaded.model_dump())

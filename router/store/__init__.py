@@ -1,0 +1,35 @@
+"""Durable storage of alerts, their raw bytes and their delivery plans.
+
+Stage: below routing and ingest, above the CAP core. Knows nothing of HTTP.
+"""
+
+from router.store.base import Store
+from router.store.records import (
+    AcceptOutcome,
+    AcceptResult,
+    AlertPage,
+    AlertRecord,
+    AlertState,
+    DeliveryRecord,
+    DeliveryState,
+    NewAlert,
+    PlannedDelivery,
+    ReferenceRecord,
+)
+from router.store.sqlite import SqliteStore, decode_cursor
+
+__all__ = [
+    "AcceptOutcome",
+    "AcceptResult",
+    "AlertPage",
+    "AlertRecord",
+    "AlertState",
+    "DeliveryRecord",
+    "DeliveryState",
+    "NewAlert",
+    "PlannedDelivery",
+    "ReferenceRecord",
+    "SqliteStore",
+    "Store",
+    "decode_cursor",
+]

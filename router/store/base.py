@@ -1,0 +1,43 @@
+"""The ``Store`` protocol: what the service needs from durable storage.
+
+Stage: the store layer. The embedded default is SQLite (``router.store.sqlite``);
+a PostgreSQL store for several router instances implements the same protocol.
+
+The one promise every implementation keeps: when ``accept`` returns
+``CREATED``, the alert, its raw bytes and its whole delivery plan are durable
+(committed and synced), so the HTTP 202 that follows is never a lie.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from router.store.records import AcceptResult, AlertPage, AlertRecord, AlertState, NewAlert
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Create or migrate the schema and start background writers."""
+
+    async def close(self) -> None:
+        """Finish every write already submitted, then release resources."""
+
+    async def accept(self, new: NewAlert) -> AcceptResult:
+        """Store an alert with its plan atomically, or say it is a duplicate/conflict.
+
+        Resolves ``<references>``: an Update supersedes the referenced alerts and
+        a Cancel cancels them, closing their pending deliveries, in the same
+        transaction. Unknown references come back as warnings.
+        """
+
+    async def get(self, alert_id: str) -> AlertRecord | None: ...
+
+    async def raw_cap(self, alert_id: str) -> bytes | None:
+        """The document exactly as received."""
+
+    async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
+                   cursor: str | None = None, limit: int = 50) -> AlertPage: ...
+
+    async def ping(self) -> bool:
+        """True when both reads and writes are possible."""

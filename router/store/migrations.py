@@ -1,0 +1,62 @@
+"""Schema migrations for the SQLite store, applied in order at open.
+
+Stage: the store layer. ``PRAGMA user_version`` records how many have been
+applied; each migration runs in its own transaction, so a crash mid-upgrade
+leaves the previous version intact. Never edit a released migration: add one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: alerts, their references and their delivery plans.
+    """
+    CREATE TABLE alerts (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL UNIQUE,
+        sender         TEXT NOT NULL,
+        identifier     TEXT NOT NULL,
+        sent_utc       TEXT NOT NULL,          -- the CAP key compares instants, in UTC
+        sent           TEXT NOT NULL,          -- as the alert wrote it (its own offset)
+        status         TEXT NOT NULL,
+        msg_type       TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        profile        TEXT NOT NULL,
+        authority      TEXT NOT NULL,
+        source_version TEXT NOT NULL,
+        content_hash   TEXT NOT NULL,
+        received_at    TEXT NOT NULL,
+        findings       TEXT NOT NULL,          -- JSON list of warnings kept with the alert
+        superseded_by  TEXT REFERENCES alerts(id),
+        cancelled_by   TEXT REFERENCES alerts(id),
+        raw            BLOB NOT NULL,          -- the bytes exactly as received
+        UNIQUE (sender, identifier, sent_utc)
+    );
+    CREATE INDEX alerts_state ON alerts(state, seq);
+    CREATE INDEX alerts_received ON alerts(received_at, seq);
+
+    CREATE TABLE alert_references (
+        alert_id     TEXT NOT NULL REFERENCES alerts(id),
+        position     INTEGER NOT NULL,
+        sender       TEXT NOT NULL,
+        identifier   TEXT NOT NULL,
+        sent_utc     TEXT NOT NULL,
+        sent         TEXT NOT NULL,
+        resolved_id  TEXT REFERENCES alerts(id),
+        PRIMARY KEY (alert_id, position)
+    );
+
+    CREATE TABLE deliveries (
+        alert_id        TEXT NOT NULL REFERENCES alerts(id),
+        channel         TEXT NOT NULL,
+        route           TEXT NOT NULL,
+        fallback_for    TEXT,
+        state           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        deadline        TEXT,                  -- latest <expires>: no delivery after it
+        updated_at      TEXT NOT NULL,
+        PRIMARY KEY (alert_id, channel)
+    );
+    CREATE INDEX deliveries_due ON deliveries(state, alert_id);
+    """,
+)

@@ -1,0 +1,117 @@
+"""What the store takes in and gives back: plain frozen records, no SQL, no HTTP.
+
+Stage: the store layer. Depends only on the CAP core (for findings and the model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from router.cap import Alert, Finding
+
+
+class AlertState(StrEnum):
+    """Where an alert stands. Delivery progress lives on each delivery, not here."""
+
+    ACCEPTED = "accepted"
+    SUPERSEDED = "superseded"  # an Update referenced it
+    CANCELLED = "cancelled"  # a Cancel referenced it
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # due for the dispatcher
+    STANDBY = "standby"  # a fallback, used only if its primary fails
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"  # an Update replaced the alert before it went out
+    CANCELLED = "cancelled"  # a Cancel arrived before it went out
+
+
+OPEN_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.STANDBY)
+
+
+class AcceptOutcome(StrEnum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"  # same CAP key, same content: the original result
+    CONFLICT = "conflict"  # same CAP key, different content
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    """One row of an alert's delivery plan, decided by routing before the alert is stored."""
+
+    channel: str
+    route: str
+    fallback_for: str | None = None  # set for a standby fallback channel
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    id: str
+    alert: Alert
+    raw: bytes
+    content_hash: str
+    profile: str
+    authority: str
+    received_at: datetime
+    findings: list[Finding]
+    plan: list[PlannedDelivery]
+    source_version: str = "1.2"
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    outcome: AcceptOutcome
+    alert_id: str
+    warnings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    channel: str
+    state: DeliveryState
+    attempts: int
+    route: str
+    fallback_for: str | None
+    idempotency_key: str
+    deadline: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReferenceRecord:
+    sender: str
+    identifier: str
+    sent: datetime
+    alert_id: str | None  # None when the referenced alert is not in this store
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: str
+    seq: int
+    sender: str
+    identifier: str
+    sent: datetime
+    status: str
+    msg_type: str
+    state: AlertState
+    profile: str
+    authority: str
+    source_version: str
+    received_at: datetime
+    findings: list[Finding]
+    references: list[ReferenceRecord]
+    superseded_by: str | None
+    cancelled_by: str | None
+    deliveries: list[DeliveryRecord]
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    items: list[AlertRecord]
+    next_cursor: str | None

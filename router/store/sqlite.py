@@ -1,0 +1,419 @@
+"""The embedded default store: one SQLite file in WAL mode, ``synchronous=FULL``.
+
+Stage: the store layer.
+
+Durability without one fsync per request: every write goes to a single writer
+thread, which takes whatever jobs are queued (up to ``max_batch``), runs each
+inside its own SAVEPOINT within one ``BEGIN IMMEDIATE`` transaction, commits
+once, and only then resolves the callers' futures. A job that fails rolls back
+to its savepoint without touching the others. With ``synchronous=FULL`` the
+commit is on disk when it returns, so every caller told "created" is durable;
+the batch only shares the fsync (group commit). Reads use separate connections
+on a small thread pool; WAL lets them run beside the writer.
+
+Plain ``sqlite3`` rather than an async wrapper: group commit needs control of
+transaction boundaries across requests, which a connection-per-call wrapper hides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from router.cap import Finding
+from router.cap.findings import warning
+from router.cap.model import MsgType
+from router.errors import StoreUnavailableError
+from router.store.migrations import MIGRATIONS
+from router.store.records import (
+    OPEN_DELIVERY_STATES,
+    AcceptOutcome,
+    AcceptResult,
+    AlertPage,
+    AlertRecord,
+    AlertState,
+    DeliveryRecord,
+    DeliveryState,
+    NewAlert,
+    ReferenceRecord,
+)
+
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], Any]
+_STOP = object()
+log = structlog.get_logger("tocsin.store")
+
+
+def utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    if read_only:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+class _Writer(threading.Thread):
+    """The single writer: batches queued jobs into one transaction (group commit)."""
+
+    def __init__(self, path: Path, max_batch: int) -> None:
+        super().__init__(name="tocsin-sqlite-writer", daemon=True)
+        self.path = path
+        self.max_batch = max_batch
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.failed: BaseException | None = None
+        self.commits = 0
+
+    def submit(self, job: Job) -> asyncio.Future[Any]:
+        if not self.is_alive():
+            raise StoreUnavailableError("the store is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.jobs.put((job, future, loop))
+        return future
+
+    def stop(self) -> None:
+        self.jobs.put(_STOP)
+
+    def run(self) -> None:
+        conn = _connect(self.path)
+        try:
+            stopping = False
+            while not stopping:
+                batch: list[Any] = []
+                item = self.jobs.get()
+                while True:
+                    if item is _STOP:
+                        stopping = True
+                        break
+                    batch.append(item)
+                    if len(batch) >= self.max_batch:
+                        break
+                    try:
+                        item = self.jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    self._run_batch(conn, batch)
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job, _future, _loop in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    outcomes.append((job(conn), None))
+                    conn.execute("RELEASE job")
+                except Exception as exc:  # one job's failure is its caller's alone
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    outcomes.append((None, exc))
+            conn.execute("COMMIT")
+            self.commits += 1
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            log.exception("store.commit_failed", error=str(exc), batch=len(batch))
+            failure = StoreUnavailableError(f"the store could not commit: {exc}")
+            outcomes = [(None, failure) for _ in batch]
+        for (_job, future, loop), (value, error) in zip(batch, outcomes, strict=True):
+            loop.call_soon_threadsafe(_settle, future, value, error)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def _findings_json(findings: list[Finding]) -> str:
+    return json.dumps([f.model_dump(mode="json") for f in findings], ensure_ascii=False)
+
+
+def _findings(text: str) -> list[Finding]:
+    return [Finding.model_validate(item) for item in json.loads(text)]
+
+
+def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
+    """One alert, its references and its plan; runs inside the writer's transaction."""
+    alert = new.alert
+    sent_utc = utc_text(alert.sent)
+    existing = conn.execute(
+        "SELECT id, content_hash, findings FROM alerts "
+        "WHERE sender = ? AND identifier = ? AND sent_utc = ?",
+        (alert.sender, alert.identifier, sent_utc),
+    ).fetchone()
+    if existing is not None:
+        if existing["content_hash"] == new.content_hash:
+            return AcceptResult(AcceptOutcome.DUPLICATE, existing["id"],
+                                _findings(existing["findings"]))
+        return AcceptResult(AcceptOutcome.CONFLICT, existing["id"])
+
+    warnings = list(new.findings)
+    resolved: list[tuple[int, Any, str | None]] = []
+    for position, ref in enumerate(alert.references or (), start=1):
+        row = conn.execute(
+            "SELECT id FROM alerts WHERE sender = ? AND identifier = ? AND sent_utc = ?",
+            (ref.sender, ref.identifier, utc_text(ref.sent)),
+        ).fetchone()
+        if row is None:
+            warnings.append(warning(
+                "ingest.reference.unknown", f"/alert/references (entry {position})",
+                f"{ref.sender},{ref.identifier} is not in this store; accepted anyway "
+                "(it may have been sent through another system)"))
+        resolved.append((position, ref, row["id"] if row else None))
+
+    now = utc_text(new.received_at)
+    conn.execute(
+        "INSERT INTO alerts (id, sender, identifier, sent_utc, sent, status, msg_type, state, "
+        "profile, authority, source_version, content_hash, received_at, findings, raw) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (new.id, alert.sender, alert.identifier, sent_utc, alert.sent.isoformat(),
+         alert.status.value, alert.msg_type.value, AlertState.ACCEPTED.value, new.profile,
+         new.authority, new.source_version, new.content_hash, now, _findings_json(warnings),
+         new.raw),
+    )
+    for position, ref, target in resolved:
+        conn.execute(
+            "INSERT INTO alert_references VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (new.id, position, ref.sender, ref.identifier, utc_text(ref.sent),
+             ref.sent.isoformat(), target),
+        )
+        if target is not None:
+            _apply_reference(conn, alert.msg_type, target, new.id, now)
+
+    deadline = _deadline(new)
+    for planned in new.plan:
+        state = DeliveryState.STANDBY if planned.fallback_for else DeliveryState.PENDING
+        conn.execute(
+            "INSERT INTO deliveries (alert_id, channel, route, fallback_for, state, "
+            "idempotency_key, deadline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (new.id, planned.channel, planned.route, planned.fallback_for, state.value,
+             f"{new.id}/{planned.channel}", deadline, now),
+        )
+    return AcceptResult(AcceptOutcome.CREATED, new.id, warnings)
+
+
+def _apply_reference(conn: sqlite3.Connection, msg_type: MsgType, target: str, by: str,
+                     now: str) -> None:
+    """Update supersedes, Cancel cancels: the referenced alert and its open deliveries."""
+    if msg_type is MsgType.UPDATE:
+        state, column, delivery_state = (AlertState.SUPERSEDED, "superseded_by",
+                                         DeliveryState.SUPERSEDED)
+    elif msg_type is MsgType.CANCEL:
+        state, column, delivery_state = (AlertState.CANCELLED, "cancelled_by",
+                                         DeliveryState.CANCELLED)
+    else:
+        return
+    conn.execute(
+        f"UPDATE alerts SET state = ?, {column} = ? WHERE id = ? AND state = ?",  # noqa: S608
+        (state.value, by, target, AlertState.ACCEPTED.value),
+    )
+    conn.execute(
+        "UPDATE deliveries SET state = ?, updated_at = ? WHERE alert_id = ? AND state IN (?, ?)",
+        (delivery_state.value, now, target, *(s.value for s in OPEN_DELIVERY_STATES)),
+    )
+
+
+def _deadline(new: NewAlert) -> str | None:
+    """The latest ``<expires>`` of the alert's infos; None if any info never expires."""
+    expiries = [info.expires for info in new.alert.infos]
+    if not expiries or any(value is None for value in expiries):
+        return None
+    return utc_text(max(value for value in expiries if value is not None))
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position after which a page starts; ValueError for a cursor we did not make."""
+    problem = ValueError(f"{cursor!r} is not a cursor returned by this API")
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode(
+            ).partition(":")
+        position = int(value)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise problem from exc
+    if kind != "seq" or position < 0:
+        raise problem
+    return position
+
+
+class SqliteStore:
+    """``Store`` on one SQLite file. Open with ``await store.open()``."""
+
+    def __init__(self, path: Path, *, max_batch: int = 256, readers: int = 2) -> None:
+        self.path = path
+        self.max_batch = max_batch
+        self._writer: _Writer | None = None
+        self._readers = ThreadPoolExecutor(max_workers=readers,
+                                           thread_name_prefix="tocsin-sqlite-reader")
+        self._local = threading.local()
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._migrate)
+        self._writer = _Writer(self.path, self.max_batch)
+        self._writer.start()
+
+    def _migrate(self) -> None:
+        conn = _connect(self.path)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreUnavailableError(
+                    f"{self.path} has schema version {version}, newer than this Tocsin "
+                    f"({len(MIGRATIONS)}); upgrade Tocsin")
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+                log.info("store.migrated", version=number, path=str(self.path))
+        finally:
+            conn.close()
+
+    async def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop()
+            await asyncio.to_thread(writer.join)
+        self._readers.shutdown(wait=True)
+
+    @property
+    def commits(self) -> int:
+        """Transactions committed so far (requests / commits = the group-commit factor)."""
+        return self._writer.commits if self._writer else 0
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def accept(self, new: NewAlert) -> AcceptResult:
+        if self._writer is None:
+            raise StoreUnavailableError("the store is not open")
+        result: AcceptResult = await asyncio.shield(self._writer.submit(
+            lambda conn: _accept(conn, new)))
+        return result
+
+    # -- reads ------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, read_only=True)
+            self._local.conn = conn
+        return conn
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._readers, lambda: fn(self._reader()))
+        except RuntimeError as exc:  # executor shut down
+            raise StoreUnavailableError("the store is closed") from exc
+
+    async def get(self, alert_id: str) -> AlertRecord | None:
+        def read(conn: sqlite3.Connection) -> AlertRecord | None:
+            row = conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            return None if row is None else _record(conn, row)
+
+        return await self._read(read)
+
+    async def raw_cap(self, alert_id: str) -> bytes | None:
+        def read(conn: sqlite3.Connection) -> bytes | None:
+            row = conn.execute("SELECT raw FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            return None if row is None else bytes(row["raw"])
+
+        return await self._read(read)
+
+    async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
+                   cursor: str | None = None, limit: int = 50) -> AlertPage:
+        after = decode_cursor(cursor) if cursor else 0
+        clauses, params = ["seq > ?"], [after]
+        if state is not None:
+            clauses.append("state = ?")
+            params.append(state.value)  # type: ignore[arg-type]
+        if since is not None:
+            clauses.append("received_at >= ?")
+            params.append(utc_text(since))  # type: ignore[arg-type]
+        where = " AND ".join(clauses)  # fixed fragments; values are bound parameters
+        sql = "SELECT * FROM alerts WHERE " + where + " ORDER BY seq LIMIT ?"  # noqa: S608
+
+        def read(conn: sqlite3.Connection) -> AlertPage:
+            rows = conn.execute(sql, (*params, limit + 1)).fetchall()
+            items = [_record(conn, row) for row in rows[:limit]]
+            more = len(rows) > limit
+            return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None)
+
+        return await self._read(read)
+
+    async def ping(self) -> bool:
+        if self._writer is None or not self._writer.is_alive():
+            return False
+        try:
+            await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+        except (sqlite3.Error, StoreUnavailableError):
+            return False
+        return True
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
+    references = [
+        ReferenceRecord(r["sender"], r["identifier"], datetime.fromisoformat(r["sent"]),
+                        r["resolved_id"])
+        for r in conn.execute(
+            "SELECT * FROM alert_references WHERE alert_id = ? ORDER BY position", (row["id"],))
+    ]
+    deliveries = [
+        DeliveryRecord(
+            channel=d["channel"], state=DeliveryState(d["state"]), attempts=d["attempts"],
+            route=d["route"], fallback_for=d["fallback_for"],
+            idempotency_key=d["idempotency_key"], deadline=_parse_time(d["deadline"]),
+            updated_at=datetime.fromisoformat(d["updated_at"]),
+        )
+        for d in conn.execute(
+            "SELECT * FROM deliveries WHERE alert_id = ? ORDER BY fallback_for IS NOT NULL, "
+            "rowid", (row["id"],))
+    ]
+    return AlertRecord(
+        id=row["id"], seq=row["seq"], sender=row["sender"], identifier=row["identifier"],
+        sent=datetime.fromisoformat(row["sent"]), status=row["status"],
+        msg_type=row["msg_type"], state=AlertState(row["state"]), profile=row["profile"],
+        authority=row["authority"], source_version=row["source_version"],
+        received_at=datetime.fromisoformat(row["received_at"]),
+        findings=_findings(row["findings"]), references=references,
+        superseded_by=row["superseded_by"], cancelled_by=row["cancelled_by"],
+        deliveries=deliveries,
+    )
