@@ -76,7 +76,7 @@ def start_server(data_dir: Path, *, env: dict[str, str] | None = None,
             raise RuntimeError(f"tocsin serve exited {proc.returncode}:\n"
                                + log_path.read_text(encoding="utf-8"))
         try:
-            with urllib.request.urlopen(f"{server.url}/readyz", timeout=2) as response:  # noqa: S310  (http://127.0.0.1 built above)
+            with urllib.request.urlopen(f"{server.url}/readyz", timeout=2) as response:
                 if response.status == 200:
                     return server
         except (urllib.error.URLError, ConnectionError, TimeoutError):

@@ -1,0 +1,56 @@
+"""Fault injection shared by every mock network element.
+
+A mock is told, over its control API, to misbehave for the next N requests
+(or until told otherwise): answer with an error status, answer slowly, or drop
+the connection without answering. Tests use it to drive retries, breakers and
+fallbacks through the real HTTP path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FaultSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["none", "fail", "slow", "drop"] = "none"
+    status: int = Field(default=503, ge=400, le=599)
+    delay_s: float = Field(default=0.0, ge=0, le=60)
+    count: int | None = Field(default=None, ge=1, description="requests affected; null = all")
+
+
+@dataclass
+class FaultInjector:
+    spec: FaultSpec
+    hits: int = 0
+
+    @classmethod
+    def healthy(cls) -> FaultInjector:
+        return cls(FaultSpec())
+
+    def set(self, spec: FaultSpec) -> None:
+        self.spec = spec
+        self.hits = 0
+
+    async def apply(self, request: web.Request) -> web.StreamResponse | None:
+        """A response to give instead of the real one, or None to behave."""
+        spec = self.spec
+        if spec.mode == "none":
+            return None
+        if spec.count is not None and self.hits >= spec.count:
+            self.spec = FaultSpec()
+            return None
+        self.hits += 1
+        if spec.mode == "slow":
+            await asyncio.sleep(spec.delay_s)
+            return None
+        if spec.mode == "drop":
+            if request.transport is not None:
+                request.transport.abort()  # the client sees the connection reset, no answer
+            return web.Response(status=499)
+        return web.json_response({"error": "injected fault"}, status=spec.status)

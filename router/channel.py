@@ -1,0 +1,124 @@
+"""The channel adapter contract: what every adapter in ``channels/`` implements.
+
+Stage: public contract. Adapters import only this module, ``router.errors`` and
+the CAP model it re-exports; they never see the store, HTTP handlers or routing.
+
+An adapter is built by a factory registered in the ``tocsin.channels``
+entry-point group (see ``router.registry``) from its instance name and its
+configuration mapping, and then:
+
+- declares ``capabilities`` (text limits per language, area kinds, whether it
+  has its own update and cancel);
+- ``send(delivery)`` hands one alert to its network and returns a ``Receipt``;
+  it raises ``TransientError`` (retry later) or ``PermanentError`` (give up,
+  maybe fall back). ``delivery.idempotency_key`` is stable across retries and
+  restarts: an adapter passes it to its network (or remembers it) so that a
+  retried send never becomes a second broadcast;
+- ``cancel(delivery, receipt)`` withdraws what an earlier send put out, where
+  the network can (a CBC kill); ``update`` is ``send`` with ``delivery.replaces``;
+- ``health()`` reports whether the network element is reachable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from router.cap.model import Alert, Info, MsgType, Status
+from router.errors import FailureReason, PermanentError, TransientError
+
+__all__ = [
+    "Alert",
+    "AreaKind",
+    "Capabilities",
+    "Channel",
+    "ChannelFactory",
+    "Delivery",
+    "FailureReason",
+    "Health",
+    "Info",
+    "MsgType",
+    "PermanentError",
+    "Receipt",
+    "Status",
+    "TransientError",
+]
+
+
+class AreaKind(StrEnum):
+    POLYGON = "polygon"
+    CIRCLE = "circle"
+    GEOCODE = "geocode"
+    NONE = "none"  # the channel does not target by area (subscribers, a file, a webhook)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel can carry; the dispatcher and renderers respect these."""
+
+    max_text_length: Mapping[str, int] = field(default_factory=dict)
+    """Characters per language tag prefix (``"nl"``, ``"en"``); ``"*"`` for any other."""
+    area_kinds: frozenset[AreaKind] = frozenset({AreaKind.NONE})
+    supports_update: bool = False
+    supports_cancel: bool = False
+
+    def text_limit(self, language: str) -> int | None:
+        primary = language.split("-", 1)[0].lower()
+        return self.max_text_length.get(primary, self.max_text_length.get("*"))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert for one channel instance, as the dispatcher hands it over."""
+
+    alert_id: str
+    channel: str
+    idempotency_key: str
+    alert: Alert
+    raw: bytes
+    attempt: int = 1
+    deadline: datetime | None = None
+    replaces: Receipt | None = None  # an Update: the receipt of what it supersedes
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the network said when it took the alert: enough to cancel or update it later."""
+
+    channel: str
+    idempotency_key: str
+    reference: str  # the network's own id (CBC message id, webhook response id, file offset)
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    duplicate: bool = False  # the network already had this idempotency key
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str = ""
+
+
+@runtime_checkable
+class Channel(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    async def start(self) -> None:
+        """Open connections; called once before the first send."""
+
+    async def close(self) -> None:
+        """Release connections; called once at shutdown."""
+
+    async def send(self, delivery: Delivery) -> Receipt: ...
+
+    async def cancel(self, delivery: Delivery, receipt: Receipt) -> None:
+        """Withdraw an earlier send; PermanentError(REJECTED) when the network cannot."""
+
+    async def health(self) -> Health: ...
+
+
+class ChannelFactory(Protocol):
+    def __call__(self, name: str, config: Mapping[str, Any]) -> Channel: ...

@@ -1,0 +1,157 @@
+"""Per-adapter test harnesses: how to give each registered channel type a working
+network, and how to break it transiently and permanently.
+
+A new adapter adds a harness here; ``test_every_adapter_has_a_harness`` fails
+until it does, so no registered adapter escapes the contract suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from router.channel import Channel
+from router.registry import channel_types
+from tests.integration.server import REPO, free_port
+
+MOCK_SECRET = "contract-secret"
+
+
+class Harness(Protocol):
+    def channel(self) -> Channel: ...
+    def unreachable(self) -> Channel: ...
+    def times_received(self, key: str) -> int: ...
+    def cancelled(self, key: str) -> bool: ...
+    def break_transient(self) -> None: ...
+    def break_permanent(self) -> None: ...
+    def heal(self) -> None: ...
+
+
+class FileHarness:
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir / "out"
+        self.dir.mkdir()
+        self.path = self.dir / "alerts.jsonl"
+
+    def channel(self) -> Channel:
+        return channel_types()["file"]("file-under-test", {"path": str(self.path)})
+
+    def unreachable(self) -> Channel:
+        return channel_types()["file"]("file-unreachable",
+                                       {"path": str(self.dir / "missing" / "x.jsonl")})
+
+    def _records(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines()]
+
+    def times_received(self, key: str) -> int:
+        return sum(1 for r in self._records()
+                   if r["event"] == "alert" and r["idempotency_key"] == key)
+
+    def cancelled(self, key: str) -> bool:
+        return any(r["event"] == "cancel" and r["cancels"] == key for r in self._records())
+
+    def break_transient(self) -> None:  # the directory is gone (an unmounted volume)
+        shutil.rmtree(self.dir)
+
+    def break_permanent(self) -> None:  # the path names a directory: misconfiguration
+        self.heal()
+        if self.path.exists():
+            self.path.unlink()
+        self.path.mkdir()
+
+    def heal(self) -> None:
+        self.dir.mkdir(exist_ok=True)
+        if self.path.is_dir():
+            self.path.rmdir()
+
+
+class MockWebhookProcess:
+    """``tocsin mock-channels`` as a real process on 127.0.0.1 and a free port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "router.cli", "mock-channels", "--port", str(self.port),
+             "--secret", MOCK_SECRET], cwd=REPO, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env={**os.environ})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.call("GET", "/_mock/health")
+            except OSError:
+                time.sleep(0.1)
+            else:
+                return
+        self.stop()
+        raise RuntimeError("mock-channels did not start")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read() or b"null")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+class WebhookHarness:
+    def __init__(self, mock: MockWebhookProcess) -> None:
+        self.mock = mock
+        mock.call("DELETE", "/_mock/received")
+        mock.call("PUT", "/_mock/faults", {"mode": "none"})
+
+    def channel(self) -> Channel:
+        return channel_types()["webhook"]("webhook-under-test", {
+            "url": f"{self.mock.url}/hook", "secret": MOCK_SECRET, "timeout_s": 2})
+
+    def unreachable(self) -> Channel:
+        return channel_types()["webhook"]("webhook-unreachable", {
+            "url": f"http://127.0.0.1:{free_port()}/hook", "secret": MOCK_SECRET,
+            "timeout_s": 1})
+
+    def _received(self) -> dict[str, dict[str, Any]]:
+        return {item["idempotency_key"]: item for item in self.mock.call("GET", "/_mock/received")}
+
+    def times_received(self, key: str) -> int:
+        return 1 if key in self._received() else 0
+
+    def cancelled(self, key: str) -> bool:
+        entry = self._received().get(key + "/cancel")
+        return entry is not None and entry["body"]["type"] == "cancel"
+
+    def break_transient(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "fail", "status": 503})
+
+    def break_permanent(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "fail", "status": 400})
+
+    def heal(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "none"})
+
+
+@contextmanager
+def mock_webhook() -> Iterator[MockWebhookProcess]:
+    mock = MockWebhookProcess()
+    try:
+        yield mock
+    finally:
+        mock.stop()

@@ -1,0 +1,149 @@
+"""The contract every channel adapter passes, parametrised over every adapter
+registered in the ``tocsin.channels`` entry-point group."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from router.cap import parse_cap
+from router.channel import Capabilities, Channel, Delivery, PermanentError, TransientError
+from router.errors import ConfigurationError, FailureReason
+from router.registry import build_channels, channel_types
+from tests.contract.harnesses import (
+    FileHarness,
+    Harness,
+    MockWebhookProcess,
+    WebhookHarness,
+    mock_webhook,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "nl-alert-fire.xml"
+KNOWN = {"file", "webhook"}
+TYPES = sorted(channel_types())
+
+
+@pytest.fixture(scope="module")
+def webhook_mock() -> Iterator[MockWebhookProcess]:
+    with mock_webhook() as mock:
+        yield mock
+
+
+@pytest.fixture(params=TYPES)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
+    kind = request.param
+    if kind == "file":
+        return FileHarness(tmp_path)
+    if kind == "webhook":
+        return WebhookHarness(request.getfixturevalue("webhook_mock"))
+    pytest.fail(f"no contract harness for registered channel type {kind!r}")
+
+
+@pytest.fixture
+async def channel(harness: Harness) -> AsyncIterator[Channel]:
+    built = harness.channel()
+    await built.start()
+    yield built
+    await built.close()
+
+
+def delivery(key: str = "alert-1/ch", attempt: int = 1) -> Delivery:
+    raw = EXAMPLE.read_bytes()
+    document = parse_cap(raw).document
+    assert document is not None
+    return Delivery(alert_id="alert-1", channel="ch", idempotency_key=key,
+                    alert=document.alert, raw=raw, attempt=attempt)
+
+
+def test_every_adapter_has_a_harness() -> None:
+    assert set(TYPES) >= KNOWN
+    assert set(TYPES) <= KNOWN, "add a harness in tests/contract/harnesses.py"
+
+
+async def test_declares_a_protocol_conforming_shape(channel: Channel) -> None:
+    assert isinstance(channel, Channel)
+    assert isinstance(channel.capabilities, Capabilities)
+    assert channel.capabilities.area_kinds
+    assert channel.name.endswith("under-test")
+
+
+async def test_send_reaches_the_network_once(channel: Channel, harness: Harness) -> None:
+    receipt = await channel.send(delivery())
+    assert receipt.idempotency_key == "alert-1/ch"
+    assert receipt.reference
+    assert not receipt.duplicate
+    assert harness.times_received("alert-1/ch") == 1
+
+
+async def test_resend_with_same_key_is_not_a_second_broadcast(channel: Channel,
+                                                              harness: Harness) -> None:
+    await channel.send(delivery())
+    again = await channel.send(delivery(attempt=2))
+    assert again.duplicate
+    assert harness.times_received("alert-1/ch") == 1
+
+
+async def test_resend_after_restart_is_not_a_second_broadcast(harness: Harness) -> None:
+    first = harness.channel()
+    await first.start()
+    await first.send(delivery())
+    await first.close()
+    second = harness.channel()
+    await second.start()
+    try:
+        assert (await second.send(delivery(attempt=2))).duplicate
+    finally:
+        await second.close()
+    assert harness.times_received("alert-1/ch") == 1
+
+
+async def test_cancel_after_send(channel: Channel, harness: Harness) -> None:
+    receipt = await channel.send(delivery())
+    if channel.capabilities.supports_cancel:
+        await channel.cancel(delivery(), receipt)
+        assert harness.cancelled("alert-1/ch")
+    else:
+        with pytest.raises(PermanentError) as raised:
+            await channel.cancel(delivery(), receipt)
+        assert raised.value.reason is FailureReason.REJECTED
+
+
+async def test_transient_failure_is_transient_and_recovers(channel: Channel,
+                                                           harness: Harness) -> None:
+    harness.break_transient()
+    with pytest.raises(TransientError):
+        await channel.send(delivery())
+    harness.heal()
+    assert not (await channel.send(delivery(attempt=2))).duplicate
+    assert harness.times_received("alert-1/ch") == 1
+
+
+async def test_permanent_failure_is_permanent(channel: Channel, harness: Harness) -> None:
+    harness.break_permanent()
+    with pytest.raises(PermanentError):
+        await channel.send(delivery())
+    harness.heal()
+
+
+async def test_health(channel: Channel, harness: Harness) -> None:
+    assert (await channel.health()).ok
+    unreachable = harness.unreachable()
+    await unreachable.start()
+    try:
+        health = await unreachable.health()
+    finally:
+        await unreachable.close()
+    assert not health.ok
+    assert health.detail
+
+
+def test_bad_configuration_is_refused_with_the_instance_name() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        build_channels({"a": {"type": "file"}, "b": {"type": "webhook", "url": "ftp://x"},
+                        "c": {"type": "pager"}})
+    text = "\n".join(raised.value.problems)
+    assert "channels.a:" in text
+    assert "channels.b:" in text
+    assert "channels.c: unknown type 'pager'" in text
