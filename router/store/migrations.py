@@ -59,4 +59,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_due ON deliveries(state, alert_id);
     """,
+    # 2: delivery attempts, retry schedule, receipts, fallbacks that replaced a channel.
+    """
+    ALTER TABLE deliveries ADD COLUMN next_attempt_at TEXT;
+    ALTER TABLE deliveries ADD COLUMN replaced TEXT;
+    ALTER TABLE deliveries ADD COLUMN receipt TEXT;
+    ALTER TABLE deliveries ADD COLUMN last_error TEXT;
+    CREATE TABLE attempts (
+        alert_id    TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        number      INTEGER NOT NULL,
+        started_at  TEXT NOT NULL,
+        ended_at    TEXT NOT NULL,
+        outcome     TEXT NOT NULL,             -- delivered | transient | permanent | expired
+        reason      TEXT,
+        error       TEXT,
+        PRIMARY KEY (alert_id, channel, number),
+        FOREIGN KEY (alert_id, channel) REFERENCES deliveries(alert_id, channel)
+    );
+    """,
 )

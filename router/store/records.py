@@ -29,6 +29,7 @@ class DeliveryState(StrEnum):
     EXPIRED = "expired"
     SUPERSEDED = "superseded"  # an Update replaced the alert before it went out
     CANCELLED = "cancelled"  # a Cancel arrived before it went out
+    SKIPPED = "skipped"  # a standby fallback that was never needed
 
 
 OPEN_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.STANDBY)
@@ -80,6 +81,10 @@ class DeliveryRecord:
     idempotency_key: str
     deadline: datetime | None
     updated_at: datetime
+    replaced: str | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    history: tuple[AttemptRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,45 @@ class ReferenceRecord:
     identifier: str
     sent: datetime
     alert_id: str | None  # None when the referenced alert is not in this store
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    number: int
+    started_at: datetime
+    ended_at: datetime
+    outcome: str
+    reason: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A due delivery the dispatcher now owns (state ``sending``)."""
+
+    alert_id: str
+    channel: str
+    idempotency_key: str
+    attempts: int
+    deadline: datetime | None
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one attempt came to, and what the delivery becomes."""
+
+    alert_id: str
+    channel: str
+    number: int
+    started_at: datetime
+    ended_at: datetime
+    outcome: str
+    next_state: DeliveryState
+    reason: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    receipt: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)

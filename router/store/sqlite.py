@@ -43,6 +43,9 @@ from router.store.records import (
     AlertPage,
     AlertRecord,
     AlertState,
+    AttemptRecord,
+    AttemptResult,
+    ClaimedDelivery,
     DeliveryRecord,
     DeliveryState,
     NewAlert,
@@ -247,6 +250,59 @@ def _deadline(new: NewAlert) -> str | None:
     return utc_text(max(value for value in expiries if value is not None))
 
 
+def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelivery]:
+    rows = conn.execute(
+        "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE rowid IN ("
+        " SELECT rowid FROM deliveries WHERE state = 'pending'"
+        " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY rowid LIMIT ?)"
+        " RETURNING alert_id, channel, idempotency_key, attempts, deadline",
+        (now, now, limit)).fetchall()
+    claimed = []
+    for row in rows:
+        raw = conn.execute("SELECT raw FROM alerts WHERE id = ?", (row["alert_id"],)).fetchone()
+        claimed.append(ClaimedDelivery(row["alert_id"], row["channel"], row["idempotency_key"],
+                                       row["attempts"], _parse_time(row["deadline"]),
+                                       bytes(raw["raw"])))
+    return claimed
+
+
+def _record_attempt(conn: sqlite3.Connection, result: AttemptResult) -> DeliveryState:
+    """Store one attempt; returns the delivery's new state. A retry of an alert that an
+    Update or Cancel overtook while it was being sent is not scheduled."""
+    next_state = result.next_state
+    if next_state is DeliveryState.PENDING:
+        alert_state = conn.execute("SELECT state FROM alerts WHERE id = ?",
+                                   (result.alert_id,)).fetchone()["state"]
+        if alert_state == AlertState.CANCELLED.value:
+            next_state = DeliveryState.CANCELLED
+        elif alert_state == AlertState.SUPERSEDED.value:
+            next_state = DeliveryState.SUPERSEDED
+    conn.execute(
+        "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (result.alert_id, result.channel, result.number, utc_text(result.started_at),
+         utc_text(result.ended_at), result.outcome, result.reason, result.error))
+    conn.execute(
+        "UPDATE deliveries SET attempts = ?, state = ?, next_attempt_at = ?, last_error = ?,"
+        " receipt = COALESCE(?, receipt), updated_at = ? WHERE alert_id = ? AND channel = ?",
+        (result.number, next_state.value,
+         utc_text(result.next_attempt_at) if result.next_attempt_at else None, result.error,
+         json.dumps(result.receipt) if result.receipt is not None else None,
+         utc_text(result.ended_at), result.alert_id, result.channel))
+    return next_state
+
+
+def _settle_fallbacks(conn: sqlite3.Connection, alert_id: str, channel: str, needed: bool,
+                      now: str) -> list[str]:
+    """A primary ended: wake its standby fallbacks if it failed, else mark them skipped."""
+    state = DeliveryState.PENDING if needed else DeliveryState.SKIPPED
+    rows = conn.execute(
+        "UPDATE deliveries SET state = ?, replaced = CASE WHEN ? THEN fallback_for END,"
+        " updated_at = ? WHERE alert_id = ? AND fallback_for = ? AND state = 'standby'"
+        " RETURNING channel",
+        (state.value, needed, now, alert_id, channel)).fetchall()
+    return [row["channel"] for row in rows]
+
+
 def _encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
 
@@ -318,10 +374,35 @@ class SqliteStore:
     # -- writes -----------------------------------------------------------------------
 
     async def accept(self, new: NewAlert) -> AcceptResult:
+        return await self._write(lambda conn: _accept(conn, new))
+
+    async def claim_due(self, now: datetime, limit: int) -> list[ClaimedDelivery]:
+        """Take up to ``limit`` due pending deliveries (they become ``sending``)."""
+        return await self._write(lambda conn: _claim(conn, utc_text(now), limit))
+
+    async def record_attempt(self, result: AttemptResult) -> DeliveryState:
+        """Store an attempt and the delivery's next state; returns the state stored."""
+        return await self._write(lambda conn: _record_attempt(conn, result))
+
+    async def settle_fallbacks(self, alert_id: str, channel: str, *, needed: bool) -> list[str]:
+        """After ``channel`` of ``alert_id`` ended: its standby fallbacks become pending
+        (``needed``, it failed) or skipped. Returns the fallback channels touched."""
+        now = utc_text(datetime.now(UTC))
+        return await self._write(
+            lambda conn: _settle_fallbacks(conn, alert_id, channel, needed, now))
+
+    async def release_in_flight(self) -> int:
+        """At start-up: deliveries left ``sending`` by a crash are due again. Their
+        idempotency keys make the repeat safe."""
+        def release(conn: sqlite3.Connection) -> int:
+            return conn.execute("UPDATE deliveries SET state = 'pending' "
+                                "WHERE state = 'sending'").rowcount
+        return await self._write(release)
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:
             raise StoreUnavailableError("the store is not open")
-        result: AcceptResult = await asyncio.shield(self._writer.submit(
-            lambda conn: _accept(conn, new)))
+        result: T = await asyncio.shield(self._writer.submit(job))
         return result
 
     # -- reads ------------------------------------------------------------------------
@@ -401,7 +482,15 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
             channel=d["channel"], state=DeliveryState(d["state"]), attempts=d["attempts"],
             route=d["route"], fallback_for=d["fallback_for"],
             idempotency_key=d["idempotency_key"], deadline=_parse_time(d["deadline"]),
-            updated_at=datetime.fromisoformat(d["updated_at"]),
+            updated_at=datetime.fromisoformat(d["updated_at"]), replaced=d["replaced"],
+            next_attempt_at=_parse_time(d["next_attempt_at"]), last_error=d["last_error"],
+            history=tuple(
+                AttemptRecord(a["number"], datetime.fromisoformat(a["started_at"]),
+                              datetime.fromisoformat(a["ended_at"]), a["outcome"],
+                              a["reason"], a["error"])
+                for a in conn.execute(
+                    "SELECT * FROM attempts WHERE alert_id = ? AND channel = ? ORDER BY number",
+                    (row["id"], d["channel"]))),
         )
         for d in conn.execute(
             "SELECT * FROM deliveries WHERE alert_id = ? ORDER BY fallback_for IS NOT NULL, "

@@ -20,6 +20,7 @@ from router.store import (
     SqliteStore,
     decode_cursor,
 )
+from router.store.migrations import MIGRATIONS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 PLAN = [PlannedDelivery("cell_broadcast", "r"), PlannedDelivery("sms", "r"),
@@ -99,7 +100,7 @@ async def test_reopen_keeps_data_and_schema(tmp_path: Path) -> None:
         await store.close()
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 1
     finally:

@@ -1,0 +1,246 @@
+"""The dispatcher: claims due deliveries from the store and hands them to channels.
+
+Stage: delivery (above the store; never imported by channels). Retries are
+durable: a transient failure stores the attempt and a ``next_attempt_at``
+(exponential back-off with jitter, from tenacity), so a restart resumes the
+schedule instead of forgetting it, and the idempotency key makes the resumed
+send safe. Rules:
+
+- nothing is sent after the alert's deadline (its latest ``<expires>``; an alert
+  without one gets ``retry_window_s``): the delivery becomes ``expired``;
+- a permanent failure, or a channel whose breaker is open, wakes the route's
+  standby fallback for that channel (the fallback records what it ``replaced``);
+  with an open breaker the primary is still retried when the breaker lets a
+  trial through, because a second channel reaching people is not a duplicate;
+- a success marks unneeded standby fallbacks ``skipped``;
+- per-channel concurrency limits keep one slow network from taking every slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from tenacity import RetryCallState, wait_exponential_jitter
+
+from router.cap import Alert, parse_cap
+from router.channel import Channel, Delivery, Receipt
+from router.delivery.breaker import Breaker
+from router.errors import FailureReason, PermanentError, TransientError
+from router.store import AttemptResult, ClaimedDelivery, DeliveryState, SqliteStore
+
+log = structlog.get_logger("tocsin.dispatch")
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    poll_interval_s: float = 0.2
+    max_in_flight: int = 64
+    per_channel_concurrency: int = 8
+    send_timeout_s: float = 30.0
+    retry_multiplier_s: float = 0.5
+    retry_max_s: float = 30.0
+    retry_jitter_s: float = 0.25
+    retry_window_s: float = 3600.0
+    breaker_failures: int = 5
+    breaker_reset_s: float = 30.0
+
+
+class Dispatcher:
+    def __init__(self, store: SqliteStore, channels: Mapping[str, Channel],
+                 settings: DispatchSettings | None = None) -> None:
+        self.store = store
+        self.channels = dict(channels)
+        self.settings = settings or DispatchSettings()
+        self.breakers = {name: Breaker(self.settings.breaker_failures,
+                                       self.settings.breaker_reset_s) for name in channels}
+        self._limits = {name: asyncio.Semaphore(self.settings.per_channel_concurrency)
+                        for name in channels}
+        self._slots = asyncio.Semaphore(self.settings.max_in_flight)
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._alerts: OrderedDict[str, Alert] = OrderedDict()
+        self._wait = wait_exponential_jitter(multiplier=self.settings.retry_multiplier_s,
+                                             max=self.settings.retry_max_s,
+                                             jitter=self.settings.retry_jitter_s)
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for channel in self.channels.values():
+            await channel.start()
+        released = await self.store.release_in_flight()
+        if released:
+            log.warning("dispatch.resumed", deliveries=released)
+        self._loop_task = asyncio.create_task(self._run(), name="tocsin-dispatcher")
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop claiming; give in-flight sends ``grace_s`` seconds, then close channels.
+        Sends cut short stay ``sending`` and are resumed at the next start."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace_s)
+        for channel in self.channels.values():
+            await channel.close()
+
+    def wake(self) -> None:
+        """New work was committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    # -- the loop ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            free = self.settings.max_in_flight - len(self._tasks)
+            claimed = await self.store.claim_due(datetime.now(UTC), free) if free else []
+            for item in claimed:
+                await self._slots.acquire()
+                task = asyncio.create_task(self._deliver(item))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+            if not claimed:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dispatch.crashed", error=repr(task.exception()))
+
+    def _alert(self, item: ClaimedDelivery) -> Alert:
+        alert = self._alerts.get(item.alert_id)
+        if alert is None:
+            document = parse_cap(item.raw).document
+            if document is None:  # it was valid when accepted; the parser changed since
+                raise PermanentError("the stored alert no longer parses",
+                                     FailureReason.INVALID_INPUT)
+            alert = document.alert
+            self._alerts[item.alert_id] = alert
+            if len(self._alerts) > 256:
+                self._alerts.popitem(last=False)
+        else:
+            self._alerts.move_to_end(item.alert_id)
+        return alert
+
+    def _deadline(self, item: ClaimedDelivery, alert: Alert) -> datetime:
+        if item.deadline is not None:
+            return item.deadline
+        return alert.sent + timedelta(seconds=self.settings.retry_window_s)
+
+    # -- one delivery -----------------------------------------------------------------
+
+    async def _ready(self, item: ClaimedDelivery, started: datetime
+                     ) -> tuple[Channel, Alert, datetime] | None:
+        """The channel, alert and deadline for a send, or None when it ended here."""
+        number = item.attempts + 1
+        try:
+            alert = self._alert(item)
+        except PermanentError as exc:
+            await self._finish(item, number, started, "permanent", DeliveryState.FAILED, exc)
+            return None
+        channel = self.channels.get(item.channel)
+        if channel is None:
+            error = PermanentError(f"no channel instance named {item.channel!r} is configured",
+                                   FailureReason.CONFIGURATION)
+            await self._finish(item, number, started, "permanent", DeliveryState.FAILED, error)
+            return None
+        deadline = self._deadline(item, alert)
+        if started >= deadline:
+            await self._finish(item, number, started, "expired", DeliveryState.EXPIRED, None)
+            return None
+        return channel, alert, deadline
+
+    async def _deliver(self, item: ClaimedDelivery) -> None:
+        structlog.contextvars.bind_contextvars(alert_id=item.alert_id, channel=item.channel)
+        started = datetime.now(UTC)
+        number = item.attempts + 1
+        ready = await self._ready(item, started)
+        if ready is None:
+            return
+        channel, alert, deadline = ready
+        breaker = self.breakers[item.channel]
+        if not breaker.allow():
+            await self.store.settle_fallbacks(item.alert_id, item.channel, needed=True)
+            retry_at = started + timedelta(seconds=breaker.retry_in() or 0.1)
+            await self._reschedule(item, retry_at, deadline, "breaker open")
+            self.wake()
+            return
+        delivery = Delivery(alert_id=item.alert_id, channel=item.channel,
+                            idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
+                            attempt=number, deadline=deadline)
+        try:
+            async with self._limits[item.channel]:
+                timeout = min(self.settings.send_timeout_s,
+                              (deadline - datetime.now(UTC)).total_seconds())
+                receipt = await asyncio.wait_for(channel.send(delivery), max(timeout, 0.001))
+        except PermanentError as exc:
+            breaker.success()  # the channel answered; it refused this alert
+            await self._finish(item, number, started, "permanent", DeliveryState.FAILED, exc)
+            return
+        except (TransientError, TimeoutError) as exc:
+            breaker.failure()
+            await self._retry_or_expire(item, number, started, deadline, exc)
+            return
+        except Exception as exc:  # an adapter bug: treat as transient, loudly
+            log.exception("dispatch.adapter_error")
+            breaker.failure()
+            await self._retry_or_expire(item, number, started, deadline, exc)
+            return
+        breaker.success()
+        await self._finish(item, number, started, "delivered", DeliveryState.DELIVERED, None,
+                           receipt)
+
+    async def _retry_or_expire(self, item: ClaimedDelivery, number: int, started: datetime,
+                               deadline: datetime, exc: BaseException) -> None:
+        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # only the count is read
+        state.attempt_number = number
+        next_at = datetime.now(UTC) + timedelta(seconds=self._wait(state))
+        if next_at >= deadline:
+            await self._finish(item, number, started, "transient", DeliveryState.EXPIRED, exc)
+            return
+        reason = exc.reason if isinstance(exc, TransientError) else FailureReason.TIMEOUT
+        stored = await self.store.record_attempt(AttemptResult(
+            item.alert_id, item.channel, number, started, datetime.now(UTC), "transient",
+            DeliveryState.PENDING, reason.value, str(exc) or type(exc).__name__, next_at))
+        log.info("dispatch.retry", attempt=number, next_attempt_at=next_at.isoformat(),
+                 error=str(exc), state=stored.value)
+        if self.breakers[item.channel].state != "closed":
+            await self.store.settle_fallbacks(item.alert_id, item.channel, needed=True)
+            self.wake()
+
+    async def _reschedule(self, item: ClaimedDelivery, retry_at: datetime,
+                          deadline: datetime, why: str) -> None:
+        """Put a claimed delivery back without an attempt (nothing was sent)."""
+        now = datetime.now(UTC)
+        state = DeliveryState.PENDING if retry_at < deadline else DeliveryState.EXPIRED
+        await self.store.record_attempt(AttemptResult(
+            item.alert_id, item.channel, item.attempts + 1, now, now, "not-sent", state,
+            FailureReason.UNAVAILABLE.value, why, retry_at if state is DeliveryState.PENDING
+            else None))
+
+    async def _finish(self, item: ClaimedDelivery, number: int, started: datetime,  # noqa: PLR0917
+                      outcome: str, state: DeliveryState, exc: BaseException | None,
+                      receipt: Receipt | None = None) -> None:
+        reason = exc.reason.value if isinstance(exc, (TransientError, PermanentError)) else None
+        await self.store.record_attempt(AttemptResult(
+            item.alert_id, item.channel, number, started, datetime.now(UTC), outcome, state,
+            reason, (str(exc) or type(exc).__name__) if exc else None, None,
+            {"reference": receipt.reference, "duplicate": receipt.duplicate} if receipt
+            else None))
+        needed = state in (DeliveryState.FAILED, )
+        woken = await self.store.settle_fallbacks(item.alert_id, item.channel, needed=needed)
+        log.info("dispatch.finished", outcome=outcome, state=state.value, attempt=number,
+                 fallbacks=woken if needed else [])
+        if woken and needed:
+            self.wake()

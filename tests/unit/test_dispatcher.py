@@ -1,0 +1,248 @@
+"""The dispatcher against a real SQLite store and scripted channels: delivery on every
+planned channel, retries, breaker and fallback, permanent failure, expiry, Cancel
+during retries, and resumption after a crash without a second broadcast."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from router.cap import parse_cap
+from router.channel import (
+    Capabilities,
+    Delivery,
+    FailureReason,
+    Health,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from router.delivery import Dispatcher, DispatchSettings
+from router.store import AlertRecord, DeliveryState, NewAlert, PlannedDelivery, SqliteStore
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
+FAST = DispatchSettings(poll_interval_s=0.02, retry_multiplier_s=0.02, retry_max_s=0.1,
+                        retry_jitter_s=0.01, breaker_failures=3, breaker_reset_s=60)
+
+
+class Scripted:
+    """A channel whose answers a test scripts: ``script(attempt) -> None | Exception``."""
+
+    capabilities = Capabilities(supports_cancel=True)
+
+    def __init__(self, name: str, script: Callable[[int], BaseException | None] = lambda n: None
+                 ) -> None:
+        self.name = name
+        self.script = script
+        self.calls: list[str] = []
+        self.network: dict[str, int] = {}  # idempotency key -> times broadcast
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        self.calls.append(delivery.idempotency_key)
+        problem = self.script(len(self.calls))
+        if problem is not None:
+            raise problem
+        duplicate = delivery.idempotency_key in self.network
+        self.network.setdefault(delivery.idempotency_key, 0)
+        if not duplicate:
+            self.network[delivery.idempotency_key] += 1
+        return Receipt(self.name, delivery.idempotency_key, "ref", duplicate=duplicate)
+
+    async def cancel(self, delivery: Delivery, receipt: Receipt) -> None:
+        return None
+
+    async def health(self) -> Health:
+        return Health(True)
+
+
+def alert_bytes(identifier: str, expires_in: float | None = None) -> bytes:
+    raw = (EXAMPLES / "nl-alert-fire.xml").read_text()
+    raw = raw.replace("NL-VRR-2026-0042", identifier)
+    now = datetime.now(UTC).replace(microsecond=0)
+    raw = raw.replace("2026-11-25T14:05:00+01:00", (now - timedelta(minutes=1)).isoformat())
+    if expires_in is not None:
+        expires = (now + timedelta(seconds=math.ceil(expires_in))).isoformat()
+        raw = raw.replace("<senderName>", f"<expires>{expires}</expires><senderName>")
+    return raw.encode()
+
+
+async def accept(store: SqliteStore, identifier: str, plan: list[PlannedDelivery],
+                 expires_in: float | None = None, raw: bytes | None = None) -> str:
+    raw = raw or alert_bytes(identifier, expires_in)
+    document = parse_cap(raw).document
+    assert document is not None, parse_cap(raw).findings
+    alert_id = f"id-{identifier}"
+    await store.accept(NewAlert(alert_id, document.alert, raw, identifier, "cap12", "t",
+                                datetime.now(UTC), [], plan))
+    return alert_id
+
+
+async def settled(store: SqliteStore, alert_id: str, timeout: float = 10.0
+                  ) -> dict[str, DeliveryState]:
+    """Wait until no delivery of the alert is pending or sending."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        record = await store.get(alert_id)
+        assert record is not None
+        states = {d.channel: d.state for d in record.deliveries}
+        if not {DeliveryState.PENDING, DeliveryState.SENDING} & set(states.values()):
+            return states
+        assert asyncio.get_running_loop().time() < deadline, states
+        await asyncio.sleep(0.02)
+
+
+async def record(store: SqliteStore, alert_id: str) -> AlertRecord:
+    found = await store.get(alert_id)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "s.sqlite3")
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+async def run(store: SqliteStore, channels: list[Scripted]) -> Dispatcher:
+    dispatcher = Dispatcher(store, {c.name: c for c in channels}, FAST)
+    await dispatcher.start()
+    return dispatcher
+
+
+async def test_delivers_on_every_planned_channel(store: SqliteStore) -> None:
+    channels = [Scripted("a"), Scripted("b"), Scripted("c"), Scripted("fb")]
+    alert_id = await accept(store, "ALL", [PlannedDelivery("a", "r"), PlannedDelivery("b", "r"),
+                                           PlannedDelivery("c", "r"),
+                                           PlannedDelivery("fb", "r", fallback_for="a")])
+    dispatcher = await run(store, channels)
+    try:
+        states = await settled(store, alert_id)
+    finally:
+        await dispatcher.stop()
+    assert states == {"a": DeliveryState.DELIVERED, "b": DeliveryState.DELIVERED,
+                      "c": DeliveryState.DELIVERED, "fb": DeliveryState.SKIPPED}
+    assert [c.calls for c in channels[:3]] == [[f"{alert_id}/{n}"] for n in "abc"]
+
+
+async def test_transient_failures_recover_through_retries(store: SqliteStore) -> None:
+    flaky = Scripted("a", lambda n: TransientError("busy") if n <= 2 else None)
+    alert_id = await accept(store, "FLAKY", [PlannedDelivery("a", "r")])
+    dispatcher = await run(store, [flaky])
+    try:
+        assert await settled(store, alert_id) == {"a": DeliveryState.DELIVERED}
+    finally:
+        await dispatcher.stop()
+    delivery = (await record(store, alert_id)).deliveries[0]
+    assert delivery.attempts == 3
+    assert [a.outcome for a in delivery.history] == ["transient", "transient", "delivered"]
+
+
+async def test_channel_down_opens_breaker_and_fallback_delivers(store: SqliteStore) -> None:
+    down = Scripted("a", lambda n: TransientError("down", FailureReason.UNAVAILABLE))
+    fallback = Scripted("ewss")
+    alert_id = await accept(store, "DOWN", [PlannedDelivery("a", "r"),
+                                            PlannedDelivery("ewss", "r", fallback_for="a")],
+                            expires_in=3)
+    dispatcher = await run(store, [down, fallback])
+    try:
+        states = await settled(store, alert_id)
+    finally:
+        await dispatcher.stop()
+    assert states == {"a": DeliveryState.EXPIRED, "ewss": DeliveryState.DELIVERED}
+    assert dispatcher.breakers["a"].state != "closed"
+    deliveries = {d.channel: d for d in (await record(store, alert_id)).deliveries}
+    assert deliveries["ewss"].replaced == "a"
+    assert len(down.calls) == FAST.breaker_failures  # the open breaker stopped the calls
+
+
+async def test_permanent_failure_falls_back_at_once(store: SqliteStore) -> None:
+    refusing = Scripted("a", lambda n: PermanentError("refused", FailureReason.REJECTED))
+    alert_id = await accept(store, "PERM", [PlannedDelivery("a", "r"),
+                                            PlannedDelivery("fb", "r", fallback_for="a")])
+    dispatcher = await run(store, [refusing, Scripted("fb")])
+    try:
+        states = await settled(store, alert_id)
+    finally:
+        await dispatcher.stop()
+    assert states == {"a": DeliveryState.FAILED, "fb": DeliveryState.DELIVERED}
+    assert len(refusing.calls) == 1
+    assert (await record(store, alert_id)).deliveries[0].last_error == "refused"
+
+
+async def test_alert_expiring_during_retries_is_expired_not_delivered(store: SqliteStore
+                                                                       ) -> None:
+    calls: list[datetime] = []
+
+    def script(n: int) -> BaseException | None:
+        calls.append(datetime.now(UTC))
+        return TransientError("busy")
+
+    alert_id = await accept(store, "EXPIRING", [PlannedDelivery("a", "r")], expires_in=1.5)
+    settings = DispatchSettings(poll_interval_s=0.02, retry_multiplier_s=0.05,
+                                retry_max_s=0.2, retry_jitter_s=0.01, breaker_failures=1000)
+    dispatcher = Dispatcher(store, {"a": Scripted("a", script)}, settings)
+    await dispatcher.start()
+    try:
+        assert await settled(store, alert_id) == {"a": DeliveryState.EXPIRED}
+    finally:
+        await dispatcher.stop()
+    expires = (await record(store, alert_id)).deliveries[0].deadline
+    assert expires is not None
+    assert calls
+    assert max(calls) < expires
+
+
+async def test_cancel_during_retries_stops_them(store: SqliteStore) -> None:
+    flaky = Scripted("a", lambda n: TransientError("busy"))
+    alert_id = await accept(store, "NL-VRR-2026-0042", [PlannedDelivery("a", "r")],
+                            raw=(EXAMPLES / "nl-alert-fire.xml").read_bytes())
+    settings = DispatchSettings(poll_interval_s=0.02, retry_multiplier_s=0.05, retry_max_s=0.1,
+                                retry_jitter_s=0.01, breaker_failures=1000,
+                                retry_window_s=10 * 365 * 86400)
+    dispatcher = Dispatcher(store, {"a": flaky}, settings)
+    await dispatcher.start()
+    try:
+        while len(flaky.calls) < 2:
+            await asyncio.sleep(0.02)
+        cancel = (EXAMPLES / "nl-alert-fire-cancel.xml").read_bytes().replace(
+            b"NL-VRR-2026-0043,2026-11-25T14:40:00+01:00",
+            b"NL-VRR-2026-0042,2026-11-25T14:05:00+01:00")
+        await accept(store, "CANCEL", [], raw=cancel)
+        assert await settled(store, alert_id) == {"a": DeliveryState.CANCELLED}
+        calls_at_cancel = len(flaky.calls)
+        await asyncio.sleep(0.3)
+        assert len(flaky.calls) <= calls_at_cancel + 1  # at most the one already in flight
+    finally:
+        await dispatcher.stop()
+
+
+async def test_restart_resumes_without_a_second_broadcast(store: SqliteStore) -> None:
+    channel = Scripted("a")
+    alert_id = await accept(store, "RESUME", [PlannedDelivery("a", "r")])
+    # a crash after the network took the alert but before the store recorded it:
+    claimed = await store.claim_due(datetime.now(UTC), 10)
+    assert [c.alert_id for c in claimed] == [alert_id]
+    document = parse_cap(claimed[0].raw).document
+    assert document is not None
+    await channel.send(Delivery(alert_id, "a", claimed[0].idempotency_key, document.alert,
+                                claimed[0].raw))
+    dispatcher = await run(store, [channel])  # the restart
+    try:
+        assert await settled(store, alert_id) == {"a": DeliveryState.DELIVERED}
+    finally:
+        await dispatcher.stop()
+    assert channel.network == {f"{alert_id}/a": 1}
+    assert len(channel.calls) == 2
