@@ -9,20 +9,33 @@ reported at once as a ``ConfigurationError``.
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from aiohttp import web
 
+from channels.mock.webhook_receiver import create_receiver
+from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
 from router.profiles import ProfileSet, load_profiles
 from router.profiles.loader import ProfileConfigError
-from router.routing import Router, RoutingConfigError, load_routing
+from router.registry import build_channels
+from router.routing import Route, Router, RoutingConfigError, load_routing
 from router.settings import Authority, Settings, hash_api_key
-from router.store import SqliteStore, Store
+from router.store import SqliteStore
 
 DEMO_KEY = web.AppKey("tocsin.demo_key", str)
+DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loopback only)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 log = structlog.get_logger("tocsin.app")
 
 
@@ -33,7 +46,27 @@ def demo_authority(settings: Settings) -> tuple[Authority, str]:
     return Authority(name="demo", senders=["*"], key_hashes=[hash_api_key(key)]), key
 
 
-def _load_parts(settings: Settings) -> tuple[ProfileSet, Router]:
+def _route_channels(routes: list[Route]) -> set[str]:
+    names: set[str] = set()
+    for route in routes:
+        names |= set(route.channels) | set(route.fallback or ()) | _route_channels(route.routes)
+    return names
+
+
+def channel_configs(settings: Settings, mock_webhook_url: str | None) -> dict[str, Any]:
+    """The configured channel instances; demo mode adds a file and a webhook channel
+    pointed at the in-process mock receiver."""
+    configs: dict[str, Any] = dict(settings.channels)
+    if settings.demo:
+        configs.setdefault("file", {"type": "file",
+                                    "path": str(settings.data_dir / "demo-deliveries.jsonl")})
+        if mock_webhook_url:
+            configs.setdefault("webhook", {"type": "webhook", "url": mock_webhook_url,
+                                           "secret": DEMO_WEBHOOK_SECRET})
+    return configs
+
+
+def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet, Router]:
     problems: list[str] = []
     profiles: ProfileSet | None = None
     router: Router | None = None
@@ -42,7 +75,17 @@ def _load_parts(settings: Settings) -> tuple[ProfileSet, Router]:
     except ProfileConfigError as exc:
         problems += exc.problems
     try:
-        router = Router(load_routing(settings.routes_file))
+        routing = load_routing(settings.routes_file)
+        router = Router(routing)
+        named = _route_channels(routing.routes) | set(routing.default)
+        missing = sorted(named - channel_names)
+        if missing and settings.demo:
+            log.warning("channels.unavailable", channels=missing,
+                        detail="routes name channels this demo does not have yet; their "
+                        "deliveries fail and fall back")
+        elif missing:
+            problems += [f"{settings.routes_file}: channel {name!r} is used by a route but is "
+                         "not configured under `channels`" for name in missing]
     except RoutingConfigError as exc:
         problems += exc.problems
     if profiles is not None:
@@ -57,8 +100,11 @@ def _load_parts(settings: Settings) -> tuple[ProfileSet, Router]:
     return profiles, router
 
 
-def create_app(settings: Settings, store: Store | None = None) -> web.Application:
-    profiles, router = _load_parts(settings)
+def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
+    mock_port = free_port() if settings.demo else None
+    mock_url = f"http://127.0.0.1:{mock_port}/hook" if mock_port else None
+    channels = build_channels(channel_configs(settings, mock_url))
+    profiles, router = _load_parts(settings, set(channels))
     authorities = list(settings.authorities)
     app = web.Application(middlewares=[request_context],
                           client_max_size=settings.max_body_bytes)
@@ -70,26 +116,42 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     if not len(auth):
         log.warning("auth.no_keys", detail="no authorities configured: every request "
                     "will be refused with 401; add authorities or use --demo")
+    sqlite_store = store or SqliteStore(settings.database_path,
+                                        max_batch=settings.group_commit_max)
     context = IngestContext(settings=settings, profiles=profiles, router=router,
-                            store=store or SqliteStore(settings.database_path,
-                                                       max_batch=settings.group_commit_max),
-                            auth=auth)
+                            store=sqlite_store, auth=auth)
     app[CONTEXT] = context
+    dispatcher = Dispatcher(sqlite_store, channels,
+                            DispatchSettings(poll_interval_s=settings.dispatch_poll_interval_s))
+    context.on_accepted = dispatcher.wake
 
-    async def store_lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        await context.store.open()
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        mock_runner = None
+        if mock_port is not None:
+            mock_runner = web.AppRunner(create_receiver(DEMO_WEBHOOK_SECRET), access_log=None)
+            await mock_runner.setup()
+            await web.TCPSite(mock_runner, "127.0.0.1", mock_port).start()
+        await sqlite_store.open()
+        await dispatcher.start()
         log.info("service.started", host=settings.host, port=settings.port,
                  data_dir=str(settings.data_dir), demo=settings.demo,
-                 profiles=profiles.names())
+                 profiles=profiles.names(), channels=sorted(channels),
+                 mock_webhook=mock_url)
         yield
-        await context.store.close()
+        log.info("service.stopping", step="dispatcher")
+        await dispatcher.stop(settings.shutdown_timeout)
+        log.info("service.stopping", step="store")
+        await sqlite_store.close()
+        if mock_runner is not None:
+            log.info("service.stopping", step="mock-channels")
+            await mock_runner.cleanup()
         log.info("service.stopped")
 
     async def start_draining(_app: web.Application) -> None:
         context.draining = True
         log.info("service.draining")
 
-    app.cleanup_ctx.append(store_lifecycle)
+    app.cleanup_ctx.append(lifecycle)
     app.on_shutdown.append(start_draining)
     add_routes(app)
     return app

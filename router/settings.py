@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     authorities: list[Authority] = Field(default_factory=list)
     shutdown_timeout: float = Field(default=10.0, gt=0)
     group_commit_max: int = Field(default=256, ge=1, le=10_000)
+    channels: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="channel instances: name -> {type: <entry point>, ...its options}")
+    dispatch_poll_interval_s: float = Field(default=0.2, gt=0, le=10)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

@@ -32,7 +32,7 @@ from router.cap import Alert, parse_cap
 from router.channel import Channel, Delivery, Receipt
 from router.delivery.breaker import Breaker
 from router.errors import FailureReason, PermanentError, TransientError
-from router.store import AttemptResult, ClaimedDelivery, DeliveryState, SqliteStore
+from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
 
 log = structlog.get_logger("tocsin.dispatch")
 
@@ -52,7 +52,7 @@ class DispatchSettings:
 
 
 class Dispatcher:
-    def __init__(self, store: SqliteStore, channels: Mapping[str, Channel],
+    def __init__(self, store: Store, channels: Mapping[str, Channel],
                  settings: DispatchSettings | None = None) -> None:
         self.store = store
         self.channels = dict(channels)
@@ -65,6 +65,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._alerts: OrderedDict[str, Alert] = OrderedDict()
         self._wait = wait_exponential_jitter(multiplier=self.settings.retry_multiplier_s,
                                              max=self.settings.retry_max_s,
@@ -83,6 +84,7 @@ class Dispatcher:
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop claiming; give in-flight sends ``grace_s`` seconds, then close channels.
         Sends cut short stay ``sending`` and are resumed at the next start."""
+        self._stopping = True
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -99,7 +101,7 @@ class Dispatcher:
     # -- the loop ---------------------------------------------------------------------
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             free = self.settings.max_in_flight - len(self._tasks)
             claimed = await self.store.claim_due(datetime.now(UTC), free) if free else []
             for item in claimed:
@@ -109,8 +111,11 @@ class Dispatcher:
                 task.add_done_callback(self._done)
             if not claimed:
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that lands as the wait ends, and stop() would hang.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+                    async with asyncio.timeout(self.settings.poll_interval_s):
+                        await self._wake.wait()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -183,7 +188,8 @@ class Dispatcher:
             async with self._limits[item.channel]:
                 timeout = min(self.settings.send_timeout_s,
                               (deadline - datetime.now(UTC)).total_seconds())
-                receipt = await asyncio.wait_for(channel.send(delivery), max(timeout, 0.001))
+                async with asyncio.timeout(max(timeout, 0.001)):
+                    receipt = await channel.send(delivery)
         except PermanentError as exc:
             breaker.success()  # the channel answered; it refused this alert
             await self._finish(item, number, started, "permanent", DeliveryState.FAILED, exc)

@@ -5,6 +5,7 @@ Stage: ingest. Built once by ``router.app.create_app``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -24,6 +25,8 @@ class IngestContext:
     store: Store
     auth: Authenticator
     draining: bool = False
+    on_accepted: Callable[[], None] = lambda: None
+    """Called after each new alert is committed (the app wakes the dispatcher)."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

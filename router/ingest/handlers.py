@@ -36,6 +36,7 @@ from router.ingest.schemas import (
     Accepted,
     AlertList,
     AlertOut,
+    AttemptOut,
     CapKey,
     DeliveryOut,
     Health,
@@ -128,6 +129,8 @@ async def post_alert(request: web.Request) -> web.Response:
                            existing_id=result.alert_id)
     url = _status_url(result.alert_id)
     created = result.outcome is AcceptOutcome.CREATED
+    if created:
+        ctx.on_accepted()
     log.info("alert.accepted" if created else "alert.duplicate", sender=alert.sender,
              identifier=alert.identifier, msg_type=alert.msg_type.value,
              channels=[p.channel for p in plan])
@@ -170,10 +173,14 @@ def _alert_out(record: AlertRecord) -> AlertOut:
         references=[ReferenceOut(sender=r.sender, identifier=r.identifier, sent=r.sent,
                                  alert_id=r.alert_id) for r in record.references],
         superseded_by=record.superseded_by, cancelled_by=record.cancelled_by,
-        deliveries=[DeliveryOut(channel=d.channel, state=d.state.value, attempts=d.attempts,
-                                route=d.route, fallback_for=d.fallback_for,
-                                idempotency_key=d.idempotency_key, deadline=d.deadline,
-                                updated_at=d.updated_at) for d in record.deliveries],
+        deliveries=[DeliveryOut(
+            channel=d.channel, state=d.state.value, attempts=d.attempts, route=d.route,
+            fallback_for=d.fallback_for, replaced=d.replaced,
+            idempotency_key=d.idempotency_key, deadline=d.deadline,
+            next_attempt_at=d.next_attempt_at, last_error=d.last_error, updated_at=d.updated_at,
+            history=[AttemptOut(number=a.number, started_at=a.started_at, ended_at=a.ended_at,
+                                outcome=a.outcome, reason=a.reason, error=a.error)
+                     for a in d.history]) for d in record.deliveries],
         cap_url=f"/api/v1/alerts/{record.id}/cap",
     )
 

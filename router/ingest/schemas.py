@@ -51,15 +51,29 @@ class ReferenceOut(_Out):
     alert_id: str | None = Field(description="the referenced alert here, or null if unknown")
 
 
+class AttemptOut(_Out):
+    number: int
+    started_at: datetime
+    ended_at: datetime
+    outcome: str
+    reason: str | None
+    error: str | None
+
+
 class DeliveryOut(_Out):
     channel: str
-    state: str
+    state: str = Field(description="pending, standby, sending, delivered, failed, expired, "
+                                   "superseded, cancelled or skipped")
     attempts: int
     route: str
-    fallback_for: str | None
+    fallback_for: str | None = Field(description="a standby fallback: the channel it backs up")
+    replaced: str | None = Field(description="a fallback that was used: the channel it replaced")
     idempotency_key: str
     deadline: datetime | None
+    next_attempt_at: datetime | None
+    last_error: str | None
     updated_at: datetime
+    history: list[AttemptOut]
 
 
 class AlertOut(_Out):

@@ -10,10 +10,20 @@ The one promise every implementation keeps: when ``accept`` returns
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Protocol
 
-from router.store.records import AcceptResult, AlertPage, AlertRecord, AlertState, NewAlert
+from router.store.records import (
+    AcceptResult,
+    AlertPage,
+    AlertRecord,
+    AlertState,
+    AttemptResult,
+    ClaimedDelivery,
+    DeliveryState,
+    NewAlert,
+)
 
 
 class Store(Protocol):
@@ -41,3 +51,16 @@ class Store(Protocol):
 
     async def ping(self) -> bool:
         """True when both reads and writes are possible."""
+
+    async def claim_due(self, now: datetime, limit: int) -> builtins.list[ClaimedDelivery]:
+        """Take up to ``limit`` due pending deliveries; they become ``sending``."""
+
+    async def record_attempt(self, result: AttemptResult) -> DeliveryState:
+        """Store one attempt and the delivery's next state; returns the state stored."""
+
+    async def settle_fallbacks(self, alert_id: str, channel: str, *,
+                               needed: bool) -> builtins.list[str]:
+        """Wake (``needed``) or skip the standby fallbacks of one ended delivery."""
+
+    async def release_in_flight(self) -> int:
+        """At start-up: deliveries left ``sending`` by a crash become due again."""

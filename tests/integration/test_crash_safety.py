@@ -25,8 +25,8 @@ from tests.integration.server import Server, start_server
 
 ALERTS = 500
 CONCURRENCY = 32
-PLAN = {"cell_broadcast": "pending", "sms": "pending", "eudi_wallet": "pending",
-        "webhook": "pending", "galileo_ewss": "standby"}
+PLAN = {"cell_broadcast", "sms", "eudi_wallet", "webhook", "galileo_ewss"}
+"""The channels routing plans for the example alert (the dispatcher moves their states on)."""
 
 
 async def _post_until_killed(server: Server, seed: int) -> dict[str, tuple[str, bytes]]:
@@ -89,7 +89,7 @@ async def test_kill_9_loses_nothing_acknowledged(tmp_path: Path, seed: int) -> N
     try:
         stored = _stored(data / "tocsin.sqlite3")
         for identifier, (_alert_id, plan) in stored.items():
-            assert plan == PLAN, f"{identifier} is half-stored: {plan}"
+            assert set(plan) == PLAN, f"{identifier} is half-stored: {plan}"
         async with aiohttp.ClientSession(headers=restarted.headers) as session:
             for identifier, (alert_id, body) in acknowledged.items():
                 assert stored[identifier][0] == alert_id
@@ -99,6 +99,6 @@ async def test_kill_9_loses_nothing_acknowledged(tmp_path: Path, seed: int) -> N
             some_id = next(iter(acknowledged.values()))[0]
             async with session.get(f"{restarted.url}/api/v1/alerts/{some_id}") as r:
                 status = await r.json()
-            assert {d["channel"]: d["state"] for d in status["deliveries"]} == PLAN
+            assert {d["channel"] for d in status["deliveries"]} == PLAN
     finally:
         restarted.stop()
