@@ -121,8 +121,14 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     context = IngestContext(settings=settings, profiles=profiles, router=router,
                             store=sqlite_store, auth=auth)
     app[CONTEXT] = context
-    dispatcher = Dispatcher(sqlite_store, channels,
-                            DispatchSettings(poll_interval_s=settings.dispatch_poll_interval_s))
+    dispatcher = Dispatcher(sqlite_store, channels, DispatchSettings(
+        poll_interval_s=settings.dispatch_poll_interval_s,
+        retry_multiplier_s=settings.dispatch_retry_multiplier_s,
+        retry_max_s=settings.dispatch_retry_max_s,
+        retry_jitter_s=settings.dispatch_retry_multiplier_s / 2,
+        retry_window_s=settings.dispatch_retry_window_s,
+        breaker_failures=settings.dispatch_breaker_failures,
+        breaker_reset_s=settings.dispatch_breaker_reset_s))
     context.on_accepted = dispatcher.wake
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="channel instances: name -> {type: <entry point>, ...its options}")
     dispatch_poll_interval_s: float = Field(default=0.2, gt=0, le=10)
+    dispatch_retry_multiplier_s: float = Field(default=0.5, gt=0, le=60,
+                                               description="first retry after about this")
+    dispatch_retry_max_s: float = Field(default=30.0, gt=0, le=3600)
+    dispatch_retry_window_s: float = Field(
+        default=3600.0, gt=0, description="retry deadline for alerts without <expires>")
+    dispatch_breaker_failures: int = Field(default=5, ge=1)
+    dispatch_breaker_reset_s: float = Field(default=30.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 
