@@ -138,14 +138,18 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
             await mock_runner.setup()
             await web.TCPSite(mock_runner, "127.0.0.1", mock_port).start()
         await sqlite_store.open()
-        await dispatcher.start()
+        if settings.dispatch_enabled:
+            await dispatcher.start()
+        else:
+            log.warning("dispatch.disabled", detail="accepting and storing only")
         log.info("service.started", host=settings.host, port=settings.port,
                  data_dir=str(settings.data_dir), demo=settings.demo,
                  profiles=profiles.names(), channels=sorted(channels),
                  mock_webhook=mock_url)
         yield
-        log.info("service.stopping", step="dispatcher")
-        await dispatcher.stop(settings.shutdown_timeout)
+        if settings.dispatch_enabled:
+            log.info("service.stopping", step="dispatcher")
+            await dispatcher.stop(settings.shutdown_timeout)
         log.info("service.stopping", step="store")
         await sqlite_store.close()
         if mock_runner is not None:

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="channel instances: name -> {type: <entry point>, ...its options}")
+    dispatch_enabled: bool = Field(
+        default=True, description="false: accept and store only (an ingest-only node; "
+        "another node with the same store dispatches)")
     dispatch_poll_interval_s: float = Field(default=0.2, gt=0, le=10)
     dispatch_retry_multiplier_s: float = Field(default=0.5, gt=0, le=60,
                                                description="first retry after about this")

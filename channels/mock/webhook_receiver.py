@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from channels.mock.faults import FaultInjector, FaultSpec
 class Received:
     idempotency_key: str
     body: dict[str, Any]
+    received_at: float  # Unix time of the first arrival, for hand-off latency
     count: int = 1
 
 
@@ -65,15 +67,18 @@ async def hook(request: web.Request) -> web.StreamResponse:
     if key in state.by_key:
         state.by_key[key].count += 1
         return web.json_response({"id": key, "duplicate": True}, status=200)
-    state.by_key[key] = Received(key, json.loads(body))
+    state.by_key[key] = Received(key, json.loads(body), time.time())
     state.order.append(key)
     return web.json_response({"id": key, "duplicate": False}, status=201)
 
 
 async def received(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    return web.json_response([{"idempotency_key": key, "count": state.by_key[key].count,
-                               "body": state.by_key[key].body} for key in state.order])
+    brief = request.query.get("brief") == "1"  # without bodies, for large runs
+    return web.json_response([
+        {"idempotency_key": key, "count": item.count, "received_at": item.received_at,
+         **({} if brief else {"body": item.body})}
+        for key, item in ((key, state.by_key[key]) for key in state.order)])
 
 
 async def forget(request: web.Request) -> web.Response:

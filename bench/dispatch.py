@@ -1,0 +1,172 @@
+"""Delivery speed: from HTTP 202 to the adapters, through real processes on 127.0.0.1.
+
+``tocsin serve`` routes every alert to 4 channels (2 file, 2 webhook to a
+``tocsin mock-channels`` process that stamps each arrival). Three phases, one run:
+
+1. ingest only: the same server and routes with ``dispatch_enabled: false`` (alerts
+   and their 4-channel plans stored, nothing sent); alerts/s at 32 in flight;
+2. full pipeline: the same load, alerts/s from the first POST to the last delivery
+   recorded on all 4 channels, as a ratio to (1);
+3. paced at 100 alerts/s for 10 s: latency from the client receiving the 202 to
+   the mock receiving the first webhook call for that alert (p50/p99).
+Target (issue "Routing rules, the channel contract, the dispatcher..."): p99 of (3)
+<= 25 ms. Prints PASS/MISS; exits 0 either way.
+
+Run: ``.venv/bin/python bench/dispatch.py [--alerts N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parent.parent
+MEDIUM = (REPO / "tests" / "fixtures" / "cap" / "medium.xml").read_bytes()
+KEY = "bench-key-0123456789"
+SECRET = "bench-webhook-secret"
+P99_TARGET_MS = 25.0
+sys.path.insert(0, str(REPO / "bench"))
+from ingest import bodies, free_port, load, percentile, start  # noqa: E402  (sibling script)
+
+
+def serve(data: Path, routes: str, mock_url: str, *, dispatch: bool = True
+          ) -> tuple[subprocess.Popen[bytes], int]:
+    (data / "routes.yaml").write_text(routes, encoding="utf-8")
+    config = {"routes_file": str(data / "routes.yaml"), "channels": {
+        "hook-a": {"type": "webhook", "url": mock_url, "secret": SECRET},
+        "hook-b": {"type": "webhook", "url": mock_url, "secret": SECRET},
+        "file-a": {"type": "file", "path": str(data / "a.jsonl")},
+        "file-b": {"type": "file", "path": str(data / "b.jsonl")},
+    }}
+    (data / "tocsin.yaml").write_text(json.dumps(config), encoding="utf-8")
+    port = free_port()
+    proc = start([sys.executable, "-m", "router.cli", "serve", "--demo", "--host", "127.0.0.1",
+                  "--port", str(port), "--data-dir", str(data / "db")], port,
+                 env={"TOCSIN_DEV_API_KEY": KEY, "TOCSIN_LOG_LEVEL": "warning",
+                      "TOCSIN_CONFIG": str(data / "tocsin.yaml"),
+                      "TOCSIN_DISPATCH_POLL_INTERVAL_S": "0.05",
+                      "TOCSIN_DISPATCH_ENABLED": "true" if dispatch else "false"})
+    return proc, port
+
+
+def mock_received(mock_port: int) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{mock_port}/_mock/received?brief=1",
+                                timeout=30) as response:
+        result: list[dict[str, Any]] = json.loads(response.read())
+        return result
+
+
+def delivered_count(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(conn.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def paced(url: str, payloads: list[bytes], rate: float) -> dict[str, float]:
+    """POST at a fixed rate; returns alert id -> time the 202 arrived."""
+    acknowledged: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/cap+xml"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def one(body: bytes) -> None:
+            async with session.post(url, data=body) as response:
+                answer = await response.json()
+                acknowledged[answer["id"]] = time.time()
+
+        began = time.perf_counter()
+        tasks = []
+        for number, body in enumerate(payloads):
+            delay = began + number / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(body)))
+        await asyncio.gather(*tasks)
+    return acknowledged
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--alerts", type=int, default=1000)
+    args = parser.parse_args()
+    all_four = ("routes:\n  - id: all\n    match: {status: [Actual]}\n"
+                "    channels: [hook-a, hook-b, file-a, file-b]\ndefault: [file-a]\n")
+    with tempfile.TemporaryDirectory(prefix="tocsin-dispatch-") as tmp:
+        root = Path(tmp)
+        mock_port = free_port()
+        mock = subprocess.Popen([sys.executable, "-m", "router.cli", "mock-channels",
+                                 "--port", str(mock_port), "--secret", SECRET], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ})
+        mock_url = f"http://127.0.0.1:{mock_port}/hook"
+        time.sleep(1.0)
+        try:
+            (root / "ingest").mkdir()
+            proc, port = serve(root / "ingest", all_four, mock_url, dispatch=False)
+            url = f"http://127.0.0.1:{port}/api/v1/alerts"
+            try:
+                ingest_rate, _ = asyncio.run(load(url, bodies(args.alerts, "i"), 32))
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+
+            (root / "full").mkdir()
+            proc, port = serve(root / "full", all_four, mock_url)
+            url = f"http://127.0.0.1:{port}/api/v1/alerts"
+            try:
+                began = time.perf_counter()
+                asyncio.run(load(url, bodies(args.alerts, "f"), 32))
+                db = root / "full" / "db" / "tocsin.sqlite3"
+                deadline = time.monotonic() + 120
+                while delivered_count(db) < 4 * args.alerts and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                full_rate = args.alerts / (time.perf_counter() - began)
+                complete = delivered_count(db)
+
+                acknowledged = asyncio.run(paced(url, bodies(1000, "p"), 100.0))
+                time.sleep(2.0)
+                first: dict[str, float] = {}
+                for item in mock_received(mock_port):
+                    alert_id = item["idempotency_key"].split("/", 1)[0]
+                    if alert_id in acknowledged:
+                        first[alert_id] = min(first.get(alert_id, 1e18), item["received_at"])
+                latencies = [max(0.0, first[a] - acknowledged[a]) * 1e3 for a in first]
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+        finally:
+            mock.send_signal(signal.SIGTERM)
+            mock.wait(timeout=30)
+
+    print(f"{args.alerts} alerts (medium, 4.3 KB), 32 in flight; 4 channels "
+          "(2 webhook to the mock process, 2 file)")
+    print(f"ingest only:      {ingest_rate:8.0f} alerts/s")
+    print(f"202 -> delivered: {full_rate:8.0f} alerts/s  ({complete} of {4 * args.alerts} "
+          f"deliveries done)  ratio {full_rate / ingest_rate:.2f}")
+    p50 = statistics.median(latencies)
+    p99 = percentile(latencies, 0.99)
+    print(f"paced 100 alerts/s for 10 s: 202 -> first webhook call p50 {p50:.1f} ms, "
+          f"p99 {p99:.1f} ms ({len(latencies)} of 1000 alerts seen at the mock)")
+    print(f"{'PASS' if p99 <= P99_TARGET_MS else 'MISS'}: p99 202 -> first adapter call "
+          f"{p99:.1f} ms (target <= {P99_TARGET_MS:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
