@@ -22,14 +22,14 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from router.cap import Alert, parse_cap
-from router.channel import Channel, Delivery, Receipt
+from router.channel import Channel, Delivery, MsgType, Receipt
 from router.delivery.breaker import Breaker
 from router.errors import FailureReason, PermanentError, TransientError
 from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
@@ -181,15 +181,19 @@ class Dispatcher:
             await self._reschedule(item, retry_at, deadline, "breaker open")
             self.wake()
             return
+        prior = item.replaces
+        replaces = Receipt(item.channel, prior.idempotency_key,
+                           str(prior.receipt.get("reference", prior.idempotency_key)),
+                           detail=prior.receipt) if prior else None
         delivery = Delivery(alert_id=item.alert_id, channel=item.channel,
                             idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
-                            attempt=number, deadline=deadline)
+                            attempt=number, deadline=deadline, replaces=replaces)
         try:
             async with self._limits[item.channel]:
                 timeout = min(self.settings.send_timeout_s,
                               (deadline - datetime.now(UTC)).total_seconds())
                 async with asyncio.timeout(max(timeout, 0.001)):
-                    receipt = await channel.send(delivery)
+                    receipt = await self._hand_over(channel, delivery)
         except PermanentError as exc:
             breaker.success()  # the channel answered; it refused this alert
             await self._finish(item, number, started, "permanent", DeliveryState.FAILED, exc)
@@ -206,6 +210,20 @@ class Dispatcher:
         breaker.success()
         await self._finish(item, number, started, "delivered", DeliveryState.DELIVERED, None,
                            receipt)
+
+    @staticmethod
+    async def _hand_over(channel: Channel, delivery: Delivery) -> Receipt:
+        """A Cancel withdraws what the channel carried, where the channel can; anything
+        else (and a Cancel elsewhere) is sent, with ``replaces`` set for an Update."""
+        replaces = delivery.replaces
+        if (delivery.alert.msg_type is MsgType.CANCEL and replaces is not None
+                and channel.capabilities.supports_cancel):
+            await channel.cancel(delivery, replaces)
+            return Receipt(channel.name, delivery.idempotency_key,
+                           reference=f"cancelled:{replaces.reference}")
+        if replaces is not None and not channel.capabilities.supports_update:
+            delivery = replace(delivery, replaces=None)  # a fresh message, as the network knows
+        return await channel.send(delivery)
 
     async def _retry_or_expire(self, item: ClaimedDelivery, number: int, started: datetime,
                                deadline: datetime, exc: BaseException) -> None:

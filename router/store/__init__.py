@@ -17,6 +17,7 @@ from router.store.records import (
     DeliveryState,
     NewAlert,
     PlannedDelivery,
+    PriorDelivery,
     ReferenceRecord,
 )
 from router.store.sqlite import SqliteStore, decode_cursor
@@ -34,6 +35,7 @@ __all__ = [
     "DeliveryState",
     "NewAlert",
     "PlannedDelivery",
+    "PriorDelivery",
     "ReferenceRecord",
     "SqliteStore",
     "Store",

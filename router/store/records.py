@@ -115,6 +115,17 @@ class ClaimedDelivery:
     attempts: int
     deadline: datetime | None
     raw: bytes
+    replaces: PriorDelivery | None = None
+
+
+@dataclass(frozen=True)
+class PriorDelivery:
+    """What an Update or Cancel refers to on the same channel: the earlier alert's
+    delivery there and the receipt its network gave (to update or withdraw it)."""
+
+    alert_id: str
+    idempotency_key: str
+    receipt: dict[str, object]
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ from router.store.records import (
     DeliveryRecord,
     DeliveryState,
     NewAlert,
+    PlannedDelivery,
+    PriorDelivery,
     ReferenceRecord,
 )
 
@@ -210,7 +212,8 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
             _apply_reference(conn, alert.msg_type, target, new.id, now)
 
     deadline = _deadline(new)
-    for planned in new.plan:
+    plan = list(new.plan) + _follow_up_channels(conn, alert.msg_type, resolved, new.plan)
+    for planned in plan:
         state = DeliveryState.STANDBY if planned.fallback_for else DeliveryState.PENDING
         conn.execute(
             "INSERT INTO deliveries (alert_id, channel, route, fallback_for, state, "
@@ -219,6 +222,28 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
              f"{new.id}/{planned.channel}", deadline, now),
         )
     return AcceptResult(AcceptOutcome.CREATED, new.id, warnings)
+
+
+def _follow_up_channels(conn: sqlite3.Connection, msg_type: MsgType,
+                        resolved: list[tuple[int, Any, str | None]],
+                        plan: list[PlannedDelivery]) -> list[PlannedDelivery]:
+    """An Update or Cancel also goes to every channel that already carried (or is
+    carrying) what it refers to, whatever routing says of the new message: a
+    Cancel that never reaches the network that broadcast the alert cancels nothing."""
+    if msg_type not in (MsgType.UPDATE, MsgType.CANCEL):
+        return []
+    planned = {p.channel for p in plan}
+    extra: list[PlannedDelivery] = []
+    for _position, _ref, target in resolved:
+        if target is None:
+            continue
+        for row in conn.execute(
+                "SELECT channel FROM deliveries WHERE alert_id = ? AND state IN "
+                "('delivered', 'sending') ORDER BY rowid", (target,)):
+            if row["channel"] not in planned:
+                planned.add(row["channel"])
+                extra.append(PlannedDelivery(row["channel"], "references"))
+    return extra
 
 
 def _apply_reference(conn: sqlite3.Connection, msg_type: MsgType, target: str, by: str,
@@ -260,9 +285,16 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
     claimed = []
     for row in rows:
         raw = conn.execute("SELECT raw FROM alerts WHERE id = ?", (row["alert_id"],)).fetchone()
-        claimed.append(ClaimedDelivery(row["alert_id"], row["channel"], row["idempotency_key"],
-                                       row["attempts"], _parse_time(row["deadline"]),
-                                       bytes(raw["raw"])))
+        prior = conn.execute(
+            "SELECT d.alert_id, d.idempotency_key, d.receipt FROM alert_references r"
+            " JOIN deliveries d ON d.alert_id = r.resolved_id AND d.channel = ?"
+            " WHERE r.alert_id = ? AND d.receipt IS NOT NULL ORDER BY r.position LIMIT 1",
+            (row["channel"], row["alert_id"])).fetchone()
+        claimed.append(ClaimedDelivery(
+            row["alert_id"], row["channel"], row["idempotency_key"], row["attempts"],
+            _parse_time(row["deadline"]), bytes(raw["raw"]),
+            PriorDelivery(prior["alert_id"], prior["idempotency_key"],
+                          json.loads(prior["receipt"])) if prior else None))
     return claimed
 
 

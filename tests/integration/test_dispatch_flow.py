@@ -202,3 +202,32 @@ async def test_kill_9_mid_delivery_resumes_without_a_second_broadcast(
     received = healthy.call("GET", "/_mock/received")
     keys = [r["idempotency_key"] for r in received]
     assert sorted(keys) == sorted(f"{alert_id}/webhook" for alert_id in ids)  # once each
+
+
+async def test_update_and_cancel_reach_the_channels_that_carried_the_alert(
+        tmp_path: Path, healthy: MockWebhookProcess) -> None:
+    # The Cancel has no <info>, so routing alone would send it only to the default
+    # (file); it must also reach the webhook that carried the alert, as a cancel.
+    routes = ("routes:\n  - id: severe\n    match: {severity: [Severe]}\n"
+              "    channels: [webhook, archive]\ndefault: [file]\n")
+    server = start_server(tmp_path / "data", env=configure(tmp_path, healthy, routes))
+    try:
+        first = await post(server, (EXAMPLES / "nl-alert-fire.xml").read_bytes())
+        await until(server, first, all_final)
+        update = await post(server, (EXAMPLES / "nl-alert-fire-update.xml").read_bytes())
+        await until(server, update, all_final)
+        cancel = await post(server, (EXAMPLES / "nl-alert-fire-cancel.xml").read_bytes())
+        cancelled = await until(server, cancel, all_final)
+    finally:
+        server.stop()
+    assert {c: d["state"] for c, d in cancelled.items()} == {
+        "file": "delivered", "webhook": "delivered", "archive": "delivered"}
+    assert cancelled["webhook"]["route"] == "references"
+    received = {r["idempotency_key"]: r["body"] for r in healthy.call("GET", "/_mock/received")}
+    assert received[f"{update}/webhook"]["type"] == "update"
+    assert received[f"{update}/webhook"]["replaces"] == f"{first}/webhook"
+    assert received[f"{cancel}/webhook/cancel"]["type"] == "cancel"
+    assert received[f"{cancel}/webhook/cancel"]["cancels"] == f"{update}/webhook"
+    archive = [json.loads(line) for line in (tmp_path / "archive.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in archive] == ["alert", "alert", "cancel"]
+    assert archive[2]["cancels"] == f"{update}/archive"
