@@ -16,7 +16,6 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from channels.mock.webhook_receiver import create_receiver
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
@@ -134,6 +133,9 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         mock_runner = None
         if mock_port is not None:
+            # demo only: the service imports no mock code otherwise
+            from channels.mock.webhook_receiver import create_receiver  # noqa: PLC0415
+
             mock_runner = web.AppRunner(create_receiver(DEMO_WEBHOOK_SECRET), access_log=None)
             await mock_runner.setup()
             await web.TCPSite(mock_runner, "127.0.0.1", mock_port).start()

@@ -9,6 +9,7 @@ Small enough to keep here: the PyPI breakers are either synchronous
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -26,11 +27,10 @@ class Breaker:
     failures: int = 0
     opened_at: float | None = None
     trial_in_flight: bool = False
-    clock: object = field(default=time.monotonic, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def _now(self) -> float:
-        now: float = self.clock()  # type: ignore[operator]
-        return now
+        return self.clock()
 
     @property
     def state(self) -> BreakerState:

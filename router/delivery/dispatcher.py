@@ -262,7 +262,7 @@ class Dispatcher:
             reason, (str(exc) or type(exc).__name__) if exc else None, None,
             {"reference": receipt.reference, "duplicate": receipt.duplicate} if receipt
             else None))
-        needed = state in (DeliveryState.FAILED, )
+        needed = state is DeliveryState.FAILED
         woken = await self.store.settle_fallbacks(item.alert_id, item.channel, needed=needed)
         log.info("dispatch.finished", outcome=outcome, state=state.value, attempt=number,
                  fallbacks=woken if needed else [])

@@ -509,6 +509,12 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
         for r in conn.execute(
             "SELECT * FROM alert_references WHERE alert_id = ? ORDER BY position", (row["id"],))
     ]
+    history: dict[str, list[AttemptRecord]] = {}
+    for a in conn.execute("SELECT * FROM attempts WHERE alert_id = ? ORDER BY channel, number",
+                          (row["id"],)):
+        history.setdefault(a["channel"], []).append(AttemptRecord(
+            a["number"], datetime.fromisoformat(a["started_at"]),
+            datetime.fromisoformat(a["ended_at"]), a["outcome"], a["reason"], a["error"]))
     deliveries = [
         DeliveryRecord(
             channel=d["channel"], state=DeliveryState(d["state"]), attempts=d["attempts"],
@@ -516,13 +522,7 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
             idempotency_key=d["idempotency_key"], deadline=_parse_time(d["deadline"]),
             updated_at=datetime.fromisoformat(d["updated_at"]), replaced=d["replaced"],
             next_attempt_at=_parse_time(d["next_attempt_at"]), last_error=d["last_error"],
-            history=tuple(
-                AttemptRecord(a["number"], datetime.fromisoformat(a["started_at"]),
-                              datetime.fromisoformat(a["ended_at"]), a["outcome"],
-                              a["reason"], a["error"])
-                for a in conn.execute(
-                    "SELECT * FROM attempts WHERE alert_id = ? AND channel = ? ORDER BY number",
-                    (row["id"], d["channel"]))),
+            history=tuple(history.get(d["channel"], ())),
         )
         for d in conn.execute(
             "SELECT * FROM deliveries WHERE alert_id = ? ORDER BY fallback_for IS NOT NULL, "
