@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from router.cap.model import Alert, Info, MsgType, Status
-from router.errors import FailureReason, PermanentError, TransientError
+from router.errors import FailureReason, NotApplicableError, PermanentError, TransientError
 
 __all__ = [
     "Alert",
@@ -38,13 +38,17 @@ __all__ = [
     "ChannelFactory",
     "Delivery",
     "FailureReason",
+    "FittedText",
     "Health",
     "Info",
     "MsgType",
+    "NotApplicableError",
     "PermanentError",
     "Receipt",
     "Status",
+    "TextBudget",
     "TransientError",
+    "Variants",
 ]
 
 
@@ -70,6 +74,61 @@ class Capabilities:
         return self.max_text_length.get(primary, self.max_text_length.get("*"))
 
 
+class TextBudget(Protocol):
+    """A channel's room for text, counted in the channel's own encoding units.
+
+    Cell broadcast counts GSM-7 septets or UCS-2 characters across pages, SMS
+    counts parts, a push service counts bytes. The renderer never needs to know
+    the encoding: it asks ``cost(text)`` and compares with ``limit``.
+    """
+
+    name: str
+    limit: int
+
+    def cost(self, text: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class FittedText:
+    """Text made to fit a ``TextBudget`` (or the proof that it cannot).
+
+    ``dropped`` names the summary slots left out to make it fit; ``overflow``
+    says by how many units the shortest form is still too long (0 when it fits).
+    A channel that receives ``fits == False`` fails the delivery permanently with
+    ``FailureReason`` for too-long text and a message stating the overflow; it
+    never cuts the text itself.
+    """
+
+    language: str
+    text: str
+    cost: int
+    limit: int
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def overflow(self) -> int:
+        return max(0, self.cost - self.limit)
+
+    @property
+    def fits(self) -> bool:
+        return self.cost <= self.limit
+
+
+@runtime_checkable
+class Variants(Protocol):
+    """The accessible variants rendered once per alert (``router.render``).
+
+    ``languages`` are the alert's languages in the order the deployment prefers
+    them; ``fit`` returns the longest form for ``language`` that fits ``budget``,
+    dropping lower-priority slots in a fixed order, never cutting mid-word.
+    """
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+
+    def fit(self, language: str, budget: TextBudget) -> FittedText: ...
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One alert for one channel instance, as the dispatcher hands it over."""
@@ -82,6 +141,7 @@ class Delivery:
     attempt: int = 1
     deadline: datetime | None = None
     replaces: Receipt | None = None  # an Update: the receipt of what it supersedes
+    variants: Variants | None = None  # rendered accessible variants; None before rendering exists
 
 
 @dataclass(frozen=True)

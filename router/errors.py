@@ -31,6 +31,8 @@ class FailureReason(StrEnum):
     CONFIGURATION = "configuration"
     STORAGE = "storage"
     INTERNAL = "internal"
+    TOO_LONG = "too_long"  # the text cannot be made to fit the channel's budget
+    NOT_APPLICABLE = "not_applicable"  # the channel does not carry this kind of alert
 
 
 class TocsinError(Exception):
@@ -66,3 +68,12 @@ class ConfigurationError(PermanentError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems), FailureReason.CONFIGURATION)
         self.problems = problems
+
+
+class NotApplicableError(PermanentError):
+    """The channel does not carry this alert by design (an unmapped hazard, a severity
+    below its threshold). The delivery ends ``skipped`` with the reason, not ``failed``;
+    its fallbacks still take over."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, FailureReason.NOT_APPLICABLE)

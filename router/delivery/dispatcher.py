@@ -31,7 +31,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 from router.cap import Alert, parse_cap
 from router.channel import Channel, Delivery, MsgType, Receipt
 from router.delivery.breaker import Breaker
-from router.errors import FailureReason, PermanentError, TransientError
+from router.errors import FailureReason, NotApplicableError, PermanentError, TransientError
 from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
 
 log = structlog.get_logger("tocsin.dispatch")
@@ -139,9 +139,13 @@ class Dispatcher:
         return alert
 
     def _deadline(self, item: ClaimedDelivery, alert: Alert) -> datetime:
+        """``<expires>`` when every info has one; otherwise the retry window counted from
+        when the alert was sent or accepted, whichever is later (an alert re-posted from
+        an archive, or one whose sender clock lags, still gets its whole window)."""
         if item.deadline is not None:
             return item.deadline
-        return alert.sent + timedelta(seconds=self.settings.retry_window_s)
+        start = max(alert.sent, item.received_at) if item.received_at else alert.sent
+        return start + timedelta(seconds=self.settings.retry_window_s)
 
     # -- one delivery -----------------------------------------------------------------
 
@@ -181,10 +185,7 @@ class Dispatcher:
             await self._reschedule(item, retry_at, deadline, "breaker open")
             self.wake()
             return
-        prior = item.replaces
-        replaces = Receipt(item.channel, prior.idempotency_key,
-                           str(prior.receipt.get("reference", prior.idempotency_key)),
-                           detail=prior.receipt) if prior else None
+        replaces = self._prior_receipt(item)
         delivery = Delivery(alert_id=item.alert_id, channel=item.channel,
                             idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
                             attempt=number, deadline=deadline, replaces=replaces)
@@ -194,6 +195,11 @@ class Dispatcher:
                               (deadline - datetime.now(UTC)).total_seconds())
                 async with asyncio.timeout(max(timeout, 0.001)):
                     receipt = await self._hand_over(channel, delivery)
+        except NotApplicableError as exc:
+            breaker.success()
+            await self._finish(item, number, started, "not-applicable", DeliveryState.SKIPPED,
+                               exc)
+            return
         except PermanentError as exc:
             breaker.success()  # the channel answered; it refused this alert
             await self._finish(item, number, started, "permanent", DeliveryState.FAILED, exc)
@@ -210,6 +216,17 @@ class Dispatcher:
         breaker.success()
         await self._finish(item, number, started, "delivered", DeliveryState.DELIVERED, None,
                            receipt)
+
+    @staticmethod
+    def _prior_receipt(item: ClaimedDelivery) -> Receipt | None:
+        """The stored receipt of what an Update or Cancel follows, as the channel gave it."""
+        prior = item.replaces
+        if prior is None:
+            return None
+        detail = prior.receipt.get("detail")
+        return Receipt(item.channel, prior.idempotency_key,
+                       str(prior.receipt.get("reference", prior.idempotency_key)),
+                       detail=detail if isinstance(detail, dict) else {})
 
     @staticmethod
     async def _hand_over(channel: Channel, delivery: Delivery) -> Receipt:
@@ -260,9 +277,9 @@ class Dispatcher:
         await self.store.record_attempt(AttemptResult(
             item.alert_id, item.channel, number, started, datetime.now(UTC), outcome, state,
             reason, (str(exc) or type(exc).__name__) if exc else None, None,
-            {"reference": receipt.reference, "duplicate": receipt.duplicate} if receipt
-            else None))
-        needed = state is DeliveryState.FAILED
+            {"reference": receipt.reference, "duplicate": receipt.duplicate,
+             "detail": dict(receipt.detail)} if receipt else None))
+        needed = state in {DeliveryState.FAILED, DeliveryState.SKIPPED}
         woken = await self.store.settle_fallbacks(item.alert_id, item.channel, needed=needed)
         log.info("dispatch.finished", outcome=outcome, state=state.value, attempt=number,
                  fallbacks=woken if needed else [])

@@ -116,6 +116,7 @@ class ClaimedDelivery:
     deadline: datetime | None
     raw: bytes
     replaces: PriorDelivery | None = None
+    received_at: datetime | None = None  # when the store accepted the alert
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,8 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
         (now, now, limit)).fetchall()
     claimed = []
     for row in rows:
-        raw = conn.execute("SELECT raw FROM alerts WHERE id = ?", (row["alert_id"],)).fetchone()
+        raw = conn.execute("SELECT raw, received_at FROM alerts WHERE id = ?",
+                           (row["alert_id"],)).fetchone()
         prior = conn.execute(
             "SELECT d.alert_id, d.idempotency_key, d.receipt FROM alert_references r"
             " JOIN deliveries d ON d.alert_id = r.resolved_id AND d.channel = ?"
@@ -294,7 +295,8 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
             row["alert_id"], row["channel"], row["idempotency_key"], row["attempts"],
             _parse_time(row["deadline"]), bytes(raw["raw"]),
             PriorDelivery(prior["alert_id"], prior["idempotency_key"],
-                          json.loads(prior["receipt"])) if prior else None))
+                          json.loads(prior["receipt"])) if prior else None,
+            _parse_time(raw["received_at"])))
     return claimed
 
 
