@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
@@ -26,8 +26,10 @@ from router.routing import Route, Router, RoutingConfigError, load_routing
 from router.settings import Authority, Settings, hash_api_key
 from router.store import SqliteStore
 
+if TYPE_CHECKING:
+    from channels.mock.demo import DemoElement
+
 DEMO_KEY = web.AppKey("tocsin.demo_key", str)
-DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loopback only)
 
 
 def free_port() -> int:
@@ -52,17 +54,26 @@ def _route_channels(routes: list[Route]) -> set[str]:
     return names
 
 
-def channel_configs(settings: Settings, mock_webhook_url: str | None) -> dict[str, Any]:
-    """The configured channel instances; demo mode adds a file and a webhook channel
-    pointed at the in-process mock receiver."""
+def channel_configs(settings: Settings, mock_urls: dict[str, str]) -> dict[str, Any]:
+    """The configured channel instances; demo mode adds a file channel and one channel
+    per mock network element (``channels.mock.demo.ELEMENTS``) pointed at the element's
+    loopback URL in ``mock_urls`` -- unless the settings configure that name already."""
     configs: dict[str, Any] = dict(settings.channels)
     if settings.demo:
         configs.setdefault("file", {"type": "file",
                                     "path": str(settings.data_dir / "demo-deliveries.jsonl")})
-        if mock_webhook_url:
-            configs.setdefault("webhook", {"type": "webhook", "url": mock_webhook_url,
-                                           "secret": DEMO_WEBHOOK_SECRET})
+        for element in _demo_elements():
+            if element.channel in mock_urls:
+                configs.setdefault(element.channel, element.channel_config(
+                    mock_urls[element.channel], settings.data_dir))
     return configs
+
+
+def _demo_elements() -> tuple[DemoElement, ...]:
+    # demo only: the service imports no mock code otherwise
+    from channels.mock.demo import ELEMENTS  # noqa: PLC0415
+
+    return ELEMENTS
 
 
 def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet, Router]:
@@ -100,9 +111,10 @@ def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet
 
 
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
-    mock_port = free_port() if settings.demo else None
-    mock_url = f"http://127.0.0.1:{mock_port}/hook" if mock_port else None
-    channels = build_channels(channel_configs(settings, mock_url))
+    mock_ports = ({e.channel: free_port() for e in _demo_elements()
+                   if e.channel not in settings.channels} if settings.demo else {})
+    mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
+    channels = build_channels(channel_configs(settings, mock_urls))
     profiles, router = _load_parts(settings, set(channels))
     authorities = list(settings.authorities)
     app = web.Application(middlewares=[request_context],
@@ -131,14 +143,14 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     context.on_accepted = dispatcher.wake
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        mock_runner = None
-        if mock_port is not None:
-            # demo only: the service imports no mock code otherwise
-            from channels.mock.webhook_receiver import create_receiver  # noqa: PLC0415
-
-            mock_runner = web.AppRunner(create_receiver(DEMO_WEBHOOK_SECRET), access_log=None)
-            await mock_runner.setup()
-            await web.TCPSite(mock_runner, "127.0.0.1", mock_port).start()
+        mock_runners = []
+        for element in _demo_elements():
+            if element.channel not in mock_ports:
+                continue
+            runner = web.AppRunner(element.make_app(settings.data_dir), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", mock_ports[element.channel]).start()
+            mock_runners.append(runner)
         await sqlite_store.open()
         if settings.dispatch_enabled:
             await dispatcher.start()
@@ -147,16 +159,17 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
         log.info("service.started", host=settings.host, port=settings.port,
                  data_dir=str(settings.data_dir), demo=settings.demo,
                  profiles=profiles.names(), channels=sorted(channels),
-                 mock_webhook=mock_url)
+                 mock_elements=mock_urls)
         yield
         if settings.dispatch_enabled:
             log.info("service.stopping", step="dispatcher")
             await dispatcher.stop(settings.shutdown_timeout)
         log.info("service.stopping", step="store")
         await sqlite_store.close()
-        if mock_runner is not None:
+        if mock_runners:
             log.info("service.stopping", step="mock-channels")
-            await mock_runner.cleanup()
+        for runner in mock_runners:
+            await runner.cleanup()
         log.info("service.stopped")
 
     async def start_draining(_app: web.Application) -> None:

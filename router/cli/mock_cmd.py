@@ -1,13 +1,16 @@
-"""``tocsin mock-channels [--host H] [--port P] [--secret S]``: run the sandbox network elements.
+"""``tocsin mock-channels [--host H] [--port P] [--only NAME] [--data-dir D]``: run the
+sandbox network elements (``channels.mock.demo.ELEMENTS``) for integration tests.
 
-Today: the webhook receiver at ``/hook`` (and its ``/_mock/`` control API).
-Later channel issues add their mock network elements here.
+Each element listens on its own port, counting up from ``--port`` in the order
+printed at start-up; ``--only`` runs one (by channel name, e.g. ``webhook``).
+Every element offers ``/_mock/received``, ``/_mock/faults`` and ``/_mock/health``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import asyncio
+from pathlib import Path
 from typing import Any
 
 
@@ -15,19 +18,43 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("mock-channels", help="run the mock network elements",
                                    description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8090)
-    parser.add_argument("--secret", default=os.environ.get("TOCSIN_MOCK_WEBHOOK_SECRET",
-                                                           "mock-webhook-secret"),
-                        help="the HMAC secret webhook requests must be signed with")
+    parser.add_argument("--port", type=int, default=8090,
+                        help="port of the first element; the others count up from it")
+    parser.add_argument("--only", action="append", default=[],
+                        help="run only this element (channel name); repeatable")
+    parser.add_argument("--data-dir", type=Path, default=Path("data/mock"),
+                        help="where elements keep state (subscriber keys, received logs)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from channels.mock.demo import ELEMENTS  # noqa: PLC0415
+
+    chosen = [e for e in ELEMENTS if not args.only or e.channel in args.only]
+    unknown = sorted(set(args.only) - {e.channel for e in ELEMENTS})
+    if unknown:
+        print(f"unknown element(s): {', '.join(unknown)}; known: "
+              f"{', '.join(e.channel for e in ELEMENTS)}")
+        return 2
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_serve(chosen, args.host, args.port, args.data_dir))
+    return 0
+
+
+async def _serve(elements: list[Any], host: str, first_port: int, data_dir: Path) -> None:
     from aiohttp import web  # noqa: PLC0415
 
-    from channels.mock.webhook_receiver import create_receiver  # noqa: PLC0415
-
-    print(f"mock webhook receiver: http://{args.host}:{args.port}/hook", flush=True)
-    web.run_app(create_receiver(args.secret), host=args.host, port=args.port, print=None,
-                access_log=None)
-    return 0
+    runners = []
+    try:
+        for offset, element in enumerate(elements):
+            runner = web.AppRunner(element.make_app(data_dir), access_log=None)
+            await runner.setup()
+            port = first_port + offset
+            await web.TCPSite(runner, host, port).start()
+            runners.append(runner)
+            print(f"mock {element.element} ({element.channel}): "
+                  f"http://{host}:{port}{element.path}", flush=True)
+        await asyncio.Event().wait()  # until interrupted
+    finally:
+        for runner in runners:
+            await runner.cleanup()

@@ -84,8 +84,9 @@ class MockWebhookProcess:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "router.cli", "mock-channels", "--port", str(self.port),
-             "--secret", MOCK_SECRET], cwd=REPO, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, env={**os.environ})
+             "--only", "webhook"], cwd=REPO, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "TOCSIN_MOCK_WEBHOOK_SECRET": MOCK_SECRET})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -1,0 +1,58 @@
+"""The mock network elements that ``tocsin serve --demo`` and ``tocsin mock-channels`` run.
+
+Each mock module contributes one ``DemoElement``: how to build its aiohttp app and
+how to configure the channel instance that talks to it once it listens on a base
+URL. Demo mode starts every element on a free loopback port and configures the
+channel under the name the default routes use, so the first README command shows
+every channel delivering without any other process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from channels.mock.webhook_receiver import create_receiver
+
+DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loopback only)
+
+
+@dataclass(frozen=True)
+class DemoElement:
+    """One sandbox network element and the channel instance pointed at it."""
+
+    channel: str
+    """The channel instance name the default routes use (``config/routes.yaml``)."""
+    element: str
+    """What the element stands in for, for logs and ``tocsin mock-channels``."""
+    make_app: Callable[[Path], web.Application]
+    """Build the element's app; it may keep state under the given data directory."""
+    channel_config: Callable[[str, Path], dict[str, Any]]
+    """The channel configuration for an element listening at ``base_url``."""
+    path: str = "/"
+    """Where the element's main endpoint is, relative to its base URL (for display)."""
+
+
+
+
+def _webhook_secret() -> str:
+    """``TOCSIN_MOCK_WEBHOOK_SECRET`` lets integration tests choose the HMAC secret."""
+    return os.environ.get("TOCSIN_MOCK_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
+
+
+WEBHOOK = DemoElement(
+    channel="webhook",
+    element="webhook receiver",
+    make_app=lambda _data_dir: create_receiver(_webhook_secret()),
+    channel_config=lambda base_url, _data_dir: {
+        "type": "webhook", "url": f"{base_url}/hook", "secret": _webhook_secret()},
+    path="/hook",
+)
+
+ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK,)
+"""Every element demo mode runs; a channel with a mock adds its element here."""
