@@ -44,6 +44,7 @@ __all__ = [
     "MsgType",
     "NotApplicableError",
     "PermanentError",
+    "PlainVariants",
     "Receipt",
     "Status",
     "TextBudget",
@@ -127,6 +128,38 @@ class Variants(Protocol):
     def languages(self) -> tuple[str, ...]: ...
 
     def fit(self, language: str, budget: TextBudget) -> FittedText: ...
+
+
+class PlainVariants:
+    """The variants a channel falls back on when none were rendered (a delivery built
+    by hand, a third-party caller): per ``<info>``, headline + description +
+    instruction, else headline + instruction, else the headline -- the first that
+    fits. It never cuts text; when nothing fits it returns the shortest form with
+    ``fits == False``. ``router.render`` produces the real, accessible variants."""
+
+    def __init__(self, alert: Alert) -> None:
+        self._infos = {info.effective_language.lower(): info for info in reversed(alert.infos)}
+        self._order = tuple(dict.fromkeys(i.effective_language.lower() for i in alert.infos))
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self._order
+
+    def fit(self, language: str, budget: TextBudget) -> FittedText:
+        info = self._infos.get(language.lower())
+        if info is None:
+            primary = language.split("-", 1)[0].lower()
+            info = next((i for tag, i in self._infos.items()
+                         if tag.split("-", 1)[0] == primary), None)
+        if info is None:
+            return FittedText(language, "", 0, budget.limit)
+        head = info.headline or info.event
+        forms = [("\n".join(p for p in (head, info.description, info.instruction) if p), ()),
+                 ("\n".join(p for p in (head, info.instruction) if p), ("description",)),
+                 (head, ("description", "instruction"))]
+        fitted = [FittedText(language, text, budget.cost(text), budget.limit, dropped)
+                  for text, dropped in forms]
+        return next((f for f in fitted if f.fits), fitted[-1])
 
 
 @dataclass(frozen=True)
