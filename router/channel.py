@@ -21,7 +21,7 @@ configuration mapping, and then:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -36,6 +36,7 @@ __all__ = [
     "Capabilities",
     "Channel",
     "ChannelFactory",
+    "CharacterBudget",
     "Delivery",
     "FailureReason",
     "FittedText",
@@ -69,10 +70,21 @@ class Capabilities:
     area_kinds: frozenset[AreaKind] = frozenset({AreaKind.NONE})
     supports_update: bool = False
     supports_cancel: bool = False
+    budget: Callable[[str], TextBudget] | None = None
+    """The channel's text budget for a language, in its own encoding units (pages,
+    septets, parts, bytes); renderers and ``tocsin preview`` use it. Without it the
+    budget is ``max_text_length`` characters."""
 
     def text_limit(self, language: str) -> int | None:
         primary = language.split("-", 1)[0].lower()
         return self.max_text_length.get(primary, self.max_text_length.get("*"))
+
+    def text_budget(self, language: str) -> TextBudget | None:
+        """The budget to fit text for ``language`` into, or None for no limit."""
+        if self.budget is not None:
+            return self.budget(language)
+        limit = self.text_limit(language)
+        return CharacterBudget(f"{limit} characters", limit) if limit is not None else None
 
 
 class TextBudget(Protocol):
@@ -83,10 +95,27 @@ class TextBudget(Protocol):
     the encoding: it asks ``cost(text)`` and compares with ``limit``.
     """
 
+    @property
+    def name(self) -> str:
+        """How the budget reads to an operator (``"15 pages GSM-7"``)."""
+
+    @property
+    def limit(self) -> int:
+        """The units available."""
+
+    def cost(self, text: str) -> int:
+        """The units ``text`` uses in the channel's encoding."""
+
+
+@dataclass(frozen=True)
+class CharacterBudget:
+    """A budget counted in Unicode characters (a channel with no encoding of its own)."""
+
     name: str
     limit: int
 
-    def cost(self, text: str) -> int: ...
+    def cost(self, text: str) -> int:
+        return len(text)
 
 
 @dataclass(frozen=True)
@@ -179,7 +208,16 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Receipt:
-    """What the network said when it took the alert: enough to cancel or update it later."""
+    """What the network said when it took the alert: enough to cancel or update it later.
+
+    ``detail`` is stored with the delivery and handed back as ``Delivery.replaces.detail``
+    to the Update or Cancel that follows (so a channel keeps its own mapping -- a CBC
+    message id and serial number -- durable without a store of its own). Its key
+    ``"metrics"``, when present, maps channel counters to numbers for the record stage
+    to turn into Prometheus series: ``cbs_pages``, ``sms_recipients_sent``,
+    ``sms_recipients_delivered``, ``sms_recipients_failed``, ``sms_recipients_expired``,
+    ``ewss_messages``, ``wallet_pushes`` (a closed set; unknown names are ignored).
+    """
 
     channel: str
     idempotency_key: str
