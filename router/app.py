@@ -19,8 +19,11 @@ from aiohttp import web
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
+from router.observability.logging import add_secrets, secrets_in
+from router.observability.metrics import Metrics
 from router.profiles import ProfileSet, load_profiles
 from router.profiles.loader import ProfileConfigError
+from router.record import Recorder, route_channels
 from router.registry import build_channels
 from router.routing import Route, Router, RoutingConfigError, load_routing
 from router.settings import Authority, Settings, hash_api_key
@@ -44,6 +47,7 @@ def demo_authority(settings: Settings) -> tuple[Authority, str]:
     """Demo mode's development key: any sender. Fixed by ``TOCSIN_DEV_API_KEY`` for scripts."""
     key = (settings.dev_api_key.get_secret_value() if settings.dev_api_key
            else "dev-" + secrets.token_urlsafe(24))
+    add_secrets([key])  # never in a log line
     return Authority(name="demo", senders=["*"], key_hashes=[hash_api_key(key)]), key
 
 
@@ -110,11 +114,25 @@ def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet
     return profiles, router
 
 
+def _secrets_noted(configs: dict[str, Any]) -> dict[str, Any]:
+    """The channel configurations, their secrets registered for log redaction."""
+    add_secrets(secrets_in(configs))
+    return configs
+
+
+def build_metrics(settings: Settings, channels: set[str], profiles: ProfileSet) -> Metrics:
+    """Metrics whose bounded label sets come from the configuration: channel instances
+    and the channels routes name, loaded profiles, route x channel pairs."""
+    routing = load_routing(settings.routes_file)  # valid: _load_parts read it already
+    pairs = route_channels(routing)
+    return Metrics(channels | {channel for _route, channel in pairs}, profiles.names(), pairs)
+
+
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
     mock_ports = ({e.channel: free_port() for e in _demo_elements()
                    if e.channel not in settings.channels} if settings.demo else {})
     mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
-    channels = build_channels(channel_configs(settings, mock_urls))
+    channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
     profiles, router = _load_parts(settings, set(channels))
     authorities = list(settings.authorities)
     app = web.Application(middlewares=[request_context],
@@ -129,8 +147,9 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                     "will be refused with 401; add authorities or use --demo")
     sqlite_store = store or SqliteStore(settings.database_path,
                                         max_batch=settings.group_commit_max)
+    recorder = Recorder(sqlite_store, build_metrics(settings, set(channels), profiles))
     context = IngestContext(settings=settings, profiles=profiles, router=router,
-                            store=sqlite_store, auth=auth)
+                            store=sqlite_store, auth=auth, recorder=recorder)
     app[CONTEXT] = context
     dispatcher = Dispatcher(sqlite_store, channels, DispatchSettings(
         poll_interval_s=settings.dispatch_poll_interval_s,
@@ -139,7 +158,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
         retry_jitter_s=settings.dispatch_retry_multiplier_s / 2,
         retry_window_s=settings.dispatch_retry_window_s,
         breaker_failures=settings.dispatch_breaker_failures,
-        breaker_reset_s=settings.dispatch_breaker_reset_s))
+        breaker_reset_s=settings.dispatch_breaker_reset_s), recorder)
     context.on_accepted = dispatcher.wake
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:

@@ -14,6 +14,10 @@ send safe. Rules:
   trial through, because a second channel reaching people is not a duplicate;
 - a success marks unneeded standby fallbacks ``skipped``;
 - per-channel concurrency limits keep one slow network from taking every slot.
+
+Every attempt and every settled fallback is written through the record stage
+(``router.record.Recorder``), which also turns it into metrics, log lines and
+live progress; this module logs only what is not an attempt.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from router.cap import Alert, parse_cap
 from router.channel import Channel, Delivery, MsgType, Receipt
 from router.delivery.breaker import Breaker
 from router.errors import FailureReason, NotApplicableError, PermanentError, TransientError
+from router.observability.metrics import Metrics
+from router.record import Recorder
 from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
 
 log = structlog.get_logger("tocsin.dispatch")
@@ -53,12 +59,15 @@ class DispatchSettings:
 
 class Dispatcher:
     def __init__(self, store: Store, channels: Mapping[str, Channel],
-                 settings: DispatchSettings | None = None) -> None:
+                 settings: DispatchSettings | None = None, recorder: Recorder | None = None
+                 ) -> None:
         self.store = store
+        self.recorder = recorder or Recorder(store, Metrics(channels))
         self.channels = dict(channels)
         self.settings = settings or DispatchSettings()
         self.breakers = {name: Breaker(self.settings.breaker_failures,
                                        self.settings.breaker_reset_s) for name in channels}
+        self.recorder.watch_breakers(self.breakers)
         self._limits = {name: asyncio.Semaphore(self.settings.per_channel_concurrency)
                         for name in channels}
         self._slots = asyncio.Semaphore(self.settings.max_in_flight)
@@ -78,7 +87,7 @@ class Dispatcher:
             await channel.start()
         released = await self.store.release_in_flight()
         if released:
-            log.warning("dispatch.resumed", deliveries=released)
+            log.warning("deliveries_resumed", deliveries=released)
         self._loop_task = asyncio.create_task(self._run(), name="tocsin-dispatcher")
 
     async def stop(self, grace_s: float = 10.0) -> None:
@@ -121,7 +130,7 @@ class Dispatcher:
         self._tasks.discard(task)
         self._slots.release()
         if not task.cancelled() and task.exception() is not None:
-            log.error("dispatch.crashed", error=repr(task.exception()))
+            log.error("dispatch_crashed", error=repr(task.exception()))
 
     def _alert(self, item: ClaimedDelivery) -> Alert:
         alert = self._alerts.get(item.alert_id)
@@ -171,7 +180,8 @@ class Dispatcher:
         return channel, alert, deadline
 
     async def _deliver(self, item: ClaimedDelivery) -> None:
-        structlog.contextvars.bind_contextvars(alert_id=item.alert_id, channel=item.channel)
+        structlog.contextvars.bind_contextvars(alert_id=item.alert_id, channel=item.channel,
+                                               delivery_id=item.idempotency_key)
         started = datetime.now(UTC)
         number = item.attempts + 1
         ready = await self._ready(item, started)
@@ -180,7 +190,7 @@ class Dispatcher:
         channel, alert, deadline = ready
         breaker = self.breakers[item.channel]
         if not breaker.allow():
-            await self.store.settle_fallbacks(item.alert_id, item.channel, needed=True)
+            await self.recorder.fallbacks(item.alert_id, item.channel, needed=True)
             retry_at = started + timedelta(seconds=breaker.retry_in() or 0.1)
             await self._reschedule(item, retry_at, deadline, "breaker open")
             self.wake()
@@ -190,7 +200,7 @@ class Dispatcher:
                             idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
                             attempt=number, deadline=deadline, replaces=replaces)
         try:
-            async with self._limits[item.channel]:
+            async with self.recorder.slot(item.channel, self._limits[item.channel]):
                 timeout = min(self.settings.send_timeout_s,
                               (deadline - datetime.now(UTC)).total_seconds())
                 async with asyncio.timeout(max(timeout, 0.001)):
@@ -209,7 +219,7 @@ class Dispatcher:
             await self._retry_or_expire(item, number, started, deadline, exc)
             return
         except Exception as exc:  # an adapter bug: treat as transient, loudly
-            log.exception("dispatch.adapter_error")
+            log.exception("channel_adapter_error")
             breaker.failure()
             await self._retry_or_expire(item, number, started, deadline, exc)
             return
@@ -251,13 +261,11 @@ class Dispatcher:
             await self._finish(item, number, started, "transient", DeliveryState.EXPIRED, exc)
             return
         reason = exc.reason if isinstance(exc, TransientError) else FailureReason.TIMEOUT
-        stored = await self.store.record_attempt(AttemptResult(
+        await self.recorder.attempt(item, AttemptResult(
             item.alert_id, item.channel, number, started, datetime.now(UTC), "transient",
             DeliveryState.PENDING, reason.value, str(exc) or type(exc).__name__, next_at))
-        log.info("dispatch.retry", attempt=number, next_attempt_at=next_at.isoformat(),
-                 error=str(exc), state=stored.value)
         if self.breakers[item.channel].state != "closed":
-            await self.store.settle_fallbacks(item.alert_id, item.channel, needed=True)
+            await self.recorder.fallbacks(item.alert_id, item.channel, needed=True)
             self.wake()
 
     async def _reschedule(self, item: ClaimedDelivery, retry_at: datetime,
@@ -265,7 +273,7 @@ class Dispatcher:
         """Put a claimed delivery back without an attempt (nothing was sent)."""
         now = datetime.now(UTC)
         state = DeliveryState.PENDING if retry_at < deadline else DeliveryState.EXPIRED
-        await self.store.record_attempt(AttemptResult(
+        await self.recorder.attempt(item, AttemptResult(
             item.alert_id, item.channel, item.attempts + 1, now, now, "not-sent", state,
             FailureReason.UNAVAILABLE.value, why, retry_at if state is DeliveryState.PENDING
             else None))
@@ -274,14 +282,13 @@ class Dispatcher:
                       outcome: str, state: DeliveryState, exc: BaseException | None,
                       receipt: Receipt | None = None) -> None:
         reason = exc.reason.value if isinstance(exc, (TransientError, PermanentError)) else None
-        await self.store.record_attempt(AttemptResult(
+        await self.recorder.attempt(item, AttemptResult(
             item.alert_id, item.channel, number, started, datetime.now(UTC), outcome, state,
             reason, (str(exc) or type(exc).__name__) if exc else None, None,
             {"reference": receipt.reference, "duplicate": receipt.duplicate,
-             "detail": dict(receipt.detail)} if receipt else None))
+             "detail": dict(receipt.detail)} if receipt else None),
+            self._alerts.get(item.alert_id))
         needed = state in {DeliveryState.FAILED, DeliveryState.SKIPPED}
-        woken = await self.store.settle_fallbacks(item.alert_id, item.channel, needed=needed)
-        log.info("dispatch.finished", outcome=outcome, state=state.value, attempt=number,
-                 fallbacks=woken if needed else [])
+        woken = await self.recorder.fallbacks(item.alert_id, item.channel, needed=needed)
         if woken and needed:
             self.wake()

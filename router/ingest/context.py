@@ -12,6 +12,7 @@ from aiohttp import web
 
 from router.ingest.auth import Authenticator
 from router.profiles import ProfileSet
+from router.record import Recorder
 from router.routing import Router
 from router.settings import Settings
 from router.store import Store
@@ -24,6 +25,8 @@ class IngestContext:
     router: Router
     store: Store
     auth: Authenticator
+    recorder: Recorder
+    """The record stage: ingest metrics and audit lines, live progress for SSE."""
     draining: bool = False
     on_accepted: Callable[[], None] = lambda: None
     """Called after each new alert is committed (the app wakes the dispatcher)."""

@@ -71,8 +71,29 @@ def _status_url(alert_id: str) -> str:
 
 
 async def post_alert(request: web.Request) -> web.Response:
+    """Every outcome, accepted or rejected, is reported once to the record stage."""
+    intake = request.app[CONTEXT].recorder.intake
+    started = intake.received()
+    try:
+        return await _post_alert(request, started)
+    except ProblemError as problem:
+        intake.rejected(started, problem.status, problem.code, _bound_authority(),
+                        len(problem.findings))
+        raise
+    except Exception:
+        intake.rejected(started, 500, "internal", _bound_authority())
+        raise
+
+
+def _bound_authority() -> str | None:
+    authority = structlog.contextvars.get_contextvars().get("authority")
+    return authority if isinstance(authority, str) else None
+
+
+async def _post_alert(request: web.Request, started: float) -> web.Response:
     ctx = request.app[CONTEXT]
     authority = ctx.auth.authenticate(request.headers.get("Authorization"))
+    structlog.contextvars.bind_contextvars(authority=authority.name)
     if request.content_type not in CAP_MEDIA_TYPES:
         raise ProblemError(415, "http.unsupported-media-type", "Unsupported media type",
                            f"send CAP XML as {' or '.join(CAP_MEDIA_TYPES)}, "
@@ -131,9 +152,8 @@ async def post_alert(request: web.Request) -> web.Response:
     created = result.outcome is AcceptOutcome.CREATED
     if created:
         ctx.on_accepted()
-    log.info("alert.accepted" if created else "alert.duplicate", sender=alert.sender,
-             identifier=alert.identifier, msg_type=alert.msg_type.value,
-             channels=[p.channel for p in plan])
+    ctx.recorder.intake.accepted(started, alert, created=created, profile=profile,
+                                 authority=authority.name, plan=plan)
     return _json(Accepted(id=result.alert_id, status_url=url, warnings=result.warnings),
                  status=202 if created else 200, headers={"Location": url})
 

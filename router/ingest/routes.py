@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from router.ingest import handlers
+from router.ingest import handlers, observe
 from router.ingest.schemas import Accepted, AlertList, AlertOut, Health, Problem
 
 
@@ -75,6 +75,15 @@ ENDPOINTS: list[Endpoint] = [
              {200: ("application/cap+xml", "the bytes as received"),
               404: (Problem, "no such alert"), **_AUTH_ERRORS},
              parameters=[_ID]),
+    Endpoint("GET", "/api/v1/alerts/{alert_id}/events", observe.alert_events,
+             "Live delivery progress (server-sent events) until every delivery is final",
+             {200: ("text/event-stream", "`delivery` events as deliveries change, then `done`"),
+              404: (Problem, "no such alert"), **_AUTH_ERRORS},
+             parameters=[_ID]),
+    Endpoint("GET", "/metrics", observe.metrics,
+             "Prometheus metrics (bounded labels only; for the operations network)",
+             {200: ("text/plain; version=0.0.4", "Prometheus text exposition format")},
+             authenticated=False),
     Endpoint("GET", "/healthz", handlers.healthz, "Liveness", {200: (Health, "alive")},
              authenticated=False),
     Endpoint("GET", "/readyz", handlers.readyz, "Readiness: store usable, not draining",
