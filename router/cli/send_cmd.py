@@ -1,10 +1,12 @@
 """``tocsin send FILE --url URL --key KEY [--profile P] [--wait]``: post an alert.
 
-Prints the status URL. With ``--wait``, follows it and prints each change of
-delivery states until every delivery has finished (or ``--timeout``). The key
+Prints the status URL. With ``--wait``, follows the alert's server-sent events:
+per-channel progress bars on a terminal, one line per change of delivery states
+otherwise, until every delivery is final (or ``--timeout``). The key
 may come from ``TOCSIN_API_KEY`` instead of the command line, which keeps it
 out of shell history. Exit status: 0 accepted (and, with ``--wait``, every
-delivery finished), 1 rejected or a delivery did not finish, 2 usage/network.
+delivery delivered or otherwise final), 1 rejected, a delivery failed or expired, or
+not finished in time, 2 usage/network.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-FINISHED = {"delivered", "failed", "expired", "superseded", "cancelled", "standby"}
+from router.cli.progress import follow
 
 
 def register(subparsers: Any) -> None:
@@ -68,27 +69,11 @@ async def _send(args: argparse.Namespace, body: bytes) -> int:
                       f"{finding['message']}", file=sys.stderr)
             if not args.wait:
                 return 0
-            return await _follow(session, status_url, headers, args.timeout)
+            return await follow(session, status_url + "/events",
+                                headers["Authorization"], args.timeout)
     except (aiohttp.ClientError, TimeoutError) as exc:
         print(f"tocsin send: {base}: {exc or type(exc).__name__}", file=sys.stderr)
         return 2
-
-
-async def _follow(session: Any, url: str, headers: dict[str, str], wait_for: float) -> int:
-    deadline = time.monotonic() + wait_for
-    last: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        async with session.get(url, headers={"Authorization": headers["Authorization"]}) as r:
-            status = await r.json()
-        states = {d["channel"]: d["state"] for d in status["deliveries"]}
-        if states != last:
-            print(f"{status['state']}: " + ", ".join(f"{c}={s}" for c, s in states.items()))
-            last = states
-        if all(state in FINISHED for state in states.values()):
-            return 0 if all(s != "failed" for s in states.values()) else 1
-        await asyncio.sleep(0.5)
-    print(f"tocsin send: deliveries not finished after {wait_for:.0f} s", file=sys.stderr)
-    return 1
 
 
 def _print_problem(status: int, answer: Any) -> None:
