@@ -219,6 +219,86 @@ def test_driven_traffic_shows_in_the_series(stack: tuple[Server, Prometheus]) ->
     assert value('tocsin_delivery_accepted_to_confirmed_seconds_count{channel="webhook"}') >= 1
 
 
+# -- the exposition itself ---------------------------------------------------------------
+
+DEMO_CHANNELS = {"file", "webhook", "cell_broadcast", "sms", "eudi_wallet", "galileo_ewss"}
+"""Demo mode's instances and every channel config/routes.yaml names."""
+REASONS = {"timeout", "unavailable", "overloaded", "rejected", "invalid_input", "unauthorised",
+           "conflict", "expired", "cancelled", "configuration", "storage", "internal",
+           "too_long", "not_applicable"}
+BOUNDED = {
+    "channel": DEMO_CHANNELS | {"other"},
+    "route": {"drills", "life-threatening", "public-information", "default", "other"},
+    "outcome": {"delivered", "transient", "permanent", "expired", "not_applicable", "not_sent",
+                "failed", "skipped", "cancelled", "superseded", "accepted", "duplicate",
+                "rejected", "sent", "other"},
+    "reason": REASONS,
+    "profile": {"cap12", "eu-alert", "nl-alert", "ipaws-1.0", "other"},
+    "msg_type": {"Alert", "Update", "Cancel", "Ack", "Error", "other"},
+    "status": {"400", "401", "403", "409", "413", "415", "422", "500", "503"},
+}
+
+
+def scrape(server: Server) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def test_fresh_process_exposes_every_expected_series_at_zero(server: Server) -> None:
+    samples = scrape(server)
+
+    def at_zero(name: str, **labels: str) -> None:
+        key = (name, frozenset(labels.items()))
+        assert key in samples, f"missing {name}{labels}"
+        assert samples[key] == 0, f"{name}{labels} = {samples[key]}"
+
+    for channel in DEMO_CHANNELS:
+        for reason in REASONS:
+            at_zero("tocsin_delivery_errors_total", channel=channel, reason=reason)
+        for outcome in ("delivered", "transient", "permanent", "expired", "not_applicable",
+                        "not_sent"):
+            at_zero("tocsin_delivery_attempts_total", channel=channel, outcome=outcome)
+        for outcome in ("delivered", "failed", "expired", "skipped", "cancelled", "superseded"):
+            at_zero("tocsin_deliveries_total", channel=channel, outcome=outcome)
+        for outcome in ("sent", "delivered", "failed", "expired"):
+            at_zero("tocsin_sms_recipients_total", channel=channel, outcome=outcome)
+        for name in ("tocsin_delivery_retries_total", "tocsin_fallback_activations_total",
+                     "tocsin_deliveries_in_flight", "tocsin_deliveries_queued",
+                     "tocsin_channel_breaker_state", "tocsin_cbs_pages_total",
+                     "tocsin_ewss_messages_total", "tocsin_wallet_pushes_total",
+                     "tocsin_delivery_accepted_to_confirmed_seconds_count",
+                     "tocsin_delivery_accepted_to_handoff_seconds_count",
+                     "tocsin_delivery_sent_to_confirmed_seconds_count",
+                     "tocsin_delivery_send_duration_seconds_count"):
+            at_zero(name, channel=channel)
+    for profile in ("cap12", "eu-alert", "nl-alert", "ipaws-1.0"):
+        for msg_type in ("Alert", "Update", "Cancel", "Ack", "Error"):
+            at_zero("tocsin_alerts_accepted_total", profile=profile, msg_type=msg_type)
+    at_zero("tocsin_alerts_rejected_total", reason="invalid_input", status="422")
+    at_zero("tocsin_alerts_rejected_total", reason="unauthorised", status="401")
+    at_zero("tocsin_alerts_received_total")
+    at_zero("tocsin_deliveries_planned_total", route="life-threatening", channel="galileo_ewss")
+    at_zero("tocsin_ingest_duration_seconds_count", outcome="accepted")
+
+
+def test_no_label_value_outside_the_bounded_sets(stack: tuple[Server, Prometheus]) -> None:
+    """After the driven traffic (with its 401s, 422s, failures and fallbacks)."""
+    server, _prom = stack
+    samples = scrape(server)
+    assert len(samples) > 500
+    for name, labels in samples:
+        for label, value in labels:
+            if label in BOUNDED:
+                assert value in BOUNDED[label], (name, label, value)
+            else:
+                assert label in {"le"} or not name.startswith("tocsin_"), (name, label)
+
+
 def rule_groups() -> list[dict[str, Any]]:
     groups: list[dict[str, Any]] = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
     return groups
@@ -240,7 +320,8 @@ def test_every_rule_expression_returns_data_and_alerts_fire(
     rules = [rule for group in rule_groups() for rule in group["rules"]]
     records = [rule for rule in rules if "record" in rule]
     alerts = [rule for rule in rules if "alert" in rule]
-    assert records and alerts
+    assert records
+    assert alerts
     for rule in records:
         assert prom.query(rule["expr"]), rule["expr"]
         prom.wait_for(rule["record"], timeout=30)
@@ -265,3 +346,4 @@ def active_alerts(prom: Prometheus, wanted: set[str], timeout: float = 60) -> se
         alerts = prom.api("/api/v1/alerts")["data"]["alerts"]
         active = {a["labels"]["alertname"] for a in alerts if a["state"] in {"pending", "firing"}}
     return active
+
