@@ -37,6 +37,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     ProcessCollector,
+    disable_created_metrics,
     generate_latest,
 )
 
@@ -86,6 +87,7 @@ class Metrics:
 
     def __init__(self, channels: Iterable[str] = (), profiles: Iterable[str] = (),
                  routes: Iterable[tuple[str, str]] = (), *, process: bool = True) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created twins
         self.registry = CollectorRegistry(auto_describe=True)
         if process:
             ProcessCollector(registry=self.registry)
