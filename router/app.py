@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
+from router.assets import AccessibilityConfigError, load_accessibility
+from router.assets.speech import SpeechWorker
+from router.assets.tts import Speaker
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
 from router.profiles import ProfileSet, load_profiles
 from router.profiles.loader import ProfileConfigError
 from router.registry import build_channels
+from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfigError, load_routing
 from router.settings import Authority, Settings, hash_api_key
 from router.store import SqliteStore
@@ -110,12 +114,20 @@ def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet
     return profiles, router
 
 
+def _accessibility(settings: Settings) -> AccessibilityConfig:
+    try:
+        return load_accessibility(settings.accessibility_dir)
+    except AccessibilityConfigError as exc:
+        raise ConfigurationError(exc.problems) from exc
+
+
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
     mock_ports = ({e.channel: free_port() for e in _demo_elements()
                    if e.channel not in settings.channels} if settings.demo else {})
     mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
     channels = build_channels(channel_configs(settings, mock_urls))
     profiles, router = _load_parts(settings, set(channels))
+    accessibility = _accessibility(settings)
     authorities = list(settings.authorities)
     app = web.Application(middlewares=[request_context],
                           client_max_size=settings.max_body_bytes)
@@ -130,7 +142,9 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     sqlite_store = store or SqliteStore(settings.database_path,
                                         max_batch=settings.group_commit_max)
     context = IngestContext(settings=settings, profiles=profiles, router=router,
-                            store=sqlite_store, auth=auth)
+                            store=sqlite_store, auth=auth, renderer=Renderer(accessibility),
+                            capabilities={n: c.capabilities for n, c in channels.items()},
+                            speech=accessibility.tts.enabled)
     app[CONTEXT] = context
     dispatcher = Dispatcher(sqlite_store, channels, DispatchSettings(
         poll_interval_s=settings.dispatch_poll_interval_s,
@@ -140,7 +154,14 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
         retry_window_s=settings.dispatch_retry_window_s,
         breaker_failures=settings.dispatch_breaker_failures,
         breaker_reset_s=settings.dispatch_breaker_reset_s))
-    context.on_accepted = dispatcher.wake
+    speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts),
+                          settings.data_dir / "assets")
+
+    def accepted() -> None:
+        dispatcher.wake()
+        speech.wake()
+
+    context.on_accepted = accepted
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         mock_runners = []
@@ -154,6 +175,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
         await sqlite_store.open()
         if settings.dispatch_enabled:
             await dispatcher.start()
+            if accessibility.tts.enabled:
+                await speech.start()
         else:
             log.warning("dispatch.disabled", detail="accepting and storing only")
         log.info("service.started", host=settings.host, port=settings.port,
@@ -162,6 +185,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                  mock_elements=mock_urls)
         yield
         if settings.dispatch_enabled:
+            await speech.stop()
             log.info("service.stopping", step="dispatcher")
             await dispatcher.stop(settings.shutdown_timeout)
         log.info("service.stopping", step="store")

@@ -32,6 +32,7 @@ from router.errors import StoreUnavailableError
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.plan import plan_deliveries
 from router.ingest.problems import ProblemError
+from router.ingest.variants import render_for_ingest
 from router.ingest.schemas import (
     Accepted,
     AlertList,
@@ -107,11 +108,15 @@ async def post_alert(request: web.Request) -> web.Response:
                                 location="/alert",
                                 message="no route matched and there is no default route: "
                                         "the alert is stored but goes to no channel"))
+    rendered, render_findings = render_for_ingest(ctx, alert, [p.channel for p in plan])
+    warnings += render_findings
     new = NewAlert(
         id=str(ULID()), alert=alert, raw=body,
         content_hash=content_hash(alert),
         profile=profile, authority=authority.name, received_at=datetime.now(UTC),
         findings=warnings, plan=plan, source_version=document.source_version,
+        variants=rendered.to_json() if rendered else None,
+        speech_pending=ctx.speech and rendered is not None,
     )
     try:
         result = await ctx.store.accept(new)

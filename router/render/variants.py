@@ -104,7 +104,7 @@ class RenderedAlert:
             return []
         present = {name for name, text in variant.slots if text}
         dropped: list[str] = []
-        forms = [((), compose(variant.slots))]
+        forms: list[tuple[tuple[str, ...], str]] = [((), compose(variant.slots))]
         for name in self.drop_order:
             if name in present:
                 dropped.append(name)
