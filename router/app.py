@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -80,8 +80,14 @@ def _demo_elements() -> tuple[DemoElement, ...]:
     return ELEMENTS
 
 
-def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet, Router]:
+def _load_parts(settings: Settings, channel_names: set[str]
+                ) -> tuple[ProfileSet, Router, AccessibilityConfig]:
     problems: list[str] = []
+    accessibility: AccessibilityConfig | None = None
+    try:
+        accessibility = load_accessibility(settings.accessibility_dir)
+    except AccessibilityConfigError as exc:
+        problems += exc.problems
     profiles: ProfileSet | None = None
     router: Router | None = None
     try:
@@ -109,16 +115,16 @@ def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet
         problems += [f"settings: {where}: profile {name!r} is not loaded "
                      f"(known: {', '.join(profiles.names())})"
                      for where, name in sorted(wanted) if name not in profiles.names()]
-    if problems or profiles is None or router is None:
+    if problems or profiles is None or router is None or accessibility is None:
         raise ConfigurationError(problems)
-    return profiles, router
+    return profiles, router, accessibility
 
 
-def _accessibility(settings: Settings) -> AccessibilityConfig:
-    try:
-        return load_accessibility(settings.accessibility_dir)
-    except AccessibilityConfigError as exc:
-        raise ConfigurationError(exc.problems) from exc
+def _each(*calls: Callable[[], None]) -> Callable[[], None]:
+    def call_each() -> None:
+        for call in calls:
+            call()
+    return call_each
 
 
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
@@ -126,8 +132,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                    if e.channel not in settings.channels} if settings.demo else {})
     mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
     channels = build_channels(channel_configs(settings, mock_urls))
-    profiles, router = _load_parts(settings, set(channels))
-    accessibility = _accessibility(settings)
+    profiles, router, accessibility = _load_parts(settings, set(channels))
     authorities = list(settings.authorities)
     app = web.Application(middlewares=[request_context],
                           client_max_size=settings.max_body_bytes)
@@ -154,14 +159,9 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
         retry_window_s=settings.dispatch_retry_window_s,
         breaker_failures=settings.dispatch_breaker_failures,
         breaker_reset_s=settings.dispatch_breaker_reset_s))
-    speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts),
-                          settings.data_dir / "assets")
-
-    def accepted() -> None:
-        dispatcher.wake()
-        speech.wake()
-
-    context.on_accepted = accepted
+    speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts), settings.data_dir / "assets",
+                          enabled=settings.dispatch_enabled and accessibility.tts.enabled)
+    context.on_accepted = _each(dispatcher.wake, speech.wake)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         mock_runners = []
@@ -175,8 +175,6 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
         await sqlite_store.open()
         if settings.dispatch_enabled:
             await dispatcher.start()
-            if accessibility.tts.enabled:
-                await speech.start()
         else:
             log.warning("dispatch.disabled", detail="accepting and storing only")
         log.info("service.started", host=settings.host, port=settings.port,
@@ -185,7 +183,6 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                  mock_elements=mock_urls)
         yield
         if settings.dispatch_enabled:
-            await speech.stop()
             log.info("service.stopping", step="dispatcher")
             await dispatcher.stop(settings.shutdown_timeout)
         log.info("service.stopping", step="store")
@@ -201,6 +198,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
         log.info("service.draining")
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(speech.running)  # after the store opens, stops before it
     app.on_shutdown.append(start_draining)
     add_routes(app)
     return app

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,8 +45,9 @@ def spoken_text(rendered: RenderedAlert, language: str) -> str:
 
 
 class SpeechWorker:
-    def __init__(self, store: Store, speaker: Speaker, assets_dir: Path,
-                 poll_interval_s: float = 2.0) -> None:
+    def __init__(self, store: Store, speaker: Speaker, assets_dir: Path, *,
+                 poll_interval_s: float = 2.0, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.store = store
         self.speaker = speaker
         self.assets_dir = assets_dir
@@ -62,6 +64,14 @@ class SpeechWorker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    async def running(self, _app: object) -> AsyncIterator[None]:
+        """An aiohttp ``cleanup_ctx``: runs while the service does (when enabled: speech
+        on, and this node dispatches)."""
+        if self.enabled:
+            await self.start()
+        yield
+        await self.stop()
 
     def wake(self) -> None:
         self._wake.set()

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from router.ingest.auth import Authenticator
 from router.channel import Capabilities
+from router.ingest.auth import Authenticator
 from router.profiles import ProfileSet
 from router.render import Renderer
 from router.routing import Router

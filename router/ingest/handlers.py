@@ -32,7 +32,6 @@ from router.errors import StoreUnavailableError
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.plan import plan_deliveries
 from router.ingest.problems import ProblemError
-from router.ingest.variants import render_for_ingest
 from router.ingest.schemas import (
     Accepted,
     AlertList,
@@ -43,6 +42,7 @@ from router.ingest.schemas import (
     Health,
     ReferenceOut,
 )
+from router.ingest.variants import render_for_ingest
 from router.store import AcceptOutcome, AlertRecord, AlertState, NewAlert
 
 CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")

@@ -10,6 +10,7 @@ a typo in a deployment's file is an error at start-up, not a silent default.
 from __future__ import annotations
 
 from enum import StrEnum
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLOTS = ("source", "hazard", "impact", "where", "guidance", "time", "link")

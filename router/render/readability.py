@@ -9,35 +9,57 @@ Stage: the pure middle (render); no I/O at run time.
 
 Offline: textstat counts English syllables with the CMU dictionary, which it
 *downloads through NLTK on first use*; a warning router has no business reaching
-out to the internet (and CI has no network). Here the CMU lookup is switched off
-once, at import, so every language counts syllables with the Pyphen hyphenation
-dictionaries that ship inside the ``pyphen`` package -- the same method textstat
-already uses for every non-English language and for English words missing from
-CMUdict. English scores therefore differ slightly from textstat's online
-defaults; the thresholds in ``config/accessibility/accessibility.yaml`` are set
-with this method. The CMU dictionary's Python packaging is GPL-licensed, another
-reason not to depend on it.
+out to the internet (and CI has no network). Here the CMU lookup is replaced
+once, at import, by a per-word Pyphen count, so every language counts
+syllables with the hyphenation dictionaries that ship inside the ``pyphen``
+package -- the same method textstat already uses for every non-English
+language and for English words missing from CMUdict. English scores therefore
+differ slightly from textstat's online defaults; the thresholds in
+``config/accessibility/accessibility.yaml`` are meant for this method. The CMU
+dictionary's Python packaging is GPL-licensed, another reason not to use it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
+from pyphen import Pyphen  # type: ignore[import-untyped]
 from textstat.backend import metrics  # type: ignore[import-untyped]
 from textstat.backend.counts import _count_syllables  # type: ignore[import-untyped]
 
 from router.render.config import ReadabilityThresholds
 
 
-def _no_cmudict(_lang: str) -> None:
-    return None
+class _PyphenSyllables:
+    """Stands in for the CMU dictionary. textstat reads ``mapping[word][0]`` and counts
+    the phones that end in a digit; this answers with one such phone per Pyphen
+    syllable -- exactly textstat's own Pyphen count (positions + 1) -- remembered
+    per word, since alerts repeat their words far more than their texts."""
+
+    def __init__(self, language: str) -> None:
+        self._pyphen = Pyphen(lang=language)
+        self._known: dict[str, list[list[str]]] = {}
+
+    def __getitem__(self, word: str) -> list[list[str]]:
+        phones = self._known.get(word)
+        if phones is None:
+            phones = [["1"] * (len(self._pyphen.positions(word)) + 1)]
+            if len(self._known) < 100_000:
+                self._known[word] = phones
+        return phones
+
+
+@lru_cache(maxsize=32)
+def _syllables(language: str) -> _PyphenSyllables:
+    return _PyphenSyllables(language)
 
 
 if not hasattr(_count_syllables, "get_cmudict"):  # a textstat that moved it: fail loudly
     raise ImportError("textstat no longer exposes count_syllables.get_cmudict; "
                       "router.render.readability must be adapted to stay offline")
-_count_syllables.get_cmudict = _no_cmudict
+_count_syllables.get_cmudict = _syllables
 
 READING_EASE_LANGUAGES = frozenset({"nl", "en", "de", "es", "fr", "it", "ru"})
 _SENTENCES = re.compile(r"[^.!?]+[.!?]*")

@@ -88,13 +88,23 @@ class Renderer:
 
     # -- one language -----------------------------------------------------------------
 
-    def _variant(self, language: str, origin: str, index: int, src: SlotSource,
-                 full_text: str, findings: list[Finding]) -> LanguageVariant:
+    def _variant(self, language: str, origin: str, index: int, src: SlotSource, *,
+                 parts: tuple[str, ...], findings: list[Finding]) -> LanguageVariant:
+        """``parts``: the authored texts (headline, description, instruction) in order."""
         rules = self.rules(language)
-        filled, reports = slots(src, self._labels(language), rules.apply)
-        full = rules.apply(full_text)
+        made: dict[str, SafeText] = {}
+
+        def safe(text: str) -> SafeText:  # each text rewritten once, for slots and full text
+            if text not in made:
+                made[text] = rules.apply(text)
+            return made[text]
+
+        filled, _ = slots(src, self._labels(language), safe)
+        spoken = "\n".join(sentence(safe(p).text) for p in parts if p)
+        full_text = "\n".join(sentence(p) for p in parts if p)
+        link = f"\n{src.link}" if src.link else ""
         location = f"/alert/info[{index}]"
-        findings += _text_findings([*reports, full], location)
+        findings += _text_findings(list(made.values()), location)
         if self._labels(language) is None:
             findings.append(warning(
                 "render.labels.missing", location,
@@ -105,31 +115,30 @@ class Renderer:
                                  f"summary slot {name!r} is empty for {language}: the "
                                  "warning does not say " + _SLOT_MEANING[name])
                          for name, text in filled if name in REQUIRED_SLOTS and not text]
-        scores = readability.scores(full.text, language)
+        scores = readability.scores(spoken, language)
         limits = self.config.readability.get(primary(language))
         if origin == "cap" and limits is not None:
             findings += [warning(
                 f"render.readability.{b.metric.replace('_', '-')}", location,
                 f"{language} text scores {b.metric} {b.value:g}; wanted {b.wanted} "
                 f"{b.limit:g}") for b in readability.breaches(scores, limits)]
-        return LanguageVariant(language, origin, index, full_text, full.text, filled, scores)
+        return LanguageVariant(language, origin, index, full_text + link, spoken + link,
+                               filled, scores)
 
     def _cap_variant(self, alert: Alert, info: Info, index: int,
                      findings: list[Finding]) -> LanguageVariant:
         guides = self._guides(info)
         fallback = " ".join(g.text[primary(info.effective_language)] for g in guides
                             if primary(info.effective_language) in g.text)
-        full_text = "\n".join(sentence(t) for t in (info.headline, info.description,
-                                                    info.instruction) if t)
-        if info.web:
-            full_text += f"\n{info.web}"
+        parts = tuple(t or "" for t in (info.headline, info.description, info.instruction))
         missing = [n for n, v in (("headline", info.headline), ("description",
                    info.description), ("instruction", info.instruction)) if not v]
         if missing:
             findings.append(warning("render.text.missing-fields", f"/alert/info[{index}]",
                                     f"{info.effective_language} has no {', '.join(missing)}"))
         return self._variant(info.effective_language, "cap", index,
-                             cap_source(alert, info, fallback), full_text, findings)
+                             cap_source(alert, info, fallback), parts=parts,
+                             findings=findings)
 
     def _template_variant(self, language: str, alert: Alert, info: Info, index: int,
                           findings: list[Finding]) -> LanguageVariant | None:
@@ -142,7 +151,7 @@ class Renderer:
                       guidance=" ".join(g.text[language] for g in guides))
         scratch: list[Finding] = []
         variant = self._variant(language, "template", index, src,
-                                f"{sentence(src.hazard)}\n{src.guidance}", scratch)
+                                parts=(src.hazard, src.guidance), findings=scratch)
         findings += [f for f in scratch if f.code != "render.summary.slot-empty"]
         return variant
 

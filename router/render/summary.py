@@ -13,7 +13,7 @@ hazard and its impact, where, what to do and when): source -> hazard -> impact
 | impact | ``description`` |
 | where | the ``areaDesc`` of every ``<area>``, joined, after the language's label |
 | guidance | ``instruction``, else template guidance for the ``responseType`` codes |
-| time | ``onset``/``effective`` ("from") and ``expires`` ("until"); with neither, ``sent`` ("issued") |
+| time | ``onset``/``effective`` ("from"), ``expires`` ("until"); else ``sent`` ("issued") |
 | link | ``web`` |
 
 Slot texts are screen-reader-safe (``router.render.text``) and end in sentence

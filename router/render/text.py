@@ -26,6 +26,7 @@ _TOKEN = re.compile(r"\S+")
 _CORE = re.compile(r"^[^\w]*(.*?)[^\w]*$", re.DOTALL)
 _SENTENCE_END = (".", "!", "?", ":")
 _SPACES = re.compile(r"[ \t]+")
+_UPPER_PAIR = re.compile(r"[^\W\d_a-z]{2}")  # no match: no ALL-CAPS word can be present
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,20 @@ class ScreenReaderRules:
         expanded: list[str] = []
         if self._symbol_re is not None:
             text = self._symbol_re.sub(lambda m: f" {self._symbols[m.group(0)]}", text)
-        removed = tuple(dict.fromkeys(c for c in text if _is_symbol(c) and c not in _INVISIBLE))
-        if removed or any(c in _INVISIBLE for c in text):
-            text = "".join(c for c in text if not _is_symbol(c))
+        removed: tuple[str, ...] = ()
+        if not text.isascii():  # ASCII has no emoji or pictographs
+            removed = tuple(dict.fromkeys(c for c in text if ord(c) > 0x7F and _is_symbol(c)
+                                          and c not in _INVISIBLE))
+            text = "".join(c for c in text if ord(c) <= 0x7F or not _is_symbol(c))
         if self._abbreviation_re is not None:
             def expand(match: re.Match[str]) -> str:
                 expanded.append(match.group(1))
                 return self._abbreviations[match.group(1)]
             text = self._abbreviation_re.sub(expand, text)
-        text, unexplained, shouted = self._caps(text)
+        unexplained: tuple[str, ...] = ()
+        shouted = 0
+        if _UPPER_PAIR.search(text):
+            text, unexplained, shouted = self._caps(text)
         text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.splitlines())
         return SafeText(text.strip(), removed, tuple(dict.fromkeys(expanded)),
                         unexplained, shouted)

@@ -16,7 +16,7 @@ fails the delivery as too long.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from router.cap import Finding
@@ -120,8 +120,19 @@ class RenderedAlert:
         return fitted
 
     def to_json(self) -> str:
-        body = asdict(self)
-        body["findings"] = [f.model_dump(mode="json") for f in self.findings]
+        body = {
+            "version": self.version, "drop_order": self.drop_order,
+            "variants": [{"language": v.language, "origin": v.origin,
+                          "info_index": v.info_index, "full_text": v.full_text,
+                          "screen_reader_text": v.screen_reader_text, "slots": v.slots,
+                          "readability": v.readability} for v in self.variants],
+            "findings": [f.model_dump(mode="json") for f in self.findings],
+            "icon": {"id": self.icon.id, "alt": self.icon.alt} if self.icon else None,
+            "cadence": {"id": self.cadence.id, "severity": self.cadence.severity,
+                        "pattern_ms": self.cadence.pattern_ms, "tone_hz": self.cadence.tone_hz}
+            if self.cadence else None,
+            "sign_language": self.sign_language,
+        }
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod

@@ -43,7 +43,7 @@ __all__ = [
     "ReferenceRecord",
     "SpeechJob",
     "SqliteStore",
-    "StoredVariants",
     "Store",
+    "StoredVariants",
     "decode_cursor",
 ]

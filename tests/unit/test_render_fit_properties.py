@@ -62,7 +62,8 @@ def test_fits_in_the_channel_encoding_or_yields_a_finding(headline: str, descrip
         rows = preview(rendered, {"channel": Capabilities(budget=lambda _l, b=budget: b)}, {})
         findings = fit_findings(rows)
         if fitted.fits:
-            assert fitted.cost <= budget.limit and not findings
+            assert fitted.cost <= budget.limit
+            assert not findings
         else:
             assert fitted.overflow == fitted.cost - budget.limit > 0
             assert fitted.dropped == tuple(s for s in RENDERER.config.drop_order

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from render_budgets import CellBroadcastBudget
 
 from router.assets import load_accessibility
 from router.cap import parse_cap
@@ -14,7 +15,6 @@ from router.cap.model import Alert
 from router.channel import CharacterBudget, Variants
 from router.render import AccessibilityConfig, RenderedAlert, Renderer, compose
 from router.render.config import MissingLanguage
-from render_budgets import CellBroadcastBudget
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "examples" / "nl-alert-fire.xml"
@@ -51,7 +51,9 @@ def test_renders_both_languages_required_first() -> None:
     assert rendered.languages == ("nl-NL", "en-GB")
     assert "render.language.missing" not in codes(rendered)
     nl = rendered.variant("nl")
-    assert nl is not None and nl.origin == "cap" and nl.info_index == 1
+    assert nl is not None
+    assert nl.origin == "cap"
+    assert nl.info_index == 1
     assert rendered.variant("en-gb") is rendered.variant("en")
 
 
@@ -82,7 +84,8 @@ def test_empty_slots_are_findings() -> None:
                        "<senderName>Veiligheidsregio Rotterdam-Rijnmond</senderName>": ""})
     rendered = Renderer(CONFIG).render(alert)
     empty = [f.message for f in rendered.findings if f.code == "render.summary.slot-empty"]
-    assert any("'guidance'" in m for m in empty) and any("'source'" in m for m in empty)
+    assert any("'guidance'" in m for m in empty)
+    assert any("'source'" in m for m in empty)
     assert "render.text.missing-fields" in codes(rendered)
 
 
@@ -100,7 +103,8 @@ def test_missing_required_language_is_a_warning_or_an_error_never_a_translation(
     warned = Renderer(CONFIG).render(alert)
     assert warned.languages == ("nl-NL",)
     [finding] = [f for f in warned.findings if f.code == "render.language.missing"]
-    assert finding.severity == "warning" and "'en'" in finding.message
+    assert finding.severity == "warning"
+    assert "'en'" in finding.message
     strict = CONFIG.model_copy(update={"missing_language": MissingLanguage.REJECT})
     [finding] = [f for f in Renderer(strict).render(alert).findings
                  if f.code == "render.language.missing"]
@@ -111,7 +115,8 @@ def test_template_library_covers_a_language_the_alert_lacks() -> None:
     rendered = Renderer(CONFIG).render(dutch_only())  # Fire + Shelter: both in the library
     assert rendered.languages == ("nl-NL", "en")
     english = rendered.variant("en")
-    assert english is not None and english.origin == "template"
+    assert english is not None
+    assert english.origin == "template"
     assert dict(english.slots)["hazard"] == "Fire."
     assert dict(english.slots)["guidance"] == "Go inside. Close windows and doors. Switch off ventilation."
     assert "render.language.template" in codes(rendered)
@@ -130,7 +135,9 @@ def test_a_deployment_language_reaches_people_only_with_every_code_translated() 
     config = config.model_copy(update={"templates": config.templates.model_copy(
         update={"guidance": guidance})})
     polish = Renderer(config).render(dutch_only()).variant("pl")
-    assert polish is not None and "Pożar." in polish.summary and "Gdzie:" in polish.summary
+    assert polish is not None
+    assert "Pożar." in polish.summary
+    assert "Gdzie:" in polish.summary
 
 
 def test_long_alert_is_shortened_slot_by_slot_never_mid_word() -> None:
@@ -148,10 +155,12 @@ def test_long_alert_is_shortened_slot_by_slot_never_mid_word() -> None:
         previous = len(text)
         assert set(re.findall(r"\S+", text)) <= words  # only whole words of the full form
     fitted = rendered.fit("nl", CharacterBudget("230", 230))
-    assert fitted.fits and fitted.dropped == ("link", "impact")
+    assert fitted.fits
+    assert fitted.dropped == ("link", "impact")
     assert fitted.text == compose(variant.slots, ("link", "impact"))
     too_small = rendered.fit("nl", CharacterBudget("40", 40))
-    assert not too_small.fits and too_small.dropped == ("link", "impact", "time", "source")
+    assert not too_small.fits
+    assert too_small.dropped == ("link", "impact", "time", "source")
     assert too_small.overflow == len(too_small.text) - 40 > 0
 
 
@@ -161,7 +170,8 @@ def test_two_language_nl_example_fits_the_cell_broadcast_budget() -> None:
         budget = CellBroadcastBudget(pages=15, language_prefix=prefix)
         for language in ("nl", "en"):
             fitted = rendered.fit(language, budget)
-            assert fitted.fits and fitted.dropped == (), (language, prefix)
+            assert fitted.fits, (language, prefix)
+            assert fitted.dropped == ()
             assert fitted.cost == 4  # 336 septets: 4 pages of 93 (or of 90)
 
 
@@ -172,9 +182,11 @@ def test_icon_cadence_and_sign_language() -> None:
              '</resource><area>')
     text = EXAMPLE.read_text(encoding="utf-8").replace("<area>", video, 1)
     rendered = Renderer(CONFIG).render(alert_of(text))
-    assert rendered.icon is not None and rendered.icon.id == "fire"
+    assert rendered.icon is not None
+    assert rendered.icon.id == "fire"
     assert rendered.icon.alt == {"nl": "Brand", "en": "Fire"}
-    assert rendered.cadence is not None and rendered.cadence.id == "eu-alert-attention"
+    assert rendered.cadence is not None
+    assert rendered.cadence.id == "eu-alert-attention"
     assert rendered.cadence.duration_ms == 10_500  # 47 CFR 10.530 pattern, played twice
     assert [r["uri"] for r in rendered.sign_language] == ["https://example.nl/ngt.mp4"]
 
@@ -189,7 +201,8 @@ def test_readability_thresholds_give_warnings() -> None:
     found = {f.code for f in rendered.findings if f.location == "/alert/info[1]"}
     assert {"render.readability.reading-ease", "render.readability.longest-sentence-words"} <= found
     nl = rendered.variant("nl")
-    assert nl is not None and nl.readability["reading_ease"] < 50
+    assert nl is not None
+    assert nl.readability["reading_ease"] < 50
     assert not {f.code for f in Renderer(CONFIG).render(alert_of(EXAMPLE.read_bytes())).findings
                 if f.code.startswith("render.readability")}
 
@@ -204,7 +217,8 @@ def test_readability_never_reaches_the_network(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(nltk, "download", no_network)
     scores = readability.scores("Go inside now. Close every window and door quickly.", "en-GB")
-    assert scores["grade"] < 6 and scores["reading_ease"] > 60
+    assert scores["grade"] < 6
+    assert scores["reading_ease"] > 60
 
 
 def test_duplicate_language_and_cancel_without_language_check() -> None:
