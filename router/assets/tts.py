@@ -10,7 +10,8 @@ install with ``espeak-ng``.
 Every failure is a ``SpeechError`` with a code for the finding the caller records
 (``render.tts.unavailable`` when ``espeak-ng`` is missing, ``render.tts.no-voice``,
 ``render.tts.failed``); speech is an extra for people who listen, so its failure
-never touches the alert or its deliveries.
+never touches the alert or its deliveries. ``espeak-ng`` runs under ``nice -n 10``:
+on a busy node, taking alerts in and delivering them comes before speaking them.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class Speaker:
     def __init__(self, settings: TtsSettings, binary: str | None = None) -> None:
         self.settings = settings
         self.binary = binary or shutil.which("espeak-ng")
+        nice = shutil.which("nice")
+        self._prefix = (nice, "-n", "10") if nice else ()  # ingest and delivery come first
         self._voices: dict[str, list[Voice]] = {}
 
     async def _run(self, *args: str, stdin: bytes | None = None) -> bytes:
@@ -83,7 +86,7 @@ class Speaker:
             raise SpeechError("render.tts.unavailable",
                               "espeak-ng is not installed; no spoken variants are made")
         process = await asyncio.create_subprocess_exec(
-            self.binary, *args, stdin=asyncio.subprocess.PIPE,
+            *self._prefix, self.binary, *args, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
             async with asyncio.timeout(self.settings.timeout_s):

@@ -59,6 +59,8 @@ class Renderer:
         for guide in config.templates.guidance:
             for code in guide.codes:
                 self._guidance.setdefault(code, guide)
+        for language in (*config.required_languages, *config.templates.labels):
+            readability.warm(language)
 
     # -- text helpers -----------------------------------------------------------------
 
