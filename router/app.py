@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
 
+from router.assets import AccessibilityConfigError, load_accessibility
+from router.assets.speech import SpeechWorker
+from router.assets.tts import Speaker
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
@@ -25,6 +28,7 @@ from router.profiles import ProfileSet, load_profiles
 from router.profiles.loader import ProfileConfigError
 from router.record import Recorder, route_channels
 from router.registry import build_channels
+from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfigError, load_routing
 from router.settings import Authority, Settings, hash_api_key
 from router.store import SqliteStore
@@ -80,8 +84,14 @@ def _demo_elements() -> tuple[DemoElement, ...]:
     return ELEMENTS
 
 
-def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet, Router]:
+def _load_parts(settings: Settings, channel_names: set[str]
+                ) -> tuple[ProfileSet, Router, AccessibilityConfig]:
     problems: list[str] = []
+    accessibility: AccessibilityConfig | None = None
+    try:
+        accessibility = load_accessibility(settings.accessibility_dir)
+    except AccessibilityConfigError as exc:
+        problems += exc.problems
     profiles: ProfileSet | None = None
     router: Router | None = None
     try:
@@ -109,9 +119,16 @@ def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet
         problems += [f"settings: {where}: profile {name!r} is not loaded "
                      f"(known: {', '.join(profiles.names())})"
                      for where, name in sorted(wanted) if name not in profiles.names()]
-    if problems or profiles is None or router is None:
+    if problems or profiles is None or router is None or accessibility is None:
         raise ConfigurationError(problems)
-    return profiles, router
+    return profiles, router, accessibility
+
+
+def _each(*calls: Callable[[], None]) -> Callable[[], None]:
+    def call_each() -> None:
+        for call in calls:
+            call()
+    return call_each
 
 
 def _secrets_noted(configs: dict[str, Any]) -> dict[str, Any]:
@@ -128,12 +145,36 @@ def build_metrics(settings: Settings, channels: set[str], profiles: ProfileSet) 
     return Metrics(channels | {channel for _route, channel in pairs}, profiles.names(), pairs)
 
 
+async def _start_mock_elements(settings: Settings,
+                               ports: dict[str, int]) -> list[web.AppRunner]:
+    """Demo mode: every mock network element on its loopback port."""
+    runners = []
+    for element in _demo_elements():
+        if element.channel in ports:
+            runner = web.AppRunner(element.make_app(settings.data_dir), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", ports[element.channel]).start()
+            runners.append(runner)
+    return runners
+
+
+def dispatch_settings(settings: Settings) -> DispatchSettings:
+    return DispatchSettings(
+        poll_interval_s=settings.dispatch_poll_interval_s,
+        retry_multiplier_s=settings.dispatch_retry_multiplier_s,
+        retry_max_s=settings.dispatch_retry_max_s,
+        retry_jitter_s=settings.dispatch_retry_multiplier_s / 2,
+        retry_window_s=settings.dispatch_retry_window_s,
+        breaker_failures=settings.dispatch_breaker_failures,
+        breaker_reset_s=settings.dispatch_breaker_reset_s)
+
+
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
     mock_ports = ({e.channel: free_port() for e in _demo_elements()
                    if e.channel not in settings.channels} if settings.demo else {})
     mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
     channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
-    profiles, router = _load_parts(settings, set(channels))
+    profiles, router, accessibility = _load_parts(settings, set(channels))
     authorities = list(settings.authorities)
     app = web.Application(middlewares=[request_context],
                           client_max_size=settings.max_body_bytes)
@@ -149,27 +190,18 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                                         max_batch=settings.group_commit_max)
     recorder = Recorder(sqlite_store, build_metrics(settings, set(channels), profiles))
     context = IngestContext(settings=settings, profiles=profiles, router=router,
-                            store=sqlite_store, auth=auth, recorder=recorder)
+                            store=sqlite_store, auth=auth, recorder=recorder,
+                            renderer=Renderer(accessibility),
+                            capabilities={n: c.capabilities for n, c in channels.items()},
+                            speech=accessibility.tts.enabled)
     app[CONTEXT] = context
-    dispatcher = Dispatcher(sqlite_store, channels, DispatchSettings(
-        poll_interval_s=settings.dispatch_poll_interval_s,
-        retry_multiplier_s=settings.dispatch_retry_multiplier_s,
-        retry_max_s=settings.dispatch_retry_max_s,
-        retry_jitter_s=settings.dispatch_retry_multiplier_s / 2,
-        retry_window_s=settings.dispatch_retry_window_s,
-        breaker_failures=settings.dispatch_breaker_failures,
-        breaker_reset_s=settings.dispatch_breaker_reset_s), recorder)
-    context.on_accepted = dispatcher.wake
+    dispatcher = Dispatcher(sqlite_store, channels, dispatch_settings(settings), recorder)
+    speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts), settings.data_dir / "assets",
+                          enabled=settings.dispatch_enabled and accessibility.tts.enabled)
+    context.on_accepted = _each(dispatcher.wake, speech.wake)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        mock_runners = []
-        for element in _demo_elements():
-            if element.channel not in mock_ports:
-                continue
-            runner = web.AppRunner(element.make_app(settings.data_dir), access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", mock_ports[element.channel]).start()
-            mock_runners.append(runner)
+        mock_runners = await _start_mock_elements(settings, mock_ports)
         await sqlite_store.open()
         if settings.dispatch_enabled:
             await dispatcher.start()
@@ -196,6 +228,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
         log.info("service.draining")
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(speech.running)  # after the store opens, stops before it
     app.on_shutdown.append(start_draining)
     add_routes(app)
     return app

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="retry deadline for alerts without <expires>")
     dispatch_breaker_failures: int = Field(default=5, ge=1)
     dispatch_breaker_reset_s: float = Field(default=30.0, gt=0)
+    accessibility_dir: Path = Field(
+        default=Path("config/accessibility"),
+        description="accessible variants: languages, word lists, templates, speech")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

@@ -38,6 +38,7 @@ from router.delivery.breaker import Breaker
 from router.errors import FailureReason, NotApplicableError, PermanentError, TransientError
 from router.observability.metrics import Metrics
 from router.record import Recorder
+from router.render import RenderedAlert
 from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
 
 log = structlog.get_logger("tocsin.dispatch")
@@ -198,7 +199,8 @@ class Dispatcher:
         replaces = self._prior_receipt(item)
         delivery = Delivery(alert_id=item.alert_id, channel=item.channel,
                             idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
-                            attempt=number, deadline=deadline, replaces=replaces)
+                            attempt=number, deadline=deadline, replaces=replaces,
+                            variants=_variants(item))
         try:
             async with self.recorder.slot(item.channel, self._limits[item.channel]):
                 timeout = min(self.settings.send_timeout_s,
@@ -292,3 +294,15 @@ class Dispatcher:
         woken = await self.recorder.fallbacks(item.alert_id, item.channel, needed=needed)
         if woken and needed:
             self.wake()
+
+
+def _variants(item: ClaimedDelivery) -> RenderedAlert | None:
+    """The variants stored with the alert; None (channels use ``PlainVariants``) when it
+    has none or they were stored by a Tocsin whose layout this one cannot read."""
+    if item.variants is None:
+        return None
+    try:
+        return RenderedAlert.from_json(item.variants)
+    except (ValueError, KeyError, TypeError):
+        log.warning("dispatch.variants_unreadable", alert_id=item.alert_id)
+        return None

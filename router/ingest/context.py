@@ -5,14 +5,16 @@ Stage: ingest. Built once by ``router.app.create_app``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from router.channel import Capabilities
 from router.ingest.auth import Authenticator
 from router.profiles import ProfileSet
 from router.record import Recorder
+from router.render import Renderer
 from router.routing import Router
 from router.settings import Settings
 from router.store import Store
@@ -30,6 +32,12 @@ class IngestContext:
     draining: bool = False
     on_accepted: Callable[[], None] = lambda: None
     """Called after each new alert is committed (the app wakes the dispatcher)."""
+    renderer: Renderer | None = None
+    """Renders accessible variants before an alert is stored; None: no variants."""
+    capabilities: Mapping[str, Capabilities] = field(default_factory=dict)
+    """Every configured channel instance's capabilities (their text budgets)."""
+    speech: bool = False
+    """Spoken variants are made after acceptance (a speech worker runs)."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

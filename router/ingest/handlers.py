@@ -42,6 +42,7 @@ from router.ingest.schemas import (
     Health,
     ReferenceOut,
 )
+from router.ingest.variants import render_for_ingest
 from router.store import AcceptOutcome, AlertRecord, AlertState, NewAlert
 
 CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
@@ -128,11 +129,15 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
                                 location="/alert",
                                 message="no route matched and there is no default route: "
                                         "the alert is stored but goes to no channel"))
+    rendered, render_findings = render_for_ingest(ctx, alert, [p.channel for p in plan])
+    warnings += render_findings
     new = NewAlert(
         id=str(ULID()), alert=alert, raw=body,
         content_hash=content_hash(alert),
         profile=profile, authority=authority.name, received_at=datetime.now(UTC),
         findings=warnings, plan=plan, source_version=document.source_version,
+        variants=rendered.to_json() if rendered else None,
+        speech_pending=ctx.speech and rendered is not None,
     )
     try:
         result = await ctx.store.accept(new)

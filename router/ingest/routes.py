@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from router.ingest import handlers, observe
-from router.ingest.schemas import Accepted, AlertList, AlertOut, Health, Problem
+from router.ingest import handlers, observe, variants
+from router.ingest.schemas import Accepted, AlertList, AlertOut, Health, Problem, VariantsOut
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,18 @@ ENDPOINTS: list[Endpoint] = [
              "Prometheus metrics (bounded labels only; for the operations network)",
              {200: ("text/plain; version=0.0.4", "Prometheus text exposition format")},
              authenticated=False),
+    Endpoint("GET", "/api/v1/alerts/{alert_id}/variants", variants.get_variants,
+             "Every accessible variant of the alert and what each channel will carry "
+             "(pages/parts, budget use)",
+             {200: (VariantsOut, "the variants"),
+              404: (Problem, "no such alert, or stored without variants"), **_AUTH_ERRORS},
+             parameters=[_ID]),
+    Endpoint("GET", "/api/v1/alerts/{alert_id}/assets/{name}", variants.get_asset,
+             "A file made for the alert (spoken variant, WAV)",
+             {200: ("audio/wav", "the file; ETag is its SHA-256"),
+              404: (Problem, "no such asset"), **_AUTH_ERRORS},
+             parameters=[_ID, {"name": "name", "in": "path", "required": True,
+                               "schema": {"type": "string"}}]),
     Endpoint("GET", "/healthz", handlers.healthz, "Liveness", {200: (Health, "alive")},
              authenticated=False),
     Endpoint("GET", "/readyz", handlers.readyz, "Readiness: store usable, not draining",

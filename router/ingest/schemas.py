@@ -102,3 +102,62 @@ class AlertList(_Out):
 class Health(_Out):
     status: str
     checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class SlotOut(_Out):
+    slot: str = Field(description="source, hazard, impact, where, guidance, time or link")
+    text: str
+
+
+class AssetOut(_Out):
+    """A file made for the alert, described like a CAP ``<resource>``."""
+
+    resource_desc: str
+    mime_type: str
+    size: int
+    uri: str
+    digest: str | None = Field(description="SHA-1, as CAP 1.2 <digest>")
+    sha256: str
+    duration_s: float | None
+    language: str
+    voice: str | None
+
+
+class LanguageVariantOut(_Out):
+    language: str
+    origin: str = Field(description="cap: the alert's own <info>; template: the "
+                                    "human-verified template library")
+    info_index: int | None
+    full_text: str
+    screen_reader_text: str
+    summary: str
+    slots: list[SlotOut]
+    readability: dict[str, float]
+    audio: AssetOut | None = Field(description="spoken summary; null until made")
+
+
+class FormOut(_Out):
+    target: str = Field(description="a configured channel instance or a reference short form")
+    kind: str = Field(description="channel or reference")
+    language: str
+    budget: str
+    cost: int
+    limit: int | None
+    use_percent: float | None
+    segments: int | None = Field(description="pages or parts, when the budget counts them")
+    fits: bool
+    overflow: int
+    dropped: list[str]
+    text: str
+
+
+class VariantsOut(_Out):
+    alert_id: str
+    languages: list[str]
+    findings: list[Finding]
+    variants: list[LanguageVariantOut]
+    icon: dict[str, object] | None
+    cadence: dict[str, object] | None
+    sign_language: list[dict[str, object]]
+    speech: str = Field(description="pending, done, failed or off")
+    forms: list[FormOut]

@@ -10,6 +10,7 @@ from router.store.records import (
     AlertPage,
     AlertRecord,
     AlertState,
+    AssetRecord,
     AttemptRecord,
     AttemptResult,
     ClaimedDelivery,
@@ -19,6 +20,8 @@ from router.store.records import (
     PlannedDelivery,
     PriorDelivery,
     ReferenceRecord,
+    SpeechJob,
+    StoredVariants,
 )
 from router.store.sqlite import SqliteStore, decode_cursor
 
@@ -28,6 +31,7 @@ __all__ = [
     "AlertPage",
     "AlertRecord",
     "AlertState",
+    "AssetRecord",
     "AttemptRecord",
     "AttemptResult",
     "ClaimedDelivery",
@@ -37,7 +41,9 @@ __all__ = [
     "PlannedDelivery",
     "PriorDelivery",
     "ReferenceRecord",
+    "SpeechJob",
     "SqliteStore",
     "Store",
+    "StoredVariants",
     "decode_cursor",
 ]

@@ -14,15 +14,19 @@ import builtins
 from datetime import datetime
 from typing import Protocol
 
+from router.cap import Finding
 from router.store.records import (
     AcceptResult,
     AlertPage,
     AlertRecord,
     AlertState,
+    AssetRecord,
     AttemptResult,
     ClaimedDelivery,
     DeliveryState,
     NewAlert,
+    SpeechJob,
+    StoredVariants,
 )
 
 
@@ -64,3 +68,17 @@ class Store(Protocol):
 
     async def release_in_flight(self) -> int:
         """At start-up: deliveries left ``sending`` by a crash become due again."""
+
+    async def variants(self, alert_id: str) -> StoredVariants | None:
+        """The rendered variants stored with the alert, or None."""
+
+    async def assets(self, alert_id: str) -> builtins.list[AssetRecord]:
+        """The files made for the alert (spoken audio), oldest first."""
+
+    async def speech_due(self, limit: int) -> builtins.list[SpeechJob]:
+        """Accepted alerts whose spoken variants are still to be made."""
+
+    async def record_speech(self, alert_id: str, assets: builtins.list[AssetRecord],
+                            findings: builtins.list[Finding], *, state: str) -> None:
+        """Store the audio made for an alert, add its findings to the alert's, and set
+        its speech state (``done`` or ``failed``) in one transaction."""

@@ -78,4 +78,27 @@ MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (alert_id, channel) REFERENCES deliveries(alert_id, channel)
     );
     """,
+    # accessible variants rendered once per alert, and their assets (spoken audio).
+    """
+    CREATE TABLE alert_variants (
+        alert_id     TEXT PRIMARY KEY REFERENCES alerts(id),
+        variants     TEXT NOT NULL,            -- JSON: router.render RenderedAlert
+        speech_state TEXT NOT NULL,            -- pending | done | failed | off
+        updated_at   TEXT NOT NULL
+    );
+    CREATE INDEX alert_variants_speech ON alert_variants(speech_state);
+    CREATE TABLE alert_assets (
+        alert_id    TEXT NOT NULL REFERENCES alerts(id),
+        name        TEXT NOT NULL,             -- file name under data_dir/assets/<alert id>/
+        kind        TEXT NOT NULL,             -- speech
+        language    TEXT NOT NULL,
+        mime_type   TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        sha256      TEXT NOT NULL,
+        duration_s  REAL,
+        detail      TEXT NOT NULL,             -- JSON: voice and what else made it
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (alert_id, name)
+    );
+    """,
 )

@@ -62,6 +62,8 @@ class NewAlert:
     findings: list[Finding]
     plan: list[PlannedDelivery]
     source_version: str = "1.2"
+    variants: str | None = None  # the rendered variants (router.render JSON), stored with it
+    speech_pending: bool = False  # spoken variants are to be made after acceptance
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class ClaimedDelivery:
     raw: bytes
     replaces: PriorDelivery | None = None
     received_at: datetime | None = None  # when the store accepted the alert
+    variants: str | None = None  # the rendered variants stored with the alert (JSON)
 
 
 @dataclass(frozen=True)
@@ -171,3 +174,33 @@ class AlertRecord:
 class AlertPage:
     items: list[AlertRecord]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    """A file made for an alert (spoken audio), referenced like a CAP ``<resource>``."""
+
+    alert_id: str
+    name: str
+    kind: str
+    language: str
+    mime_type: str
+    size: int
+    sha256: str
+    duration_s: float | None
+    detail: dict[str, object]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredVariants:
+    variants: str  # router.render JSON
+    speech_state: str  # pending | done | failed | off
+
+
+@dataclass(frozen=True)
+class SpeechJob:
+    """An accepted alert whose spoken variants are still to be made."""
+
+    alert_id: str
+    variants: str

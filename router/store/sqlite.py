@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import json
 import queue
 import sqlite3
@@ -43,6 +44,7 @@ from router.store.records import (
     AlertPage,
     AlertRecord,
     AlertState,
+    AssetRecord,
     AttemptRecord,
     AttemptResult,
     ClaimedDelivery,
@@ -52,6 +54,8 @@ from router.store.records import (
     PlannedDelivery,
     PriorDelivery,
     ReferenceRecord,
+    SpeechJob,
+    StoredVariants,
 )
 
 T = TypeVar("T")
@@ -211,6 +215,9 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
         if target is not None:
             _apply_reference(conn, alert.msg_type, target, new.id, now)
 
+    if new.variants is not None:
+        conn.execute("INSERT INTO alert_variants VALUES (?, ?, ?, ?)",
+                     (new.id, new.variants, "pending" if new.speech_pending else "off", now))
     deadline = _deadline(new)
     plan = list(new.plan) + _follow_up_channels(conn, alert.msg_type, resolved, new.plan)
     for planned in plan:
@@ -284,8 +291,9 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
         (now, now, limit)).fetchall()
     claimed = []
     for row in rows:
-        raw = conn.execute("SELECT raw, received_at FROM alerts WHERE id = ?",
-                           (row["alert_id"],)).fetchone()
+        raw = conn.execute(
+            "SELECT a.raw, a.received_at, v.variants FROM alerts a LEFT JOIN alert_variants v"
+            " ON v.alert_id = a.id WHERE a.id = ?", (row["alert_id"],)).fetchone()
         prior = conn.execute(
             "SELECT d.alert_id, d.idempotency_key, d.receipt FROM alert_references r"
             " JOIN deliveries d ON d.alert_id = r.resolved_id AND d.channel = ?"
@@ -296,7 +304,7 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
             _parse_time(row["deadline"]), bytes(raw["raw"]),
             PriorDelivery(prior["alert_id"], prior["idempotency_key"],
                           json.loads(prior["receipt"])) if prior else None,
-            _parse_time(raw["received_at"])))
+            _parse_time(raw["received_at"]), raw["variants"]))
     return claimed
 
 
@@ -335,6 +343,28 @@ def _settle_fallbacks(conn: sqlite3.Connection, alert_id: str, channel: str, nee
         " RETURNING channel",
         (state.value, needed, now, alert_id, channel)).fetchall()
     return [row["channel"] for row in rows]
+
+
+def _record_speech(conn: sqlite3.Connection, alert_id: str, assets: list[AssetRecord],
+                   findings: list[Finding], state: str) -> None:
+    for a in assets:
+        conn.execute(
+            "INSERT OR REPLACE INTO alert_assets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (a.alert_id, a.name, a.kind, a.language, a.mime_type, a.size, a.sha256,
+             a.duration_s, json.dumps(a.detail), utc_text(a.created_at)))
+    if findings:
+        row = conn.execute("SELECT findings FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        kept = _findings(row["findings"]) if row else []
+        conn.execute("UPDATE alerts SET findings = ? WHERE id = ?",
+                     (_findings_json(kept + findings), alert_id))
+    conn.execute("UPDATE alert_variants SET speech_state = ?, updated_at = ? WHERE alert_id = ?",
+                 (state, utc_text(datetime.now(UTC)), alert_id))
+
+
+def _asset(row: sqlite3.Row) -> AssetRecord:
+    return AssetRecord(row["alert_id"], row["name"], row["kind"], row["language"],
+                       row["mime_type"], row["size"], row["sha256"], row["duration_s"],
+                       json.loads(row["detail"]), datetime.fromisoformat(row["created_at"]))
 
 
 def _encode_cursor(seq: int) -> str:
@@ -433,6 +463,12 @@ class SqliteStore:
                                 "WHERE state = 'sending'").rowcount
         return await self._write(release)
 
+    async def record_speech(self, alert_id: str, assets: list[AssetRecord],
+                            findings: list[Finding], *, state: str) -> None:
+        """Store the audio made for an alert, append its findings to the alert's and
+        set its speech state, in one transaction."""
+        await self._write(lambda conn: _record_speech(conn, alert_id, assets, findings, state))
+
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:
             raise StoreUnavailableError("the store is not open")
@@ -487,6 +523,30 @@ class SqliteStore:
             items = [_record(conn, row) for row in rows[:limit]]
             more = len(rows) > limit
             return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None)
+
+        return await self._read(read)
+
+    async def variants(self, alert_id: str) -> StoredVariants | None:
+        def read(conn: sqlite3.Connection) -> StoredVariants | None:
+            row = conn.execute("SELECT variants, speech_state FROM alert_variants "
+                               "WHERE alert_id = ?", (alert_id,)).fetchone()
+            return None if row is None else StoredVariants(row["variants"], row["speech_state"])
+
+        return await self._read(read)
+
+    async def assets(self, alert_id: str) -> builtins.list[AssetRecord]:
+        def read(conn: sqlite3.Connection) -> builtins.list[AssetRecord]:
+            return [_asset(row) for row in conn.execute(
+                "SELECT * FROM alert_assets WHERE alert_id = ? ORDER BY created_at, name",
+                (alert_id,))]
+
+        return await self._read(read)
+
+    async def speech_due(self, limit: int) -> builtins.list[SpeechJob]:
+        def read(conn: sqlite3.Connection) -> builtins.list[SpeechJob]:
+            return [SpeechJob(row["alert_id"], row["variants"]) for row in conn.execute(
+                "SELECT alert_id, variants FROM alert_variants WHERE speech_state = 'pending'"
+                " ORDER BY rowid LIMIT ?", (limit,))]
 
         return await self._read(read)
 

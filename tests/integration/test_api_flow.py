@@ -127,7 +127,12 @@ async def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
 
     async with aiohttp.ClientSession(headers=server.headers) as session:
         tasks = [asyncio.create_task(post(session, n)) for n in range(200)]
-        await asyncio.sleep(0.15)
+        # SIGTERM once the service is demonstrably taking alerts, with most still in flight
+        # (not after a fixed sleep: a loaded machine may not have answered any by then).
+        for _ in range(600):
+            if answers:
+                break
+            await asyncio.sleep(0.05)
         server.proc.send_signal(signal.SIGTERM)
         await asyncio.gather(*tasks)
     assert server.proc.wait(timeout=30) == 0

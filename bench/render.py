@@ -1,0 +1,146 @@
+"""Variant rendering speed on the medium alert, as a ratio to parsing it in the same run.
+
+For the medium fixture (two languages, ``tests/fixtures/cap/medium.xml``):
+
+- ``parse``   what ingest does first: hardened parse, XSD, model, CAP rules and the
+              ``nl-alert`` profile (``ProfileSet.validate``);
+- ``render``  what ingest adds: every variant of both languages (screen-reader text,
+              summary, readability, icon, cadence), fitting it to a 15-page cell
+              broadcast and a 3-part SMS budget, and the JSON stored with the alert.
+
+Each rendered alert has a description no other alert in the run had, so textstat's
+per-text caches never answer for it (a real stream of alerts is not repeated text).
+Target (issue "Accessibility variants"): rendering must not dominate ingest, read as
+render / parse <= 1.0. Prints PASS/MISS; exits 0 either way.
+
+TTS is measured separately (it runs after the 202, not in the request): seconds of
+``espeak-ng`` per language and the audio's own duration, as a real-time factor.
+
+Run: ``.venv/bin/python bench/render.py`` (``--quick`` for a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from router.assets import load_accessibility
+from router.assets.speech import spoken_text
+from router.assets.tts import Speaker
+from router.cap import parse_cap
+from router.cap.model import Alert
+from router.profiles import load_profiles
+from router.render import Renderer
+
+REPO = Path(__file__).resolve().parent.parent
+MEDIUM = (REPO / "tests" / "fixtures" / "cap" / "medium.xml").read_bytes()
+TARGET = 1.0
+
+
+class Pages:
+    """15 cell-broadcast pages of 93 characters (a stand-in budget; no channel code)."""
+
+    name, limit = "15 pages", 15
+
+    def cost(self, text: str) -> int:
+        return math.ceil(len(text) / 93)
+
+
+class Parts:
+    name, limit = "3 SMS parts", 3
+
+    def cost(self, text: str) -> int:
+        return 1 if len(text) <= 160 else math.ceil(len(text) / 153)
+
+
+def distinct_alerts(alert: Alert, count: int) -> list[Alert]:
+    """``count`` copies of ``alert``, each with a description of its own."""
+    return [alert.model_copy(update={"infos": tuple(
+        info.model_copy(update={"description": f"{info.description} ({n})"})
+        for info in alert.infos)}) for n in range(count)]
+
+
+def per_call(fn: Callable[[], Any], loops: int) -> float:
+    start = time.perf_counter()
+    for _ in range(loops):
+        fn()
+    return (time.perf_counter() - start) / loops
+
+
+def measure(rounds: int, loops: int) -> tuple[float, float]:
+    profiles = load_profiles()
+    document = parse_cap(MEDIUM).document
+    assert document is not None
+    renderer = Renderer(load_accessibility(REPO / "config" / "accessibility"))
+    alerts = iter(distinct_alerts(document.alert, rounds * loops + 1))
+    budgets = (Pages(), Parts())
+
+    def render() -> None:
+        rendered = renderer.render(next(alerts))
+        for language in rendered.languages:
+            for budget in budgets:
+                rendered.fit(language, budget)
+        rendered.to_json()
+
+    render()  # load the hyphenation dictionaries once, as a running service has
+    parse_times, render_times = [], []
+    for _ in range(rounds):  # interleaved, so a noisy neighbour hits both alike
+        parse_times.append(per_call(lambda: profiles.validate(MEDIUM, "nl-alert"), loops))
+        render_times.append(per_call(render, loops))
+    return statistics.median(parse_times), statistics.median(render_times)
+
+
+async def speech(runs: int) -> list[tuple[str, float, float]]:
+    document = parse_cap(MEDIUM).document
+    assert document is not None
+    config = load_accessibility(REPO / "config" / "accessibility")
+    rendered = Renderer(config).render(document.alert)
+    speaker = Speaker(config.tts)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for language in rendered.languages:
+            text = spoken_text(rendered, language)
+            await speaker.voice_for(language)  # the voice listing once, outside the timing
+            took, audio = [], 0.0
+            for run in range(runs):
+                start = time.perf_counter()
+                made = await speaker.speak(text, language, Path(tmp) / f"{language}{run}.wav")
+                took.append(time.perf_counter() - start)
+                audio = made.duration_s
+            results.append((language, statistics.median(took), audio))
+    return results
+
+
+def main() -> int:
+    args = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    args.add_argument("--quick", action="store_true", help="a few short rounds (smoke test)")
+    options = args.parse_args()
+    rounds, loops, runs = (3, 5, 1) if options.quick else (9, 60, 5)
+    parse, render = measure(rounds, loops)
+    ratio = render / parse
+    print(f"medium alert ({len(MEDIUM)} bytes, 2 languages), median of {rounds} rounds:")
+    print(f"  parse + validate (nl-alert)  {parse * 1e6:9.1f} us   {1 / parse:8.0f} alerts/s")
+    print(f"  render all variants          {render * 1e6:9.1f} us   {1 / render:8.0f} variants/s")
+    verdict = "PASS" if ratio <= TARGET else "MISS"
+    print(f"{verdict}: render / parse = {ratio:.2f} (target <= {TARGET})")
+    if shutil.which("espeak-ng") is None:
+        print("espeak-ng not installed: speech not measured")
+        return 0
+    print(f"speech (espeak-ng, after the 202), median of {runs} runs:")
+    for language, took, audio in asyncio.run(speech(runs)):
+        print(f"  {language:6} {took * 1000:8.1f} ms for {audio:5.1f} s of audio "
+              f"(real-time factor {took / audio:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""The speech worker: spoken variants for accepted alerts, after the 202.
+
+Stage: assets (above the store and the pure render stage).
+
+When: ingest stores each alert with ``speech_state = pending``; this worker,
+running beside the dispatcher in ``tocsin serve``, is woken after every commit
+(and polls, so work left by a crash or a restart is picked up), speaks each
+language's structured summary (without the link: a URL read aloud helps no one)
+with ``espeak-ng``, writes ``data_dir/assets/<alert id>/speech-<language>.wav``
+and records each file with its size, SHA-256 and duration. The 202 never waits
+for it and neither does delivery: a cell broadcast must not wait for audio.
+A channel that carries audio reads what is ready when it sends.
+
+Failures are findings on the alert (``render.tts.*``), never a lost alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from router.assets.tts import WAV_MIME, Speaker, SpeechError
+from router.cap import Finding
+from router.cap.findings import warning
+from router.render.variants import RenderedAlert, compose
+from router.store import AssetRecord, SpeechJob, Store
+
+log = structlog.get_logger("tocsin.speech")
+_UNSAFE = re.compile(r"[^a-z0-9-]")
+
+
+def asset_name(language: str) -> str:
+    return f"speech-{_UNSAFE.sub('_', language.lower())}.wav"
+
+
+def spoken_text(rendered: RenderedAlert, language: str) -> str:
+    variant = rendered.variant(language)
+    return compose(variant.slots, ("link",)) if variant else ""
+
+
+class SpeechWorker:
+    def __init__(self, store: Store, speaker: Speaker, assets_dir: Path, *,
+                 poll_interval_s: float = 2.0, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.store = store
+        self.speaker = speaker
+        self.assets_dir = assets_dir
+        self.poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="tocsin-speech")
+
+    async def stop(self) -> None:
+        """Stop now: an alert being spoken stays pending and is spoken after restart."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def running(self, _app: object) -> AsyncIterator[None]:
+        """An aiohttp ``cleanup_ctx``: runs while the service does (when enabled: speech
+        on, and this node dispatches)."""
+        if self.enabled:
+            await self.start()
+        yield
+        await self.stop()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            jobs = await self._due()
+            for job in jobs:
+                await self.speak(job)
+            if not jobs:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_interval_s):
+                        await self._wake.wait()
+
+    async def _due(self) -> list[SpeechJob]:
+        try:
+            return await self.store.speech_due(8)
+        except Exception:  # the store is down: try again at the next poll
+            log.exception("speech.poll_failed")
+            return []
+
+    async def speak(self, job: SpeechJob) -> None:
+        """Make and record every language's audio for one alert."""
+        structlog.contextvars.bind_contextvars(alert_id=job.alert_id)
+        assets: list[AssetRecord] = []
+        findings: list[Finding] = []
+        try:
+            rendered = RenderedAlert.from_json(job.variants)
+            for language in rendered.languages:
+                asset = await self._one(job.alert_id, rendered, language, findings)
+                if asset is not None:
+                    assets.append(asset)
+                if findings and findings[-1].code == "render.tts.unavailable":
+                    break
+        except Exception as exc:  # a bug here must not stop the next alert's speech
+            log.exception("speech.crashed")
+            findings.append(warning("render.tts.failed", "/alert", f"speech failed: {exc!r}"))
+        failed = any(f.code != "render.tts.too-long" for f in findings)
+        state = "failed" if failed else "done"
+        await self.store.record_speech(job.alert_id, assets, findings, state=state)
+        log.info("speech.made", files=[a.name for a in assets], state=state,
+                 findings=[f.code for f in findings])
+
+    async def _one(self, alert_id: str, rendered: RenderedAlert, language: str,
+                   findings: list[Finding]) -> AssetRecord | None:
+        text = spoken_text(rendered, language)
+        name = asset_name(language)
+        try:
+            speech = await self.speaker.speak(text, language, self.assets_dir / alert_id / name)
+        except SpeechError as exc:
+            findings.append(warning(exc.code, "/alert", f"{language}: {exc}"))
+            return None
+        limit = self.speaker.settings.max_duration_s
+        if speech.duration_s > limit:
+            findings.append(warning("render.tts.too-long", "/alert",
+                                    f"{language}: spoken alert lasts {speech.duration_s:.1f} s, "
+                                    f"more than {limit:g} s; shorten the text"))
+        return AssetRecord(
+            alert_id=alert_id, name=name, kind="speech", language=language,
+            mime_type=WAV_MIME, size=speech.size, sha256=speech.sha256,
+            duration_s=round(speech.duration_s, 3),
+            detail={"voice": speech.voice.name, "voice_language": speech.voice.language,
+                    "voice_file": speech.voice.file, "sha1": speech.sha1, "text": text},
+            created_at=datetime.now(UTC))
+

@@ -1,0 +1,115 @@
+"""Accessible variants at the HTTP edge: rendered before the alert is stored,
+shown by ``GET /api/v1/alerts/{id}/variants``, audio served from
+``GET /api/v1/alerts/{id}/assets/{name}``.
+
+Stage: ingest. Rendering is pure and takes well under a millisecond, so it runs
+in the request: its findings reach the 202 response, a configured rejection
+(``missing_language: reject``) is a 422 before anything is stored, and the
+variants are committed in the same transaction as the alert. A bug in rendering
+never loses an alert: it becomes the finding ``render.failed`` and the alert is
+stored without variants (channels then fall back on the plain CAP text).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import structlog
+from aiohttp import web
+
+from router.cap import Alert, Finding, has_errors
+from router.cap.findings import warning
+from router.ingest.context import CONTEXT, IngestContext
+from router.ingest.problems import ProblemError
+from router.ingest.schemas import AssetOut, FormOut, LanguageVariantOut, SlotOut, VariantsOut
+from router.render import RenderedAlert, fit_findings, preview
+from router.store import AssetRecord
+
+log = structlog.get_logger("tocsin.render")
+
+
+def render_for_ingest(ctx: IngestContext, alert: Alert, channels: list[str]
+                      ) -> tuple[RenderedAlert | None, list[Finding]]:
+    """The variants and their findings (incl. forms too long for the planned channels);
+    raises the 422 when the configuration rejects what is missing."""
+    if ctx.renderer is None:
+        return None, []
+    try:
+        rendered = ctx.renderer.render(alert)
+        planned = {n: c for n, c in ctx.capabilities.items() if n in channels}
+        findings = list(rendered.findings) + fit_findings(preview(rendered, planned, {}))
+    except Exception as exc:  # never lose an alert to a rendering bug
+        log.exception("render.failed")
+        return None, [warning("render.failed", "/alert", f"variants could not be rendered "
+                              f"({type(exc).__name__}); channels use the plain CAP text")]
+    if has_errors(findings):
+        raise ProblemError(422, "render.rejected", "Alert lacks required variants",
+                           "the alert cannot reach everyone this deployment must reach; "
+                           "see findings", findings=findings)
+    return dataclasses.replace(rendered, findings=tuple(findings)), findings
+
+
+def _audio(alert_id: str, assets: list[AssetRecord], language: str) -> AssetOut | None:
+    asset = next((a for a in assets if a.kind == "speech" and a.language == language), None)
+    if asset is None:
+        return None
+    voice = asset.detail.get("voice")
+    sha1 = asset.detail.get("sha1")
+    return AssetOut(resource_desc=f"Spoken alert ({language})", mime_type=asset.mime_type,
+                    size=asset.size, uri=f"/api/v1/alerts/{alert_id}/assets/{asset.name}",
+                    digest=str(sha1) if sha1 else None, sha256=asset.sha256,
+                    duration_s=asset.duration_s, language=language,
+                    voice=str(voice) if voice else None)
+
+
+def variants_out(ctx: IngestContext, alert_id: str, rendered: RenderedAlert,
+                 assets: list[AssetRecord], speech: str) -> VariantsOut:
+    reference = ctx.renderer.config.reference_forms if ctx.renderer else {}
+    rows = preview(rendered, ctx.capabilities, reference)
+    return VariantsOut(
+        alert_id=alert_id, languages=list(rendered.languages),
+        findings=list(rendered.findings),
+        variants=[LanguageVariantOut(
+            language=v.language, origin=v.origin, info_index=v.info_index,
+            full_text=v.full_text, screen_reader_text=v.screen_reader_text,
+            summary=v.summary, slots=[SlotOut(slot=n, text=t) for n, t in v.slots if t],
+            readability=v.readability, audio=_audio(alert_id, assets, v.language))
+            for v in rendered.variants],
+        icon=dataclasses.asdict(rendered.icon) if rendered.icon else None,
+        cadence={**dataclasses.asdict(rendered.cadence),
+                 "duration_ms": rendered.cadence.duration_ms} if rendered.cadence else None,
+        sign_language=list(rendered.sign_language), speech=speech,
+        forms=[FormOut.model_validate(row.as_dict()) for row in rows])
+
+
+async def get_variants(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    ctx.auth.authenticate(request.headers.get("Authorization"))
+    alert_id = request.match_info["alert_id"]
+    stored = await ctx.store.variants(alert_id)
+    if stored is None:
+        exists = await ctx.store.raw_cap(alert_id) is not None
+        raise ProblemError(404, "variants.not-found" if exists else "alert.not-found",
+                           "No variants" if exists else "No such alert",
+                           f"alert {alert_id!r} was stored without variants" if exists
+                           else f"no alert with id {alert_id!r}")
+    rendered = RenderedAlert.from_json(stored.variants)
+    assets = await ctx.store.assets(alert_id)
+    body = variants_out(ctx, alert_id, rendered, assets, stored.speech_state)
+    return web.Response(body=body.model_dump_json(), content_type="application/json")
+
+
+async def get_asset(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    ctx.auth.authenticate(request.headers.get("Authorization"))
+    alert_id, name = request.match_info["alert_id"], request.match_info["name"]
+    asset = next((a for a in await ctx.store.assets(alert_id) if a.name == name), None)
+    if asset is None:
+        raise ProblemError(404, "asset.not-found", "No such asset",
+                           f"alert {alert_id!r} has no asset {name!r}")
+    path = ctx.settings.data_dir / "assets" / alert_id / asset.name
+    if not path.is_file():
+        raise ProblemError(404, "asset.not-found", "Asset file missing",
+                           f"{asset.name} is recorded but its file is gone")
+    return web.FileResponse(path, headers={"Content-Type": asset.mime_type,
+                                           "ETag": f'"{asset.sha256}"'})

@@ -1,0 +1,155 @@
+"""The rendered variants of one alert, as stored with it and handed to every channel.
+
+Stage: the pure middle (render); no I/O. ``RenderedAlert`` satisfies the
+``router.channel.Variants`` contract: ``fit(language, budget)`` returns the
+longest structured summary that fits the channel's budget, dropping whole
+slots in the configured order (by default the link, then the impact, then the
+time, then the source); hazard, place and guidance are never dropped and no
+slot is ever cut, so no word is ever cut either. When even the shortest form is
+too long, the result says by how much (``FittedText.overflow``) and the channel
+fails the delivery as too long.
+
+``to_json``/``from_json`` are the stored form (``alert_variants.variants``);
+``RENDER_VERSION`` names the layout so a later Tocsin can tell old rows apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.cap import Finding
+from router.channel import FittedText, TextBudget
+
+RENDER_VERSION = 1
+
+
+def primary(tag: str) -> str:
+    return tag.split("-", 1)[0].lower()
+
+
+def compose(slots: tuple[tuple[str, str], ...], dropped: tuple[str, ...] = ()) -> str:
+    """The summary text: "source: hazard" on the first line, each further slot on its
+    own line, in reading order, leaving out ``dropped`` slots."""
+    kept = {name: text for name, text in slots if name not in dropped and text}
+    first = [kept.pop(name) for name in ("source", "hazard") if name in kept]
+    head = ": ".join(first) if len(first) == 2 else "".join(first)
+    return "\n".join([line for line in (head, *kept.values()) if line])
+
+
+@dataclass(frozen=True)
+class LanguageVariant:
+    """One language: the authority's text (V1), it made screen-reader-safe, the
+    structured summary's slots (V2) and the readability scores."""
+
+    language: str
+    origin: str  # "cap": an <info> of the alert; "template": the template library
+    info_index: int | None  # 1-based <info> the text came from (the first, for templates)
+    full_text: str
+    screen_reader_text: str
+    slots: tuple[tuple[str, str], ...]
+    readability: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        return compose(self.slots)
+
+
+@dataclass(frozen=True)
+class Icon:
+    id: str
+    alt: dict[str, str]  # language -> alt text
+
+
+@dataclass(frozen=True)
+class CadenceRef:
+    id: str
+    severity: str
+    pattern_ms: tuple[int, ...]
+    tone_hz: tuple[int, ...]
+
+    @property
+    def duration_ms(self) -> int:
+        return sum(self.pattern_ms)
+
+
+@dataclass(frozen=True)
+class RenderedAlert:
+    """Every variant of one alert; a ``router.channel.Variants``."""
+
+    variants: tuple[LanguageVariant, ...]
+    drop_order: tuple[str, ...]
+    findings: tuple[Finding, ...] = ()
+    icon: Icon | None = None
+    cadence: CadenceRef | None = None
+    sign_language: tuple[dict[str, Any], ...] = ()
+    version: int = RENDER_VERSION
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(v.language for v in self.variants)
+
+    def variant(self, language: str) -> LanguageVariant | None:
+        """The variant for ``language``: the exact tag, else the same primary language."""
+        wanted = language.lower()
+        exact = next((v for v in self.variants if v.language.lower() == wanted), None)
+        return exact or next((v for v in self.variants
+                              if primary(v.language) == primary(wanted)), None)
+
+    def forms(self, language: str) -> list[tuple[tuple[str, ...], str]]:
+        """Every candidate form, longest first: (slots dropped, text)."""
+        variant = self.variant(language)
+        if variant is None:
+            return []
+        present = {name for name, text in variant.slots if text}
+        dropped: list[str] = []
+        forms: list[tuple[tuple[str, ...], str]] = [((), compose(variant.slots))]
+        for name in self.drop_order:
+            if name in present:
+                dropped.append(name)
+                forms.append((tuple(dropped), compose(variant.slots, tuple(dropped))))
+        return forms
+
+    def fit(self, language: str, budget: TextBudget) -> FittedText:
+        fitted = FittedText(language, "", 0, budget.limit)
+        for dropped, text in self.forms(language):
+            fitted = FittedText(language, text, budget.cost(text), budget.limit, dropped)
+            if fitted.fits:
+                return fitted
+        return fitted
+
+    def to_json(self) -> str:
+        body = {
+            "version": self.version, "drop_order": self.drop_order,
+            "variants": [{"language": v.language, "origin": v.origin,
+                          "info_index": v.info_index, "full_text": v.full_text,
+                          "screen_reader_text": v.screen_reader_text, "slots": v.slots,
+                          "readability": v.readability} for v in self.variants],
+            "findings": [f.model_dump(mode="json") for f in self.findings],
+            "icon": {"id": self.icon.id, "alt": self.icon.alt} if self.icon else None,
+            "cadence": {"id": self.cadence.id, "severity": self.cadence.severity,
+                        "pattern_ms": self.cadence.pattern_ms, "tone_hz": self.cadence.tone_hz}
+            if self.cadence else None,
+            "sign_language": self.sign_language,
+        }
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> RenderedAlert:
+        body = json.loads(text)
+        if body.get("version") != RENDER_VERSION:
+            raise ValueError(f"stored variants have layout version {body.get('version')}, "
+                             f"this Tocsin reads {RENDER_VERSION}")
+        return cls(
+            variants=tuple(LanguageVariant(**{**v, "slots": tuple(map(tuple, v["slots"]))})
+                           for v in body["variants"]),
+            drop_order=tuple(body["drop_order"]),
+            findings=tuple(Finding.model_validate(f) for f in body["findings"]),
+            icon=Icon(**body["icon"]) if body["icon"] else None,
+            cadence=CadenceRef(**{**body["cadence"],
+                                  "pattern_ms": tuple(body["cadence"]["pattern_ms"]),
+                                  "tone_hz": tuple(body["cadence"]["tone_hz"])})
+            if body["cadence"] else None,
+            sign_language=tuple(body["sign_language"]),
+        )
