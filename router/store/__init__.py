@@ -21,6 +21,7 @@ from router.store.records import (
     ReferenceRecord,
 )
 from router.store.sqlite import SqliteStore, decode_cursor
+from router.store.subscribers import Subscriber, SubscriberAudience
 
 __all__ = [
     "AcceptOutcome",
@@ -39,5 +40,7 @@ __all__ = [
     "ReferenceRecord",
     "SqliteStore",
     "Store",
+    "Subscriber",
+    "SubscriberAudience",
     "decode_cursor",
 ]

@@ -14,6 +14,8 @@ import builtins
 from datetime import datetime
 from typing import Protocol
 
+from router.cap import Alert
+from router.channel import Audience
 from router.store.records import (
     AcceptResult,
     AlertPage,
@@ -64,3 +66,6 @@ class Store(Protocol):
 
     async def release_in_flight(self) -> int:
         """At start-up: deliveries left ``sending`` by a crash become due again."""
+
+    def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
+        """The subscribers of address ``kind`` that ``delivery`` goes to (streamed)."""
