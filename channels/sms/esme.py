@@ -30,6 +30,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import smpp34
 
@@ -50,7 +51,7 @@ class SmppSettings:
     binds: int = 1
     window: int = 10
     rate_per_bind: float = 0.0  # submit_sm per second per bind; 0 = unlimited
-    connect_timeout_s: float = 5.0
+    connect_timeout_s: float = 5.0  # TCP connect plus bind_transceiver_resp
     bind_wait_s: float = 10.0
     submit_timeout_s: float = 30.0
     backoff_initial_s: float = 0.05
@@ -128,6 +129,8 @@ class Bind:
     bound_count: int = 0
     last_error: str = ""
     _task: asyncio.Task[None] | None = None
+    _client: smpp34.Client | None = None
+    _reader: asyncio.Task[Any] | None = None
     _paused_until: float = 0.0
     _backoff: float = 0.0
     _next_slot: float = 0.0
@@ -152,30 +155,53 @@ class Bind:
                                    system_type=s.system_type, window_size=s.window,
                                    connect_timeout_ms=int(s.connect_timeout_s * 1000))
             try:
-                self.smsc = await client.connect()
-            except (smpp34.SmppError, OSError, RuntimeError) as exc:
-                self.last_error = str(exc)
+                async with asyncio.timeout(s.connect_timeout_s):  # covers a bind never answered
+                    self.smsc = await client.connect()
+            except (smpp34.SmppError, OSError, RuntimeError, TimeoutError) as exc:
+                self.last_error = str(exc) or "no bind_resp within connect_timeout_s"
+                with contextlib.suppress(Exception):
+                    await client.stop()
                 delay = min(max(delay * 2, s.backoff_initial_s * 4), s.backoff_max_s)
                 continue
             delay, self.bound_count = 0.0, self.bound_count + 1
+            self._client = client
             self.ready.set()
+            self._reader = asyncio.create_task(self._read(self.smsc))
             try:
-                await self._read(self.smsc)
+                await asyncio.wait({self._reader})  # ends with the session, or by _check
             finally:
+                self._reader.cancel()
                 self.ready.clear()
-                self.smsc = None
+                self.smsc = self._client = None
                 with contextlib.suppress(Exception):
                     await client.stop()
 
     async def _read(self, smsc: smpp34.Smsc) -> None:
-        while True:
-            event = await smsc.next()
-            if isinstance(event, smpp34.Disconnected):
-                self.last_error = "the SMSC ended the session"
-                return
-            receipt = parse_receipt(event)
-            if receipt is not None:
-                self.on_receipt(receipt)
+        """Hand receipts on until the session ends (or ``_check`` finds it dead)."""
+        try:
+            while True:
+                event = await smsc.next()
+                if isinstance(event, smpp34.Disconnected):
+                    self.last_error = "the SMSC ended the session"
+                    return
+                receipt = parse_receipt(event)
+                if receipt is not None:
+                    self.on_receipt(receipt)
+        except Exception as exc:  # noqa: BLE001  (any session failure means: rebind)
+            self.last_error = str(exc) or type(exc).__name__
+
+    async def _check(self) -> None:
+        """After an error answer: if the session is dead, end it now so the supervisor
+        rebinds, rather than waiting for enquire_link to notice."""
+        client, reader = self._client, self._reader
+        alive = False
+        if client is not None:
+            with contextlib.suppress(Exception):
+                alive = await client.is_alive()
+        if not alive and reader is not None and not reader.done() and self.ready.is_set():
+            self.ready.clear()
+            self.last_error = "the session died"
+            reader.cancel()
 
     async def _pace(self) -> None:
         """Wait out a throttling pause, then for this bind's next rate slot."""
@@ -221,6 +247,8 @@ class Bind:
                 return resp.message_id or ""
             if status not in BACK_OFF | RESEND:
                 raise Refused(status)
+            if status in RESEND:
+                await self._check()
             self._pause()
         raise GaveUp(f"{s.max_tries} tries")
 
