@@ -13,9 +13,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from router.cli import keys_cmd, mock_cmd, routes_cmd, send_cmd, serve_cmd, validate_cmd
+from router.cli import (
+    keys_cmd,
+    mock_cmd,
+    routes_cmd,
+    send_cmd,
+    serve_cmd,
+    subscribers_cmd,
+    validate_cmd,
+)
 
-_COMMANDS = (serve_cmd, send_cmd, validate_cmd, routes_cmd, keys_cmd, mock_cmd)
+_COMMANDS = (serve_cmd, send_cmd, validate_cmd, routes_cmd, keys_cmd, mock_cmd,
+             subscribers_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
