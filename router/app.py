@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -25,11 +26,14 @@ from router.registry import build_channels
 from router.routing import Route, Router, RoutingConfigError, load_routing
 from router.settings import Authority, Settings, hash_api_key
 from router.store import SqliteStore
+from router.store.subscriber_csv import read_rows
 
 if TYPE_CHECKING:
     from channels.mock.demo import DemoElement
 
 DEMO_KEY = web.AppKey("tocsin.demo_key", str)
+DEMO_SUBSCRIBERS = (Path(__file__).resolve().parents[1] / "config" / "examples"
+                    / "demo-subscribers.csv")
 
 
 def free_port() -> int:
@@ -110,6 +114,13 @@ def _load_parts(settings: Settings, channel_names: set[str]) -> tuple[ProfileSet
     return profiles, router
 
 
+async def seed_demo_subscribers(store: SqliteStore) -> None:
+    """Demo mode: a few made-up SMS subscribers in the example alert's area, once."""
+    if await store.subscriber_count("msisdn") == 0 and DEMO_SUBSCRIBERS.is_file():
+        problems: list[str] = []
+        await store.import_subscribers(list(read_rows(DEMO_SUBSCRIBERS, "msisdn", problems)))
+
+
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
     mock_ports = ({e.channel: free_port() for e in _demo_elements()
                    if e.channel not in settings.channels} if settings.demo else {})
@@ -152,6 +163,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
             await web.TCPSite(runner, "127.0.0.1", mock_ports[element.channel]).start()
             mock_runners.append(runner)
         await sqlite_store.open()
+        if settings.demo:
+            await seed_demo_subscribers(sqlite_store)
         if settings.dispatch_enabled:
             await dispatcher.start()
         else:

@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -233,6 +234,29 @@ def create_smsc(host: str, smpp_port: int, record: Path | None = None) -> web.Ap
     app.router.add_put("/_mock/faults", _faults)
     app.router.add_get("/_mock/health", _health)
     return app
+
+
+_DEMO_PORTS: dict[Path, int] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def demo_channel_config(_base_url: str, data_dir: Path) -> dict[str, Any]:
+    """Demo mode: the ``sms`` channel bound to the sandbox SMSC. The SMPP port is chosen
+    here (the demo's control URL is HTTP) and ``demo_app`` starts the server on it."""
+    port = _DEMO_PORTS.setdefault(data_dir, free_port())
+    return {"type": "sms", "port": port, "system_id": "tocsin-demo", "password": "demo",
+            "binds": 2, "window": 10}
+
+
+def demo_app(data_dir: Path) -> web.Application:
+    return create_smsc("127.0.0.1", _DEMO_PORTS.setdefault(data_dir, free_port()),
+                       data_dir / "demo-smsc.jsonl")
 
 
 def main() -> None:

@@ -187,7 +187,7 @@ class Bind:
                 receipt = parse_receipt(event)
                 if receipt is not None:
                     self.on_receipt(receipt)
-        except Exception as exc:  # noqa: BLE001  (any session failure means: rebind)
+        except Exception as exc:
             self.last_error = str(exc) or type(exc).__name__
 
     async def _check(self) -> None:

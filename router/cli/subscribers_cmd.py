@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,6 @@ if TYPE_CHECKING:
     from router.store import SqliteStore, Subscriber
 
 BATCH = 1000
-_DIGITS = re.compile(r"^\d{8,15}$")
 
 
 def register(subparsers: Any) -> None:
@@ -43,58 +40,6 @@ def register(subparsers: Any) -> None:
     load.add_argument("--config", type=Path, help="settings file (YAML)")
     load.add_argument("--data-dir", type=Path, help="where the SQLite store lives")
     load.set_defaults(handler=run_import)
-
-
-def normalise_msisdn(text: str) -> str | None:
-    digits = re.sub(r"[\s\-().]", "", text)
-    digits = digits[1:] if digits.startswith("+") else digits
-    digits = digits[2:] if digits.startswith("00") else digits
-    return digits if _DIGITS.match(digits) else None
-
-
-def parse_areas(text: str) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[str, str], ...]]:
-    points: list[tuple[float, float]] = []
-    geocodes: list[tuple[str, str]] = []
-    for item in (part.strip() for part in text.split(";")):
-        if "=" in item:
-            name, _, value = item.partition("=")
-            if not name.strip() or not value.strip():
-                raise ValueError("a geocode is NAME=VALUE")
-            geocodes.append((name.strip(), value.strip()))
-        elif item:
-            lat, lon = (float(x) for x in item.split())
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                raise ValueError("a point is LAT LON within WGS 84 ranges")
-            points.append((lat, lon))
-    if not points and not geocodes:
-        raise ValueError("no home area")
-    return tuple(points), tuple(geocodes)
-
-
-def read_rows(path: Path, kind: str, problems: list[str]) -> Iterator[Subscriber]:
-    from router.store import Subscriber  # noqa: PLC0415  (keep other commands light)
-
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"address", "areas"} - set(reader.fieldnames or ())
-        if missing:
-            problems.append(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-            return
-        for row in reader:
-            line = reader.line_num
-            address = (row.get("address") or "").strip()
-            if kind == "msisdn":
-                address = normalise_msisdn(address) or ""
-            if not address:
-                problems.append(f"{path}:{line}: not a phone number in international form")
-                continue
-            try:
-                points, geocodes = parse_areas(row.get("areas") or "")
-            except ValueError as exc:
-                problems.append(f"{path}:{line}: areas: {exc}")
-                continue
-            yield Subscriber(kind, address, (row.get("language") or "").strip() or None,
-                             points, geocodes)
 
 
 async def _import(store: SqliteStore, rows: Iterator[Subscriber]) -> int:
@@ -116,6 +61,7 @@ async def _import(store: SqliteStore, rows: Iterator[Subscriber]) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from router.settings import load_settings  # noqa: PLC0415
     from router.store import SqliteStore  # noqa: PLC0415
+    from router.store.subscriber_csv import read_rows  # noqa: PLC0415
 
     settings = load_settings(args.config, data_dir=args.data_dir)
     if not args.file.is_file():

@@ -53,7 +53,7 @@ def delivery(key: str = "a1/sms", text: str | None = None) -> Delivery:
                           f"<headline>{text}</headline>".encode())
     document = parse_cap(raw).document
     assert document is not None
-    return Delivery(alert_id=key.split("/")[0], channel="sms", idempotency_key=key,
+    return Delivery(alert_id=key.split("/", maxsplit=1)[0], channel="sms", idempotency_key=key,
                     alert=document.alert, raw=raw)
 
 
