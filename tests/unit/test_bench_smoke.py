@@ -25,3 +25,12 @@ def test_fixtures_are_current() -> None:
     diff = subprocess.run(["git", "diff", "--stat", "--", "tests/fixtures/cap"],
                           cwd=BENCH.parent, capture_output=True, text=True, check=False)
     assert diff.stdout == ""
+
+
+def test_sms_fanout_benchmark_runs_and_reports_verdicts() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "sms_fanout.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "recipients sent: 300" in result.stdout
+    assert "Tocsin / ceiling" in result.stdout
+    assert "projected for 1,000,000 recipients" in result.stdout
