@@ -27,8 +27,8 @@ Configuration (``channels.<name>``): ``host`` (127.0.0.1), ``port`` (2775),
 (1), ``window`` (10), ``rate_per_bind`` (0 = unlimited, submit_sm/s), ``max_parts``
 (4), ``batch_size`` (500), ``source_addr`` ("Tocsin"), ``source_ton`` (5),
 ``source_npi`` (0), ``validity_period`` ("" = SMSC default), ``bind_wait_s`` (10),
-``connect_timeout_s`` (5, TCP connect plus bind answer),
-``submit_timeout_s`` (30), ``backoff_initial_s`` (0.05), ``backoff_max_s`` (5),
+``connect_timeout_s`` (5, TCP connect plus bind answer), ``backoff_initial_s`` (0.05),
+``backoff_max_s`` (5),
 ``receipt_wait_s`` (0: do not wait for receipts before returning), ``cancel_text``,
 ``recipients`` (a fixed list of numbers used when a delivery has no audience) and
 ``journal`` (the outcomes file for that list; required with ``recipients``).
@@ -90,7 +90,6 @@ class SmsConfig(BaseModel):
     validity_period: str = Field(default="", max_length=16)
     bind_wait_s: float = Field(default=10.0, gt=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
-    submit_timeout_s: float = Field(default=30.0, gt=0)
     backoff_initial_s: float = Field(default=0.05, gt=0)
     backoff_max_s: float = Field(default=5.0, gt=0)
     receipt_wait_s: float = Field(default=0.0, ge=0, le=600)
@@ -116,7 +115,7 @@ class SmsConfig(BaseModel):
             system_type=self.system_type, binds=self.binds, window=self.window,
             rate_per_bind=self.rate_per_bind, bind_wait_s=self.bind_wait_s,
             connect_timeout_s=self.connect_timeout_s,
-            submit_timeout_s=self.submit_timeout_s, backoff_initial_s=self.backoff_initial_s,
+            backoff_initial_s=self.backoff_initial_s,
             backoff_max_s=self.backoff_max_s, source_addr=self.source_addr,
             source_ton=self.source_ton, source_npi=self.source_npi,
             validity_period=self.validity_period)

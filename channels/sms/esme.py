@@ -10,8 +10,8 @@ decides what to do with the answers:
 - ``ESME_RTHROTTLED`` (0x58) and ``ESME_RMSGQFUL`` (0x14) pause that bind and resend
   the same part: the pause starts at ``backoff_initial_s`` and doubles on each
   further refusal up to ``backoff_max_s``; the first success resets it;
-- ``ESME_RSYSERR`` (0x08, also what a dropped link yields), ``ESME_RX_T_APPN``
-  (0x64) and a timeout resend the same part after the same pause, on the same bind
+- ``ESME_RSYSERR`` (0x08, also what a dropped link or smpp34's response timer
+  yields) and ``ESME_RX_T_APPN`` (0x64) resend the same part after the same pause, on the same bind
   once it is bound again; a part is tried at most ``max_tries`` times;
 - any other status refuses that one message permanently (0x0B: bad number);
 - a bind that ends is rebound at once, then with a doubling delay; a worker whose
@@ -53,7 +53,6 @@ class SmppSettings:
     rate_per_bind: float = 0.0  # submit_sm per second per bind; 0 = unlimited
     connect_timeout_s: float = 5.0  # TCP connect plus bind_transceiver_resp
     bind_wait_s: float = 10.0
-    submit_timeout_s: float = 30.0
     backoff_initial_s: float = 0.05
     backoff_max_s: float = 5.0
     max_tries: int = 20
@@ -228,20 +227,17 @@ class Bind:
             smsc = self.smsc
             if smsc is None:
                 continue
-            try:
-                async with asyncio.timeout(s.submit_timeout_s):
-                    resp = await smsc.submit_sm(
-                        address, part.short_message, source_addr=s.source_addr,
-                        source_addr_ton=s.source_ton, source_addr_npi=s.source_npi,
-                        dest_addr_ton=s.dest_ton, dest_addr_npi=s.dest_npi,
-                        esm_class=part.esm_class, data_coding=part.data_coding,
-                        registered_delivery=1, priority_flag=s.priority_flag,
-                        validity_period=s.validity_period)
+            try:  # smpp34's response timer bounds the wait (no asyncio timer per submit)
+                resp = await smsc.submit_sm(
+                    address, part.short_message, source_addr=s.source_addr,
+                    source_addr_ton=s.source_ton, source_addr_npi=s.source_npi,
+                    dest_addr_ton=s.dest_ton, dest_addr_npi=s.dest_npi,
+                    esm_class=part.esm_class, data_coding=part.data_coding,
+                    registered_delivery=1, priority_flag=s.priority_flag,
+                    validity_period=s.validity_period)
                 status = resp.command_status
             except smpp34.SmppError as exc:
                 status = status_of(exc)
-            except TimeoutError:
-                status = 0x08
             if status == 0:
                 self._backoff = s.backoff_initial_s
                 return resp.message_id or ""
