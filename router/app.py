@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -32,11 +33,14 @@ from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfigError, load_routing
 from router.settings import Authority, Settings, hash_api_key
 from router.store import SqliteStore
+from router.store.subscriber_csv import read_rows
 
 if TYPE_CHECKING:
     from channels.mock.demo import DemoElement
 
 DEMO_KEY = web.AppKey("tocsin.demo_key", str)
+DEMO_SUBSCRIBERS = (Path(__file__).resolve().parents[1] / "config" / "examples"
+                    / "demo-subscribers.csv")
 
 
 def free_port() -> int:
@@ -169,6 +173,13 @@ def dispatch_settings(settings: Settings) -> DispatchSettings:
         breaker_reset_s=settings.dispatch_breaker_reset_s)
 
 
+async def seed_demo_subscribers(store: SqliteStore) -> None:
+    """Demo mode: a few made-up SMS subscribers in the example alert's area, once."""
+    if await store.subscriber_count("msisdn") == 0 and DEMO_SUBSCRIBERS.is_file():
+        problems: list[str] = []
+        await store.import_subscribers(list(read_rows(DEMO_SUBSCRIBERS, "msisdn", problems)))
+
+
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
     mock_ports = ({e.channel: free_port() for e in _demo_elements()
                    if e.channel not in settings.channels} if settings.demo else {})
@@ -203,6 +214,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         mock_runners = await _start_mock_elements(settings, mock_ports)
         await sqlite_store.open()
+        if settings.demo:
+            await seed_demo_subscribers(sqlite_store)
         if settings.dispatch_enabled:
             await dispatcher.start()
         else:

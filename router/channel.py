@@ -17,11 +17,16 @@ configuration mapping, and then:
 - ``cancel(delivery, receipt)`` withdraws what an earlier send put out, where
   the network can (a CBC kill); ``update`` is ``send`` with ``delivery.replaces``;
 - ``health()`` reports whether the network element is reachable.
+
+A channel that reaches subscribers one by one (SMS, a wallet push) names the kind
+of address it needs in ``Capabilities.recipients``; the dispatcher then attaches an
+``Audience`` to each delivery: the recipients still to be sent, streamed in
+batches from durable storage, and the place to record each recipient's outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +38,7 @@ from router.errors import FailureReason, NotApplicableError, PermanentError, Tra
 __all__ = [
     "Alert",
     "AreaKind",
+    "Audience",
     "Capabilities",
     "Channel",
     "ChannelFactory",
@@ -47,6 +53,9 @@ __all__ = [
     "PermanentError",
     "PlainVariants",
     "Receipt",
+    "Recipient",
+    "RecipientOutcome",
+    "RecipientResult",
     "Status",
     "TextBudget",
     "TransientError",
@@ -74,6 +83,10 @@ class Capabilities:
     """The channel's text budget for a language, in its own encoding units (pages,
     septets, parts, bytes); renderers and ``tocsin preview`` use it. Without it the
     budget is ``max_text_length`` characters."""
+    recipients: str | None = None
+    """The kind of subscriber address the channel sends to (``"msisdn"`` for SMS,
+    ``"wallet"`` for a wallet push): the dispatcher attaches ``Delivery.audience``
+    with subscribers of that kind. None: the channel broadcasts, it has no audience."""
 
     def text_limit(self, language: str) -> int | None:
         primary = language.split("-", 1)[0].lower()
@@ -191,6 +204,67 @@ class PlainVariants:
         return next((f for f in fitted if f.fits), fitted[-1])
 
 
+class RecipientOutcome(StrEnum):
+    """What became of one recipient of one delivery."""
+
+    SENT = "sent"  # the network accepted it; no final word yet
+    DELIVERED = "delivered"  # the network confirmed delivery (a receipt)
+    FAILED = "failed"  # refused or undeliverable; not sent again
+    EXPIRED = "expired"  # the network gave up (its validity period ran out)
+    UNSENT = "unsent"  # not sent after all (an interrupted send): offer it again
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One subscriber as a channel sees it. ``key`` is opaque and stable (safe to log);
+    ``address`` (a phone number, a wallet handle) is personal data: never log it, never
+    put it in a metric label, an error message or a receipt."""
+
+    key: str
+    address: str
+    language: str | None = None  # the language the subscriber chose, if any
+
+    def __repr__(self) -> str:  # keeps the address out of tracebacks and debug logs
+        return f"Recipient(key={self.key!r}, language={self.language!r})"
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    key: str
+    outcome: RecipientOutcome
+    reference: str | None = None  # the network's message id(s), for receipts and audits
+
+
+@runtime_checkable
+class Audience(Protocol):
+    """The recipients of one delivery and their outcomes, kept durably by Tocsin.
+
+    Streaming keeps memory flat at any audience size; durable outcomes make the
+    delivery resumable: a retry, a rebind or a restart offers only the recipients
+    without an outcome, so nobody who was sent the message gets it again and nobody is
+    left out. Each batch is claimed durably before it is handed out; after a crash,
+    claimed recipients without an outcome are offered again (at least once: only the
+    messages in flight at the moment of the crash can arrive twice).
+    """
+
+    def batches(self, size: int) -> AsyncIterator[Sequence[Recipient]]:
+        """Recipients still to be sent, at most ``size`` at a time; ends early when the
+        alert is cancelled or superseded meanwhile (see ``interrupted``)."""
+
+    async def record(self, results: Sequence[RecipientResult]) -> None:
+        """Store outcomes durably (``UNSENT`` gives a claimed recipient back)."""
+
+    async def settle(self, results: Sequence[RecipientResult]) -> None:
+        """Store final outcomes that arrived later (delivery receipts), by recipient key."""
+
+    async def counts(self) -> Mapping[str, int]:
+        """Recipients per outcome value so far (``{"sent": 10, "delivered": 7, ...}``)."""
+
+    @property
+    def interrupted(self) -> str | None:
+        """Why ``batches`` stopped early (``"cancelled"``, ``"superseded"``), else None."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One alert for one channel instance, as the dispatcher hands it over."""
@@ -204,6 +278,7 @@ class Delivery:
     deadline: datetime | None = None
     replaces: Receipt | None = None  # an Update: the receipt of what it supersedes
     variants: Variants | None = None  # rendered accessible variants; None before rendering exists
+    audience: Audience | None = None  # recipients, for a channel with ``recipients`` set
 
 
 @dataclass(frozen=True)

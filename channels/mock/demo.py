@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from channels.mock import smsc
 from channels.mock.webhook_receiver import create_receiver
 
 DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loopback only)
@@ -54,5 +55,13 @@ WEBHOOK = DemoElement(
     path="/hook",
 )
 
-ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK,)
+SMSC = DemoElement(
+    channel="sms",
+    element="SMSC (smpp34 SMPP 3.4 server)",
+    make_app=smsc.demo_app,
+    channel_config=smsc.demo_channel_config,
+    path="/_mock/received",
+)
+
+ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC)
 """Every element demo mode runs; a channel with a mock adds its element here."""

@@ -92,11 +92,13 @@ class Speaker:
             async with asyncio.timeout(self.settings.timeout_s):
                 out, err = await process.communicate(stdin)
         except TimeoutError as exc:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+            await _reap(process)
             raise SpeechError("render.tts.failed", f"espeak-ng took longer than "
                               f"{self.settings.timeout_s:g} s") from exc
+        except asyncio.CancelledError:
+            # shutdown while speaking: kill the child and close its pipes before going
+            await asyncio.shield(_reap(process))
+            raise
         if process.returncode != 0:
             raise SpeechError("render.tts.failed", f"espeak-ng exited {process.returncode}: "
                               f"{err.decode(errors='replace').strip()[:200]}")
@@ -135,3 +137,10 @@ class Speaker:
         os.replace(partial, path)
         return Speech(voice, path, len(data), hashlib.sha256(data).hexdigest(),
                       hashlib.sha1(data, usedforsecurity=False).hexdigest(), duration)
+
+
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    """Kill a child and wait for it, so its pipes are closed rather than leaked."""
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    await process.communicate()

@@ -20,10 +20,12 @@ from router.cli import (
     routes_cmd,
     send_cmd,
     serve_cmd,
+    subscribers_cmd,
     validate_cmd,
 )
 
-_COMMANDS = (serve_cmd, send_cmd, validate_cmd, routes_cmd, keys_cmd, mock_cmd, preview_cmd)
+_COMMANDS = (serve_cmd, send_cmd, validate_cmd, routes_cmd, keys_cmd, mock_cmd, preview_cmd,
+             subscribers_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

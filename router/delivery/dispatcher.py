@@ -13,7 +13,11 @@ send safe. Rules:
   with an open breaker the primary is still retried when the breaker lets a
   trial through, because a second channel reaching people is not a duplicate;
 - a success marks unneeded standby fallbacks ``skipped``;
-- per-channel concurrency limits keep one slow network from taking every slot.
+- per-channel concurrency limits keep one slow network from taking every slot;
+- a channel that names ``Capabilities.recipients`` gets the delivery's ``Audience``
+  from the store and ``fanout_timeout_s`` instead of ``send_timeout_s``: a national
+  fan-out takes minutes, and the audience's durable outcomes let a cut-short send
+  resume where it stopped.
 
 Every attempt and every settled fallback is written through the record stage
 (``router.record.Recorder``), which also turns it into metrics, log lines and
@@ -50,6 +54,7 @@ class DispatchSettings:
     max_in_flight: int = 64
     per_channel_concurrency: int = 8
     send_timeout_s: float = 30.0
+    fanout_timeout_s: float = 3600.0
     retry_multiplier_s: float = 0.5
     retry_max_s: float = 30.0
     retry_jitter_s: float = 0.25
@@ -197,13 +202,16 @@ class Dispatcher:
             self.wake()
             return
         replaces = self._prior_receipt(item)
+        kind = channel.capabilities.recipients
         delivery = Delivery(alert_id=item.alert_id, channel=item.channel,
                             idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
                             attempt=number, deadline=deadline, replaces=replaces,
-                            variants=_variants(item))
+                            variants=_variants(item),
+                            audience=self.store.audience(kind, item, alert) if kind else None)
         try:
             async with self.recorder.slot(item.channel, self._limits[item.channel]):
-                timeout = min(self.settings.send_timeout_s,
+                timeout = min(self.settings.fanout_timeout_s if kind
+                              else self.settings.send_timeout_s,
                               (deadline - datetime.now(UTC)).total_seconds())
                 async with asyncio.timeout(max(timeout, 0.001)):
                     receipt = await self._hand_over(channel, delivery)

@@ -205,7 +205,7 @@ def _alert_out(record: AlertRecord) -> AlertOut:
             next_attempt_at=d.next_attempt_at, last_error=d.last_error, updated_at=d.updated_at,
             history=[AttemptOut(number=a.number, started_at=a.started_at, ended_at=a.ended_at,
                                 outcome=a.outcome, reason=a.reason, error=a.error)
-                     for a in d.history]) for d in record.deliveries],
+                     for a in d.history], recipients=d.recipients) for d in record.deliveries],
         cap_url=f"/api/v1/alerts/{record.id}/cap",
     )
 

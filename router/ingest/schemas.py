@@ -74,6 +74,10 @@ class DeliveryOut(_Out):
     last_error: str | None
     updated_at: datetime
     history: list[AttemptOut]
+    recipients: dict[str, int] | None = Field(
+        default=None, description="subscriber channels (SMS): recipients per outcome -- "
+        "claimed (being sent), sent (accepted, no receipt yet), delivered, failed, expired -- "
+        "and accepted (all the network took)")
 
 
 class AlertOut(_Out):

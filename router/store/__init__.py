@@ -24,6 +24,7 @@ from router.store.records import (
     StoredVariants,
 )
 from router.store.sqlite import SqliteStore, decode_cursor
+from router.store.subscribers import Subscriber, SubscriberAudience
 
 __all__ = [
     "AcceptOutcome",
@@ -45,5 +46,7 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoredVariants",
+    "Subscriber",
+    "SubscriberAudience",
     "decode_cursor",
 ]

@@ -14,7 +14,8 @@ import builtins
 from datetime import datetime
 from typing import Protocol
 
-from router.cap import Finding
+from router.cap import Alert, Finding
+from router.channel import Audience
 from router.store.records import (
     AcceptResult,
     AlertPage,
@@ -82,3 +83,5 @@ class Store(Protocol):
                             findings: builtins.list[Finding], *, state: str) -> None:
         """Store the audio made for an alert, add its findings to the alert's, and set
         its speech state (``done`` or ``failed``) in one transaction."""
+    def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
+        """The subscribers of address ``kind`` that ``delivery`` goes to (streamed)."""

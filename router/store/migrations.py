@@ -101,4 +101,33 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (alert_id, name)
     );
     """,
+    # subscriber registry (opt-in addresses with home areas) and per-recipient outcomes.
+    """
+    CREATE TABLE subscribers (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,             -- address kind: msisdn, wallet, ...
+        address     TEXT NOT NULL,             -- personal data: never logged
+        language    TEXT,
+        created_at  TEXT NOT NULL,
+        UNIQUE (kind, address)
+    );
+    CREATE TABLE subscriber_areas (
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        lat         REAL,                      -- a point (WGS 84) ...
+        lon         REAL,
+        value_name  TEXT,                      -- ... or a CAP geocode
+        value       TEXT
+    );
+    CREATE INDEX subscriber_areas_subscriber ON subscriber_areas(subscriber_id);
+    CREATE INDEX subscriber_areas_geocode ON subscriber_areas(value_name, value, subscriber_id);
+    CREATE TABLE recipient_outcomes (
+        delivery_key  TEXT NOT NULL,           -- the delivery's idempotency key
+        subscriber_id INTEGER NOT NULL,
+        state         TEXT NOT NULL,           -- claimed | sent | delivered | failed | expired
+        claim         TEXT,                    -- the run that claimed it
+        reference     TEXT,                    -- the network's message id(s)
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (delivery_key, subscriber_id)
+    ) WITHOUT ROWID;
+    """,
 )

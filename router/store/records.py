@@ -87,6 +87,7 @@ class DeliveryRecord:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     history: tuple[AttemptRecord, ...] = ()
+    recipients: dict[str, int] | None = None  # per-recipient outcomes (subscriber channels)
 
 
 @dataclass(frozen=True)

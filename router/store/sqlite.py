@@ -32,10 +32,11 @@ from typing import Any, TypeVar
 
 import structlog
 
-from router.cap import Finding
+from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
 from router.errors import StoreUnavailableError
+from router.store.areas import AlertArea
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
     OPEN_DELIVERY_STATES,
@@ -56,6 +57,12 @@ from router.store.records import (
     ReferenceRecord,
     SpeechJob,
     StoredVariants,
+)
+from router.store.subscribers import (
+    Subscriber,
+    SubscriberAudience,
+    outcome_counts,
+    upsert_subscribers,
 )
 
 T = TypeVar("T")
@@ -468,6 +475,24 @@ class SqliteStore:
         """Store the audio made for an alert, append its findings to the alert's and
         set its speech state, in one transaction."""
         await self._write(lambda conn: _record_speech(conn, alert_id, assets, findings, state))
+    # -- subscribers ------------------------------------------------------------------
+
+    async def import_subscribers(self, subscribers: list[Subscriber]) -> int:
+        """Insert or replace one batch of subscribers (by kind and address), atomically."""
+        return await self._write(lambda conn: upsert_subscribers(conn, subscribers))
+
+    async def subscriber_count(self, kind: str) -> int:
+        return int(await self._read(lambda conn: conn.execute(
+            "SELECT count(*) FROM subscribers WHERE kind = ?", (kind,)).fetchone()[0]))
+
+    def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> SubscriberAudience:
+        """The recipients of ``delivery`` among subscribers of address ``kind``: those the
+        earlier alert reached (Update, Cancel) and those in the alert's area (not Cancel)."""
+        prior = delivery.replaces.idempotency_key if delivery.replaces else None
+        area = None if alert.msg_type is MsgType.CANCEL else AlertArea(alert)
+        return SubscriberAudience(self._read, self._write, kind=kind,
+                                  delivery_key=delivery.idempotency_key,
+                                  alert_id=delivery.alert_id, area=area, prior_key=prior)
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:
@@ -564,6 +589,12 @@ def _parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _recipients(conn: sqlite3.Connection, delivery_key: str) -> dict[str, int] | None:
+    """Per-recipient outcome counts of a subscriber channel's delivery, else None."""
+    counts = outcome_counts(conn, delivery_key)
+    return counts if len(counts) > 1 else None
+
+
 def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
     references = [
         ReferenceRecord(r["sender"], r["identifier"], datetime.fromisoformat(r["sent"]),
@@ -585,6 +616,7 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
             updated_at=datetime.fromisoformat(d["updated_at"]), replaced=d["replaced"],
             next_attempt_at=_parse_time(d["next_attempt_at"]), last_error=d["last_error"],
             history=tuple(history.get(d["channel"], ())),
+            recipients=_recipients(conn, d["idempotency_key"]),
         )
         for d in conn.execute(
             "SELECT * FROM deliveries WHERE alert_id = ? ORDER BY fallback_for IS NOT NULL, "

@@ -156,3 +156,58 @@ def mock_webhook() -> Iterator[MockWebhookProcess]:
         yield mock
     finally:
         mock.stop()
+
+
+class SmsHarness:
+    """The SMS channel with a fixed one-number list (deliveries in the contract suite
+    carry no audience) against the sandbox SMSC: the smpp34 server as a process."""
+
+    NUMBER = "31612345678"
+
+    def __init__(self, server: Any, workdir: Path) -> None:
+        self.server = server
+        self.journal = workdir / "sms-journal.jsonl"
+        if server.proc.poll() is not None:
+            server.start()
+        server.call("DELETE", "/_mock/received")
+        server.faults(mode="none")
+
+    def _config(self, port: int) -> dict[str, Any]:
+        return {"port": port, "system_id": "contract", "password": "secret",
+                "recipients": [self.NUMBER], "journal": str(self.journal), "bind_wait_s": 3,
+                "backoff_initial_s": 0.01, "backoff_max_s": 0.2, "connect_timeout_s": 1,
+                "cancel_text": "WITHDRAWN"}
+
+    def channel(self) -> Channel:
+        return channel_types()["sms"]("sms-under-test", self._config(self.server.smpp_port))
+
+    def unreachable(self) -> Channel:
+        return channel_types()["sms"]("sms-unreachable", {**self._config(free_port()),
+                                                          "bind_wait_s": 1})
+
+    def _texts(self) -> list[str]:
+        texts = []
+        for record in self.server.received():
+            body = bytes.fromhex(record["short_message"])
+            first = not record["esm_class"] & 0x40 or body[5] == 1
+            if first:
+                texts.append(body[6:] if record["esm_class"] & 0x40 else body)
+        return [t.decode("latin-1") for t in texts]
+
+    def times_received(self, key: str) -> int:  # one number: each message is one send
+        return sum(1 for text in self._texts() if not text.startswith("WITHDRAWN"))
+
+    def cancelled(self, key: str) -> bool:
+        return any(text.startswith("WITHDRAWN") for text in self._texts())
+
+    def break_transient(self) -> None:  # the SMSC is down
+        self.server.stop()
+
+    def break_permanent(self) -> None:  # the SMSC refuses the number (ESME_RINVDSTADR)
+        self.heal()
+        self.server.faults(mode="reject", status=0x0B)
+
+    def heal(self) -> None:
+        if self.server.proc.poll() is not None:
+            self.server.start()
+        self.server.faults(mode="none")

@@ -16,12 +16,14 @@ from tests.contract.harnesses import (
     FileHarness,
     Harness,
     MockWebhookProcess,
+    SmsHarness,
     WebhookHarness,
     mock_webhook,
 )
+from tests.integration.sms_smsc import SmscProcess, smsc
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "nl-alert-fire.xml"
-KNOWN = {"file", "webhook"}
+KNOWN = {"file", "webhook", "sms"}
 TYPES = sorted(channel_types())
 
 
@@ -31,6 +33,12 @@ def webhook_mock() -> Iterator[MockWebhookProcess]:
         yield mock
 
 
+@pytest.fixture(scope="module")
+def sms_smsc() -> Iterator[SmscProcess]:
+    with smsc() as process:
+        yield process
+
+
 @pytest.fixture(params=TYPES)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     kind = request.param
@@ -38,6 +46,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
         return FileHarness(tmp_path)
     if kind == "webhook":
         return WebhookHarness(request.getfixturevalue("webhook_mock"))
+    if kind == "sms":
+        return SmsHarness(request.getfixturevalue("sms_smsc"), tmp_path)
     pytest.fail(f"no contract harness for registered channel type {kind!r}")
 
 

@@ -1,0 +1,283 @@
+"""``sms`` channel: one SMS per subscriber in the alert's area, over SMPP 3.4.
+
+Stage: channel adapter (imports only the contract and its own package).
+
+For each delivery the dispatcher attaches the ``Audience`` (``recipients="msisdn"``):
+subscribers whose home area the alert reaches, plus -- for an Update -- everyone
+the earlier alert reached. The text per language comes from the rendered variants
+fitted to ``max_parts`` parts (``PartsBudget``); a subscriber gets the language
+they chose when the alert has it, else the alert's first language. Text that does
+not fit even in its shortest form fails the delivery (``too_long``), before any
+message goes out.
+
+Outcomes: the send returns once every recipient has an outcome; the Receipt's
+``detail["metrics"]`` carries ``sms_recipients_sent`` (accepted by the SMSC),
+``_delivered``, ``_failed`` and ``_expired`` as known at that moment, and receipts
+arriving later keep updating the delivery's counts in the store (the status API
+shows them). The send fails *transiently* when no bind comes up or some recipients
+are still unsent (the retry offers only those), *permanently* when the SMSC refused
+every message.
+
+A Cancel cannot recall an SMS: it stops the original's fan-out (the audience ends
+when its alert is cancelled) and sends the Cancel's own text -- or ``cancel_text``
+when it has none -- to everyone the original reached.
+
+Configuration (``channels.<name>``): ``host`` (127.0.0.1), ``port`` (2775),
+``system_id``, ``password`` or ``password_env``, ``system_type`` (""), ``binds``
+(1), ``window`` (10), ``rate_per_bind`` (0 = unlimited, submit_sm/s), ``max_parts``
+(4), ``batch_size`` (500), ``source_addr`` ("Tocsin"), ``source_ton`` (5),
+``source_npi`` (0), ``validity_period`` ("" = SMSC default), ``bind_wait_s`` (10),
+``connect_timeout_s`` (5, TCP connect plus bind answer), ``backoff_initial_s`` (0.05),
+``backoff_max_s`` (5),
+``receipt_wait_s`` (0: do not wait for receipts before returning), ``cancel_text``,
+``recipients`` (a fixed list of numbers used when a delivery has no audience) and
+``journal`` (the outcomes file for that list; required with ``recipients``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from channels.sms.budget import PartsBudget
+from channels.sms.encoding import Part, reference_for, split
+from channels.sms.esme import Bind, SmppSettings
+from channels.sms.fanout import FanOut, FanOutResult
+from channels.sms.journal import JournalAudience
+from channels.sms.tracking import ReceiptTracker
+from router.channel import (
+    AreaKind,
+    Audience,
+    Capabilities,
+    Delivery,
+    FailureReason,
+    Health,
+    MsgType,
+    NotApplicableError,
+    PermanentError,
+    PlainVariants,
+    Receipt,
+    Recipient,
+    TransientError,
+    Variants,
+)
+
+DEFAULT_CANCEL_TEXT = "The earlier public warning has been withdrawn."
+
+
+class SmsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(default=2775, ge=1, le=65535)
+    system_id: str = Field(min_length=1, max_length=15)
+    password: str | None = Field(default=None, max_length=8)
+    password_env: str | None = None
+    system_type: str = Field(default="", max_length=12)
+    binds: int = Field(default=1, ge=1, le=64)
+    window: int = Field(default=10, ge=1, le=1000)
+    rate_per_bind: float = Field(default=0.0, ge=0)
+    max_parts: int = Field(default=4, ge=1, le=255)
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    source_addr: str = Field(default="Tocsin", max_length=20)
+    source_ton: int = Field(default=5, ge=0, le=6)
+    source_npi: int = Field(default=0, ge=0, le=18)
+    validity_period: str = Field(default="", max_length=16)
+    bind_wait_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    backoff_initial_s: float = Field(default=0.05, gt=0)
+    backoff_max_s: float = Field(default=5.0, gt=0)
+    receipt_wait_s: float = Field(default=0.0, ge=0, le=600)
+    cancel_text: str = Field(default=DEFAULT_CANCEL_TEXT, min_length=1)
+    recipients: list[str] = Field(default_factory=list)
+    journal: Path | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SmsConfig:
+        if self.password is None and not self.password_env:
+            raise ValueError("an SMPP bind needs `password` or `password_env`")
+        if self.password_env and self.password_env not in os.environ:
+            raise ValueError(f"environment variable {self.password_env} (password_env) is not set")
+        if self.recipients and self.journal is None:
+            raise ValueError("`recipients` needs a `journal` file to remember who was sent what")
+        return self
+
+    def smpp(self) -> SmppSettings:
+        return SmppSettings(
+            host=self.host, port=self.port, system_id=self.system_id,
+            password=self.password if self.password is not None
+            else os.environ[self.password_env or ""],
+            system_type=self.system_type, binds=self.binds, window=self.window,
+            rate_per_bind=self.rate_per_bind, bind_wait_s=self.bind_wait_s,
+            connect_timeout_s=self.connect_timeout_s,
+            backoff_initial_s=self.backoff_initial_s,
+            backoff_max_s=self.backoff_max_s, source_addr=self.source_addr,
+            source_ton=self.source_ton, source_npi=self.source_npi,
+            validity_period=self.validity_period)
+
+
+def _metrics(counts: Mapping[str, int]) -> dict[str, int]:
+    return {"sms_recipients_sent": counts.get("accepted", 0),
+            "sms_recipients_delivered": counts.get("delivered", 0),
+            "sms_recipients_failed": counts.get("failed", 0),
+            "sms_recipients_expired": counts.get("expired", 0)}
+
+
+class _Texts:
+    """Each language's parts, fitted and split once per delivery."""
+
+    def __init__(self, delivery: Delivery, budget: PartsBudget, text: str | None = None) -> None:
+        self.key = delivery.idempotency_key
+        variants: Variants = delivery.variants or PlainVariants(delivery.alert)
+        self.languages = variants.languages
+        if text is not None:
+            self._parts = {"*": split(text, reference_for(self.key)).parts}
+            return
+        if not self.languages:
+            raise PermanentError("the alert has no text to send", FailureReason.INVALID_INPUT)
+        self._parts = {}
+        for language in self.languages:
+            fitted = variants.fit(language, budget)
+            if not fitted.fits:
+                raise PermanentError(
+                    f"the {language} text needs {fitted.cost} SMS parts even in its shortest "
+                    f"form, {fitted.overflow} more than the limit of {budget.limit}",
+                    FailureReason.TOO_LONG)
+            self._parts[language.lower()] = split(
+                fitted.text, reference_for(f"{self.key}/{language}")).parts
+
+    def parts_for(self, recipient: Recipient) -> tuple[Part, ...]:
+        if "*" in self._parts:
+            return self._parts["*"]
+        chosen = (recipient.language or "").lower()
+        if chosen in self._parts:
+            return self._parts[chosen]
+        primary = chosen.split("-", 1)[0]
+        for language, parts in self._parts.items():
+            if primary and language.split("-", 1)[0] == primary:
+                return parts
+        return next(iter(self._parts.values()))
+
+    def sizes(self) -> dict[str, int]:
+        return {language: len(parts) for language, parts in self._parts.items()}
+
+
+class SmsChannel:
+    def __init__(self, name: str, config: Mapping[str, Any]) -> None:
+        self.name = name
+        self.config = SmsConfig.model_validate(config)
+        self.budget = PartsBudget(self.config.max_parts)
+        self.capabilities = Capabilities(
+            area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
+            supports_update=True, supports_cancel=True, budget=lambda _lang: self.budget,
+            recipients="msisdn")
+        self.tracker = ReceiptTracker()
+        self._binds: list[Bind] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        settings = self.config.smpp()
+        self._binds = [Bind(settings, lambda r: self.tracker.receipt(r.message_id, r.state))
+                       for _ in range(settings.binds)]
+        for bind in self._binds:
+            bind.start()
+        self._flusher = asyncio.create_task(self._flush_receipts(), name="tocsin-sms-receipts")
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self._settle()
+        for bind in self._binds:
+            await bind.stop()
+
+    async def _flush_receipts(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            with contextlib.suppress(Exception):  # the store is briefly unavailable: next time
+                await self._settle()
+
+    async def _settle(self) -> None:
+        for audience, results in self.tracker.take():
+            await audience.settle(results)
+
+    def _audience(self, delivery: Delivery, key: str, prior: str | None,
+                  include_list: bool) -> Audience:
+        if delivery.audience is not None:
+            return delivery.audience
+        if not self.config.recipients or self.config.journal is None:
+            raise NotApplicableError("no subscribers and no fixed recipients for SMS")
+        return JournalAudience(self.config.journal, self.config.recipients, key,
+                               prior_key=prior, include_list=include_list)
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        if delivery.alert.msg_type is MsgType.CANCEL:
+            raise NotApplicableError("SMS never carried the alert this Cancel refers to")
+        texts = _Texts(delivery, self.budget)
+        prior = delivery.replaces.idempotency_key if delivery.replaces else None
+        audience = self._audience(delivery, delivery.idempotency_key, prior, True)
+        result = await self._fan_out(audience, texts)
+        return await self._receipt(delivery, audience, result, texts)
+
+    async def cancel(self, delivery: Delivery, receipt: Receipt) -> None:
+        own = delivery.alert.msg_type is MsgType.CANCEL and delivery.alert.infos
+        texts = (_Texts(delivery, self.budget) if own
+                 else _Texts(delivery, self.budget, self.config.cancel_text))
+        key = delivery.idempotency_key
+        if key == receipt.idempotency_key:
+            key += "/cancel"
+        audience = self._audience(delivery, key, receipt.idempotency_key, False)
+        await self._fan_out(audience, texts)
+
+    async def _fan_out(self, audience: Audience, texts: _Texts) -> FanOutResult:
+        if not self._binds:
+            raise TransientError("the SMS channel is not started", FailureReason.UNAVAILABLE)
+        fan_out = FanOut(self._binds, self.config.window, audience, texts.parts_for,
+                         self.tracker, batch_size=self.config.batch_size)
+        result = await fan_out.run()
+        if result.link_down is not None:
+            raise TransientError(f"SMSC {self.config.host}:{self.config.port} unreachable: "
+                                 f"{result.link_down} ({result.sent} sent, {result.unsent} "
+                                 "left for the next attempt)", FailureReason.UNAVAILABLE)
+        if result.unsent:
+            raise TransientError(f"the SMSC kept deferring {result.unsent} messages "
+                                 f"({result.sent} sent); they go in the next attempt",
+                                 FailureReason.OVERLOADED)
+        if result.failed and not result.sent:
+            codes = ", ".join(f"0x{code:02X} x{n}" for code, n in result.refusals.items())
+            raise PermanentError(f"the SMSC refused all {result.failed} messages ({codes})",
+                                 FailureReason.REJECTED)
+        return result
+
+    async def _receipt(self, delivery: Delivery, audience: Audience, result: FanOutResult,
+                       texts: _Texts) -> Receipt:
+        if self.config.receipt_wait_s and result.sent:
+            await asyncio.sleep(self.config.receipt_wait_s)  # let early receipts land
+        await self._settle()
+        counts = dict(await audience.counts())
+        duplicate = result.sent == 0 and result.failed == 0 and counts.get("accepted", 0) > 0
+        return Receipt(self.name, delivery.idempotency_key, reference=delivery.idempotency_key,
+                       duplicate=duplicate,
+                       detail={"metrics": _metrics(counts), "recipients": counts,
+                               "parts": texts.sizes(), "interrupted": audience.interrupted,
+                               "this_attempt": {"sent": result.sent, "failed": result.failed}})
+
+    async def health(self) -> Health:
+        if not self._binds:
+            return Health(False, "not started")
+        target = f"SMSC {self.config.host}:{self.config.port}"
+        bound = sum(b.ready.is_set() for b in self._binds)
+        if not bound:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(self.config.bind_wait_s, 5.0)):
+                    await self._binds[0].ready.wait()
+            bound = sum(b.ready.is_set() for b in self._binds)
+        if bound:
+            return Health(True, f"{target}: {bound} of {len(self._binds)} binds up")
+        return Health(False, f"{target}: no bind up ({self._binds[0].last_error or 'binding'})")

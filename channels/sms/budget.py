@@ -1,0 +1,32 @@
+"""The SMS text budget: a number of concatenated parts, counted in the text's own coding.
+
+Stage: channel adapter (pure). Renderers ask ``cost(text)`` and compare it with
+``limit``; they never need to know that one Greek letter turns a whole message
+into UCS-2 and halves the room.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from channels.sms.encoding import MAX_PARTS, part_count
+
+DEFAULT_MAX_PARTS = 4
+
+
+@dataclass(frozen=True)
+class PartsBudget:
+    """At most ``limit`` SMS parts (160/153 GSM-7 septets or 70/67 UCS-2 units each)."""
+
+    limit: int = DEFAULT_MAX_PARTS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PARTS:
+            raise ValueError(f"max_parts must be between 1 and {MAX_PARTS}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.limit} SMS part{'s' if self.limit != 1 else ''}"
+
+    def cost(self, text: str) -> int:
+        return part_count(text)

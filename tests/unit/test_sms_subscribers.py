@@ -1,0 +1,182 @@
+"""The subscriber registry and the store-backed Audience: geographic selection, durable
+claims and outcomes (no one twice, no one lost), Update and Cancel audiences, counts in
+the alert status, and the CSV import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from router.cap import Alert, parse_cap
+from router.channel import Audience, Recipient, RecipientOutcome, RecipientResult
+from router.cli import main
+from router.store import ClaimedDelivery, NewAlert, PlannedDelivery, SqliteStore, Subscriber
+from router.store.records import PriorDelivery
+from router.store.subscriber_csv import normalise_msisdn, parse_areas
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
+GEOCODE = (b"<polygon>51.8950,4.4300 51.8950,4.4900 51.8700,4.4900 51.8700,4.4300 "
+           b"51.8950,4.4300</polygon>")
+PEOPLE = [
+    Subscriber("msisdn", "31600000001", "en", points=((51.88, 4.46),)),  # inside both areas
+    Subscriber("msisdn", "31600000002", None, points=((51.90, 4.50),)),  # inside the update's
+    Subscriber("msisdn", "31600000003", "nl", points=((52.37, 4.90),)),  # Amsterdam: outside
+    Subscriber("msisdn", "31600000004", None, geocodes=(("CBS", "GM0599"),)),
+    Subscriber("wallet", "wallet-handle-1", None, points=((51.88, 4.46),)),  # other kind
+    Subscriber("msisdn", "31600000006", None, points=((10.0, 10.0), (51.875, 4.44))),
+]
+
+
+def parsed(name: str, geocode: bool = False) -> tuple[Alert, bytes]:
+    raw = (EXAMPLES / name).read_bytes()
+    if geocode:
+        raw = raw.replace(GEOCODE, GEOCODE + b"<geocode><valueName>CBS</valueName>"
+                          b"<value>GM0599</value></geocode>", 1)
+    document = parse_cap(raw).document
+    assert document is not None
+    return document.alert, raw
+
+
+async def accept(store: SqliteStore, name: str, alert_id: str, geocode: bool = False) -> Alert:
+    alert, raw = parsed(name, geocode)
+    await store.accept(NewAlert(id=alert_id, alert=alert, raw=raw, content_hash=alert_id,
+                                profile="cap12", authority="t", received_at=datetime.now(UTC),
+                                findings=[], plan=[PlannedDelivery("sms", "r")]))
+    return alert
+
+
+def claimed(alert_id: str, prior: str | None = None) -> ClaimedDelivery:
+    return ClaimedDelivery(alert_id, "sms", f"{alert_id}/sms", 0, None, b"",
+                           PriorDelivery(prior, f"{prior}/sms", {}) if prior else None)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "s.sqlite3")
+    await opened.open()
+    await opened.import_subscribers(PEOPLE)
+    yield opened
+    await opened.close()
+
+
+async def drain(audience: Audience, size: int = 2) -> list[Recipient]:
+    return [person async for batch in audience.batches(size) for person in batch]
+
+
+async def send_all(audience: Audience) -> list[Recipient]:
+    people = await drain(audience)
+    await audience.record([RecipientResult(p.key, RecipientOutcome.SENT, "m") for p in people])
+    return people
+
+
+async def test_selects_subscribers_whose_home_area_the_alert_reaches(store: SqliteStore) -> None:
+    alert = await accept(store, "nl-alert-fire.xml", "A", geocode=True)
+    people = await drain(store.audience("msisdn", claimed("A"), alert))
+    assert sorted(p.address for p in people) == ["31600000001", "31600000004", "31600000006"]
+    assert {p.address: p.language for p in people}["31600000001"] == "en"
+    assert "3160" not in repr(people[0])  # the number stays out of reprs and tracebacks
+
+
+async def test_a_second_run_offers_nobody_already_sent(store: SqliteStore) -> None:
+    alert = await accept(store, "nl-alert-fire.xml", "A")
+    first = await send_all(store.audience("msisdn", claimed("A"), alert))
+    assert len(first) == 2
+    assert await drain(store.audience("msisdn", claimed("A"), alert)) == []
+
+
+async def test_claims_left_by_a_crash_are_offered_again(store: SqliteStore) -> None:
+    alert = await accept(store, "nl-alert-fire.xml", "A")
+    crashed = store.audience("msisdn", claimed("A"), alert)
+    taken = await drain(crashed)  # claimed, never recorded: the process died here
+    assert len(taken) == 2
+    again = await drain(store.audience("msisdn", claimed("A"), alert))
+    assert sorted(p.key for p in again) == sorted(p.key for p in taken)
+
+
+async def test_unsent_gives_a_recipient_back(store: SqliteStore) -> None:
+    alert = await accept(store, "nl-alert-fire.xml", "A")
+    audience = store.audience("msisdn", claimed("A"), alert)
+    one, two = await drain(audience)
+    await audience.record([RecipientResult(one.key, RecipientOutcome.SENT, "m1"),
+                           RecipientResult(two.key, RecipientOutcome.UNSENT)])
+    assert [p.key for p in await drain(store.audience("msisdn", claimed("A"), alert))] == [two.key]
+
+
+async def test_update_reaches_earlier_recipients_and_its_own_area(store: SqliteStore) -> None:
+    alert = await accept(store, "nl-alert-fire.xml", "NL-VRR-2026-0042")
+    await send_all(store.audience("msisdn", claimed("NL-VRR-2026-0042"), alert))
+    update = await accept(store, "nl-alert-fire-update.xml", "U")
+    people = await drain(store.audience("msisdn", claimed("U", "NL-VRR-2026-0042"), update))
+    assert sorted(p.address for p in people) == ["31600000001", "31600000002", "31600000006"]
+
+
+async def test_cancel_reaches_only_those_the_earlier_alert_reached(store: SqliteStore) -> None:
+    update = await accept(store, "nl-alert-fire-update.xml", "U")
+    sent = await send_all(store.audience("msisdn", claimed("U"), update))
+    cancel = await accept(store, "nl-alert-fire-cancel.xml", "C")
+    people = await drain(store.audience("msisdn", claimed("C", "U"), cancel))
+    assert sorted(p.key for p in people) == sorted(p.key for p in sent)
+
+
+async def test_fan_out_stops_when_the_alert_is_cancelled(store: SqliteStore) -> None:
+    alert = await accept(store, "nl-alert-fire-update.xml", "NL-VRR-2026-0043")
+    audience = store.audience("msisdn", claimed("NL-VRR-2026-0043"), alert)
+    batches = audience.batches(1)
+    first = await anext(batches)
+    await accept(store, "nl-alert-fire-cancel.xml", "C")  # cancels 0043
+    assert [p async for batch in batches for p in batch] == []
+    assert len(first) == 1
+    assert audience.interrupted == "cancelled"
+
+
+async def test_outcomes_and_receipts_show_in_counts_and_status(store: SqliteStore) -> None:
+    alert = await accept(store, "nl-alert-fire.xml", "A")
+    audience = store.audience("msisdn", claimed("A"), alert)
+    one, two = await drain(audience)
+    await audience.settle([RecipientResult(one.key, RecipientOutcome.DELIVERED)])  # early
+    await audience.record([RecipientResult(one.key, RecipientOutcome.SENT, "m1"),
+                           RecipientResult(two.key, RecipientOutcome.SENT, "m2")])
+    await audience.settle([RecipientResult(two.key, RecipientOutcome.EXPIRED)])
+    counts = await audience.counts()
+    assert counts == {"delivered": 1, "expired": 1, "accepted": 2}
+    record = await store.get("A")
+    assert record is not None
+    assert record.deliveries[0].recipients == counts
+
+
+async def test_reimport_replaces_areas_and_keeps_one_row(store: SqliteStore) -> None:
+    moved = Subscriber("msisdn", "31600000003", "nl", points=((51.88, 4.46),))
+    await store.import_subscribers([moved])
+    assert await store.subscriber_count("msisdn") == 5
+    alert = await accept(store, "nl-alert-fire.xml", "A")
+    people = await drain(store.audience("msisdn", claimed("A"), alert))
+    assert "31600000003" in {p.address for p in people}
+
+
+def test_csv_parsing_rules() -> None:
+    assert normalise_msisdn("+31 6 1234-5678") == "31612345678"
+    assert normalise_msisdn("0031612345678") == "31612345678"
+    assert normalise_msisdn("12") is None
+    assert parse_areas("51.9 4.4; CBS=GM0599") == (((51.9, 4.4),), (("CBS", "GM0599"),))
+    with pytest.raises(ValueError, match="home area"):
+        parse_areas(" ; ")
+    with pytest.raises(ValueError, match="WGS 84"):
+        parse_areas("91 4")
+
+
+def test_import_command_reports_bad_rows_without_numbers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "subs.csv"
+    csv_file.write_text("address,language,areas\n+31 6 1111 2222,nl,51.88 4.46\n"
+                        "+31 6 12,en,51.88 4.46\n+31633334444,,nowhere\n", encoding="utf-8")
+    status = main(["subscribers", "import", str(csv_file), "--data-dir", str(tmp_path / "d")])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "1 subscriber(s) imported" in out
+    assert ":3: not a phone number" in err
+    assert ":4: areas:" in err
+    assert "3163333" not in err
+    assert "3161111" not in out + err
