@@ -270,16 +270,21 @@ def _axes_for(uv: Array, grid: _Grid, round_only: bool) -> tuple[int, int] | Non
     if round_only:
         position = grid.at_least(math.sqrt(float((u2 + v2).max())) * (1 + _EPSILON))
         return None if position >= len(grid.lengths) else (position, position)
-    best: tuple[float, int, int] | None = None
-    for minor, b in enumerate(grid.lengths):
-        room = 1 - v2 / (b * b)
-        if room.min() <= _EPSILON:
-            continue
-        a_needed = max(math.sqrt(float((u2 / room).max())) * (1 + _EPSILON), b)
-        major = grid.at_least(a_needed)
-        if major < len(grid.lengths) and (best is None or grid.lengths[major] * b < best[0]):
-            best = (float(grid.lengths[major] * b), major, minor)
-    return None if best is None else (best[1], best[2])
+    b = grid.lengths[:, None]
+    room = 1 - v2[None, :] / (b * b)
+    feasible = room.min(axis=1) > _EPSILON
+    if not feasible.any():
+        return None
+    safe_room = np.where(room > _EPSILON, room, 1.0)
+    a_needed = np.sqrt((u2[None, :] / safe_room).max(axis=1)) * (1 + _EPSILON)
+    majors = np.searchsorted(grid.lengths, np.maximum(a_needed, grid.lengths), side="left")
+    usable = feasible & (majors < len(grid.lengths))
+    if not usable.any():
+        return None
+    areas = np.where(usable, grid.lengths[np.minimum(majors, len(grid.lengths) - 1)]
+                     * grid.lengths, np.inf)
+    minor = int(np.argmin(areas))
+    return int(majors[minor]), minor
 
 
 def _in_axes(plane: Plane, points: Sequence[Point], azimuth_deg: float) -> Array:
