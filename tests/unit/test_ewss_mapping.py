@@ -198,7 +198,7 @@ def test_tables_are_validated_whole(tmp_path: Path) -> None:
     bad = tmp_path / "t.yaml"
     bad.write_text("country: 600\nevents: {x: 0}\nguidance: {24: {a: 1, b: 29}}\n"
                    "providers: {'*': 40}\nsurprise: 1\n")
-    with pytest.raises(ValueError, match="t.yaml") as raised:
+    with pytest.raises(ValueError, match=r"t\.yaml") as raised:
         load_tables(bad)
     for where in ("country", "events.x", "guidance.24.b", "providers", "surprise"):
         assert where in str(raised.value)
