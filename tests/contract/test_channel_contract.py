@@ -14,20 +14,29 @@ from router.errors import ConfigurationError, FailureReason
 from router.registry import build_channels, channel_types
 from tests.contract.harnesses import (
     FileHarness,
+    GalileoEwssHarness,
     Harness,
+    MockEwssUplinkProcess,
     MockWebhookProcess,
     WebhookHarness,
+    mock_ewss_uplink,
     mock_webhook,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "nl-alert-fire.xml"
-KNOWN = {"file", "webhook"}
+KNOWN = {"file", "webhook", "galileo_ewss"}
 TYPES = sorted(channel_types())
 
 
 @pytest.fixture(scope="module")
 def webhook_mock() -> Iterator[MockWebhookProcess]:
     with mock_webhook() as mock:
+        yield mock
+
+
+@pytest.fixture(scope="module")
+def ewss_uplink_mock() -> Iterator[MockEwssUplinkProcess]:
+    with mock_ewss_uplink() as mock:
         yield mock
 
 
@@ -38,6 +47,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
         return FileHarness(tmp_path)
     if kind == "webhook":
         return WebhookHarness(request.getfixturevalue("webhook_mock"))
+    if kind == "galileo_ewss":
+        return GalileoEwssHarness(request.getfixturevalue("ewss_uplink_mock"))
     pytest.fail(f"no contract harness for registered channel type {kind!r}")
 
 
