@@ -145,7 +145,7 @@ class Plane:
         return destination(self.origin, bearing, rho)
 
 
-def _spherical_centre(points: Sequence[Point]) -> Point:
+def spherical_centre(points: Sequence[Point]) -> Point:
     """The normalised mean of the points as unit vectors (safe across the antimeridian)."""
     coords = np.radians(np.asarray(points, dtype=np.float64))
     vectors = np.column_stack((np.cos(coords[:, 0]) * np.cos(coords[:, 1]),
@@ -321,7 +321,7 @@ def cover(shapes: Shapes, decode: Decoder, *, refine: bool = True) -> Coverage:
     if lone_circle:
         centre, angle = shapes.circles[0][0], math.pi / 2  # a circle: azimuth 0
     else:
-        plane = Plane(_spherical_centre(outline))
+        plane = Plane(spherical_centre(outline))
         middle, angle = _fit(_hull(plane.forward(outline)))
         centre = plane.inverse(float(middle[0]), float(middle[1]))
     lat_code, lon_code, lat_e, lon_e = _centre_codes(centre, refine)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from channels.galileo_ewss import camf, geometry
@@ -166,8 +167,9 @@ async def test_demo_delivers_the_ewss_exercise_through_its_mock(tmp_path: Path) 
         deliveries = await until(server, alert_id,
                                  lambda d: d["galileo_ewss"]["state"] == "delivered")
         url = demo_uplink_url(server)
-        with urllib.request.urlopen(f"{url}/_mock/received", timeout=5) as response:
-            received = json.loads(response.read())
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{url}/_mock/received") as response:
+                received = await response.json()
     finally:
         server.stop()
     assert set(deliveries) == {"galileo_ewss"}
