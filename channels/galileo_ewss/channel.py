@@ -19,6 +19,7 @@ Configuration: ``url`` (the uplink, required), ``tables_file`` (default
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -67,7 +68,9 @@ class GalileoEwssChannel:
         return await self.uplink.health()
 
     async def send(self, delivery: Delivery) -> Receipt:
-        plan = mapping.plan(delivery.alert, self.tables, self._clock())
+        # fitting and verifying ellipses is CPU work (tens of ms for national polygons):
+        # off the event loop, so other channels' deliveries and the API keep moving
+        plan = await asyncio.to_thread(mapping.plan, delivery.alert, self.tables, self._clock())
         keys = message_keys(delivery.idempotency_key, len(plan.messages))
         entries: list[dict[str, Any]] = []
         answers: list[UplinkAnswer] = []

@@ -52,8 +52,8 @@ convention); set False for counter-clockwise from east. Both the encoder and the
 verification read this one constant, so a correction changes both together."""
 _EPSILON: Final = 1e-9
 _MAX_GROWTH_STEPS: Final = 64
-_KHACHIYAN_TOLERANCE: Final = 1e-7
-_KHACHIYAN_MAX_ITERATIONS: Final = 5000
+_KHACHIYAN_TOLERANCE: Final = 1e-3
+_KHACHIYAN_MAX_ITERATIONS: Final = 2000
 
 
 class CoverageError(ValueError):
@@ -167,22 +167,36 @@ def _hull(xy: Array) -> Array:
 
 def khachiyan(points: Array) -> tuple[Array, Array]:
     """Minimum-volume enclosing ellipse of 2-D ``points``: centre c and matrix A with
-    (p - c)^T A (p - c) <= 1 (to the tolerance; callers rescale to cover exactly).
-    Raises ``numpy.linalg.LinAlgError`` for degenerate (collinear) points."""
+    (p - c)^T A (p - c) <= 1 to the tolerance (callers rescale to cover exactly).
+
+    Khachiyan's algorithm with the Todd-Yildirim away steps (weight moves off the
+    point that needs it least as well as onto the one that needs it most), which
+    turns thousands of plain steps into tens. It stops when every point lies within
+    (d + 1)(1 ± tolerance) in the lifted metric -- the bound that makes the area
+    near-optimal -- or after a fixed number of steps (the ellipse is still valid
+    then, only less tight). ``numpy.linalg.LinAlgError`` for collinear points."""
     count, dims = points.shape
+    n = dims + 1
     lifted = np.vstack((points.T, np.ones(count)))
     weights = np.full(count, 1.0 / count)
     for _ in range(_KHACHIYAN_MAX_ITERATIONS):
         scatter = (lifted * weights) @ lifted.T
-        distances = np.einsum("ij,ij->j", lifted, np.linalg.solve(scatter, lifted))
+        distances = np.einsum("ij,ij->j", lifted, np.linalg.inv(scatter) @ lifted)
         j = int(np.argmax(distances))
-        step = (distances[j] - dims - 1) / ((dims + 1) * (distances[j] - 1))
-        updated = (1 - step) * weights
-        updated[j] += step
-        converged = np.linalg.norm(updated - weights) < _KHACHIYAN_TOLERANCE
-        weights = updated
-        if converged:
+        k = int(np.argmin(np.where(weights > 0, distances, np.inf)))
+        if (distances[j] <= n * (1 + _KHACHIYAN_TOLERANCE)
+                and distances[k] >= n * (1 - _KHACHIYAN_TOLERANCE)):
             break
+        if distances[j] - n >= n - distances[k]:
+            step = (distances[j] - n) / (n * (distances[j] - 1))
+            weights *= 1 - step
+            weights[j] += step
+        else:
+            step = min((n - distances[k]) / (n * (distances[k] - 1)),
+                       weights[k] / (1 - weights[k]))
+            weights *= 1 + step
+            weights[k] -= step
+            weights[k] = max(weights[k], 0.0)
     centre = points.T @ weights
     covariance = (points.T * weights) @ points - np.outer(centre, centre)
     return centre, np.linalg.inv(covariance) / dims
