@@ -159,7 +159,7 @@ def spherical_centre(points: Sequence[Point]) -> Point:
 
 
 def _hull(xy: Array) -> Array:
-    hull = shapely.MultiPoint([tuple(p) for p in xy]).convex_hull
+    hull = shapely.MultiPoint(xy).convex_hull
     if isinstance(hull, shapely.Polygon):
         return np.asarray(hull.exterior.coords[:-1], dtype=np.float64)
     return np.asarray(hull.coords, dtype=np.float64)
