@@ -13,7 +13,8 @@ follow the research note's proposal (§1.7); where it is silent, the decisions a
   the fallbacks take over) with all the reasons;
 - A1 from status and msgType: Test/Exercise -> Test; Actual Alert/Update -> Alert/
   Update; Actual Cancel -> All Clear only when the tables say
-  ``cancel_as_all_clear``; System, Draft, Ack and Error are not sent;
+  ``cancel_as_all_clear``; a Test/Exercise Cancel, System, Draft, Ack and Error are
+  not sent (CAMF has no "test All Clear");
 - A11: the hazard's default guidance; a Test says "this is only a test" (A29), an
   Update "replaces previous warning" (B31), an All Clear "conditions improved"
   (A31); CAP parameters ``CAMF_IC_A`` / ``CAMF_IC_B`` override any of these;
@@ -71,15 +72,18 @@ def message_type(alert: Alert, tables: Tables) -> camf.MessageType:
     """A1, or ``NotApplicableError`` for what EWSS does not carry."""
     if alert.msg_type in {MsgType.ACK, MsgType.ERROR}:
         raise NotApplicableError(f"a CAP {alert.msg_type.value} is not a warning")
-    if alert.status in {Status.TEST, Status.EXERCISE}:
-        return camf.MessageType.TEST
-    if alert.status is not Status.ACTUAL:
+    if alert.status not in {Status.ACTUAL, Status.TEST, Status.EXERCISE}:
         raise NotApplicableError(f"status {alert.status.value} alerts are not broadcast")
     if alert.msg_type is MsgType.CANCEL:
+        if alert.status is not Status.ACTUAL:
+            raise NotApplicableError("CAMF has no test All Clear: a Cancel of a "
+                                     f"{alert.status.value} alert is not broadcast")
         if not tables.cancel_as_all_clear:
             raise NotApplicableError("a CAP Cancel is sent as a CAMF All Clear only with "
                                      "cancel_as_all_clear: true in the EWSS tables")
         return camf.MessageType.ALL_CLEAR
+    if alert.status is not Status.ACTUAL:
+        return camf.MessageType.TEST
     return camf.MessageType.UPDATE if alert.msg_type is MsgType.UPDATE else (
         camf.MessageType.ALERT)
 

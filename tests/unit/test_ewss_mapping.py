@@ -76,6 +76,7 @@ def test_message_type_from_status_and_msg_type(status: str, msg_type: str,
     ("System", "Alert", "status System"),
     ("Draft", "Alert", "status Draft"),
     ("Actual", "Cancel", "cancel_as_all_clear"),
+    ("Exercise", "Cancel", "no test All Clear"),
 ])
 def test_what_ewss_does_not_carry_is_not_applicable(status: str, msg_type: str,
                                                     why: str) -> None:
