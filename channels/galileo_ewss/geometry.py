@@ -11,7 +11,7 @@ contradicts):
    algorithm; the principal axes of the points when the hull is degenerate);
 3. quantise **outward**: the centre and azimuth to the nearest grid point, then,
    re-projected around the decoded centre, the pair of representable semi-axes
-   with the smallest area that still covers every hull point;
+   with the smallest area that still covers every point;
 4. verify by decoding the bits and checking every original vertex (and every
    vertex of every circumscribing polygon) lies inside; if not, grow the axes a
    step and try again; if 2 500 km cannot cover it, give up.
