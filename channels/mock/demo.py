@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.mock import smsc
+from channels.mock.ewss_uplink import create_uplink
 from channels.mock.webhook_receiver import create_receiver
 
 DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loopback only)
@@ -63,5 +64,18 @@ SMSC = DemoElement(
     path="/_mock/received",
 )
 
-ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC)
+
+EWSS_TABLES = Path(__file__).resolve().parents[2] / "config" / "galileo_ewss" / "tables.yaml"
+
+GALILEO_EWSS = DemoElement(
+    channel="galileo_ewss",
+    element="EWSS alert message centre",
+    make_app=lambda _data_dir: create_uplink(),
+    channel_config=lambda base_url, _data_dir: {
+        "type": "galileo_ewss", "url": base_url, "tables_file": str(EWSS_TABLES)},
+    path="/camf",
+)
+
+
+ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC, GALILEO_EWSS)
 """Every element demo mode runs; a channel with a mock adds its element here."""

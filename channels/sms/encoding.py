@@ -66,7 +66,13 @@ class Split:
 
 
 def coding_for(text: str) -> Coding:
-    """GSM-7 when the GSM 03.38 tables hold every character, else UCS-2."""
+    """GSM-7 when the GSM 03.38 tables hold every character, else UCS-2.
+
+    A literal ESC (U+001B) in the text is not a character of the alphabet: the codec
+    would pass it through as the escape septet, which a phone reads together with the
+    next character as an extension character. Such text goes as UCS-2."""
+    if "\x1b" in text:
+        return Coding.UCS2
     try:
         text.encode(GSM_CODEC)
     except UnicodeEncodeError:

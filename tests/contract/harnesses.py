@@ -211,3 +211,74 @@ class SmsHarness:
         if self.server.proc.poll() is not None:
             self.server.start()
         self.server.faults(mode="none")
+class MockEwssUplinkProcess(MockWebhookProcess):
+    """``tocsin mock-channels --only galileo_ewss``: the sandbox alert message centre."""
+
+    def __init__(self) -> None:  # same control API as the webhook mock, other element
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "router.cli", "mock-channels", "--port", str(self.port),
+             "--only", "galileo_ewss"], cwd=REPO, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.call("GET", "/_mock/health")
+            except OSError:
+                time.sleep(0.1)
+            else:
+                return
+        self.stop()
+        raise RuntimeError("mock-channels --only galileo_ewss did not start")
+
+
+EWSS_TABLES = REPO / "config" / "galileo_ewss" / "tables.yaml"
+
+
+class GalileoEwssHarness:
+    """The shipped tables: a Cancel is not an All Clear, so cancel must be refused."""
+
+    def __init__(self, mock: MockEwssUplinkProcess) -> None:
+        self.mock = mock
+        mock.call("DELETE", "/_mock/received")
+        mock.call("PUT", "/_mock/faults", {"mode": "none"})
+
+    def channel(self) -> Channel:
+        return channel_types()["galileo_ewss"]("galileo_ewss-under-test", {
+            "url": self.mock.url, "tables_file": str(EWSS_TABLES), "timeout_s": 2})
+
+    def unreachable(self) -> Channel:
+        return channel_types()["galileo_ewss"]("galileo_ewss-unreachable", {
+            "url": f"http://127.0.0.1:{free_port()}", "tables_file": str(EWSS_TABLES),
+            "timeout_s": 1})
+
+    def _received(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.mock.call("GET", "/_mock/received")
+        return result
+
+    def times_received(self, key: str) -> int:
+        return sum(1 for item in self._received()
+                   if item["idempotency_key"].split("#")[0] == key)
+
+    def cancelled(self, key: str) -> bool:
+        return any(item["idempotency_key"].split("#")[0] == key + "/cancel"
+                   and item["shown"]["message_type"] == "all_clear"
+                   for item in self._received())
+
+    def break_transient(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "fail", "status": 503})
+
+    def break_permanent(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "fail", "status": 400})
+
+    def heal(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "none"})
+
+
+@contextmanager
+def mock_ewss_uplink() -> Iterator[MockEwssUplinkProcess]:
+    mock = MockEwssUplinkProcess()
+    try:
+        yield mock
+    finally:
+        mock.stop()

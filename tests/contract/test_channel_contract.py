@@ -14,16 +14,19 @@ from router.errors import ConfigurationError, FailureReason
 from router.registry import build_channels, channel_types
 from tests.contract.harnesses import (
     FileHarness,
+    GalileoEwssHarness,
     Harness,
+    MockEwssUplinkProcess,
     MockWebhookProcess,
     SmsHarness,
     WebhookHarness,
+    mock_ewss_uplink,
     mock_webhook,
 )
 from tests.integration.sms_smsc import SmscProcess, smsc
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "nl-alert-fire.xml"
-KNOWN = {"file", "webhook", "sms"}
+KNOWN = {"file", "webhook", "sms", "galileo_ewss"}
 TYPES = sorted(channel_types())
 
 
@@ -39,6 +42,12 @@ def sms_smsc() -> Iterator[SmscProcess]:
         yield process
 
 
+@pytest.fixture(scope="module")
+def ewss_uplink_mock() -> Iterator[MockEwssUplinkProcess]:
+    with mock_ewss_uplink() as mock:
+        yield mock
+
+
 @pytest.fixture(params=TYPES)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     kind = request.param
@@ -48,6 +57,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
         return WebhookHarness(request.getfixturevalue("webhook_mock"))
     if kind == "sms":
         return SmsHarness(request.getfixturevalue("sms_smsc"), tmp_path)
+    if kind == "galileo_ewss":
+        return GalileoEwssHarness(request.getfixturevalue("ewss_uplink_mock"))
     pytest.fail(f"no contract harness for registered channel type {kind!r}")
 
 

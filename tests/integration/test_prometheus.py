@@ -226,9 +226,17 @@ DEMO_CHANNELS = {"file", "webhook", "cell_broadcast", "sms", "eudi_wallet", "gal
 REASONS = {"timeout", "unavailable", "overloaded", "rejected", "invalid_input", "unauthorised",
            "conflict", "expired", "cancelled", "configuration", "storage", "internal",
            "too_long", "not_applicable"}
+
+
+def _route_ids(routes: list[dict[str, Any]]) -> set[str]:
+    return {r["id"] for r in routes} | {i for r in routes for i in _route_ids(r.get("routes", []))}
+
+
+ROUTE_IDS = _route_ids(yaml.safe_load((REPO / "config" / "routes.yaml").read_text())["routes"])
+"""Every route id in config/routes.yaml (the bounded set the route label may take)."""
 BOUNDED = {
     "channel": DEMO_CHANNELS | {"other"},
-    "route": {"drills", "life-threatening", "public-information", "default", "other"},
+    "route": ROUTE_IDS | {"default", "references", "other"},
     "outcome": {"delivered", "transient", "permanent", "expired", "not_applicable", "not_sent",
                 "failed", "skipped", "cancelled", "superseded", "accepted", "duplicate",
                 "rejected", "sent", "other"},

@@ -33,6 +33,8 @@ def test_render_benchmark_runs_and_reports_verdict() -> None:
     assert result.returncode == 0, result.stderr
     assert "render / parse" in result.stdout
     assert ("PASS" in result.stdout) or ("MISS" in result.stdout)
+
+
 def test_sms_fanout_benchmark_runs_and_reports_verdicts() -> None:
     result = subprocess.run([sys.executable, str(BENCH / "sms_fanout.py"), "--quick"],
                             capture_output=True, text=True, timeout=300, check=False)
@@ -40,3 +42,11 @@ def test_sms_fanout_benchmark_runs_and_reports_verdicts() -> None:
     assert "recipients sent: 300" in result.stdout
     assert "Tocsin / ceiling" in result.stdout
     assert "projected for 1,000,000 recipients" in result.stdout
+
+
+def test_ewss_geometry_benchmark_runs_and_reports_ratios() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "ewss_geometry.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "grid cost" in result.stdout
+    assert "x the baseline" in result.stdout
