@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from channels.mock.cbc import create_cbc
 from channels.mock.webhook_receiver import create_receiver
 
 DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loopback only)
@@ -54,5 +55,19 @@ WEBHOOK = DemoElement(
     path="/hook",
 )
 
-ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK,)
+CELL_BROADCAST_DEPLOYMENT = Path(__file__).resolve().parents[2] / "config" / "cell_broadcast.yaml"
+
+CELL_BROADCAST = DemoElement(
+    channel="cell_broadcast",
+    element="cell broadcast centre (osmo-cbc ECBE API)",
+    make_app=lambda _data_dir: create_cbc(),
+    channel_config=lambda base_url, data_dir: {
+        "type": "cell_broadcast", "url": base_url,
+        "state_file": str(data_dir / "cell_broadcast-ledger.json"),
+        **({"deployment": str(CELL_BROADCAST_DEPLOYMENT)}
+           if CELL_BROADCAST_DEPLOYMENT.exists() else {})},
+    path="/api/ecbe/v1/message",
+)
+
+ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, CELL_BROADCAST)
 """Every element demo mode runs; a channel with a mock adds its element here."""
