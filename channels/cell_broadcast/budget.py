@@ -22,14 +22,14 @@ from channels.cell_broadcast.coding import (
     Coding,
     choose_coding,
 )
-from channels.cell_broadcast.pages import layout
+from channels.cell_broadcast.pages import layout, normalise
 
 
 def units(text: str, coding: Coding) -> int:
     """Septet-equivalents ``text`` occupies when coded with ``coding``."""
     if not text:
         return 0
-    pages = layout(text.rstrip("\r"), coding)
+    pages = layout(normalise(text), coding)
     width = 2 if coding.ucs2 else 1
     last = len(pages[-1]) // width
     return GSM7_PER_PAGE * (len(pages) - 1) + -(-GSM7_PER_PAGE * last // coding.per_page)

@@ -24,7 +24,7 @@ from channels.cell_broadcast.budget import CbsBudget
 from channels.cell_broadcast.coding import GSM7_PER_PAGE, choose_coding, primary_language
 from channels.cell_broadcast.config import Deployment
 from channels.cell_broadcast.identifiers import additional_language_id, message_identifier
-from channels.cell_broadcast.pages import EncodedMessage, encode
+from channels.cell_broadcast.pages import EncodedMessage, encode, normalise
 from router.channel import Alert, FittedText, Info, PermanentError, Variants
 from router.errors import FailureReason
 
@@ -67,7 +67,7 @@ def _too_long(parts: list[tuple[FittedText, CbsBudget]]) -> PermanentError:
 
 
 def _clean(fitted: FittedText) -> str:
-    return fitted.text.rstrip()
+    return normalise(fitted.text).rstrip()
 
 
 def _whole(variants: Variants, tag: str, pages: int) -> tuple[str, tuple[str, ...]]:

@@ -6,7 +6,10 @@ Stage: a leaf of the cell broadcast adapter (3GPP TS 23.041 §9.4.1 and TS 23.03
 language prefix 90 / 40 of them are text. The unused end of the last page is
 filled with CR (septet 0x0D, or U+000D), which handsets strip. A character is
 never split across pages: an extension character (ESC + code) or a surrogate
-pair that does not fit starts the next page. At most 15 pages; the encoder
+pair that does not fit starts the next page. CR is the padding character and
+handsets strip it from the end of every page, so message text carries line
+breaks as LF: ``normalise`` turns CR LF and lone CRs into LF, and ``layout``
+refuses a CR that is still there. At most 15 pages; the encoder
 refuses more rather than cut (the caller turns that into a "too long" failure).
 """
 
@@ -54,10 +57,15 @@ def _units(text: str, coding: Coding) -> list[bytes]:
     return [char.encode("gsm03.38") for char in text]
 
 
+def normalise(text: str) -> str:
+    """Line breaks as LF (CR is page padding on CBS)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def layout(text: str, coding: Coding) -> list[bytes]:
     """The text's code units as pages (no prefix, no padding), characters kept whole."""
-    if text.endswith("\r"):
-        raise ValueError("a trailing CR would be read as page padding")
+    if "\r" in text:
+        raise ValueError("CR is page padding on cell broadcast; normalise() the text first")
     capacity = coding.per_page * (2 if coding.ucs2 else 1)
     pages: list[bytearray] = [bytearray()]
     for units in _units(text, coding):
