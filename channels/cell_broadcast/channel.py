@@ -174,8 +174,8 @@ class CellBroadcastChannel:
                 await self._kill(mid)
                 held = None
             outcome = await self._try_write(message, key, held)
-            if outcome is WriteOutcome.BUSY and replacing:
-                await self._kill(mid)
+            if outcome is WriteOutcome.BUSY and replacing and held is None:
+                await self._kill(mid)  # a version written since (or unknown to the ledger)
                 outcome = await self._try_write(message, key, None)
             if outcome is WriteOutcome.BUSY:
                 self.ledger.restore(mid, held)

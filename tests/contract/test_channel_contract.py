@@ -13,21 +13,30 @@ from router.channel import Capabilities, Channel, Delivery, PermanentError, Tran
 from router.errors import ConfigurationError, FailureReason
 from router.registry import build_channels, channel_types
 from tests.contract.harnesses import (
+    CellBroadcastHarness,
     FileHarness,
     Harness,
+    MockCbcProcess,
     MockWebhookProcess,
     WebhookHarness,
+    mock_cbc,
     mock_webhook,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "nl-alert-fire.xml"
-KNOWN = {"file", "webhook"}
+KNOWN = {"file", "webhook", "cell_broadcast"}
 TYPES = sorted(channel_types())
 
 
 @pytest.fixture(scope="module")
 def webhook_mock() -> Iterator[MockWebhookProcess]:
     with mock_webhook() as mock:
+        yield mock
+
+
+@pytest.fixture(scope="module")
+def cbc_mock() -> Iterator[MockCbcProcess]:
+    with mock_cbc() as mock:
         yield mock
 
 
@@ -38,6 +47,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
         return FileHarness(tmp_path)
     if kind == "webhook":
         return WebhookHarness(request.getfixturevalue("webhook_mock"))
+    if kind == "cell_broadcast":
+        return CellBroadcastHarness(request.getfixturevalue("cbc_mock"), tmp_path)
     pytest.fail(f"no contract harness for registered channel type {kind!r}")
 
 
