@@ -101,5 +101,4 @@ class Ledger:
         code = next(((preferred + step) % 1024 for step in range(1024)
                      if (preferred + step) % 1024 not in taken), preferred)
         self._codes[str(message_id)] = [*recent, (code, key, now)]
-        self._save()
-        return code
+        return code  # saved with the ``pending`` record that always follows

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from channels.cell_broadcast.alphabet import CR, to_septets
+from channels.cell_broadcast.alphabet import CR, ESC, to_septets
 from channels.cell_broadcast.coding import (
     GSM7_PER_PAGE,
     MAX_PAGES,
@@ -54,7 +54,12 @@ def _units(text: str, coding: Coding) -> list[bytes]:
     septets = to_septets(text)
     if septets is None:
         raise ValueError("the text needs characters outside the GSM 7-bit alphabet")
-    return [char.encode("gsm03.38") for char in text]
+    units, index = [], 0
+    while index < len(septets):  # one character: a septet, or ESC and its code
+        width = 2 if septets[index] == ESC else 1
+        units.append(septets[index:index + width])
+        index += width
+    return units
 
 
 def normalise(text: str) -> str:
