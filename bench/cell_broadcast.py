@@ -56,7 +56,8 @@ def encoding(repeat: int) -> None:
     coding = choose_coding("nl", TEXT)
     serial = SerialNumber(GeoScope.PLMN_WIDE, 1)
     pages = gsm_pages(serial, 4371, encode(TEXT, coding))
-    assert len(pages) == 15 and all(len(p) == 88 for p in pages)
+    assert len(pages) == 15
+    assert all(len(p) == 88 for p in pages)
     utf8 = per_call_us(lambda: TEXT.encode("utf-8"), repeat * 10)
     gsm = per_call_us(lambda: TEXT.encode("gsm03.38"), repeat)
     ours = per_call_us(lambda: gsm_pages(serial, 4371, encode(TEXT, coding)), repeat)

@@ -126,10 +126,8 @@ async def test_identifier_busy_with_another_message_falls_back(
                "smscb_message": {"message_id": 4371, "serial_nr": {"serial_nr_encoded": 16400},
                                  "payload": {"payload_encoded": {"dcs": 15,
                                                                  "pages": ["C834"]}}}}
-    request = urllib.request.Request(f"{healthy.url}/api/ecbe/v1/message", method="POST",
-                                     data=json.dumps(foreign).encode())
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert response.status == 201
+    assert raw_call(healthy, "POST", "/api/ecbe/v1/message", json.dumps(foreign).encode())[
+        0] == 201
     server = start_server(tmp_path / "data", env=configure(tmp_path, healthy))
     try:
         alert_id = await post(server, make_alert("CB-409"))

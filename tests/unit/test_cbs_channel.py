@@ -77,7 +77,7 @@ def alert_delivery(name: str = "nl-alert-fire.xml", key: str = "a1/cb",
     raw = raw if raw is not None else (EXAMPLES / name).read_bytes()
     document = parse_cap(raw).document
     assert document is not None
-    return Delivery(alert_id=key.split("/")[0], channel="cb", idempotency_key=key,
+    return Delivery(alert_id=key.split("/", maxsplit=1)[0], channel="cb", idempotency_key=key,
                     alert=document.alert, raw=raw, replaces=replaces)
 
 
@@ -261,7 +261,8 @@ async def test_exercise_goes_out_on_the_exercise_identifier(cbc: MemoryCbc,
 
 def test_capabilities_expose_the_cbs_budget(cbc: MemoryCbc, tmp_path: Path) -> None:
     caps = channel(cbc, tmp_path).capabilities
-    assert caps.supports_update and caps.supports_cancel
+    assert caps.supports_update
+    assert caps.supports_cancel
     budget = caps.text_budget("nl-NL")
     assert budget is not None
     assert budget.limit == 1395

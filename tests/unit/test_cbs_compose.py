@@ -112,7 +112,8 @@ def test_english_keeps_its_share_and_dutch_takes_the_rest() -> None:
     # the description. Dutch (1120-septet description) takes what English left.
     assert "Brand. " * 160 in dutch
     assert "Fire." not in english
-    assert english.startswith("Major fire") and "Go inside." in english
+    assert english.startswith("Major fire")
+    assert "Go inside." in english
     assert len(message.text) <= 1395
 
 
