@@ -63,6 +63,8 @@ class FileChannel:
             text = self.config.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
+        except OSError:
+            return {}  # unreadable (a directory, no permission): send() reports it
         seen: dict[str, str] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             try:

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.mock import smsc
+from channels.mock.cbc import create_cbc
 from channels.mock.ewss_uplink import create_uplink
 from channels.mock.webhook_receiver import create_receiver
 
@@ -25,6 +26,8 @@ DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loop
 
 
 @dataclass(frozen=True)
+
+
 class DemoElement:
     """One sandbox network element and the channel instance pointed at it."""
 
@@ -38,8 +41,6 @@ class DemoElement:
     """The channel configuration for an element listening at ``base_url``."""
     path: str = "/"
     """Where the element's main endpoint is, relative to its base URL (for display)."""
-
-
 
 
 def _webhook_secret() -> str:
@@ -77,5 +78,21 @@ GALILEO_EWSS = DemoElement(
 )
 
 
-ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC, GALILEO_EWSS)
+
+CELL_BROADCAST_DEPLOYMENT = Path(__file__).resolve().parents[2] / "config" / "cell_broadcast.yaml"
+
+CELL_BROADCAST = DemoElement(
+    channel="cell_broadcast",
+    element="cell broadcast centre (osmo-cbc ECBE API)",
+    make_app=lambda _data_dir: create_cbc(),
+    channel_config=lambda base_url, data_dir: {
+        "type": "cell_broadcast", "url": base_url,
+        "state_file": str(data_dir / "cell_broadcast-ledger.json"),
+        **({"deployment": str(CELL_BROADCAST_DEPLOYMENT)}
+           if CELL_BROADCAST_DEPLOYMENT.exists() else {})},
+    path="/api/ecbe/v1/message",
+)
+
+
+ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC, GALILEO_EWSS, CELL_BROADCAST)
 """Every element demo mode runs; a channel with a mock adds its element here."""

@@ -89,8 +89,14 @@ class Dispatcher:
     # -- life cycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        for channel in self.channels.values():
-            await channel.start()
+        for name, channel in self.channels.items():
+            try:
+                await channel.start()
+            except Exception as exc:  # one broken channel must not stop the rest
+                # its sends fail (and retry, or fall back) with the channel's own errors;
+                # every other channel keeps delivering
+                log.exception("channel_start_failed", channel=name, error=str(exc) or
+                          type(exc).__name__)
         released = await self.store.release_in_flight()
         if released:
             log.warning("deliveries_resumed", deliveries=released)

@@ -282,3 +282,72 @@ def mock_ewss_uplink() -> Iterator[MockEwssUplinkProcess]:
         yield mock
     finally:
         mock.stop()
+
+
+class MockCbcProcess(MockWebhookProcess):
+    """``tocsin mock-channels --only cell_broadcast``: the mock CBC as a real process."""
+
+    def __init__(self) -> None:  # the parent's start-up, with the CBC element
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "router.cli", "mock-channels", "--port", str(self.port),
+             "--only", "cell_broadcast"], cwd=REPO, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.call("GET", "/_mock/health")
+            except OSError:
+                time.sleep(0.1)
+            else:
+                return
+        self.stop()
+        raise RuntimeError("mock-channels (cell_broadcast) did not start")
+
+
+class CellBroadcastHarness:
+    """Each contract test sends one alert, so the mock's log since the reset is that
+    alert's: writes the CBC accepted, and kills that found a message."""
+
+    def __init__(self, mock: MockCbcProcess, workdir: Path) -> None:
+        self.mock = mock
+        self.state = workdir / "cbc-ledger.json"
+        mock.call("DELETE", "/_mock/received")
+        mock.call("PUT", "/_mock/faults", {"mode": "none"})
+        mock.call("PUT", "/_mock/cbc", {})
+
+    def channel(self) -> Channel:
+        return channel_types()["cell_broadcast"]("cell_broadcast-under-test", {
+            "url": self.mock.url, "timeout_s": 5, "state_file": str(self.state)})
+
+    def unreachable(self) -> Channel:
+        return channel_types()["cell_broadcast"]("cell_broadcast-unreachable", {
+            "url": f"http://127.0.0.1:{free_port()}", "timeout_s": 1})
+
+    def _log(self, op: str, outcome: str) -> list[dict[str, Any]]:
+        return [e for e in self.mock.call("GET", "/_mock/received")
+                if e["op"] == op and e["outcome"] == outcome]
+
+    def times_received(self, key: str) -> int:
+        return len(self._log("write", "created"))
+
+    def cancelled(self, key: str) -> bool:
+        return bool(self._log("kill", "killed"))
+
+    def break_transient(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "fail", "status": 500})
+
+    def break_permanent(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "fail", "status": 400})
+
+    def heal(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "none"})
+
+
+@contextmanager
+def mock_cbc() -> Iterator[MockCbcProcess]:
+    mock = MockCbcProcess()
+    try:
+        yield mock
+    finally:
+        mock.stop()

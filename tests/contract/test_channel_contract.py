@@ -13,20 +13,23 @@ from router.channel import Capabilities, Channel, Delivery, PermanentError, Tran
 from router.errors import ConfigurationError, FailureReason
 from router.registry import build_channels, channel_types
 from tests.contract.harnesses import (
+    CellBroadcastHarness,
     FileHarness,
     GalileoEwssHarness,
     Harness,
+    MockCbcProcess,
     MockEwssUplinkProcess,
     MockWebhookProcess,
     SmsHarness,
     WebhookHarness,
+    mock_cbc,
     mock_ewss_uplink,
     mock_webhook,
 )
 from tests.integration.sms_smsc import SmscProcess, smsc
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "nl-alert-fire.xml"
-KNOWN = {"file", "webhook", "sms", "galileo_ewss"}
+KNOWN = {"file", "webhook", "sms", "galileo_ewss", "cell_broadcast"}
 TYPES = sorted(channel_types())
 
 
@@ -48,6 +51,12 @@ def ewss_uplink_mock() -> Iterator[MockEwssUplinkProcess]:
         yield mock
 
 
+@pytest.fixture(scope="module")
+def cbc_mock() -> Iterator[MockCbcProcess]:
+    with mock_cbc() as mock:
+        yield mock
+
+
 @pytest.fixture(params=TYPES)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     kind = request.param
@@ -59,6 +68,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
         return SmsHarness(request.getfixturevalue("sms_smsc"), tmp_path)
     if kind == "galileo_ewss":
         return GalileoEwssHarness(request.getfixturevalue("ewss_uplink_mock"))
+    if kind == "cell_broadcast":
+        return CellBroadcastHarness(request.getfixturevalue("cbc_mock"), tmp_path)
     pytest.fail(f"no contract harness for registered channel type {kind!r}")
 
 

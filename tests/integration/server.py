@@ -63,6 +63,7 @@ def start_server(data_dir: Path, *, env: dict[str, str] | None = None,
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-server-{port}.log"
     full_env = {**os.environ, "TOCSIN_DEV_API_KEY": DEV_KEY, "PYTHONUNBUFFERED": "1",
+                "PYTHONFAULTHANDLER": "1",  # a native crash leaves its stack in the log
                 **(env or {})}
     with log_path.open("ab") as log:
         proc = subprocess.Popen(

@@ -135,7 +135,8 @@ async def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
         server.proc.send_signal(signal.SIGTERM)
         await asyncio.gather(*tasks)
-    assert server.proc.wait(timeout=30) == 0
+    code = server.proc.wait(timeout=30)
+    assert code == 0, (code, server.log_path.read_text(errors="replace")[-4000:])
     accepted = answers.count(202)
     assert accepted > 0
     assert set(answers) <= {202, "refused"}

@@ -25,9 +25,9 @@ def test_send_prints_status_url_and_wait_follows(server: Server) -> None:
                   "--timeout", "30")
     last = waited.stdout.strip().splitlines()[-1]
     assert "webhook=delivered" in last  # the demo's mock receiver took it
+    assert "cell_broadcast=delivered" in last  # the demo's mock CBC took the update
     # channels whose adapters this build does not have yet fail (and say so): exit 1
-    assert "cell_broadcast=failed" in last
-    assert waited.returncode == 1
+    assert waited.returncode == (1 if "=failed" in last else 0)
 
 
 def test_send_reports_rejection_with_findings(server: Server, tmp_path) -> None:  # type: ignore[no-untyped-def]

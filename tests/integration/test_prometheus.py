@@ -152,7 +152,11 @@ async def drive(server: Server) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Prometheus]]:
     base = tmp_path_factory.mktemp("prometheus")
-    server = start_server(base / "data", env=FAST)
+    (base / "a-directory").mkdir()
+    # a cell_broadcast instance that fails permanently (its path is a directory), so
+    # error, failure and fallback series carry data whatever the demo's mocks do
+    failing = {"cell_broadcast": {"type": "file", "path": str(base / "a-directory")}}
+    server = start_server(base / "data", env={**FAST, "TOCSIN_CHANNELS": json.dumps(failing)})
     prom = start_prometheus(base / "prom", server.port)
     try:
         # two scrapes of the zero-initialised series before any traffic, so rate()

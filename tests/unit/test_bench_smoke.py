@@ -50,3 +50,11 @@ def test_ewss_geometry_benchmark_runs_and_reports_ratios() -> None:
     assert result.returncode == 0, result.stderr
     assert "grid cost" in result.stdout
     assert "x the baseline" in result.stdout
+
+
+def test_cell_broadcast_benchmark_runs_and_reports_ratios() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "cell_broadcast.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "encode 15 pages (1395 chars)" in result.stdout
+    assert "of bare HTTP (10 alerts)" in result.stdout

@@ -79,8 +79,12 @@ async def wait_final(client: TestClient[Any, Any], alert_id: str) -> None:
 
 async def test_every_lifecycle_step_logs_its_event_with_ids_and_no_secret(
         tmp_path: Path) -> None:
+    (tmp_path / "a-directory").mkdir()
     settings = Settings(demo=True, data_dir=tmp_path, dev_api_key=KEY,
-                        dispatch_poll_interval_s=0.05)
+                        dispatch_poll_interval_s=0.05,
+                        # a primary that fails permanently, so failure and fallback log too
+                        channels={"cell_broadcast": {"type": "file",
+                                                     "path": str(tmp_path / "a-directory")}})
     with capture_logs(processors=processors()) as lines:
         async with TestClient(TestServer(create_app(settings))) as client:
             assert await post(client, "nl-alert-fire.xml") == 202

@@ -1,0 +1,35 @@
+"""The GSM 03.38 default alphabet as septets, through the ``gsm0338`` codec.
+
+Stage: a leaf of the cell broadcast adapter (no I/O). The codec maps characters
+to septet values (an extension character becomes ESC + code, two septets);
+packing septets into octets is ``pages``'s job. ESC itself (0x1B) is not a
+character a message may contain: the codec would accept it and a handset would
+read it as the start of an escape, so it is refused here.
+"""
+
+from __future__ import annotations
+
+import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+
+CODEC = "gsm03.38"
+ESC = 0x1B
+CR = 0x0D
+
+
+def to_septets(text: str) -> bytes | None:
+    """One septet value per octet, or None when ``text`` needs characters outside GSM-7."""
+    if "\x1b" in text:
+        return None
+    try:
+        return text.encode(CODEC)
+    except UnicodeEncodeError:
+        return None
+
+
+def is_gsm7(text: str) -> bool:
+    return to_septets(text) is not None
+
+
+def from_septets(septets: bytes) -> str:
+    """The text for unpacked septet values (the inverse of ``to_septets``)."""
+    return septets.decode(CODEC)

@@ -1,0 +1,73 @@
+"""The cell broadcast text budget: how much of 15 pages a text takes.
+
+Stage: a leaf of the cell broadcast adapter; renderers and previews use it
+through ``Capabilities.budget``. The unit is the GSM-7 septet: a budget of
+``pages`` pages has ``93 * pages`` units, and a plain GSM-7 text with a
+language DCS costs exactly its septets (an extension character counts 2).
+Text that goes out with a language prefix (90 per page) or as UCS-2 (41 or
+40 per page) is laid out on real pages and its last page is counted in
+proportion, so ``cost <= limit`` holds exactly when the text fits the pages
+and a longer text always costs more. A bilingual message measures both parts
+in the alphabet the whole message will use (``force_ucs2``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from channels.cell_broadcast.coding import (
+    GSM7_PER_PAGE,
+    MAX_PAGES,
+    UCS2_PER_PAGE,
+    Coding,
+    choose_coding,
+)
+from channels.cell_broadcast.pages import layout, normalise
+
+
+def units(text: str, coding: Coding) -> int:
+    """Septet-equivalents ``text`` occupies when coded with ``coding``."""
+    if not text:
+        return 0
+    pages = layout(normalise(text), coding)
+    width = 2 if coding.ucs2 else 1
+    last = len(pages[-1]) // width
+    return GSM7_PER_PAGE * (len(pages) - 1) + -(-GSM7_PER_PAGE * last // coding.per_page)
+
+
+@dataclass(frozen=True)
+class CbsBudget:
+    """A ``router.channel.TextBudget`` for one language of a CBS message."""
+
+    language: str | None
+    pages: int = MAX_PAGES
+    force_ucs2: bool = False
+    reserve: int = 0
+    """Units already taken by other parts of the same message (a bilingual text)."""
+
+    @property
+    def name(self) -> str:
+        return (f"{self.pages} CBS pages ({self.pages * GSM7_PER_PAGE} GSM-7 or "
+                f"{self.pages * UCS2_PER_PAGE} UCS-2 characters)"
+                + (f", {self.reserve} units used by the other language" if self.reserve
+                   else ""))
+
+    @property
+    def limit(self) -> int:
+        return max(0, self.pages * GSM7_PER_PAGE - self.reserve)
+
+    def coding(self, text: str) -> Coding:
+        return choose_coding(self.language, text, force_ucs2=self.force_ucs2)
+
+    def cost(self, text: str) -> int:
+        return units(text, self.coding(text))
+
+    def shortfall(self, text: str) -> str:
+        """How far over the budget ``text`` is, in the units a reader knows."""
+        coding = self.coding(text)
+        over = self.cost(text) - self.limit
+        if over <= 0:
+            return "it fits"
+        chars = -(-over * coding.per_page // GSM7_PER_PAGE)
+        return (f"{over} GSM-7 septet units too long (about {chars} {coding.alphabet} "
+                f"characters at {coding.per_page} per page, {self.pages} pages at most)")
