@@ -21,7 +21,7 @@ configuration mapping, and then:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +33,7 @@ from router.errors import FailureReason, NotApplicableError, PermanentError, Tra
 __all__ = [
     "Alert",
     "AreaKind",
+    "Audience",
     "Capabilities",
     "Channel",
     "ChannelFactory",
@@ -47,6 +48,9 @@ __all__ = [
     "PermanentError",
     "PlainVariants",
     "Receipt",
+    "Recipient",
+    "RecipientOutcome",
+    "RecipientResult",
     "Status",
     "TextBudget",
     "TransientError",
@@ -70,6 +74,10 @@ class Capabilities:
     area_kinds: frozenset[AreaKind] = frozenset({AreaKind.NONE})
     supports_update: bool = False
     supports_cancel: bool = False
+    audience: str | None = None
+    """The subscriber list this channel sends to one by one (``"eudi_wallet"``); the
+    dispatcher then attaches an ``Audience`` to each ``Delivery``. None: the channel
+    broadcasts and has no recipients of its own."""
     budget: Callable[[str], TextBudget] | None = None
     """The channel's text budget for a language, in its own encoding units (pages,
     septets, parts, bytes); renderers and ``tocsin preview`` use it. Without it the
@@ -192,6 +200,49 @@ class PlainVariants:
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """One addressee of a subscriber channel, as the store holds it: an opaque ``id``
+    (not a person's or a device's identifier), the ``address`` the channel sends to
+    (a serialised W3C PushSubscription, a phone number) and the few ``attributes``
+    the subscriber chose (``country``, ``languages``)."""
+
+    id: str
+    address: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+class RecipientOutcome(StrEnum):
+    SENT = "sent"  # the network took it; never sent again for this delivery
+    FAILED = "failed"  # worth retrying: pending again on the next attempt
+    REJECTED = "rejected"  # refused for good for this recipient; not retried
+    GONE = "gone"  # the address no longer exists: the subscription is deleted
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    recipient_id: str
+    outcome: RecipientOutcome
+
+
+class Audience(Protocol):
+    """The recipients of one delivery, kept durable by the store so that a retry or a
+    restart sends only to those not yet reached (the idempotency of a fan-out).
+
+    ``pending`` streams, in batches, the recipients with no ``SENT``, ``REJECTED``
+    or ``GONE`` result for this delivery yet, each once per call (so a recipient
+    that fails is not offered again within the same attempt); ``record`` stores
+    results (``GONE`` also removes the subscription); ``progress`` counts the
+    results recorded so far, by outcome, across attempts.
+    """
+
+    def pending(self, batch_size: int) -> AsyncIterator[Sequence[Recipient]]: ...
+
+    async def record(self, results: Sequence[RecipientResult]) -> None: ...
+
+    async def progress(self) -> Mapping[RecipientOutcome, int]: ...
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One alert for one channel instance, as the dispatcher hands it over."""
 
@@ -204,6 +255,7 @@ class Delivery:
     deadline: datetime | None = None
     replaces: Receipt | None = None  # an Update: the receipt of what it supersedes
     variants: Variants | None = None  # rendered accessible variants; None before rendering exists
+    audience: Audience | None = None  # for channels whose capabilities name an audience
 
 
 @dataclass(frozen=True)
