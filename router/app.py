@@ -130,7 +130,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     sqlite_store = store or SqliteStore(settings.database_path,
                                         max_batch=settings.group_commit_max)
     context = IngestContext(settings=settings, profiles=profiles, router=router,
-                            store=sqlite_store, auth=auth)
+                            store=sqlite_store, auth=auth, channels=channels)
     app[CONTEXT] = context
     dispatcher = Dispatcher(sqlite_store, channels, DispatchSettings(
         poll_interval_s=settings.dispatch_poll_interval_s,

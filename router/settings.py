@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="retry deadline for alerts without <expires>")
     dispatch_breaker_failures: int = Field(default=5, ge=1)
     dispatch_breaker_reset_s: float = Field(default=30.0, gt=0)
+    wallet_push_hosts: list[str] = Field(
+        default_factory=lambda: ["fcm.googleapis.com", "*.push.services.mozilla.com",
+                                 "*.push.apple.com", "*.notify.windows.com"],
+        description="fnmatch patterns of push service hosts wallet subscriptions may name "
+                    "(demo mode adds 127.0.0.1 and localhost)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

@@ -29,7 +29,7 @@ import structlog
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from router.cap import Alert, parse_cap
-from router.channel import Channel, Delivery, MsgType, Receipt
+from router.channel import Audience, Channel, Delivery, MsgType, Receipt
 from router.delivery.breaker import Breaker
 from router.errors import FailureReason, NotApplicableError, PermanentError, TransientError
 from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
@@ -188,7 +188,8 @@ class Dispatcher:
         replaces = self._prior_receipt(item)
         delivery = Delivery(alert_id=item.alert_id, channel=item.channel,
                             idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
-                            attempt=number, deadline=deadline, replaces=replaces)
+                            attempt=number, deadline=deadline, replaces=replaces,
+                            audience=self._audience(channel, item))
         try:
             async with self._limits[item.channel]:
                 timeout = min(self.settings.send_timeout_s,
@@ -216,6 +217,11 @@ class Dispatcher:
         breaker.success()
         await self._finish(item, number, started, "delivered", DeliveryState.DELIVERED, None,
                            receipt)
+
+    def _audience(self, channel: Channel, item: ClaimedDelivery) -> Audience | None:
+        """The durable recipient list for a channel that sends to each subscriber."""
+        kind = channel.capabilities.audience
+        return self.store.audience(kind, item.idempotency_key) if kind else None
 
     @staticmethod
     def _prior_receipt(item: ClaimedDelivery) -> Receipt | None:

@@ -21,6 +21,7 @@ from router.store.records import (
     ReferenceRecord,
 )
 from router.store.sqlite import SqliteStore, decode_cursor
+from router.store.wallet import NewWalletSubscription, SubscriptionSaved
 
 __all__ = [
     "AcceptOutcome",
@@ -34,10 +35,12 @@ __all__ = [
     "DeliveryRecord",
     "DeliveryState",
     "NewAlert",
+    "NewWalletSubscription",
     "PlannedDelivery",
     "PriorDelivery",
     "ReferenceRecord",
     "SqliteStore",
     "Store",
+    "SubscriptionSaved",
     "decode_cursor",
 ]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from router.channel import Audience
 from router.store.records import (
     AcceptResult,
     AlertPage,
@@ -24,6 +25,9 @@ from router.store.records import (
     DeliveryState,
     NewAlert,
 )
+
+if TYPE_CHECKING:
+    from router.store.wallet import NewWalletSubscription, SubscriptionSaved
 
 
 class Store(Protocol):
@@ -64,3 +68,15 @@ class Store(Protocol):
 
     async def release_in_flight(self) -> int:
         """At start-up: deliveries left ``sending`` by a crash become due again."""
+
+    async def save_wallet_subscription(self, new: NewWalletSubscription) -> SubscriptionSaved:
+        """Store a push subscription, or update the one with the same endpoint."""
+
+    async def delete_wallet_subscription(self, subscription_id: str) -> bool:
+        """Remove a subscription; False when there was none with that id."""
+
+    async def count_wallet_subscriptions(self) -> int: ...
+
+    def audience(self, kind: str, idempotency_key: str) -> Audience | None:
+        """The durable recipient list of one delivery to a fan-out channel
+        (``Capabilities.audience``), or None for a kind this store does not keep."""

@@ -78,4 +78,23 @@ MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (alert_id, channel) REFERENCES deliveries(alert_id, channel)
     );
     """,
+    # 3: wallet push subscriptions (no identity, no location) and per-recipient results.
+    """
+    CREATE TABLE wallet_subscriptions (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,       -- random handle for unsubscribing
+        endpoint   TEXT NOT NULL UNIQUE,       -- RFC 8030 push resource URL
+        p256dh     TEXT NOT NULL,              -- RFC 8291 user agent public key
+        auth       TEXT NOT NULL,              -- RFC 8291 authentication secret
+        country    TEXT,                       -- optional ISO 3166-1 alpha-2
+        languages  TEXT,                       -- optional preferred BCP 47 tags, comma-separated
+        created_on TEXT NOT NULL               -- a day, not an instant
+    );
+    CREATE TABLE recipient_results (
+        idempotency_key TEXT NOT NULL,
+        recipient_id    TEXT NOT NULL,
+        outcome         TEXT NOT NULL,         -- sent | failed | rejected | gone
+        PRIMARY KEY (idempotency_key, recipient_id)
+    );
+    """,
 )

@@ -34,7 +34,9 @@ import structlog
 from router.cap import Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
+from router.channel import Audience
 from router.errors import StoreUnavailableError
+from router.store import wallet
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
     OPEN_DELIVERY_STATES,
@@ -489,6 +491,25 @@ class SqliteStore:
             return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None)
 
         return await self._read(read)
+
+    # -- wallet subscriptions and fan-out progress (router.store.wallet) --------------
+
+    async def save_wallet_subscription(self, new: wallet.NewWalletSubscription
+                                       ) -> wallet.SubscriptionSaved:
+        return await self._write(lambda conn: wallet.save_subscription(conn, new))
+
+    async def delete_wallet_subscription(self, subscription_id: str) -> bool:
+        return await self._write(lambda conn: wallet.delete_subscription(conn, subscription_id))
+
+    async def count_wallet_subscriptions(self) -> int:
+        return await self._read(wallet.count_subscriptions)
+
+    def audience(self, kind: str, idempotency_key: str) -> Audience | None:
+        """The recipients of one fan-out delivery; None for an audience kind this store
+        does not keep (the channel then fails the delivery as misconfigured)."""
+        if kind != wallet.WALLET_AUDIENCE:
+            return None
+        return wallet.SqliteAudience(idempotency_key, self._read, self._write)
 
     async def ping(self) -> bool:
         if self._writer is None or not self._writer.is_alive():
