@@ -17,6 +17,11 @@ configuration mapping, and then:
 - ``cancel(delivery, receipt)`` withdraws what an earlier send put out, where
   the network can (a CBC kill); ``update`` is ``send`` with ``delivery.replaces``;
 - ``health()`` reports whether the network element is reachable.
+
+A channel that reaches subscribers one by one (SMS, a wallet push) names the kind
+of address it needs in ``Capabilities.recipients``; the dispatcher then attaches an
+``Audience`` to each delivery: the recipients still to be sent, streamed in
+batches from durable storage, and the place to record each recipient's outcome.
 """
 
 from __future__ import annotations
@@ -75,14 +80,14 @@ class Capabilities:
     area_kinds: frozenset[AreaKind] = frozenset({AreaKind.NONE})
     supports_update: bool = False
     supports_cancel: bool = False
-    audience: str | None = None
-    """The subscriber list this channel sends to one by one (``"eudi_wallet"``); the
-    dispatcher then attaches an ``Audience`` to each ``Delivery``. None: the channel
-    broadcasts and has no recipients of its own."""
     budget: Callable[[str], TextBudget] | None = None
     """The channel's text budget for a language, in its own encoding units (pages,
     septets, parts, bytes); renderers and ``tocsin preview`` use it. Without it the
     budget is ``max_text_length`` characters."""
+    recipients: str | None = None
+    """The kind of subscriber address the channel sends to (``"msisdn"`` for SMS,
+    ``"wallet"`` for a wallet push): the dispatcher attaches ``Delivery.audience``
+    with subscribers of that kind. None: the channel broadcasts, it has no audience."""
 
     def text_limit(self, language: str) -> int | None:
         primary = language.split("-", 1)[0].lower()
@@ -200,47 +205,66 @@ class PlainVariants:
         return next((f for f in fitted if f.fits), fitted[-1])
 
 
+class RecipientOutcome(StrEnum):
+    """What became of one recipient of one delivery."""
+
+    SENT = "sent"  # the network accepted it; no final word yet
+    DELIVERED = "delivered"  # the network confirmed delivery (a receipt)
+    FAILED = "failed"  # refused or undeliverable; not sent again
+    EXPIRED = "expired"  # the network gave up (its validity period ran out)
+    UNSENT = "unsent"  # not sent after all (an interrupted send): offer it again
+    GONE = "gone"  # the address no longer exists (Web Push 404/410): unsubscribe it
+
+
 @dataclass(frozen=True)
 class Recipient:
-    """One addressee of a subscriber channel, as the store holds it: an opaque ``id``
-    (not a person's or a device's identifier), the ``address`` the channel sends to
-    (a serialised W3C PushSubscription, a phone number) and the few ``attributes``
-    the subscriber chose (``country``, ``languages``)."""
+    """One subscriber as a channel sees it. ``key`` is opaque and stable (safe to log);
+    ``address`` (a phone number, a wallet handle) is personal data: never log it, never
+    put it in a metric label, an error message or a receipt."""
 
-    id: str
+    key: str
     address: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    language: str | None = None  # the language the subscriber chose, if any
 
-
-class RecipientOutcome(StrEnum):
-    SENT = "sent"  # the network took it; never sent again for this delivery
-    FAILED = "failed"  # worth retrying: pending again on the next attempt
-    REJECTED = "rejected"  # refused for good for this recipient; not retried
-    GONE = "gone"  # the address no longer exists: the subscription is deleted
+    def __repr__(self) -> str:  # keeps the address out of tracebacks and debug logs
+        return f"Recipient(key={self.key!r}, language={self.language!r})"
 
 
 @dataclass(frozen=True)
 class RecipientResult:
-    recipient_id: str
+    key: str
     outcome: RecipientOutcome
+    reference: str | None = None  # the network's message id(s), for receipts and audits
 
 
+@runtime_checkable
 class Audience(Protocol):
-    """The recipients of one delivery, kept durable by the store so that a retry or a
-    restart sends only to those not yet reached (the idempotency of a fan-out).
+    """The recipients of one delivery and their outcomes, kept durably by Tocsin.
 
-    ``pending`` streams, in batches, the recipients with no ``SENT``, ``REJECTED``
-    or ``GONE`` result for this delivery yet, each once per call (so a recipient
-    that fails is not offered again within the same attempt); ``record`` stores
-    results (``GONE`` also removes the subscription); ``progress`` counts the
-    results recorded so far, by outcome, across attempts.
+    Streaming keeps memory flat at any audience size; durable outcomes make the
+    delivery resumable: a retry, a rebind or a restart offers only the recipients
+    without an outcome, so nobody who was sent the message gets it again and nobody is
+    left out. Each batch is claimed durably before it is handed out; after a crash,
+    claimed recipients without an outcome are offered again (at least once: only the
+    messages in flight at the moment of the crash can arrive twice).
     """
 
-    def pending(self, batch_size: int) -> AsyncIterator[Sequence[Recipient]]: ...
+    def batches(self, size: int) -> AsyncIterator[Sequence[Recipient]]:
+        """Recipients still to be sent, at most ``size`` at a time; ends early when the
+        alert is cancelled or superseded meanwhile (see ``interrupted``)."""
 
-    async def record(self, results: Sequence[RecipientResult]) -> None: ...
+    async def record(self, results: Sequence[RecipientResult]) -> None:
+        """Store outcomes durably (``UNSENT`` gives a claimed recipient back)."""
 
-    async def progress(self) -> Mapping[RecipientOutcome, int]: ...
+    async def settle(self, results: Sequence[RecipientResult]) -> None:
+        """Store final outcomes that arrived later (delivery receipts), by recipient key."""
+
+    async def counts(self) -> Mapping[str, int]:
+        """Recipients per outcome value so far (``{"sent": 10, "delivered": 7, ...}``)."""
+
+    @property
+    def interrupted(self) -> str | None:
+        """Why ``batches`` stopped early (``"cancelled"``, ``"superseded"``), else None."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +280,7 @@ class Delivery:
     deadline: datetime | None = None
     replaces: Receipt | None = None  # an Update: the receipt of what it supersedes
     variants: Variants | None = None  # rendered accessible variants; None before rendering exists
-    audience: Audience | None = None  # for channels whose capabilities name an audience
+    audience: Audience | None = None  # recipients, for a channel with ``recipients`` set
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ Per delivery: one document is built and signed (``document``, ``jws``); if the
 signed token is larger than one push can carry, a signed tickle with a fetch URL
 is sent instead and Tocsin serves the full document at that URL. The same token
 then goes, encrypted separately, to every subscription in the delivery's
-``Audience`` (the store's subscription list, attached by the dispatcher): no
+``Audience`` (the store's wallet subscriptions, attached by the dispatcher because
+``Capabilities.recipients`` is ``wallet``, or ``wallet:NL`` with ``country: NL``): no
 subscription says where its phone is, so every phone gets every alert for its
 country and decides with its own position whether to show it.
 
@@ -53,7 +54,7 @@ from router.channel import (
     TransientError,
 )
 
-AUDIENCE = "eudi_wallet"
+RECIPIENTS = "wallet"
 FETCH_PATH = "/api/v1/wallet/alerts/{alert_id}"
 log = structlog.get_logger("tocsin.channel.eudi_wallet")
 
@@ -73,7 +74,9 @@ class WalletChannel:
         budget = Utf8Budget(self.config.text_limit_bytes)
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE}), supports_update=True,
-            supports_cancel=True, audience=AUDIENCE, budget=lambda _language: budget)
+            supports_cancel=True, budget=lambda _language: budget,
+            recipients=f"{RECIPIENTS}:{self.config.country}" if self.config.country
+            else RECIPIENTS)
         self._budget = budget
         self._session: aiohttp.ClientSession | None = None
 
@@ -175,24 +178,27 @@ class WalletChannel:
         audience = delivery.audience
         if audience is None:
             raise PermanentError("no subscription list is attached to this delivery (the "
-                                 "dispatcher attaches one for channels with an audience)",
+                                 "dispatcher attaches one for channels with recipients)",
                                  FailureReason.CONFIGURATION)
         session = self._session
         if session is None:
             raise TransientError("the wallet channel is not started", FailureReason.UNAVAILABLE)
-        counts = await self._fan_out(session, audience, payload, PushHeaders(ttl, urgency, topic))
+        now_counts = await self._fan_out(session, audience, payload,
+                                         PushHeaders(ttl, urgency, topic))
+        total = await audience.counts()
         detail = {"topic": topic, "urgency": urgency, "ttl": ttl, "kind": kind,
                   "kid": self.signing_key.kid, "bytes": len(payload),
-                  **{outcome.value: n for outcome, n in counts.items()},
-                  "metrics": {"wallet_pushes": counts[RecipientOutcome.SENT]}}
-        log.info("wallet.pushed", **{k: v for k, v in detail.items() if k != "metrics"})
-        if counts[RecipientOutcome.FAILED]:
-            raise TransientError(f"{counts[RecipientOutcome.FAILED]} pushes failed and will be "
-                                 f"retried ({counts[RecipientOutcome.SENT]} sent)",
+                  "this_attempt": {o.value: n for o, n in now_counts.items() if n},
+                  "recipients": dict(total), "interrupted": audience.interrupted,
+                  "metrics": {"wallet_pushes": now_counts[RecipientOutcome.SENT]}}
+        log.info("wallet.pushed", topic=topic, kind=kind, bytes=len(payload),
+                 this_attempt=detail["this_attempt"], interrupted=audience.interrupted)
+        unsent = now_counts[RecipientOutcome.UNSENT]
+        if unsent:
+            raise TransientError(f"{unsent} pushes did not go through and will be retried "
+                                 f"({now_counts[RecipientOutcome.SENT]} sent)",
                                  FailureReason.UNAVAILABLE)
-        before = await audience.progress()
-        duplicate = (not any(counts.values())
-                     and before.get(RecipientOutcome.SENT, 0) > 0)
+        duplicate = not any(now_counts.values()) and total.get("sent", 0) > 0
         return Receipt(self.name, delivery.idempotency_key, reference=f"{topic}/{kind}",
                        detail=detail, duplicate=duplicate)
 
@@ -204,22 +210,17 @@ class WalletChannel:
         async def one(recipient: Recipient) -> RecipientResult:
             subscription = _subscription(recipient)
             if subscription is None:
-                return RecipientResult(recipient.id, RecipientOutcome.REJECTED)
+                return RecipientResult(recipient.key, RecipientOutcome.FAILED)
             async with slots:
                 outcome = await push(session, self.vapid, subscription, payload, headers)
-            return RecipientResult(recipient.id, outcome)
+            return RecipientResult(recipient.key, outcome)
 
-        async for batch in audience.pending(self.config.batch_size):
-            chosen = [r for r in batch if self._for_us(r)]
-            results: Sequence[RecipientResult] = await asyncio.gather(*map(one, chosen))
+        async for batch in audience.batches(self.config.batch_size):
+            results: Sequence[RecipientResult] = await asyncio.gather(*map(one, batch))
             await audience.record(results)
             for result in results:
                 counts[result.outcome] += 1
         return counts
-
-    def _for_us(self, recipient: Recipient) -> bool:
-        country = recipient.attributes.get("country")
-        return self.config.country is None or not country or country == self.config.country
 
 
 def _text(value: Any) -> str | None:
@@ -233,4 +234,4 @@ def _subscription(recipient: Recipient) -> Subscription | None:
         return None
 
 
-__all__ = ["AUDIENCE", "FETCH_PATH", "WalletChannel"]
+__all__ = ["FETCH_PATH", "RECIPIENTS", "WalletChannel"]

@@ -4,9 +4,10 @@ Stage: channel adapter. RFC 8030 §5 and §8 answers, per subscription:
 
 - 201 (also 200, 202): the push service took it -> ``SENT``;
 - 404, 410: the subscription is gone (uninstalled, expired) -> ``GONE``, deleted;
-- 429, 5xx, a timeout, a refused connection -> ``FAILED``, retried with the delivery;
+- 408, 425, 429, 5xx, a timeout, a refused connection -> ``UNSENT``: offered again
+  when the delivery is retried;
 - any other 4xx (400 bad headers, 401/403 VAPID refused, 413 too large) ->
-  ``REJECTED``: retrying the same request cannot help.
+  ``FAILED``: retrying the same request cannot help.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ def outcome_of(status: int) -> RecipientOutcome:
     if status in {404, 410}:
         return RecipientOutcome.GONE
     if status in {408, 425, 429} or status >= 500:
-        return RecipientOutcome.FAILED
-    return RecipientOutcome.REJECTED
+        return RecipientOutcome.UNSENT
+    return RecipientOutcome.FAILED
 
 
 async def push(session: aiohttp.ClientSession, vapid: VapidSigner, subscription: Subscription,
@@ -50,4 +51,4 @@ async def push(session: aiohttp.ClientSession, vapid: VapidSigner, subscription:
             await response.read()
             return outcome_of(response.status)
     except (aiohttp.ClientError, TimeoutError):
-        return RecipientOutcome.FAILED
+        return RecipientOutcome.UNSENT

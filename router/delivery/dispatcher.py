@@ -13,7 +13,11 @@ send safe. Rules:
   with an open breaker the primary is still retried when the breaker lets a
   trial through, because a second channel reaching people is not a duplicate;
 - a success marks unneeded standby fallbacks ``skipped``;
-- per-channel concurrency limits keep one slow network from taking every slot.
+- per-channel concurrency limits keep one slow network from taking every slot;
+- a channel that names ``Capabilities.recipients`` gets the delivery's ``Audience``
+  from the store and ``fanout_timeout_s`` instead of ``send_timeout_s``: a national
+  fan-out takes minutes, and the audience's durable outcomes let a cut-short send
+  resume where it stopped.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import structlog
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from router.cap import Alert, parse_cap
-from router.channel import Audience, Channel, Delivery, MsgType, Receipt
+from router.channel import Channel, Delivery, MsgType, Receipt
 from router.delivery.breaker import Breaker
 from router.errors import FailureReason, NotApplicableError, PermanentError, TransientError
 from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
@@ -43,6 +47,7 @@ class DispatchSettings:
     max_in_flight: int = 64
     per_channel_concurrency: int = 8
     send_timeout_s: float = 30.0
+    fanout_timeout_s: float = 3600.0
     retry_multiplier_s: float = 0.5
     retry_max_s: float = 30.0
     retry_jitter_s: float = 0.25
@@ -186,13 +191,15 @@ class Dispatcher:
             self.wake()
             return
         replaces = self._prior_receipt(item)
+        kind = channel.capabilities.recipients
         delivery = Delivery(alert_id=item.alert_id, channel=item.channel,
                             idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
                             attempt=number, deadline=deadline, replaces=replaces,
-                            audience=self._audience(channel, item))
+                            audience=self.store.audience(kind, item, alert) if kind else None)
         try:
             async with self._limits[item.channel]:
-                timeout = min(self.settings.send_timeout_s,
+                timeout = min(self.settings.fanout_timeout_s if kind
+                              else self.settings.send_timeout_s,
                               (deadline - datetime.now(UTC)).total_seconds())
                 async with asyncio.timeout(max(timeout, 0.001)):
                     receipt = await self._hand_over(channel, delivery)
@@ -217,11 +224,6 @@ class Dispatcher:
         breaker.success()
         await self._finish(item, number, started, "delivered", DeliveryState.DELIVERED, None,
                            receipt)
-
-    def _audience(self, channel: Channel, item: ClaimedDelivery) -> Audience | None:
-        """The durable recipient list for a channel that sends to each subscriber."""
-        kind = channel.capabilities.audience
-        return self.store.audience(kind, item.idempotency_key) if kind else None
 
     @staticmethod
     def _prior_receipt(item: ClaimedDelivery) -> Receipt | None:

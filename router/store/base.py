@@ -14,6 +14,7 @@ import builtins
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from router.cap import Alert
 from router.channel import Audience
 from router.store.records import (
     AcceptResult,
@@ -77,6 +78,5 @@ class Store(Protocol):
 
     async def count_wallet_subscriptions(self) -> int: ...
 
-    def audience(self, kind: str, idempotency_key: str) -> Audience | None:
-        """The durable recipient list of one delivery to a fan-out channel
-        (``Capabilities.audience``), or None for a kind this store does not keep."""
+    def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
+        """The subscribers of address ``kind`` that ``delivery`` goes to (streamed)."""

@@ -90,11 +90,11 @@ MIGRATIONS: tuple[str, ...] = (
         languages  TEXT,                       -- optional preferred BCP 47 tags, comma-separated
         created_on TEXT NOT NULL               -- a day, not an instant
     );
-    CREATE TABLE recipient_results (
-        idempotency_key TEXT NOT NULL,
-        recipient_id    TEXT NOT NULL,
-        outcome         TEXT NOT NULL,         -- sent | failed | rejected | gone
-        PRIMARY KEY (idempotency_key, recipient_id)
-    );
+    CREATE TABLE wallet_push_results (
+        delivery_key     TEXT NOT NULL,        -- the delivery's idempotency key
+        subscription_seq INTEGER NOT NULL,
+        outcome          TEXT NOT NULL,        -- sent | failed | unsent | gone
+        PRIMARY KEY (delivery_key, subscription_seq)
+    ) WITHOUT ROWID;
     """,
 )

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from router.cap import Finding
+from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
 from router.channel import Audience
@@ -504,12 +504,15 @@ class SqliteStore:
     async def count_wallet_subscriptions(self) -> int:
         return await self._read(wallet.count_subscriptions)
 
-    def audience(self, kind: str, idempotency_key: str) -> Audience | None:
-        """The recipients of one fan-out delivery; None for an audience kind this store
-        does not keep (the channel then fails the delivery as misconfigured)."""
-        if kind != wallet.WALLET_AUDIENCE:
-            return None
-        return wallet.SqliteAudience(idempotency_key, self._read, self._write)
+    def audience(self, kind: str, delivery: ClaimedDelivery,
+                 alert: Alert) -> Audience:  # noqa: ARG002  (wallet recipients ignore the area)
+        """The recipients of ``delivery`` among subscribers of address ``kind``: for
+        ``wallet`` (``wallet:CC``), every wallet subscription (of that country)."""
+        if kind.partition(":")[0] != wallet.WALLET:
+            raise ValueError(f"this store keeps no subscribers of kind {kind!r}")
+        return wallet.WalletAudience(self._read, self._write, kind=kind,
+                                     delivery_key=delivery.idempotency_key,
+                                     alert_id=delivery.alert_id)
 
     async def ping(self) -> bool:
         if self._writer is None or not self._writer.is_alive():
