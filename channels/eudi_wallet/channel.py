@@ -35,6 +35,7 @@ from channels.eudi_wallet import headers as rules
 from channels.eudi_wallet import jws
 from channels.eudi_wallet.config import WalletConfig
 from channels.eudi_wallet.document import Utf8Budget, full_document, tickle
+from channels.eudi_wallet.journal import DeviceJournal
 from channels.eudi_wallet.keys import SigningKey, load_private_key
 from channels.eudi_wallet.push import PushHeaders, push
 from channels.eudi_wallet.webpush import Subscription, VapidSigner
@@ -175,24 +176,26 @@ class WalletChannel:
         ttl = self._check(delivery, now)
         document, topic, urgency = self._document(delivery, now)
         payload, kind = self._payload(delivery, document)
-        audience = delivery.audience
-        if audience is None:
-            raise PermanentError("no subscription list is attached to this delivery (the "
-                                 "dispatcher attaches one for channels with recipients)",
-                                 FailureReason.CONFIGURATION)
         session = self._session
         if session is None:
             raise TransientError("the wallet channel is not started", FailureReason.UNAVAILABLE)
-        now_counts = await self._fan_out(session, audience, payload,
-                                         PushHeaders(ttl, urgency, topic))
-        total = await audience.counts()
+        audiences = self._audiences(delivery)
+        now_counts = dict.fromkeys(RecipientOutcome, 0)
+        total: dict[str, int] = {}
+        for audience in audiences:
+            for outcome, n in (await self._fan_out(session, audience, payload,
+                                                   PushHeaders(ttl, urgency, topic))).items():
+                now_counts[outcome] += n
+            for outcome_name, n in (await audience.counts()).items():
+                total[outcome_name] = total.get(outcome_name, 0) + n
+        interrupted = next((a.interrupted for a in audiences if a.interrupted), None)
         detail = {"topic": topic, "urgency": urgency, "ttl": ttl, "kind": kind,
                   "kid": self.signing_key.kid, "bytes": len(payload),
                   "this_attempt": {o.value: n for o, n in now_counts.items() if n},
-                  "recipients": dict(total), "interrupted": audience.interrupted,
+                  "recipients": total, "interrupted": interrupted,
                   "metrics": {"wallet_pushes": now_counts[RecipientOutcome.SENT]}}
         log.info("wallet.pushed", topic=topic, kind=kind, bytes=len(payload),
-                 this_attempt=detail["this_attempt"], interrupted=audience.interrupted)
+                 this_attempt=detail["this_attempt"], interrupted=interrupted)
         unsent = now_counts[RecipientOutcome.UNSENT]
         if unsent:
             raise TransientError(f"{unsent} pushes did not go through and will be retried "
@@ -201,6 +204,17 @@ class WalletChannel:
         duplicate = not any(now_counts.values()) and total.get("sent", 0) > 0
         return Receipt(self.name, delivery.idempotency_key, reference=f"{topic}/{kind}",
                        detail=detail, duplicate=duplicate)
+
+    def _audiences(self, delivery: Delivery) -> list[Audience]:
+        """The subscribers (the dispatcher's ``Audience``) and the configured devices."""
+        audiences: list[Audience] = [delivery.audience] if delivery.audience else []
+        if self.config.devices and self.config.journal is not None:
+            audiences.append(DeviceJournal(self.config.journal, self.config.devices,
+                                           delivery.idempotency_key))
+        if not audiences:
+            raise PermanentError("no subscription list is attached to this delivery and no "
+                                 "`devices` are configured", FailureReason.CONFIGURATION)
+        return audiences
 
     async def _fan_out(self, session: aiohttp.ClientSession, audience: Audience, payload: bytes,
                        headers: PushHeaders) -> dict[RecipientOutcome, int]:

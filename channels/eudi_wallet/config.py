@@ -10,10 +10,11 @@ never makes a key of its own (``channels.mock.demo`` writes throw-away keys for
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from channels.eudi_wallet.webpush import MAX_PLAINTEXT
+from channels.eudi_wallet.webpush import MAX_PLAINTEXT, Subscription
 
 FOUR_WEEKS_S = 28 * 24 * 3600
 
@@ -47,3 +48,19 @@ class WalletConfig(BaseModel):
     health_url: str | None = Field(
         default=None, pattern=r"^https?://",
         description="a URL of the main push service to probe for health()")
+    devices: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=1000,
+        description="PushSubscriptions (test handsets) that get every alert besides the "
+                    "subscribers; all a delivery without an Audience reaches")
+    journal: Path | None = Field(default=None, description="outcomes file for `devices`")
+
+    @model_validator(mode="after")
+    def _devices_need_a_journal(self) -> WalletConfig:
+        if self.devices and self.journal is None:
+            raise ValueError("`devices` needs a `journal` file to remember who was sent what")
+        for number, device in enumerate(self.devices):
+            try:
+                Subscription.from_json(device).validate()
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ValueError(f"devices[{number}] is not a PushSubscription: {exc}") from exc
+        return self

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from channels.mock.push_service import create_push_service, demo_wallet_config
 from channels.mock.webhook_receiver import create_receiver
 
 DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loopback only)
@@ -54,5 +55,13 @@ WEBHOOK = DemoElement(
     path="/hook",
 )
 
-ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK,)
+WALLET_PUSH = DemoElement(
+    channel="eudi_wallet",
+    element="Web Push service with test phones",
+    make_app=lambda data_dir: create_push_service(data_dir / "wallet-demo"),
+    channel_config=demo_wallet_config,
+    path="/push/",
+)
+
+ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, WALLET_PUSH)
 """Every element demo mode runs; a channel with a mock adds its element here."""
