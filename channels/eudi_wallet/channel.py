@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,12 +41,14 @@ from channels.eudi_wallet.keys import SigningKey, load_private_key
 from channels.eudi_wallet.push import PushHeaders, push
 from channels.eudi_wallet.webpush import Subscription, VapidSigner
 from router.channel import (
+    Alert,
     AreaKind,
     Audience,
     Capabilities,
     Delivery,
     FailureReason,
     Health,
+    MsgType,
     NotApplicableError,
     PermanentError,
     Receipt,
@@ -128,10 +131,25 @@ class WalletChannel:
         return await self._broadcast(delivery)
 
     async def cancel(self, delivery: Delivery, receipt: Receipt) -> None:
-        """Push the signed Cancel (``delivery`` is the Cancel message) under the Topic
-        of what it withdraws (``receipt``, also ``delivery.replaces``)."""
-        await self._broadcast(delivery if delivery.replaces else
-                              Delivery(**{**vars(delivery), "replaces": receipt}))
+        """Push a signed Cancel under the Topic of what it withdraws (``receipt``).
+
+        From the dispatcher, ``delivery`` is the CAP Cancel itself and goes to its
+        audience. Called with the original alert instead (withdrawn without a CAP
+        Cancel), Tocsin signs a Cancel of its own (identifier ``<original>/cancel``)
+        that reaches the configured ``devices`` only: without a CAP message the store
+        has no delivery, hence no audience, for it."""
+        if delivery.alert.msg_type.value == "Cancel":
+            await self._broadcast(replace(delivery, replaces=delivery.replaces or receipt))
+            return
+        alert = delivery.alert
+        withdrawal = Alert.model_validate({
+            **alert.model_dump(), "identifier": f"{alert.identifier}/cancel",
+            "msg_type": MsgType.CANCEL, "sent": datetime.now(UTC).replace(microsecond=0),
+            "references": [{"sender": alert.sender, "identifier": alert.identifier,
+                            "sent": alert.sent}]})
+        await self._broadcast(replace(delivery, alert=withdrawal, replaces=receipt,
+                                      audience=None,
+                                      idempotency_key=delivery.idempotency_key + "/cancel"))
 
     def _document(self, delivery: Delivery, now: datetime) -> tuple[dict[str, Any], str, str]:
         inherited: Mapping[str, Any] = delivery.replaces.detail if delivery.replaces else {}
@@ -180,30 +198,34 @@ class WalletChannel:
         if session is None:
             raise TransientError("the wallet channel is not started", FailureReason.UNAVAILABLE)
         audiences = self._audiences(delivery)
-        now_counts = dict.fromkeys(RecipientOutcome, 0)
-        total: dict[str, int] = {}
-        for audience in audiences:
-            for outcome, n in (await self._fan_out(session, audience, payload,
-                                                   PushHeaders(ttl, urgency, topic))).items():
-                now_counts[outcome] += n
-            for outcome_name, n in (await audience.counts()).items():
-                total[outcome_name] = total.get(outcome_name, 0) + n
+        pushed, total = await self._push_all(session, audiences, payload,
+                                             PushHeaders(ttl, urgency, topic))
         interrupted = next((a.interrupted for a in audiences if a.interrupted), None)
         detail = {"topic": topic, "urgency": urgency, "ttl": ttl, "kind": kind,
                   "kid": self.signing_key.kid, "bytes": len(payload),
-                  "this_attempt": {o.value: n for o, n in now_counts.items() if n},
+                  "this_attempt": {o.value: n for o, n in pushed.items() if n},
                   "recipients": total, "interrupted": interrupted,
-                  "metrics": {"wallet_pushes": now_counts[RecipientOutcome.SENT]}}
+                  "metrics": {"wallet_pushes": pushed[RecipientOutcome.SENT]}}
         log.info("wallet.pushed", topic=topic, kind=kind, bytes=len(payload),
                  this_attempt=detail["this_attempt"], interrupted=interrupted)
-        unsent = now_counts[RecipientOutcome.UNSENT]
-        if unsent:
-            raise TransientError(f"{unsent} pushes did not go through and will be retried "
-                                 f"({now_counts[RecipientOutcome.SENT]} sent)",
-                                 FailureReason.UNAVAILABLE)
-        duplicate = not any(now_counts.values()) and total.get("sent", 0) > 0
+        _raise_for(pushed)
+        duplicate = not any(pushed.values()) and total.get("sent", 0) > 0
         return Receipt(self.name, delivery.idempotency_key, reference=f"{topic}/{kind}",
                        detail=detail, duplicate=duplicate)
+
+    async def _push_all(self, session: aiohttp.ClientSession, audiences: list[Audience],
+                        payload: bytes, headers: PushHeaders
+                        ) -> tuple[dict[RecipientOutcome, int], dict[str, int]]:
+        """Outcomes of this attempt, and the recorded totals across attempts."""
+        pushed = dict.fromkeys(RecipientOutcome, 0)
+        total: dict[str, int] = {}
+        for audience in audiences:
+            for outcome, n in (await self._fan_out(session, audience, payload,
+                                                   headers)).items():
+                pushed[outcome] += n
+            for name, n in (await audience.counts()).items():
+                total[name] = total.get(name, 0) + n
+        return pushed, total
 
     def _audiences(self, delivery: Delivery) -> list[Audience]:
         """The subscribers (the dispatcher's ``Audience``) and the configured devices."""
@@ -235,6 +257,19 @@ class WalletChannel:
             for result in results:
                 counts[result.outcome] += 1
         return counts
+
+
+def _raise_for(pushed: Mapping[RecipientOutcome, int]) -> None:
+    """Every push refused: permanent (VAPID key, headers, size -- the same for all);
+    some not through (429, 5xx, timeouts): transient, and only those are retried."""
+    sent, unsent = pushed[RecipientOutcome.SENT], pushed[RecipientOutcome.UNSENT]
+    refused = pushed[RecipientOutcome.FAILED]
+    if refused and not sent and not unsent:
+        raise PermanentError(f"the push service refused all {refused} messages (VAPID key, "
+                             "headers or size)", FailureReason.REJECTED)
+    if unsent:
+        raise TransientError(f"{unsent} pushes did not go through and will be retried "
+                             f"({sent} sent)", FailureReason.UNAVAILABLE)
 
 
 def _text(value: Any) -> str | None:

@@ -15,19 +15,28 @@ from router.registry import build_channels, channel_types
 from tests.contract.harnesses import (
     FileHarness,
     Harness,
+    MockPushProcess,
     MockWebhookProcess,
+    WalletHarness,
     WebhookHarness,
+    mock_push_service,
     mock_webhook,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "nl-alert-fire.xml"
-KNOWN = {"file", "webhook"}
+KNOWN = {"file", "webhook", "eudi_wallet"}
 TYPES = sorted(channel_types())
 
 
 @pytest.fixture(scope="module")
 def webhook_mock() -> Iterator[MockWebhookProcess]:
     with mock_webhook() as mock:
+        yield mock
+
+
+@pytest.fixture(scope="module")
+def push_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockPushProcess]:
+    with mock_push_service(tmp_path_factory.mktemp("push")) as mock:
         yield mock
 
 
@@ -38,6 +47,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
         return FileHarness(tmp_path)
     if kind == "webhook":
         return WebhookHarness(request.getfixturevalue("webhook_mock"))
+    if kind == "eudi_wallet":
+        return WalletHarness(request.getfixturevalue("push_mock"), tmp_path)
     pytest.fail(f"no contract harness for registered channel type {kind!r}")
 
 
