@@ -25,3 +25,11 @@ def test_fixtures_are_current() -> None:
     diff = subprocess.run(["git", "diff", "--stat", "--", "tests/fixtures/cap"],
                           cwd=BENCH.parent, capture_output=True, text=True, check=False)
     assert diff.stdout == ""
+
+
+def test_wallet_benchmark_runs_and_reports_the_ratio() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "wallet.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "channel / bare" in result.stdout
+    assert "pushes/s" in result.stdout
