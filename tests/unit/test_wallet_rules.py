@@ -21,8 +21,10 @@ NOW = datetime(2026, 11, 25, 13, 10, tzinfo=UTC)
 
 def test_ttl_is_seconds_until_expiry_capped_and_zero_when_expired() -> None:
     alert = example(expires_in=timedelta(hours=2)).alert
-    now = datetime.now(UTC)
-    assert 7190 <= headers.ttl_seconds(alert, now, 86400) <= 7200
+    expires = alert.infos[0].expires
+    assert expires is not None
+    now = expires - timedelta(hours=2, seconds=-1)
+    assert headers.ttl_seconds(alert, now, 86400) == 7199
     assert headers.ttl_seconds(alert, now, 3600) == 3600
     assert headers.ttl_seconds(alert, now + timedelta(hours=3), 86400) == 0
     assert headers.ttl_seconds(example().alert, now, 86400) == 86400  # no <expires>
