@@ -204,7 +204,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                             store=sqlite_store, auth=auth, recorder=recorder,
                             renderer=Renderer(accessibility),
                             capabilities={n: c.capabilities for n, c in channels.items()},
-                            speech=accessibility.tts.enabled)
+                            speech=accessibility.tts.enabled, channels=channels)
     app[CONTEXT] = context
     dispatcher = Dispatcher(sqlite_store, channels, dispatch_settings(settings), recorder)
     speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts), settings.data_dir / "assets",

@@ -44,6 +44,7 @@ __all__ = [
     "ChannelFactory",
     "CharacterBudget",
     "Delivery",
+    "DocumentPublisher",
     "FailureReason",
     "FittedText",
     "Health",
@@ -212,6 +213,7 @@ class RecipientOutcome(StrEnum):
     FAILED = "failed"  # refused or undeliverable; not sent again
     EXPIRED = "expired"  # the network gave up (its validity period ran out)
     UNSENT = "unsent"  # not sent after all (an interrupted send): offer it again
+    GONE = "gone"  # the address no longer exists (Web Push 404/410): unsubscribe it
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,20 @@ class Channel(Protocol):
         """Withdraw an earlier send; PermanentError(REJECTED) when the network cannot."""
 
     async def health(self) -> Health: ...
+
+
+@runtime_checkable
+class DocumentPublisher(Protocol):
+    """A channel whose messages devices verify against keys Tocsin publishes, and whose
+    full documents devices may fetch from Tocsin (the wallet push). The HTTP API serves
+    ``jwks()``, ``application_server_key`` and ``signed_document(delivery)`` for it."""
+
+    def jwks(self) -> dict[str, Any]: ...
+
+    @property
+    def application_server_key(self) -> str: ...
+
+    def signed_document(self, delivery: Delivery) -> str: ...
 
 
 class ChannelFactory(Protocol):

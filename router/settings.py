@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     accessibility_dir: Path = Field(
         default=Path("config/accessibility"),
         description="accessible variants: languages, word lists, templates, speech")
+    wallet_push_hosts: list[str] = Field(
+        default_factory=lambda: ["fcm.googleapis.com", "*.push.services.mozilla.com",
+                                 "*.push.apple.com", "*.notify.windows.com"],
+        description="fnmatch patterns of push service hosts wallet subscriptions may name "
+                    "(demo mode adds 127.0.0.1 and localhost)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

@@ -20,6 +20,7 @@ from aiohttp import web
 from channels.mock import smsc
 from channels.mock.cbc import create_cbc
 from channels.mock.ewss_uplink import create_uplink
+from channels.mock.push_service import create_push_service, demo_wallet_config
 from channels.mock.webhook_receiver import create_receiver
 
 DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loopback only)
@@ -57,6 +58,7 @@ WEBHOOK = DemoElement(
     path="/hook",
 )
 
+
 SMSC = DemoElement(
     channel="sms",
     element="SMSC (smpp34 SMPP 3.4 server)",
@@ -67,6 +69,7 @@ SMSC = DemoElement(
 
 
 EWSS_TABLES = Path(__file__).resolve().parents[2] / "config" / "galileo_ewss" / "tables.yaml"
+
 
 GALILEO_EWSS = DemoElement(
     channel="galileo_ewss",
@@ -81,6 +84,7 @@ GALILEO_EWSS = DemoElement(
 
 CELL_BROADCAST_DEPLOYMENT = Path(__file__).resolve().parents[2] / "config" / "cell_broadcast.yaml"
 
+
 CELL_BROADCAST = DemoElement(
     channel="cell_broadcast",
     element="cell broadcast centre (osmo-cbc ECBE API)",
@@ -94,5 +98,14 @@ CELL_BROADCAST = DemoElement(
 )
 
 
-ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC, GALILEO_EWSS, CELL_BROADCAST)
+WALLET_PUSH = DemoElement(
+    channel="eudi_wallet",
+    element="Web Push service with test phones",
+    make_app=lambda data_dir: create_push_service(data_dir / "wallet-demo"),
+    channel_config=demo_wallet_config,
+    path="/push/",
+)
+
+
+ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC, GALILEO_EWSS, CELL_BROADCAST, WALLET_PUSH)
 """Every element demo mode runs; a channel with a mock adds its element here."""

@@ -13,6 +13,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import structlog
+
 from router.cli import (
     keys_cmd,
     mock_cmd,
@@ -38,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A command's output is its stdout (JSON, a table, a status URL); anything the
+    # service code logs while a command runs goes to stderr. `serve` logs to stdout
+    # (the service's log stream) by configuring logging itself.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     status: int = args.handler(args)
     return status
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from router.channel import Capabilities
+from router.channel import Capabilities, Channel
 from router.ingest.auth import Authenticator
 from router.profiles import ProfileSet
 from router.record import Recorder
@@ -38,6 +38,8 @@ class IngestContext:
     """Every configured channel instance's capabilities (their text budgets)."""
     speech: bool = False
     """Spoken variants are made after acceptance (a speech worker runs)."""
+    channels: Mapping[str, Channel] = field(default_factory=dict)
+    """The configured channel instances (the wallet API serves keys and documents)."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

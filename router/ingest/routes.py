@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from router.ingest import handlers, observe, variants
+from router.ingest import handlers, observe, variants, wallet
 from router.ingest.schemas import Accepted, AlertList, AlertOut, Health, Problem, VariantsOut
 
 
@@ -27,6 +27,7 @@ class Endpoint:
     authenticated: bool = True
     parameters: list[dict[str, Any]] = field(default_factory=list)
     cap_body: bool = False
+    json_body: type[BaseModel] | None = None
 
 
 _ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -100,6 +101,34 @@ ENDPOINTS: list[Endpoint] = [
              authenticated=False),
     Endpoint("GET", "/readyz", handlers.readyz, "Readiness: store usable, not draining",
              {200: (Health, "ready"), 503: (Health, "not ready")}, authenticated=False),
+    Endpoint("POST", wallet.SUBSCRIPTIONS_PATH, wallet.post_subscription,
+             "Subscribe a wallet app to alert pushes: a W3C PushSubscription, optional "
+             "country and languages; no identity, location or device id is accepted",
+             {201: (wallet.SubscriptionOut, "subscribed"),
+              200: (wallet.SubscriptionOut, "this endpoint was subscribed; keys updated"),
+              404: (Problem, "no wallet channel configured"),
+              422: (Problem, "not a PushSubscription, extra members, or unknown push host"),
+              503: (Problem, "store unavailable; retry")},
+             authenticated=False, json_body=wallet.SubscriptionIn),
+    Endpoint("DELETE", wallet.SUBSCRIPTIONS_PATH + "/{subscription_id}",
+             wallet.delete_subscription, "Unsubscribe (with the id the subscription returned)",
+             {204: (None, "deleted"), 404: (Problem, "no such subscription")},
+             authenticated=False,
+             parameters=[{"name": "subscription_id", "in": "path", "required": True,
+                          "schema": {"type": "string"}}]),
+    Endpoint("GET", wallet.JWKS_PATH, wallet.get_jwks,
+             "The keys wallet alert documents are signed with (JWKS, ES256)",
+             {200: ("application/jwk-set+json", "the key set"),
+              404: (Problem, "no wallet channel configured")}, authenticated=False),
+    Endpoint("GET", "/api/v1/wallet/config", wallet.get_config,
+             "The VAPID applicationServerKey to subscribe with, and the wallet routes",
+             {200: (wallet.WalletConfigOut, "wallet push settings"),
+              404: (Problem, "no wallet channel configured")}, authenticated=False),
+    Endpoint("GET", "/api/v1/wallet/alerts/{alert_id}", wallet.get_document,
+             "The full signed document (compact JWS) a wallet tickle points to",
+             {200: ("application/jose", "the signed alert document"),
+              404: (Problem, "no such alert on a wallet channel")},
+             authenticated=False, parameters=[_ID]),
 ]
 
 
@@ -128,6 +157,10 @@ def openapi_document() -> dict[str, Any]:
             operation["requestBody"] = {"required": True, "content": {
                 media: {"schema": {"type": "string", "description": "CAP 1.2 (or 1.1/1.0) XML"}}
                 for media in handlers.CAP_MEDIA_TYPES}}
+        if endpoint.json_body is not None:
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": _content(endpoint.json_body, schemas)["content"][
+                    "application/json"]}}
         for status, (model, description) in sorted(endpoint.responses.items()):
             operation["responses"][str(status)] = {"description": description,
                                                    **_content(model, schemas)}

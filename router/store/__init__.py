@@ -25,6 +25,7 @@ from router.store.records import (
 )
 from router.store.sqlite import SqliteStore, decode_cursor
 from router.store.subscribers import Subscriber, SubscriberAudience
+from router.store.wallet import NewWalletSubscription, SubscriptionSaved
 
 __all__ = [
     "AcceptOutcome",
@@ -39,6 +40,7 @@ __all__ = [
     "DeliveryRecord",
     "DeliveryState",
     "NewAlert",
+    "NewWalletSubscription",
     "PlannedDelivery",
     "PriorDelivery",
     "ReferenceRecord",
@@ -48,5 +50,6 @@ __all__ = [
     "StoredVariants",
     "Subscriber",
     "SubscriberAudience",
+    "SubscriptionSaved",
     "decode_cursor",
 ]

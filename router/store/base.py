@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from router.cap import Alert, Finding
 from router.channel import Audience
@@ -29,6 +29,9 @@ from router.store.records import (
     SpeechJob,
     StoredVariants,
 )
+
+if TYPE_CHECKING:
+    from router.store.wallet import NewWalletSubscription, SubscriptionSaved
 
 
 class Store(Protocol):
@@ -83,5 +86,14 @@ class Store(Protocol):
                             findings: builtins.list[Finding], *, state: str) -> None:
         """Store the audio made for an alert, add its findings to the alert's, and set
         its speech state (``done`` or ``failed``) in one transaction."""
+
+    async def save_wallet_subscription(self, new: NewWalletSubscription) -> SubscriptionSaved:
+        """Store a push subscription, or update the one with the same endpoint."""
+
+    async def delete_wallet_subscription(self, subscription_id: str) -> bool:
+        """Remove a subscription; False when there was none with that id."""
+
+    async def count_wallet_subscriptions(self) -> int: ...
+
     def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
         """The subscribers of address ``kind`` that ``delivery`` goes to (streamed)."""

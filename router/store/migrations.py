@@ -130,4 +130,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (delivery_key, subscriber_id)
     ) WITHOUT ROWID;
     """,
+    # wallet push subscriptions (no identity, no location) and per-recipient results.
+    """
+    CREATE TABLE wallet_subscriptions (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,       -- random handle for unsubscribing
+        endpoint   TEXT NOT NULL UNIQUE,       -- RFC 8030 push resource URL
+        p256dh     TEXT NOT NULL,              -- RFC 8291 user agent public key
+        auth       TEXT NOT NULL,              -- RFC 8291 authentication secret
+        country    TEXT,                       -- optional ISO 3166-1 alpha-2
+        languages  TEXT,                       -- optional preferred BCP 47 tags, comma-separated
+        created_on TEXT NOT NULL               -- a day, not an instant
+    );
+    CREATE TABLE wallet_push_results (
+        delivery_key     TEXT NOT NULL,        -- the delivery's idempotency key
+        subscription_seq INTEGER NOT NULL,
+        outcome          TEXT NOT NULL,        -- sent | failed | unsent | gone
+        PRIMARY KEY (delivery_key, subscription_seq)
+    ) WITHOUT ROWID;
+    """,
 )

@@ -35,7 +35,9 @@ import structlog
 from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
+from router.channel import Audience
 from router.errors import StoreUnavailableError
+from router.store import wallet
 from router.store.areas import AlertArea
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
@@ -485,9 +487,18 @@ class SqliteStore:
         return int(await self._read(lambda conn: conn.execute(
             "SELECT count(*) FROM subscribers WHERE kind = ?", (kind,)).fetchone()[0]))
 
-    def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> SubscriberAudience:
-        """The recipients of ``delivery`` among subscribers of address ``kind``: those the
-        earlier alert reached (Update, Cancel) and those in the alert's area (not Cancel)."""
+    def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
+        """The recipients of ``delivery`` among subscribers of address ``kind``.
+
+        ``wallet`` (``wallet:CC``): every wallet subscription (of that country) -- the
+        device decides whether it is inside the area, so the store holds no location.
+        Any other kind (``msisdn``): the subscriber registry, those the earlier alert
+        reached (Update, Cancel) and those whose home area the alert reaches (not Cancel).
+        """
+        if kind.partition(":")[0] == wallet.WALLET:
+            return wallet.WalletAudience(self._read, self._write, kind=kind,
+                                         delivery_key=delivery.idempotency_key,
+                                         alert_id=delivery.alert_id)
         prior = delivery.replaces.idempotency_key if delivery.replaces else None
         area = None if alert.msg_type is MsgType.CANCEL else AlertArea(alert)
         return SubscriberAudience(self._read, self._write, kind=kind,
@@ -574,6 +585,17 @@ class SqliteStore:
                 " ORDER BY rowid LIMIT ?", (limit,))]
 
         return await self._read(read)
+    # -- wallet subscriptions and fan-out progress (router.store.wallet) --------------
+
+    async def save_wallet_subscription(self, new: wallet.NewWalletSubscription
+                                       ) -> wallet.SubscriptionSaved:
+        return await self._write(lambda conn: wallet.save_subscription(conn, new))
+
+    async def delete_wallet_subscription(self, subscription_id: str) -> bool:
+        return await self._write(lambda conn: wallet.delete_subscription(conn, subscription_id))
+
+    async def count_wallet_subscriptions(self) -> int:
+        return await self._read(wallet.count_subscriptions)
 
     async def ping(self) -> bool:
         if self._writer is None or not self._writer.is_alive():

@@ -351,3 +351,98 @@ def mock_cbc() -> Iterator[MockCbcProcess]:
         yield mock
     finally:
         mock.stop()
+
+
+class MockPushProcess:
+    """The mock Web Push service (``tocsin mock-channels --only eudi_wallet``) as a real
+    process on 127.0.0.1 and a free port."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "router.cli", "mock-channels", "--port", str(self.port),
+             "--only", "eudi_wallet", "--data-dir", str(data_dir)], cwd=REPO,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.call("GET", "/_mock/health")
+            except OSError:
+                time.sleep(0.1)
+            else:
+                return
+        self.stop()
+        raise RuntimeError("the mock push service did not start")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+class WalletHarness:
+    """One test phone (inside the example alert's area) as the channel's only device."""
+
+    def __init__(self, mock: MockPushProcess, workdir: Path) -> None:
+        from channels.eudi_wallet.keys import generate_demo_keys  # noqa: PLC0415
+
+        self.mock = mock
+        self.keys = generate_demo_keys(workdir / "wallet-keys")
+        self.journal = workdir / "wallet-journal.jsonl"
+        mock.call("DELETE", "/_mock/received")
+        mock.call("PUT", "/_mock/faults", {"mode": "none"})
+        mock.call("PUT", "/_mock/trust", {"jwks": json.loads(self.keys.jwks_file.read_text())})
+        phone = mock.call("POST", "/_mock/phones", {"positions": [[51.88, 4.46]]})[0]
+        self.phone, self.subscription = phone["id"], phone["subscription"]
+
+    def _config(self, **extra: Any) -> dict[str, Any]:
+        return {"signing_key_file": str(self.keys.signing_key_file),
+                "vapid_key_file": str(self.keys.vapid_key_file),
+                "vapid_subject": "mailto:contract@tocsin.example", "timeout_s": 2,
+                "devices": [self.subscription], "journal": str(self.journal),
+                "health_url": f"{self.mock.url}/_mock/health", **extra}
+
+    def channel(self) -> Channel:
+        return channel_types()["eudi_wallet"]("eudi_wallet-under-test", self._config())
+
+    def unreachable(self) -> Channel:
+        return channel_types()["eudi_wallet"]("eudi_wallet-unreachable", self._config(
+            health_url=f"http://127.0.0.1:{free_port()}/", timeout_s=1))
+
+    def _received(self) -> list[dict[str, Any]]:
+        return [r for r in self.mock.call("GET", "/_mock/received?brief=1")
+                if r["phone"] == self.phone]
+
+    def times_received(self, key: str) -> int:  # one device: every push is this delivery's
+        return sum(1 for r in self._received() if r.get("msg_type") == "Alert")
+
+    def cancelled(self, key: str) -> bool:
+        return any(r.get("outcome") == "withdrawn" for r in self._received())
+
+    def break_transient(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "fail", "status": 503})
+
+    def break_permanent(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "fail", "status": 400})
+
+    def heal(self) -> None:
+        self.mock.call("PUT", "/_mock/faults", {"mode": "none"})
+
+
+@contextmanager
+def mock_push_service(data_dir: Path) -> Iterator[MockPushProcess]:
+    mock = MockPushProcess(data_dir)
+    try:
+        yield mock
+    finally:
+        mock.stop()

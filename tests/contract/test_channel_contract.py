@@ -19,17 +19,20 @@ from tests.contract.harnesses import (
     Harness,
     MockCbcProcess,
     MockEwssUplinkProcess,
+    MockPushProcess,
     MockWebhookProcess,
     SmsHarness,
+    WalletHarness,
     WebhookHarness,
     mock_cbc,
     mock_ewss_uplink,
+    mock_push_service,
     mock_webhook,
 )
 from tests.integration.sms_smsc import SmscProcess, smsc
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "nl-alert-fire.xml"
-KNOWN = {"file", "webhook", "sms", "galileo_ewss", "cell_broadcast"}
+KNOWN = {"file", "webhook", "sms", "galileo_ewss", "cell_broadcast", "eudi_wallet"}
 TYPES = sorted(channel_types())
 
 
@@ -57,6 +60,12 @@ def cbc_mock() -> Iterator[MockCbcProcess]:
         yield mock
 
 
+@pytest.fixture(scope="module")
+def push_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockPushProcess]:
+    with mock_push_service(tmp_path_factory.mktemp("push")) as mock:
+        yield mock
+
+
 @pytest.fixture(params=TYPES)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     kind = request.param
@@ -70,6 +79,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
         return GalileoEwssHarness(request.getfixturevalue("ewss_uplink_mock"))
     if kind == "cell_broadcast":
         return CellBroadcastHarness(request.getfixturevalue("cbc_mock"), tmp_path)
+    if kind == "eudi_wallet":
+        return WalletHarness(request.getfixturevalue("push_mock"), tmp_path)
     pytest.fail(f"no contract harness for registered channel type {kind!r}")
 
 

@@ -58,3 +58,11 @@ def test_cell_broadcast_benchmark_runs_and_reports_ratios() -> None:
     assert result.returncode == 0, result.stderr
     assert "encode 15 pages (1395 chars)" in result.stdout
     assert "of bare HTTP (10 alerts)" in result.stdout
+
+
+def test_wallet_benchmark_runs_and_reports_the_ratio() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "wallet.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "channel / bare" in result.stdout
+    assert "pushes/s" in result.stdout

@@ -1,0 +1,286 @@
+"""``eudi_wallet`` channel: authenticated, end-to-end encrypted Web Push to wallet apps.
+
+Stage: channel adapter. A stub for a wallet warning inbox that no EU service
+offers yet (ARF v3.0.0 has none), built only on published standards: RFC 8030
+Web Push, RFC 8291 message encryption, RFC 8292 VAPID, RFC 7515 JWS.
+
+Per delivery: one document is built and signed (``document``, ``jws``); if the
+signed token is larger than one push can carry, a signed tickle with a fetch URL
+is sent instead and Tocsin serves the full document at that URL. The same token
+then goes, encrypted separately, to every subscription in the delivery's
+``Audience`` (the store's wallet subscriptions, attached by the dispatcher because
+``Capabilities.recipients`` is ``wallet``, or ``wallet:NL`` with ``country: NL``): no
+subscription says where its phone is, so every phone gets every alert for its
+country and decides with its own position whether to show it.
+
+A retry or a restart sends only to subscriptions not yet reached (the audience
+records each outcome); a 404/410 deletes the subscription. Cancel sends the
+signed Cancel under the original's Topic: a push service drops a predecessor it
+still holds, and phones that showed it withdraw it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import structlog
+from pydantic import ValidationError
+
+from channels.eudi_wallet import headers as rules
+from channels.eudi_wallet import jws
+from channels.eudi_wallet.config import WalletConfig
+from channels.eudi_wallet.document import Utf8Budget, full_document, tickle
+from channels.eudi_wallet.journal import DeviceJournal
+from channels.eudi_wallet.keys import SigningKey, load_private_key
+from channels.eudi_wallet.push import PushHeaders, push
+from channels.eudi_wallet.webpush import Subscription, VapidSigner
+from router.channel import (
+    Alert,
+    AreaKind,
+    Audience,
+    Capabilities,
+    Delivery,
+    FailureReason,
+    Health,
+    MsgType,
+    NotApplicableError,
+    PermanentError,
+    Receipt,
+    Recipient,
+    RecipientOutcome,
+    RecipientResult,
+    TransientError,
+)
+
+RECIPIENTS = "wallet"
+FETCH_PATH = "/api/v1/wallet/alerts/{alert_id}"
+log = structlog.get_logger("tocsin.channel.eudi_wallet")
+
+
+class WalletChannel:
+    """Push to every wallet subscription; see the module docstring."""
+
+    def __init__(self, name: str, config: Mapping[str, Any]) -> None:
+        self.name = name
+        try:
+            self.config = WalletConfig.model_validate(config)
+        except ValidationError as exc:
+            raise ValueError(str(exc)) from exc
+        self.signing_key = SigningKey.from_private(load_private_key(self.config.signing_key_file))
+        self.vapid = VapidSigner(load_private_key(self.config.vapid_key_file),
+                                 self.config.vapid_subject)
+        budget = Utf8Budget(self.config.text_limit_bytes)
+        self.capabilities = Capabilities(
+            area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE}), supports_update=True,
+            supports_cancel=True, budget=lambda _language: budget,
+            recipients=f"{RECIPIENTS}:{self.config.country}" if self.config.country
+            else RECIPIENTS)
+        self._budget = budget
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- what Tocsin publishes for devices ------------------------------------------
+
+    def jwks(self) -> dict[str, Any]:
+        """The verification keys devices trust (served at ``/api/v1/wallet/jwks.json``)."""
+        return {"keys": [self.signing_key.public_jwk()]}
+
+    @property
+    def application_server_key(self) -> str:
+        """The VAPID public key a device passes to ``pushManager.subscribe``."""
+        return self.vapid.public_key
+
+    def signed_document(self, delivery: Delivery, now: datetime | None = None) -> str:
+        """The full signed document, as a tickle's fetch URL serves it."""
+        document, _topic, _urgency = self._document(delivery, now or datetime.now(UTC))
+        return jws.sign(document, self.signing_key)
+
+    # -- life cycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.config.concurrency)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.config.timeout_s))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def health(self) -> Health:
+        if self._session is None:
+            return Health(False, "not started")
+        url = self.config.health_url
+        if url is None:
+            return Health(True, f"keys loaded (kid {self.signing_key.kid}); "
+                                "no push service to probe configured")
+        try:
+            async with self._session.get(url) as response:
+                return Health(response.status < 500, f"{url} answers ({response.status})")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return Health(False, f"{url}: {exc or type(exc).__name__}")
+
+    # -- sending --------------------------------------------------------------------
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        return await self._broadcast(delivery)
+
+    async def cancel(self, delivery: Delivery, receipt: Receipt) -> None:
+        """Push a signed Cancel under the Topic of what it withdraws (``receipt``).
+
+        From the dispatcher, ``delivery`` is the CAP Cancel itself and goes to its
+        audience. Called with the original alert instead (withdrawn without a CAP
+        Cancel), Tocsin signs a Cancel of its own (identifier ``<original>/cancel``)
+        that reaches the configured ``devices`` only: without a CAP message the store
+        has no delivery, hence no audience, for it."""
+        if delivery.alert.msg_type.value == "Cancel":
+            await self._broadcast(replace(delivery, replaces=delivery.replaces or receipt))
+            return
+        alert = delivery.alert
+        withdrawal = Alert.model_validate({
+            **alert.model_dump(), "identifier": f"{alert.identifier}/cancel",
+            "msg_type": MsgType.CANCEL, "sent": datetime.now(UTC).replace(microsecond=0),
+            "references": [{"sender": alert.sender, "identifier": alert.identifier,
+                            "sent": alert.sent}]})
+        await self._broadcast(replace(delivery, alert=withdrawal, replaces=receipt,
+                                      audience=None,
+                                      idempotency_key=delivery.idempotency_key + "/cancel"))
+
+    def _document(self, delivery: Delivery, now: datetime) -> tuple[dict[str, Any], str, str]:
+        inherited: Mapping[str, Any] = delivery.replaces.detail if delivery.replaces else {}
+        topic = rules.topic(delivery.alert, _text(inherited.get("topic")))
+        urgency = rules.urgency(delivery.alert, _text(inherited.get("urgency")))
+        document = full_document(delivery, issuer=self.config.issuer, topic=topic, now=now,
+                                 max_vertices=self.config.max_vertices,
+                                 text_budget=self._budget)
+        return document, topic, urgency
+
+    def _payload(self, delivery: Delivery, document: dict[str, Any]) -> tuple[bytes, str]:
+        """The signed token to push: the document itself, or a tickle when too large."""
+        token = jws.sign(document, self.signing_key).encode("ascii")
+        limit = self.config.max_payload_bytes
+        if len(token) <= limit:
+            return token, "document"
+        base = self.config.public_base_url
+        if base is None:
+            raise PermanentError(
+                f"the signed document is {len(token)} bytes, {len(token) - limit} over one "
+                "push, and no public_base_url is configured to serve it from",
+                FailureReason.TOO_LONG)
+        url = base.rstrip("/") + FETCH_PATH.format(alert_id=delivery.alert_id)
+        for with_area in (True, False):
+            small = jws.sign(tickle(document, url, with_area=with_area),
+                             self.signing_key).encode("ascii")
+            if len(small) <= limit:
+                return small, "tickle"
+        raise PermanentError(f"even the tickle is over {limit} bytes", FailureReason.TOO_LONG)
+
+    def _check(self, delivery: Delivery, now: datetime) -> int:
+        if delivery.alert.scope.value != "Public":
+            raise NotApplicableError(f"the wallet carries public alerts only, not "
+                                     f"{delivery.alert.scope.value}")
+        ttl = rules.ttl_seconds(delivery.alert, now, self.config.ttl_max_s)
+        if ttl <= 0:
+            raise PermanentError("the alert has expired; not sent", FailureReason.EXPIRED)
+        return ttl
+
+    async def _broadcast(self, delivery: Delivery) -> Receipt:
+        now = datetime.now(UTC)
+        ttl = self._check(delivery, now)
+        document, topic, urgency = self._document(delivery, now)
+        payload, kind = self._payload(delivery, document)
+        session = self._session
+        if session is None:
+            raise TransientError("the wallet channel is not started", FailureReason.UNAVAILABLE)
+        audiences = self._audiences(delivery)
+        pushed, total = await self._push_all(session, audiences, payload,
+                                             PushHeaders(ttl, urgency, topic))
+        interrupted = next((a.interrupted for a in audiences if a.interrupted), None)
+        detail = {"topic": topic, "urgency": urgency, "ttl": ttl, "kind": kind,
+                  "kid": self.signing_key.kid, "bytes": len(payload),
+                  "this_attempt": {o.value: n for o, n in pushed.items() if n},
+                  "recipients": total, "interrupted": interrupted,
+                  "metrics": {"wallet_pushes": pushed[RecipientOutcome.SENT]}}
+        log.info("wallet.pushed", topic=topic, kind=kind, bytes=len(payload),
+                 this_attempt=detail["this_attempt"], interrupted=interrupted)
+        _raise_for(pushed)
+        duplicate = not any(pushed.values()) and total.get("sent", 0) > 0
+        return Receipt(self.name, delivery.idempotency_key, reference=f"{topic}/{kind}",
+                       detail=detail, duplicate=duplicate)
+
+    async def _push_all(self, session: aiohttp.ClientSession, audiences: list[Audience],
+                        payload: bytes, headers: PushHeaders
+                        ) -> tuple[dict[RecipientOutcome, int], dict[str, int]]:
+        """Outcomes of this attempt, and the recorded totals across attempts."""
+        pushed = dict.fromkeys(RecipientOutcome, 0)
+        total: dict[str, int] = {}
+        for audience in audiences:
+            for outcome, n in (await self._fan_out(session, audience, payload,
+                                                   headers)).items():
+                pushed[outcome] += n
+            for name, n in (await audience.counts()).items():
+                total[name] = total.get(name, 0) + n
+        return pushed, total
+
+    def _audiences(self, delivery: Delivery) -> list[Audience]:
+        """The subscribers (the dispatcher's ``Audience``) and the configured devices."""
+        audiences: list[Audience] = [delivery.audience] if delivery.audience else []
+        if self.config.devices and self.config.journal is not None:
+            audiences.append(DeviceJournal(self.config.journal, self.config.devices,
+                                           delivery.idempotency_key))
+        if not audiences:
+            raise PermanentError("no subscription list is attached to this delivery and no "
+                                 "`devices` are configured", FailureReason.CONFIGURATION)
+        return audiences
+
+    async def _fan_out(self, session: aiohttp.ClientSession, audience: Audience, payload: bytes,
+                       headers: PushHeaders) -> dict[RecipientOutcome, int]:
+        counts = dict.fromkeys(RecipientOutcome, 0)
+        slots = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(recipient: Recipient) -> RecipientResult:
+            subscription = _subscription(recipient)
+            if subscription is None:
+                return RecipientResult(recipient.key, RecipientOutcome.FAILED)
+            async with slots:
+                outcome = await push(session, self.vapid, subscription, payload, headers)
+            return RecipientResult(recipient.key, outcome)
+
+        async for batch in audience.batches(self.config.batch_size):
+            results: Sequence[RecipientResult] = await asyncio.gather(*map(one, batch))
+            await audience.record(results)
+            for result in results:
+                counts[result.outcome] += 1
+        return counts
+
+
+def _raise_for(pushed: Mapping[RecipientOutcome, int]) -> None:
+    """Every push refused: permanent (VAPID key, headers, size -- the same for all);
+    some not through (429, 5xx, timeouts): transient, and only those are retried."""
+    sent, unsent = pushed[RecipientOutcome.SENT], pushed[RecipientOutcome.UNSENT]
+    refused = pushed[RecipientOutcome.FAILED]
+    if refused and not sent and not unsent:
+        raise PermanentError(f"the push service refused all {refused} messages (VAPID key, "
+                             "headers or size)", FailureReason.REJECTED)
+    if unsent:
+        raise TransientError(f"{unsent} pushes did not go through and will be retried "
+                             f"({sent} sent)", FailureReason.UNAVAILABLE)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _subscription(recipient: Recipient) -> Subscription | None:
+    try:
+        return Subscription.from_json(json.loads(recipient.address))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+__all__ = ["FETCH_PATH", "RECIPIENTS", "WalletChannel"]

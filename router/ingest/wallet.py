@@ -1,0 +1,182 @@
+"""The wallet push API: subscribe and unsubscribe, the verification keys, full documents.
+
+Stage: ingest. None of these routes takes an API key: phones call them.
+
+- ``POST /api/v1/wallet/subscriptions``: a W3C ``PushSubscription`` (``endpoint``,
+  ``expirationTime``, ``keys.p256dh``, ``keys.auth``) plus, optionally,
+  ``country`` (ISO 3166-1 alpha-2) and ``languages`` (BCP 47, preference order).
+  Any other member is refused (422): the API takes no identity, no location and
+  no device id, so none can be stored by mistake. 201 ``{id}`` (the handle to
+  unsubscribe with), or 200 with the same id for an endpoint already subscribed.
+  The endpoint's host must be a known push service (``wallet_push_hosts``):
+  otherwise anyone could make Tocsin POST to any URL.
+- ``DELETE /api/v1/wallet/subscriptions/{subscription_id}``: 204, or 404.
+- ``GET /api/v1/wallet/jwks.json``: the keys alert documents are signed with.
+- ``GET /api/v1/wallet/config``: the VAPID ``applicationServerKey`` to subscribe
+  with and where the other routes are.
+- ``GET /api/v1/wallet/alerts/{alert_id}``: the full signed document a tickle
+  points to (``application/jose``), for alerts that went out on a wallet channel.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from fnmatch import fnmatchcase
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from router.cap import parse_cap
+from router.channel import Delivery, DocumentPublisher
+from router.errors import StoreUnavailableError
+from router.ingest.context import CONTEXT, IngestContext
+from router.ingest.problems import ProblemError
+from router.store import AlertRecord, DeliveryState, NewWalletSubscription
+
+JWKS_PATH = "/api/v1/wallet/jwks.json"
+SUBSCRIPTIONS_PATH = "/api/v1/wallet/subscriptions"
+SERVED_STATES = {DeliveryState.SENDING, DeliveryState.DELIVERED}
+"""A document is served once its push has started: before that no phone has a tickle
+pointing to it, and an alert not routed to the wallet is never served at all."""
+
+
+def _b64url(text: str) -> bytes:
+    stripped = text.strip().rstrip("=")
+    return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
+
+
+class PushKeys(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    p256dh: str = Field(min_length=80, max_length=100, pattern=r"^[A-Za-z0-9_-]+=*$")
+    auth: str = Field(min_length=20, max_length=30, pattern=r"^[A-Za-z0-9_-]+=*$")
+
+
+class SubscriptionIn(BaseModel):
+    """A W3C PushSubscription (``toJSON()``) and the holder's optional choices."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    endpoint: str = Field(max_length=2048, pattern=r"^https?://")
+    expirationTime: float | None = None  # noqa: N815  (the W3C member name); not stored
+    keys: PushKeys
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    languages: list[str] = Field(default_factory=list, max_length=8)
+
+
+class SubscriptionOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str = Field(description="the handle to DELETE the subscription with")
+
+
+class WalletConfigOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    application_server_key: str = Field(description="VAPID public key, base64url")
+    jwks_url: str
+    subscriptions_url: str
+
+
+def _publisher(ctx: IngestContext) -> DocumentPublisher:
+    for channel in ctx.channels.values():
+        if isinstance(channel, DocumentPublisher):
+            return channel
+    raise ProblemError(404, "wallet.disabled", "Wallet push is not enabled",
+                       "no eudi_wallet channel is configured on this Tocsin")
+
+
+def _check_keys(keys: PushKeys) -> None:
+    try:
+        point, secret = _b64url(keys.p256dh), _b64url(keys.auth)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("keys are not base64url") from exc
+    if len(point) != 65 or point[0] != 4:
+        raise ValueError("keys.p256dh must be an uncompressed P-256 point (65 bytes)")
+    if len(secret) != 16:
+        raise ValueError("keys.auth must be 16 bytes")
+
+
+def _check_host(ctx: IngestContext, endpoint: str) -> None:
+    host = (urlsplit(endpoint).hostname or "").lower()
+    allowed = ctx.settings.wallet_push_hosts + (["127.0.0.1", "localhost"]
+                                                if ctx.settings.demo else [])
+    if not any(fnmatchcase(host, pattern) for pattern in allowed):
+        raise ProblemError(422, "wallet.push-host", "Unknown push service",
+                           f"{host!r} is not a push service this Tocsin sends to "
+                           "(settings: wallet_push_hosts)")
+
+
+async def post_subscription(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    _publisher(ctx)
+    try:
+        given = SubscriptionIn.model_validate_json(await request.read())
+        _check_keys(given.keys)
+    except (ValidationError, ValueError) as exc:
+        raise ProblemError(422, "wallet.subscription", "Not a push subscription",
+                           f"expected a W3C PushSubscription with optional country and "
+                           f"languages, and nothing else: {exc}") from exc
+    _check_host(ctx, given.endpoint)
+    new = NewWalletSubscription(given.endpoint, given.keys.p256dh, given.keys.auth,
+                                given.country, tuple(given.languages))
+    try:
+        saved = await ctx.store.save_wallet_subscription(new)
+    except StoreUnavailableError as exc:
+        raise ProblemError(503, "store.unavailable", "Store unavailable", str(exc),
+                           headers={"Retry-After": "1"}) from exc
+    location = f"{SUBSCRIPTIONS_PATH}/{saved.id}"
+    return web.Response(status=201 if saved.created else 200,
+                        body=SubscriptionOut(id=saved.id).model_dump_json(),
+                        content_type="application/json", headers={"Location": location})
+
+
+async def delete_subscription(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    subscription_id = request.match_info["subscription_id"]
+    if not await ctx.store.delete_wallet_subscription(subscription_id):
+        raise ProblemError(404, "wallet.subscription-not-found", "No such subscription",
+                           "no subscription with that id (already deleted?)")
+    return web.Response(status=204)
+
+
+async def get_jwks(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    keys = [key for channel in ctx.channels.values() if isinstance(channel, DocumentPublisher)
+            for key in channel.jwks()["keys"]]
+    if not keys:
+        _publisher(ctx)
+    return web.json_response({"keys": keys}, content_type="application/jwk-set+json",
+                             headers={"Cache-Control": "public, max-age=300"})
+
+
+async def get_config(request: web.Request) -> web.Response:
+    publisher = _publisher(request.app[CONTEXT])
+    body = WalletConfigOut(application_server_key=publisher.application_server_key,
+                           jwks_url=JWKS_PATH, subscriptions_url=SUBSCRIPTIONS_PATH)
+    return web.Response(body=body.model_dump_json(), content_type="application/json")
+
+
+def _wallet_delivery(ctx: IngestContext, record: AlertRecord | None
+                     ) -> tuple[str, str, DocumentPublisher] | None:
+    """(channel, idempotency key, publisher) of the alert's wallet delivery once pushed."""
+    for delivery in record.deliveries if record else ():
+        channel = ctx.channels.get(delivery.channel)
+        if delivery.state in SERVED_STATES and isinstance(channel, DocumentPublisher):
+            return delivery.channel, delivery.idempotency_key, channel
+    return None
+
+
+async def get_document(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    alert_id = request.match_info["alert_id"]
+    found = _wallet_delivery(ctx, await ctx.store.get(alert_id))
+    raw = await ctx.store.raw_cap(alert_id) if found else None
+    document = parse_cap(raw).document if raw else None
+    if found is None or raw is None or document is None:
+        raise ProblemError(404, "wallet.document-not-found", "No such wallet alert",
+                           f"no alert {alert_id!r} went out on a wallet channel")
+    channel, key, publisher = found
+    delivery = Delivery(alert_id=alert_id, channel=channel, idempotency_key=key,
+                        alert=document.alert, raw=raw)
+    return web.Response(text=publisher.signed_document(delivery),
+                        content_type="application/jose",
+                        headers={"Cache-Control": "public, max-age=60"})
