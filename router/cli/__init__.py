@@ -38,12 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # A command's output is its stdout (JSON, a table, a status URL); anything the
     # service code logs while a command runs goes to stderr. `serve` logs to stdout
     # (the service's log stream) by configuring logging itself.
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    # (the factory looks sys.stderr up each time, so a replaced stream is followed)
+    structlog.configure(logger_factory=_stderr_logger)
     status: int = args.handler(args)
     return status
 
