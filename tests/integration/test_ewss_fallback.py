@@ -1,6 +1,6 @@
 """Galileo EWSS end to end through real processes: ``tocsin serve`` with the default
-routes, the primary cell-broadcast channel failing, and the sandbox alert message
-centre (``tocsin mock-channels --only galileo_ewss``) showing what went out."""
+routes, the primary cell-broadcast channel failing against the mock CBC, and the
+sandbox alert message centre (``tocsin mock-channels --only galileo_ewss``) showing what went out."""
 
 from __future__ import annotations
 
@@ -18,11 +18,10 @@ import pytest
 from channels.galileo_ewss import camf, geometry
 from tests.contract.harnesses import (
     EWSS_TABLES,
-    MOCK_SECRET,
+    MockCbcProcess,
     MockEwssUplinkProcess,
-    MockWebhookProcess,
+    mock_cbc,
     mock_ewss_uplink,
-    mock_webhook,
 )
 from tests.integration.conftest import EXAMPLES, make_alert
 from tests.integration.server import Server, start_server
@@ -32,37 +31,36 @@ RECTANGLE = [(51.8950, 4.4300), (51.8950, 4.4900), (51.8700, 4.4900), (51.8700, 
 
 
 class PrimaryCellBroadcast:
-    """The primary channel the default routes name ``cell_broadcast``.
+    """The primary channel the default routes name ``cell_broadcast``: the real
+    cell-broadcast adapter against the mock CBC (``tocsin mock-channels --only
+    cell_broadcast``), made to fail through the mock's fault API."""
 
-    The cell-broadcast adapter and its mock CBC live on another branch; until they are
-    merged the primary is a ``webhook`` channel to ``tocsin mock-channels --only
-    webhook``, made to fail through the mock's fault API. Switching to the real mock
-    CBC changes this class only: its channel configuration and how it is broken.
-    """
-
-    def __init__(self, mock: MockWebhookProcess) -> None:
+    def __init__(self, mock: MockCbcProcess, workdir: Path) -> None:
         self.mock = mock
+        self.workdir = workdir
 
     def channel_config(self) -> dict[str, Any]:
-        return {"type": "webhook", "url": f"{self.mock.url}/hook", "secret": MOCK_SECRET,
-                "timeout_s": 2}
+        return {"type": "cell_broadcast", "url": self.mock.url, "timeout_s": 2,
+                "state_file": str(self.workdir / "cbc-ledger.json")}
 
     def fail(self) -> None:
-        """The network element is down: every request answers 503."""
+        """The CBC is down: every request answers 503."""
         self.mock.call("PUT", "/_mock/faults", {"mode": "fail", "status": 503})
 
     def heal(self) -> None:
         self.mock.call("DELETE", "/_mock/received")
         self.mock.call("PUT", "/_mock/faults", {"mode": "none"})
+        self.mock.call("PUT", "/_mock/cbc", {})
 
-    def received(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.mock.call("GET", "/_mock/received")
+    def on_air(self) -> list[dict[str, Any]]:
+        """What phones would display now."""
+        result: list[dict[str, Any]] = self.mock.call("GET", "/_mock/display")
         return result
 
 
 @pytest.fixture(scope="module")
-def primary_mock() -> Iterator[MockWebhookProcess]:
-    with mock_webhook() as running:
+def primary_mock() -> Iterator[MockCbcProcess]:
+    with mock_cbc() as running:
         yield running
 
 
@@ -73,8 +71,8 @@ def uplink_mock() -> Iterator[MockEwssUplinkProcess]:
 
 
 @pytest.fixture
-def primary(primary_mock: MockWebhookProcess) -> PrimaryCellBroadcast:
-    cell_broadcast = PrimaryCellBroadcast(primary_mock)
+def primary(primary_mock: MockCbcProcess, tmp_path: Path) -> PrimaryCellBroadcast:
+    cell_broadcast = PrimaryCellBroadcast(primary_mock, tmp_path)
     cell_broadcast.heal()
     return cell_broadcast
 
@@ -123,7 +121,7 @@ async def test_extreme_alert_falls_back_to_ewss_while_cell_broadcast_is_down(
     assert len(failures) >= 3  # the breaker opened after three (FAST settings)
     assert {a["reason"] for a in failures} == {"unavailable"}
     assert "503" in failures[0]["error"]
-    assert primary.received() == []
+    assert primary.on_air() == []
     received = uplink.call("GET", "/_mock/received")
     assert [r["idempotency_key"] for r in received] == [f"{alert_id}/galileo_ewss"]
     shown = received[0]["shown"]
@@ -149,6 +147,7 @@ async def test_healthy_cell_broadcast_leaves_ewss_on_standby(
     finally:
         server.stop()
     assert deliveries["cell_broadcast"]["state"] == "delivered"
+    assert [m["message_id"] for m in primary.on_air()] == [4372]  # EU-Alert extreme
     assert deliveries["galileo_ewss"]["state"] == "skipped"
     assert uplink.call("GET", "/_mock/received") == []
 
