@@ -10,6 +10,10 @@ RUN python -m venv /opt/tocsin \
  && /opt/tocsin/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim-bookworm
+# espeak-ng speaks the accessible variants (router/assets/tts.py)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends espeak-ng \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system tocsin && useradd --system --gid tocsin --home-dir /srv/tocsin tocsin \
  && mkdir -p /srv/tocsin/data && chown tocsin:tocsin /srv/tocsin/data
 COPY --from=build /opt/tocsin /opt/tocsin

@@ -39,8 +39,13 @@ if TYPE_CHECKING:
     from channels.mock.demo import DemoElement
 
 DEMO_KEY = web.AppKey("tocsin.demo_key", str)
-DEMO_SUBSCRIBERS = (Path(__file__).resolve().parents[1] / "config" / "examples"
-                    / "demo-subscribers.csv")
+DEMO_SUBSCRIBERS = next(
+    (path for path in (Path("config/examples/demo-subscribers.csv"),
+                       Path(__file__).resolve().parents[1] / "config" / "examples"
+                       / "demo-subscribers.csv") if path.is_file()),
+    Path("config/examples/demo-subscribers.csv"))
+"""Made-up SMS subscribers for demo mode: the working directory's copy (``make run``, the
+container) before the source tree's."""
 
 
 def free_port() -> int:

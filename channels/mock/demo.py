@@ -68,7 +68,14 @@ SMSC = DemoElement(
 )
 
 
-EWSS_TABLES = Path(__file__).resolve().parents[2] / "config" / "galileo_ewss" / "tables.yaml"
+def _config_file(relative: str) -> Path:
+    """A file under ``config/``: the working directory's (``make run``, the container's
+    /srv/tocsin) before the source tree's (an editable install run from elsewhere)."""
+    here = Path("config") / relative
+    return here if here.exists() else Path(__file__).resolve().parents[2] / "config" / relative
+
+
+EWSS_TABLES = _config_file("galileo_ewss/tables.yaml")
 
 
 GALILEO_EWSS = DemoElement(
@@ -82,7 +89,7 @@ GALILEO_EWSS = DemoElement(
 
 
 
-CELL_BROADCAST_DEPLOYMENT = Path(__file__).resolve().parents[2] / "config" / "cell_broadcast.yaml"
+CELL_BROADCAST_DEPLOYMENT = _config_file("cell_broadcast.yaml")
 
 
 CELL_BROADCAST = DemoElement(
