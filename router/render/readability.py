@@ -88,6 +88,13 @@ _LONE_APOSTROPHE = re.compile(constants.RE_NONCONTRACTION_APOSTROPHE)  # not in 
 _PUNCTUATION = re.compile(r"[^\w\s\']")  # remove_punctuation(rm_apostrophe=False)
 _PUNCTUATION_AND_APOSTROPHES = re.compile(r"[^\w\s]")  # remove_punctuation(rm_apostrophe=True)
 _TEXTSTAT_SENTENCES = re.compile(r"\b[^.!?]+[.!?]*")  # count_sentences
+# textstat's words are the blank-separated tokens of which something survives
+# remove_punctuation: a word character or an apostrophe before a contraction
+# ending -- which is itself followed by a word character in the same token. So a
+# token counts when it holds a word character, and counting matches (each from a
+# token's first word character to its end) is ``len(_without_punctuation(s).split())``
+# in one search; removal never touches blanks, so tokens map one to one onto words.
+_COUNTED_WORDS = re.compile(r"\w\S*")
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ def _without_punctuation(text: str) -> str:
 def _sentence_count(text: str) -> int:
     """textstat's ``count_sentences``: sentences of two words or fewer do not count."""
     found = _TEXTSTAT_SENTENCES.findall(text)
-    short = sum(1 for s in found if len(_without_punctuation(s).split()) <= 2)
+    short = sum(1 for s in found if len(_COUNTED_WORDS.findall(s)) <= 2)
     return max(1, len(found) - short)
 
 

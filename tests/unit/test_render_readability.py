@@ -23,7 +23,7 @@ LANGUAGES = ["nl", "nl-NL", "en", "en-GB", "de", "fr", "es", "it", "ru", "pl", "
 # endings, hyphens), symbols, and white space of several kinds.
 CHARS = st.sampled_from(list(
     "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ éëïöüçñß ĳ İ ж ש 中 0123456789"
-    " .......!!??  ''''''  ’ - – , ; : ( ) \" / & % °C € 😀 ⚠ \n\t\u00a0"))
+    " .......!!??  ''''''  \u2019 - \u2013 , ; : ( ) \" / & % °C € 😀 ⚠ \n\t\u00a0"))
 WORDS = st.sampled_from([
     "Ga", "naar", "binnen.", "Sluit", "ramen", "en", "deuren.", "Er", "is", "een", "grote",
     "brand", "in", "Rotterdam-Zuid.", "ventilatievoorzieningen", "onmiddellijk", "Go",
@@ -57,6 +57,13 @@ def test_counts_equal_textstat_counts(text: str, language: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_counted_words_are_textstats_words(text: str) -> None:
+    """The one-search word count used per sentence is textstat's ``count_words``."""
+    assert len(readability._COUNTED_WORDS.findall(text)) == textstat_counts.count_words(text)
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.text(CHARS, min_size=1, max_size=30).map(str.lower).filter(str.strip),
        st.sampled_from(["nl", "en", "de"]))
 def test_word_syllables_are_textstats_pyphen_count(word: str, language: str) -> None:
@@ -81,7 +88,7 @@ def test_the_word_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     with it, and a word pushed out is simply counted again."""
     monkeypatch.setattr(readability, "WORD_CACHE", 3)
     syllables = readability._Syllables("nl")
-    words = "een twee drie vier vijf zes zeven acht negen tien".split()
+    words = ["een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien"]
     first = [syllables.count(w) for w in words]
     info = syllables.count.cache_info()  # type: ignore[attr-defined]
     assert (info.maxsize, info.currsize, info.misses) == (3, 3, len(words))
