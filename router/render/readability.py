@@ -57,9 +57,16 @@ class _Syllables:
     textstat's own Pyphen count."""
 
     def __init__(self, language: str) -> None:
-        positions = Pyphen(lang=language).positions
+        pyphen = Pyphen(lang=language)
+        positions = pyphen.positions
+        # Pyphen memoises every word it has seen, without bound; emptied when full,
+        # it is only asked for words this LRU has not kept (a pure memo: same answers)
+        memo = getattr(getattr(pyphen, "hd", None), "cache", None)
+        self.pyphen_memo: dict[str, object] = memo if isinstance(memo, dict) else {}
 
         def count(word: str) -> int:
+            if len(self.pyphen_memo) >= WORD_CACHE:
+                self.pyphen_memo.clear()
             return len(positions(word)) + 1
 
         self.count: Callable[[str], int] = lru_cache(maxsize=WORD_CACHE)(count)

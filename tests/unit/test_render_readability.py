@@ -93,3 +93,4 @@ def test_the_word_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     info = syllables.count.cache_info()  # type: ignore[attr-defined]
     assert (info.maxsize, info.currsize, info.misses) == (3, 3, len(words))
     assert [syllables.count(w) for w in words] == first
+    assert 0 < len(syllables.pyphen_memo) <= 3  # pyphen's own memo is bounded too
