@@ -8,8 +8,9 @@ For the medium fixture (two languages, ``tests/fixtures/cap/medium.xml``):
               summary, readability, icon, cadence), fitting it to a 15-page cell
               broadcast and a 3-part SMS budget, and the JSON stored with the alert.
 
-Each rendered alert has a description no other alert in the run had, so textstat's
-per-text caches never answer for it (a real stream of alerts is not repeated text).
+Each rendered alert has a description no other alert in the run had, so no cache of
+whole texts could answer for it (a real stream of alerts is not repeated text); the
+per-word syllable cache does answer for the words alerts share, as it does in service.
 Target (issue "Accessibility variants"): rendering must not dominate ingest, read as
 render / parse <= 1.0. Prints PASS/MISS; exits 0 either way.
 

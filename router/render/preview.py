@@ -51,7 +51,8 @@ def _segments(budget: TextBudget, text: str) -> int | None:
 def _row(rendered: RenderedAlert, target: str, kind: str, language: str,
          budget: TextBudget | None) -> FormRow:
     if budget is None:
-        text = rendered.forms(language)[0][1] if rendered.forms(language) else ""
+        variant = rendered.variant(language)
+        text = variant.summary if variant else ""  # the longest form
         return FormRow(target, kind, "no limit",
                        FittedText(language, text, len(text), len(text)), unlimited=True)
     fitted = rendered.fit(language, budget)

@@ -26,7 +26,9 @@ _TOKEN = re.compile(r"\S+")
 _CORE = re.compile(r"^[^\w]*(.*?)[^\w]*$", re.DOTALL)
 _SENTENCE_END = (".", "!", "?", ":")
 _SPACES = re.compile(r"[ \t]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")  # only these can be symbols to remove
 _UPPER_PAIR = re.compile(r"[^\W\d_a-z]{2}")  # no match: no ALL-CAPS word can be present
+_UPPER_PAIR_ASCII = re.compile(r"[A-Z][A-Z]")  # the same class on ASCII text, scanned faster
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class ScreenReaderRules:
         self._symbols = symbols
         self._labels = labels | frozenset(k for k in abbreviations if k.isupper())
         self._abbreviation_re = _alternation(list(abbreviations))
+        # the keys alone, no look-arounds: ``re`` scans for their first letters fast, and
+        # no key anywhere means no whole-word key either (most texts have none)
+        self._abbreviation_probe = re.compile("|".join(
+            re.escape(k) for k in abbreviations)) if abbreviations else None
         self._symbol_re = re.compile("|".join(re.escape(s) for s in sorted(
             symbols, key=len, reverse=True))) if symbols else None
 
@@ -70,19 +76,23 @@ class ScreenReaderRules:
             text = self._symbol_re.sub(lambda m: f" {self._symbols[m.group(0)]}", text)
         removed: tuple[str, ...] = ()
         if not text.isascii():  # ASCII has no emoji or pictographs
-            removed = tuple(dict.fromkeys(c for c in text if ord(c) > 0x7F and _is_symbol(c)
-                                          and c not in _INVISIBLE))
-            text = "".join(c for c in text if ord(c) <= 0x7F or not _is_symbol(c))
-        if self._abbreviation_re is not None:
+            symbols = [c for c in _NON_ASCII.findall(text) if _is_symbol(c)]
+            if symbols:
+                removed = tuple(dict.fromkeys(c for c in symbols if c not in _INVISIBLE))
+                text = text.translate(dict.fromkeys(map(ord, symbols)))  # all, deleted
+        if self._abbreviation_re is not None and self._abbreviation_probe is not None \
+                and self._abbreviation_probe.search(text):
             def expand(match: re.Match[str]) -> str:
                 expanded.append(match.group(1))
                 return self._abbreviations[match.group(1)]
             text = self._abbreviation_re.sub(expand, text)
         unexplained: tuple[str, ...] = ()
         shouted = 0
-        if _UPPER_PAIR.search(text):
+        if (_UPPER_PAIR_ASCII if text.isascii() else _UPPER_PAIR).search(text):
             text, unexplained, shouted = self._caps(text)
-        text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.splitlines())
+        if "  " in text or "\t" in text:  # else every run of blanks is one space already
+            text = _SPACES.sub(" ", text)  # never spans a line: a line break is no blank
+        text = "\n".join(line.strip() for line in text.splitlines())
         return SafeText(text.strip(), removed, tuple(dict.fromkeys(expanded)),
                         unexplained, shouted)
 

@@ -16,6 +16,7 @@ fails the delivery as too long.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,20 +101,24 @@ class RenderedAlert:
     def forms(self, language: str) -> list[tuple[tuple[str, ...], str]]:
         """Every candidate form, longest first: (slots dropped, text)."""
         variant = self.variant(language)
-        if variant is None:
-            return []
+        return [] if variant is None else list(self._forms(variant))
+
+    def _forms(self, variant: LanguageVariant) -> Iterator[tuple[tuple[str, ...], str]]:
+        """The forms one by one, so that ``fit`` composes only those it tries."""
+        yield (), compose(variant.slots)
         present = {name for name, text in variant.slots if text}
         dropped: list[str] = []
-        forms: list[tuple[tuple[str, ...], str]] = [((), compose(variant.slots))]
         for name in self.drop_order:
             if name in present:
                 dropped.append(name)
-                forms.append((tuple(dropped), compose(variant.slots, tuple(dropped))))
-        return forms
+                yield tuple(dropped), compose(variant.slots, tuple(dropped))
 
     def fit(self, language: str, budget: TextBudget) -> FittedText:
         fitted = FittedText(language, "", 0, budget.limit)
-        for dropped, text in self.forms(language):
+        variant = self.variant(language)
+        if variant is None:
+            return fitted
+        for dropped, text in self._forms(variant):
             fitted = FittedText(language, text, budget.cost(text), budget.limit, dropped)
             if fitted.fits:
                 return fitted
