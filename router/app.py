@@ -86,6 +86,16 @@ def channel_configs(settings: Settings, mock_urls: dict[str, str]) -> dict[str, 
     return configs
 
 
+def _demo_ports(settings: Settings) -> dict[str, int]:
+    """A loopback port per demo element, none equal to another element's (an SMSC's
+    SMPP port included) or to the service's own port, chosen but not yet bound."""
+    from channels.mock import ports  # noqa: PLC0415  (demo only)
+
+    ports.reserve(settings.port)
+    return {e.channel: ports.take() for e in _demo_elements()
+            if e.channel not in settings.channels}
+
+
 def _demo_elements() -> tuple[DemoElement, ...]:
     # demo only: the service imports no mock code otherwise
     from channels.mock.demo import ELEMENTS  # noqa: PLC0415
@@ -167,20 +177,6 @@ async def _start_mock_elements(settings: Settings,
     return runners
 
 
-def _distinct_ports(names: list[str], avoid: int) -> dict[str, int]:
-    """A free loopback port per demo element, none equal to another or to the
-    service's own port (which is chosen, but not yet bound, when this runs)."""
-    ports: dict[str, int] = {}
-    for name in names:
-        port = free_port()
-        for _ in range(50):
-            if port != avoid and port not in ports.values():
-                break
-            port = free_port()
-        ports[name] = port
-    return ports
-
-
 def dispatch_settings(settings: Settings) -> DispatchSettings:
     return DispatchSettings(
         poll_interval_s=settings.dispatch_poll_interval_s,
@@ -200,9 +196,7 @@ async def seed_demo_subscribers(store: SqliteStore) -> None:
 
 
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
-    mock_ports = (_distinct_ports([e.channel for e in _demo_elements()
-                                   if e.channel not in settings.channels],
-                                  avoid=settings.port) if settings.demo else {})
+    mock_ports = _demo_ports(settings) if settings.demo else {}
     mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
     channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
     profiles, router, accessibility = _load_parts(settings, set(channels))

@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -48,6 +47,8 @@ from typing import IO, Any, Literal
 import smpp34
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from channels.mock import ports
 
 RECEIPT_STATES = {"DELIVRD": 2, "EXPIRED": 3, "UNDELIV": 5, "REJECTD": 8}
 ESME_RTHROTTLED = 0x58  # SMPP 3.4 command_status values (the spec's numbers)
@@ -239,23 +240,16 @@ def create_smsc(host: str, smpp_port: int, record: Path | None = None) -> web.Ap
 _DEMO_PORTS: dict[Path, int] = {}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def demo_channel_config(_base_url: str, data_dir: Path) -> dict[str, Any]:
     """Demo mode: the ``sms`` channel bound to the sandbox SMSC. The SMPP port is chosen
     here (the demo's control URL is HTTP) and ``demo_app`` starts the server on it."""
-    port = _DEMO_PORTS.setdefault(data_dir, free_port())
+    port = _DEMO_PORTS.setdefault(data_dir, ports.take())
     return {"type": "sms", "port": port, "system_id": "tocsin-demo", "password": "demo",
             "binds": 2, "window": 10}
 
 
 def demo_app(data_dir: Path) -> web.Application:
-    return create_smsc("127.0.0.1", _DEMO_PORTS.setdefault(data_dir, free_port()),
+    return create_smsc("127.0.0.1", _DEMO_PORTS.setdefault(data_dir, ports.take()),
                        data_dir / "demo-smsc.jsonl")
 
 

@@ -6,6 +6,7 @@ repository root (so ``config/routes.yaml`` is found), and stopped by its PID.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -71,17 +72,27 @@ def start_server(data_dir: Path, *, env: dict[str, str] | None = None,
              "--port", str(port), "--data-dir", str(data_dir), *args],
             cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(proc, port, data_dir, log_path)
+    try:
+        _wait_ready(server, timeout)
+    except BaseException:
+        if proc.poll() is None:  # never leave a server running behind a failed start
+            server.stop(signal.SIGKILL)
+        raise
+    return server
+
+
+def _wait_ready(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"tocsin serve exited {proc.returncode}:\n"
-                               + log_path.read_text(encoding="utf-8"))
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"tocsin serve exited {server.proc.returncode}:\n"
+                               + server.log_path.read_text(encoding="utf-8"))
         try:
             with urllib.request.urlopen(f"{server.url}/readyz", timeout=2) as response:
                 if response.status == 200:
-                    return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError,
+                http.client.HTTPException):  # not up yet, or not this server answering
             pass
         time.sleep(0.1)
-    server.stop(signal.SIGKILL)
-    raise RuntimeError("tocsin serve did not become ready:\n" + log_path.read_text())
+    raise RuntimeError("tocsin serve did not become ready:\n" + server.log_path.read_text())
