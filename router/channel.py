@@ -18,6 +18,10 @@ configuration mapping, and then:
   the network can (a CBC kill); ``update`` is ``send`` with ``delivery.replaces``;
 - ``health()`` reports whether the network element is reachable.
 
+``delivery.variants`` holds the accessible text (``Variants``); the renderer's
+variants are also ``MediaVariants``: the spoken audio made so far and the linked
+sign-language clips, as ``Asset`` records a channel may point devices to.
+
 A channel that reaches subscribers one by one (SMS, a wallet push) names the kind
 of address it needs in ``Capabilities.recipients``; the dispatcher then attaches an
 ``Audience`` to each delivery: the recipients still to be sent, streamed in

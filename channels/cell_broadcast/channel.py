@@ -63,7 +63,6 @@ from router.channel import (
     Receipt,
 )
 
-
 SEND_MARGIN_S = 5.0
 """Beyond the CBC calls themselves: the ledger's fsync'd writes and scheduling."""
 
