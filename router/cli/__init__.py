@@ -43,9 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A command's output is its stdout (JSON, a table, a status URL); anything the
     # service code logs while a command runs goes to stderr. `serve` logs to stdout
     # (the service's log stream) by configuring logging itself.
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    structlog.configure(logger_factory=_stderr_logger)
     status: int = args.handler(args)
     return status
+
+
+def _stderr_logger(*_names: object) -> structlog.PrintLogger:
+    """A logger on ``sys.stderr`` as it is when the logger is made, not when ``main``
+    ran: whoever called ``main`` in-process (a test capturing output) may replace or
+    close that stream afterwards."""
+    return structlog.PrintLogger(sys.stderr)
 
 
 if __name__ == "__main__":
