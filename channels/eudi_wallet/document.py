@@ -103,7 +103,7 @@ def _asset(resource: Any) -> dict[str, Any] | None:
     kind = "audio" if top == "audio" else (
         "sign_language" if _SIGN_LANGUAGE.search(resource.resource_desc) else "video")
     return {"kind": kind, "mime": resource.mime_type, "url": resource.uri,
-            "desc": resource.resource_desc,
+            "desc": resource.resource_desc, "size": resource.size,
             "sha256": digest.lower() if hexadecimal and len(digest) == 64 else None,
             "sha1": digest.lower() if hexadecimal and len(digest) == 40 else None}
 
@@ -131,7 +131,7 @@ def _assets(delivery: Delivery, asset_url: AssetUrl) -> list[dict[str, Any]]:
     for linked in _cap_assets(delivery.alert):
         if linked["url"] in signed:
             linked["kind"] = "sign_language"
-        out.append({"lang": None, "size": None, "duration_s": None, **linked})
+        out.append({"lang": None, "duration_s": None, **linked})
     return out
 
 

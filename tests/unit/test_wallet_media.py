@@ -114,6 +114,7 @@ def test_a_clip_the_renderer_calls_sign_language_is_marked_so() -> None:
         replace(delivery, variants=rendered(delivery).with_speech((), "off"))))}
     assert with_media[video]["kind"] == "sign_language"
     assert with_media[video]["sha256"] is None  # CAP gives SHA-1 only
+    assert with_media[video]["size"] == 1843200
     assert with_media[video]["sha1"] == "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d"
     assert with_media["https://assets.example.nl/alerts/NL-VRR-2026-0107/en.mp3"]["kind"] \
         == "audio"  # the CAP's own audio still passes through
