@@ -180,6 +180,7 @@ async def _start_mock_elements(settings: Settings,
 def dispatch_settings(settings: Settings) -> DispatchSettings:
     return DispatchSettings(
         poll_interval_s=settings.dispatch_poll_interval_s,
+        send_timeout_s=settings.dispatch_send_timeout_s,
         retry_multiplier_s=settings.dispatch_retry_multiplier_s,
         retry_max_s=settings.dispatch_retry_max_s,
         retry_jitter_s=settings.dispatch_retry_multiplier_s / 2,

@@ -18,6 +18,10 @@ configuration mapping, and then:
   the network can (a CBC kill); ``update`` is ``send`` with ``delivery.replaces``;
 - ``health()`` reports whether the network element is reachable.
 
+``delivery.variants`` holds the accessible text (``Variants``); the renderer's
+variants are also ``MediaVariants``: the spoken audio made so far and the linked
+sign-language clips, as ``Asset`` records a channel may point devices to.
+
 A channel that reaches subscribers one by one (SMS, a wallet push) names the kind
 of address it needs in ``Capabilities.recipients``; the dispatcher then attaches an
 ``Audience`` to each delivery: the recipients still to be sent, streamed in
@@ -38,6 +42,7 @@ from router.errors import FailureReason, NotApplicableError, PermanentError, Tra
 __all__ = [
     "Alert",
     "AreaKind",
+    "Asset",
     "Audience",
     "Capabilities",
     "Channel",
@@ -49,6 +54,7 @@ __all__ = [
     "FittedText",
     "Health",
     "Info",
+    "MediaVariants",
     "MsgType",
     "NotApplicableError",
     "PermanentError",
@@ -88,6 +94,12 @@ class Capabilities:
     """The kind of subscriber address the channel sends to (``"msisdn"`` for SMS,
     ``"wallet"`` for a wallet push): the dispatcher attaches ``Delivery.audience``
     with subscribers of that kind. None: the channel broadcasts, it has no audience."""
+    send_timeout_s: float | None = None
+    """How long one ``send`` (or ``cancel``) may take before the dispatcher gives up on
+    the attempt and retries it, when the channel needs longer than the deployment's
+    ``dispatch_send_timeout_s`` (a cell broadcast Update makes two CBC calls, each with
+    its own HTTP timeout). None: the deployment's default. Channels with ``recipients``
+    keep the dispatcher's fan-out timeout instead."""
 
     def text_limit(self, language: str) -> int | None:
         primary = language.split("-", 1)[0].lower()
@@ -171,6 +183,48 @@ class Variants(Protocol):
     def languages(self) -> tuple[str, ...]: ...
 
     def fit(self, language: str, budget: TextBudget) -> FittedText: ...
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A media file that goes with an alert: spoken audio Tocsin made, or a clip the
+    CAP message links (a sign-language video).
+
+    Exactly one of ``name`` and ``uri`` is set. ``name`` is a file Tocsin made and
+    serves itself; each channel knows the route its devices may fetch it from (so the
+    contract names no URL layout). ``uri`` is an address outside Tocsin, as the CAP
+    ``<resource>`` gave it. ``sha256`` is None when nobody has hashed the bytes (CAP
+    1.2 gives SHA-1 only, in ``sha1``): a device must not play what it cannot check.
+    """
+
+    kind: str  # "audio" | "sign_language" | "video"
+    mime_type: str
+    description: str
+    language: str | None = None
+    name: str | None = None
+    uri: str | None = None
+    sha256: str | None = None
+    sha1: str | None = None
+    size: int | None = None
+    duration_s: float | None = None
+
+
+@runtime_checkable
+class MediaVariants(Protocol):
+    """What ``Delivery.variants`` may also offer besides ``Variants`` (``router.render``'s
+    variants do): the alert's media as known when the delivery was handed over.
+
+    Speech is made after the alert is accepted and delivery never waits for it, so a
+    delivery may be handed over before the audio exists: then ``speech_pending`` is
+    True and ``assets`` has no audio yet (a channel may tell devices where to look
+    again later). A channel checks ``isinstance(delivery.variants, MediaVariants)``.
+    """
+
+    @property
+    def assets(self) -> tuple[Asset, ...]: ...
+
+    @property
+    def speech_pending(self) -> bool: ...
 
 
 class PlainVariants:

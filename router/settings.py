@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         default=True, description="false: accept and store only (an ingest-only node; "
         "another node with the same store dispatches)")
     dispatch_poll_interval_s: float = Field(default=0.2, gt=0, le=10)
+    dispatch_send_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="how long one send may take before it counts as failed and is retried; "
+                    "a channel may declare its own (Capabilities.send_timeout_s), and "
+                    "subscriber fan-outs (SMS, wallet) have their own")
     dispatch_retry_multiplier_s: float = Field(default=0.5, gt=0, le=60,
                                                description="first retry after about this")
     dispatch_retry_max_s: float = Field(default=30.0, gt=0, le=3600)

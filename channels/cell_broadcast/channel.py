@@ -63,6 +63,20 @@ from router.channel import (
     Receipt,
 )
 
+SEND_MARGIN_S = 5.0
+"""Beyond the CBC calls themselves: the ledger's fsync'd writes and scheduling."""
+
+
+def send_timeout(http_timeout_s: float, deployment: Deployment) -> float:
+    """How long one send may take: an Update kills and writes each message, two calls
+    that may each wait ``http_timeout_s`` (osmo-cbc with no peers takes 15 s per
+    call), for the one message of a bilingual or single-language deployment or the
+    two of a ``separate`` one. The dispatcher's default (30 s) would cut such an
+    Update short and send it again. The rare busy identifier (kill, write, kill,
+    write) can still take longer: that attempt ends as a timeout and is retried."""
+    messages = 2 if deployment.languages.mode == "separate" else 1
+    return 2 * messages * http_timeout_s + SEND_MARGIN_S
+
 
 def code_for(alert: Alert) -> int:
     """The preferred message code of a new alert: stable across retries and nodes."""
@@ -78,7 +92,8 @@ class CellBroadcastChannel:
         self.deployment: Deployment = load_deployment(self.config.deployment)
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
-            supports_update=True, supports_cancel=True, budget=self.budget)
+            supports_update=True, supports_cancel=True, budget=self.budget,
+            send_timeout_s=send_timeout(self.config.timeout_s, self.deployment))
         self.transport: Transport = transport or EcbeTransport(
             self.config.url, self.config.timeout_s, self.config.cbe_name)
         state = self.config.state_file

@@ -13,6 +13,11 @@ then goes, encrypted separately, to every subscription in the delivery's
 subscription says where its phone is, so every phone gets every alert for its
 country and decides with its own position whether to show it.
 
+The document's text is ``delivery.variants`` (the stored accessible variants) and
+its audio is what the speech worker made before the hand-over; the fetch route
+builds the document from the same stored variants, so a fetched document says what
+the push said (plus any audio made since: see ``document``).
+
 A retry or a restart sends only to subscriptions not yet reached (the audience
 records each outcome); a 404/410 deletes the subscription. Cancel sends the
 signed Cancel under the original's Topic: a push service drops a predecessor it
@@ -60,6 +65,7 @@ from router.channel import (
 
 RECIPIENTS = "wallet"
 FETCH_PATH = "/api/v1/wallet/alerts/{alert_id}"
+ASSET_PATH = FETCH_PATH + "/assets/{name}"
 log = structlog.get_logger("tocsin.channel.eudi_wallet")
 
 
@@ -157,8 +163,17 @@ class WalletChannel:
         urgency = rules.urgency(delivery.alert, _text(inherited.get("urgency")))
         document = full_document(delivery, issuer=self.config.issuer, topic=topic, now=now,
                                  max_vertices=self.config.max_vertices,
-                                 text_budget=self._budget)
+                                 text_budget=self._budget,
+                                 asset_url=lambda name: self._url(delivery, ASSET_PATH, name),
+                                 fetch_url=self._url(delivery, FETCH_PATH))
         return document, topic, urgency
+
+    def _url(self, delivery: Delivery, path: str, name: str = "") -> str | None:
+        """A URL phones reach Tocsin at for this alert; None without ``public_base_url``."""
+        base = self.config.public_base_url
+        if base is None:
+            return None
+        return base.rstrip("/") + path.format(alert_id=delivery.alert_id, name=name)
 
     def _payload(self, delivery: Delivery, document: dict[str, Any]) -> tuple[bytes, str]:
         """The signed token to push: the document itself, or a tickle when too large."""
@@ -166,13 +181,12 @@ class WalletChannel:
         limit = self.config.max_payload_bytes
         if len(token) <= limit:
             return token, "document"
-        base = self.config.public_base_url
-        if base is None:
+        url = self._url(delivery, FETCH_PATH)
+        if url is None:
             raise PermanentError(
                 f"the signed document is {len(token)} bytes, {len(token) - limit} over one "
                 "push, and no public_base_url is configured to serve it from",
                 FailureReason.TOO_LONG)
-        url = base.rstrip("/") + FETCH_PATH.format(alert_id=delivery.alert_id)
         for with_area in (True, False):
             small = jws.sign(tickle(document, url, with_area=with_area),
                              self.signing_key).encode("ascii")
@@ -205,6 +219,8 @@ class WalletChannel:
                   "kid": self.signing_key.kid, "bytes": len(payload),
                   "this_attempt": {o.value: n for o, n in pushed.items() if n},
                   "recipients": total, "interrupted": interrupted,
+                  "audio": [a["url"] for a in document["assets"] if a["kind"] == "audio"],
+                  "speech_pending": document["speech_pending"],
                   "metrics": {"wallet_pushes": pushed[RecipientOutcome.SENT]}}
         log.info("wallet.pushed", topic=topic, kind=kind, bytes=len(payload),
                  this_attempt=detail["this_attempt"], interrupted=interrupted)
@@ -283,4 +299,4 @@ def _subscription(recipient: Recipient) -> Subscription | None:
         return None
 
 
-__all__ = ["FETCH_PATH", "RECIPIENTS", "WalletChannel"]
+__all__ = ["ASSET_PATH", "FETCH_PATH", "RECIPIENTS", "WalletChannel"]

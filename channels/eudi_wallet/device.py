@@ -17,10 +17,16 @@ Then the geofence: the position never leaves the phone; the document's area is
 tested here. Inside a polygon or circle (plus ``margin_km``) means shown;
 an alert with no shapes (geocodes only) is shown everywhere, erring towards warning.
 A Cancel withdraws the alerts it references; an Update replaces them.
+
+Assets (``check_asset``): a phone plays an audio or video file only when its bytes
+have the SHA-256 the signed document gives; an asset without one is not played.
+A document with ``speech_pending`` may be fetched again from its ``fetch`` URL
+later for the spoken audio (it must pass the same checks).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -68,6 +74,15 @@ def inside(area: dict[str, Any], position: tuple[float, float], margin_km: float
             return True
     return any(_distance_km((c["center"][0], c["center"][1]), position)
                <= c["radius_km"] + margin_km for c in circles)
+
+
+def check_asset(asset: dict[str, Any], body: bytes) -> None:
+    """Refuse (``asset``) a fetched file unless it has the document's SHA-256."""
+    expected = asset.get("sha256")
+    if not expected:
+        raise RefusedError("asset", f"{asset.get('url')} has no SHA-256 to check it by")
+    if hashlib.sha256(body).hexdigest() != str(expected).lower():
+        raise RefusedError("asset", f"{asset.get('url')} does not match its SHA-256")
 
 
 def key_of(document: dict[str, Any]) -> str:

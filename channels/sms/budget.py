@@ -30,3 +30,8 @@ class PartsBudget:
 
     def cost(self, text: str) -> int:
         return part_count(text)
+
+    def segments(self, text: str) -> int:
+        """SMS parts ``text`` goes out in (``tocsin preview`` shows them): the cost
+        itself, since this budget counts parts."""
+        return part_count(text)

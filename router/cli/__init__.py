@@ -38,19 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stderr_logger(*_args: object) -> structlog.PrintLogger:
-    return structlog.PrintLogger(sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # A command's output is its stdout (JSON, a table, a status URL); anything the
     # service code logs while a command runs goes to stderr. `serve` logs to stdout
     # (the service's log stream) by configuring logging itself.
-    # (the factory looks sys.stderr up each time, so a replaced stream is followed)
     structlog.configure(logger_factory=_stderr_logger)
     status: int = args.handler(args)
     return status
+
+
+def _stderr_logger(*_names: object) -> structlog.PrintLogger:
+    """A logger on ``sys.stderr`` as it is when the logger is made, not when ``main``
+    ran: whoever called ``main`` in-process (a test capturing output) may replace or
+    close that stream afterwards."""
+    return structlog.PrintLogger(sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,14 @@ send safe. Rules:
   trial through, because a second channel reaching people is not a duplicate;
 - a success marks unneeded standby fallbacks ``skipped``;
 - per-channel concurrency limits keep one slow network from taking every slot;
-- a channel that names ``Capabilities.recipients`` gets the delivery's ``Audience``
-  from the store and ``fanout_timeout_s`` instead of ``send_timeout_s``: a national
+- one attempt may take ``send_timeout_s`` (the setting ``dispatch_send_timeout_s``),
+  or the channel's own ``Capabilities.send_timeout_s`` when it declares one (a CBC
+  Update is two calls); a channel that names ``Capabilities.recipients`` gets the
+  delivery's ``Audience`` from the store and ``fanout_timeout_s`` instead: a national
   fan-out takes minutes, and the audience's durable outcomes let a cut-short send
-  resume where it stopped.
+  resume where it stopped. Either way no attempt runs past the deadline;
+- the stored variants go with every delivery, with the spoken audio made so far
+  (``router.assets.media``): delivery never waits for speech.
 
 Every attempt and every settled fallback is written through the record stage
 (``router.record.Recorder``), which also turns it into metrics, log lines and
@@ -36,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from tenacity import RetryCallState, wait_exponential_jitter
 
+from router.assets.media import parse, with_speech
 from router.cap import Alert, parse_cap
 from router.channel import Channel, Delivery, MsgType, Receipt
 from router.delivery.breaker import Breaker
@@ -212,12 +217,11 @@ class Dispatcher:
         delivery = Delivery(alert_id=item.alert_id, channel=item.channel,
                             idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
                             attempt=number, deadline=deadline, replaces=replaces,
-                            variants=_variants(item),
+                            variants=await self._variants(item),
                             audience=self.store.audience(kind, item, alert) if kind else None)
         try:
             async with self.recorder.slot(item.channel, self._limits[item.channel]):
-                timeout = min(self.settings.fanout_timeout_s if kind
-                              else self.settings.send_timeout_s,
+                timeout = min(self.attempt_timeout(channel),
                               (deadline - datetime.now(UTC)).total_seconds())
                 async with asyncio.timeout(max(timeout, 0.001)):
                     receipt = await self._hand_over(channel, delivery)
@@ -242,6 +246,25 @@ class Dispatcher:
         breaker.success()
         await self._finish(item, number, started, "delivered", DeliveryState.DELIVERED, None,
                            receipt)
+
+    def attempt_timeout(self, channel: Channel) -> float:
+        """Seconds one attempt on ``channel`` may take, before the deadline's cut."""
+        capabilities = channel.capabilities
+        if capabilities.recipients:
+            return self.settings.fanout_timeout_s
+        own = capabilities.send_timeout_s
+        return own if own is not None and own > 0 else self.settings.send_timeout_s
+
+    async def _variants(self, item: ClaimedDelivery) -> RenderedAlert | None:
+        """The variants stored with the alert and the audio made so far; None (channels
+        use ``PlainVariants``) when it has none or this Tocsin cannot read them. A store
+        that cannot list the audio costs the delivery its audio, not the delivery."""
+        rendered = parse(item.alert_id, item.variants)
+        try:
+            return await with_speech(self.store, item.alert_id, rendered, item.speech_state)
+        except Exception:
+            log.exception("dispatch.assets_unreadable")
+            return rendered
 
     @staticmethod
     def _prior_receipt(item: ClaimedDelivery) -> Receipt | None:
@@ -309,14 +332,3 @@ class Dispatcher:
         if woken and needed:
             self.wake()
 
-
-def _variants(item: ClaimedDelivery) -> RenderedAlert | None:
-    """The variants stored with the alert; None (channels use ``PlainVariants``) when it
-    has none or they were stored by a Tocsin whose layout this one cannot read."""
-    if item.variants is None:
-        return None
-    try:
-        return RenderedAlert.from_json(item.variants)
-    except (ValueError, KeyError, TypeError):
-        log.warning("dispatch.variants_unreadable", alert_id=item.alert_id)
-        return None

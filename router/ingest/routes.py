@@ -129,6 +129,14 @@ ENDPOINTS: list[Endpoint] = [
              {200: ("application/jose", "the signed alert document"),
               404: (Problem, "no such alert on a wallet channel")},
              authenticated=False, parameters=[_ID]),
+    Endpoint("GET", "/api/v1/wallet/alerts/{alert_id}/assets/{name}", wallet.get_asset,
+             "A file Tocsin made for a wallet alert (the spoken alert, WAV), named in its "
+             "signed document with its SHA-256",
+             {200: ("audio/wav", "the file; ETag is its SHA-256"),
+              404: (Problem, "no such alert on a wallet channel, or no such asset")},
+             authenticated=False, parameters=[_ID, {"name": "name", "in": "path",
+                                                    "required": True,
+                                                    "schema": {"type": "string"}}]),
 ]
 
 

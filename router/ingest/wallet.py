@@ -16,6 +16,13 @@ Stage: ingest. None of these routes takes an API key: phones call them.
   with and where the other routes are.
 - ``GET /api/v1/wallet/alerts/{alert_id}``: the full signed document a tickle
   points to (``application/jose``), for alerts that went out on a wallet channel.
+  It is built from the variants stored with the alert and the audio made so far,
+  exactly as the dispatcher hands them to the channel (``router.assets.media``):
+  the text a phone fetches is the text pushed to the others.
+- ``GET /api/v1/wallet/alerts/{alert_id}/assets/{name}``: a file Tocsin made for
+  such an alert (the spoken alert, WAV) that the document names with its SHA-256.
+  Public like the document: phones hold no API key, and an alert published to
+  every wallet is no secret.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from router.assets.media import stored_variants
 from router.cap import parse_cap
 from router.channel import Delivery, DocumentPublisher
 from router.errors import StoreUnavailableError
@@ -165,18 +173,43 @@ def _wallet_delivery(ctx: IngestContext, record: AlertRecord | None
     return None
 
 
-async def get_document(request: web.Request) -> web.Response:
+async def _served(request: web.Request) -> tuple[str, str, DocumentPublisher]:
+    """(channel, idempotency key, publisher) of an alert a phone may fetch, else 404."""
     ctx = request.app[CONTEXT]
     alert_id = request.match_info["alert_id"]
     found = _wallet_delivery(ctx, await ctx.store.get(alert_id))
-    raw = await ctx.store.raw_cap(alert_id) if found else None
-    document = parse_cap(raw).document if raw else None
-    if found is None or raw is None or document is None:
+    if found is None:
         raise ProblemError(404, "wallet.document-not-found", "No such wallet alert",
                            f"no alert {alert_id!r} went out on a wallet channel")
-    channel, key, publisher = found
+    return found
+
+
+async def get_document(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    alert_id = request.match_info["alert_id"]
+    channel, key, publisher = await _served(request)
+    raw = await ctx.store.raw_cap(alert_id)
+    document = parse_cap(raw).document if raw else None
+    if raw is None or document is None:
+        raise ProblemError(404, "wallet.document-not-found", "No such wallet alert",
+                           f"alert {alert_id!r} no longer parses")
     delivery = Delivery(alert_id=alert_id, channel=channel, idempotency_key=key,
-                        alert=document.alert, raw=raw)
+                        alert=document.alert, raw=raw,
+                        variants=await stored_variants(ctx.store, alert_id))
     return web.Response(text=publisher.signed_document(delivery),
                         content_type="application/jose",
                         headers={"Cache-Control": "public, max-age=60"})
+
+
+async def get_asset(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    alert_id, name = request.match_info["alert_id"], request.match_info["name"]
+    await _served(request)
+    asset = next((a for a in await ctx.store.assets(alert_id) if a.name == name), None)
+    path = ctx.settings.data_dir / "assets" / alert_id / name
+    if asset is None or not path.is_file():
+        raise ProblemError(404, "asset.not-found", "No such asset",
+                           f"alert {alert_id!r} has no asset {name!r}")
+    return web.FileResponse(path, headers={
+        "Content-Type": asset.mime_type, "ETag": f'"{asset.sha256}"',
+        "Cache-Control": "public, max-age=3600"})

@@ -11,19 +11,27 @@ fails the delivery as too long.
 
 ``to_json``/``from_json`` are the stored form (``alert_variants.variants``);
 ``RENDER_VERSION`` names the layout so a later Tocsin can tell old rows apart.
+
+It is also a ``router.channel.MediaVariants``: ``assets`` lists the sign-language
+clips the CAP message links and the spoken audio attached with ``with_speech`` when
+the delivery is handed over (``router.assets.media``). Audio is made after the alert
+is stored, so it is never part of the stored form: the store's asset table is its
+record, and ``speech_state`` says whether more is to come.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from router.cap import Finding
-from router.channel import FittedText, TextBudget
+from router.channel import Asset, FittedText, TextBudget
 
 RENDER_VERSION = 1
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
 def primary(tag: str) -> str:
@@ -86,10 +94,25 @@ class RenderedAlert:
     cadence: CadenceRef | None = None
     sign_language: tuple[dict[str, Any], ...] = ()
     version: int = RENDER_VERSION
+    speech: tuple[Asset, ...] = ()  # attached at hand-over, never stored (see module doc)
+    speech_state: str | None = None  # pending | done | failed | off; None: not known
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(v.language for v in self.variants)
+
+    @property
+    def assets(self) -> tuple[Asset, ...]:
+        """The spoken audio made so far, then the linked sign-language clips."""
+        clips = tuple(_clip(r) for r in self.sign_language if r.get("uri"))
+        return self.speech + clips
+
+    @property
+    def speech_pending(self) -> bool:
+        return self.speech_state == "pending"
+
+    def with_speech(self, speech: tuple[Asset, ...], state: str | None) -> RenderedAlert:
+        return replace(self, speech=speech, speech_state=state)
 
     def variant(self, language: str) -> LanguageVariant | None:
         """The variant for ``language``: the exact tag, else the same primary language."""
@@ -158,3 +181,16 @@ class RenderedAlert:
             if body["cadence"] else None,
             sign_language=tuple(body["sign_language"]),
         )
+
+
+def _clip(resource: dict[str, Any]) -> Asset:
+    """A linked sign-language clip (a CAP ``<resource>`` as stored) as an ``Asset``;
+    CAP 1.2's ``<digest>`` is SHA-1, so ``sha256`` stays unknown."""
+    digest = str(resource.get("digest") or "").strip().lower()
+    size = resource.get("size")
+    return Asset(kind="sign_language", mime_type=str(resource.get("mime_type", "")),
+                 description=str(resource.get("resource_desc", "")),
+                 uri=str(resource["uri"]),
+                 sha256=digest if len(digest) == 64 and _HEX.match(digest) else None,
+                 sha1=digest if len(digest) == 40 and _HEX.match(digest) else None,
+                 size=size if isinstance(size, int) else None)

@@ -121,6 +121,7 @@ class ClaimedDelivery:
     replaces: PriorDelivery | None = None
     received_at: datetime | None = None  # when the store accepted the alert
     variants: str | None = None  # the rendered variants stored with the alert (JSON)
+    speech_state: str | None = None  # of those variants: pending | done | failed | off
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,8 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
     claimed = []
     for row in rows:
         raw = conn.execute(
-            "SELECT a.raw, a.received_at, v.variants FROM alerts a LEFT JOIN alert_variants v"
+            "SELECT a.raw, a.received_at, v.variants, v.speech_state FROM alerts a"
+            " LEFT JOIN alert_variants v"
             " ON v.alert_id = a.id WHERE a.id = ?", (row["alert_id"],)).fetchone()
         prior = conn.execute(
             "SELECT d.alert_id, d.idempotency_key, d.receipt FROM alert_references r"
@@ -313,7 +314,7 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
             _parse_time(row["deadline"]), bytes(raw["raw"]),
             PriorDelivery(prior["alert_id"], prior["idempotency_key"],
                           json.loads(prior["receipt"])) if prior else None,
-            _parse_time(raw["received_at"]), raw["variants"]))
+            _parse_time(raw["received_at"]), raw["variants"], raw["speech_state"]))
     return claimed
 
 

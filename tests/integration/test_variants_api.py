@@ -119,6 +119,10 @@ def test_preview_command_shows_every_variant_per_channel() -> None:
     assert report["ok"] is True
     targets = {(f["target"], f["language"]) for f in report["forms"]}
     assert {("file", "nl-NL"), ("short-90", "en-GB"), ("short-360", "nl-NL")} <= targets
+    forms = {(f["target"], f["language"]): f for f in report["forms"]}
+    assert forms[("cell_broadcast", "nl-NL")]["segments"] == 4  # 337 GSM-7 characters
+    assert forms[("sms", "en-GB")]["segments"] == forms[("sms", "en-GB")]["cost"] == 3
+    assert forms[("file", "nl-NL")]["segments"] is None  # no encoding of its own
     text = subprocess.run(
         [sys.executable, "-m", "router.cli", "preview", str(EXAMPLES / "nl-alert-fire.xml")],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False)

@@ -17,6 +17,8 @@ import aiohttp
 import pytest
 from shapely import Point, Polygon
 
+from channels.eudi_wallet import jws
+from channels.eudi_wallet.device import check_asset
 from channels.eudi_wallet.keys import generate_demo_keys
 from tests.contract.harnesses import MockPushProcess, mock_push_service
 from tests.integration import server as server_module
@@ -170,6 +172,56 @@ async def test_tickle_document_is_fetched_from_tocsin_and_verified(
     assert seen[phones[1]["id"]]["outcome"] == "outside"
 
 
+async def speech_made(server: Server, alert_id: str) -> None:
+    async with aiohttp.ClientSession(headers=server.headers) as session:
+        for _ in range(150):  # bounded: speech is made after the 202, by the worker
+            async with session.get(f"{server.url}/api/v1/alerts/{alert_id}/variants") as response:
+                state = (await response.json())["speech"]
+            if state != "pending":
+                break
+            await asyncio.sleep(0.1)
+    assert state == "done", state
+
+
+async def test_the_fetched_document_has_the_pushed_text_and_audio_a_phone_can_verify(
+        tmp_path: Path, push: MockPushProcess) -> None:
+    server = start(tmp_path, push)
+    try:
+        await subscribe(server, push, [(51.8825, 4.46)])
+        alert_id = await post(server, (EXAMPLES / "nl-alert-fire.xml").read_bytes())
+        assert (await delivered(server, alert_id))["state"] == "delivered"
+        await speech_made(server, alert_id)
+        url = f"{server.url}/api/v1/wallet/alerts/{alert_id}"
+        async with aiohttp.ClientSession() as session:  # a phone: no API key
+            async with session.get(f"{server.url}/api/v1/wallet/jwks.json") as response:
+                trusted = jws.key_set(json.loads(await response.read()))
+            async with session.get(url) as response:
+                fetched = jws.verify(await response.text(), trusted)
+            audio = [a for a in fetched["assets"] if a["kind"] == "audio"]
+            for asset in audio:
+                async with session.get(asset["url"]) as response:
+                    assert response.status == 200
+                    check_asset(asset, await response.read())  # raises on a mismatch
+            for missing in (f"{url}/assets/speech-xx.wav",
+                            f"{server.url}/api/v1/wallet/alerts/nope/assets/speech-nl-nl.wav"):
+                async with session.get(missing) as response:
+                    assert response.status == 404
+    finally:
+        server.stop(signal.SIGKILL)
+    [pushed] = [r["document"] for r in push.call("GET", "/_mock/received")
+                if r.get("cap_identifier") == "NL-VRR-2026-0042"]
+    assert pushed["variants"] == fetched["variants"]  # the same stored variants, both ways
+    assert fetched["variants"][0]["text"].startswith("Veiligheidsregio Rotterdam-Rijnmond: ")
+    assert {a["lang"] for a in audio} == {"nl-NL", "en-GB"}
+    assert fetched["speech_pending"] is False
+    pushed_audio = [a for a in pushed["assets"] if a["kind"] == "audio"]
+    assert all(a in audio for a in pushed_audio)  # a fetch never loses what the push had
+    if pushed["speech_pending"]:  # pushed before the audio was made: it says where to look
+        assert (pushed_audio, pushed["fetch"]) == ([], url)
+    else:
+        assert pushed_audio == audio
+
+
 async def test_subscription_api_refuses_location_and_unknown_push_hosts_and_deletes(
         tmp_path: Path, push: MockPushProcess) -> None:
     server = start(tmp_path, push)
@@ -195,7 +247,8 @@ async def test_subscription_api_refuses_location_and_unknown_push_hosts_and_dele
             async with session.get(f"{server.url}/api/v1/openapi.json") as response:
                 paths = (await response.json())["paths"]
         assert {"/api/v1/wallet/subscriptions", "/api/v1/wallet/jwks.json",
-                "/api/v1/wallet/alerts/{alert_id}"} <= set(paths)
+                "/api/v1/wallet/alerts/{alert_id}",
+                "/api/v1/wallet/alerts/{alert_id}/assets/{name}"} <= set(paths)
     finally:
         server.stop(signal.SIGKILL)
 

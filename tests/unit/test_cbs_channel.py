@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from channels.cell_broadcast import CellBroadcastChannel
-from channels.cell_broadcast.channel import code_for
+from channels.cell_broadcast.channel import SEND_MARGIN_S, code_for
 from channels.cell_broadcast.transport import (
     CbcMessage,
     KillOutcome,
@@ -267,6 +267,17 @@ def test_capabilities_expose_the_cbs_budget(cbc: MemoryCbc, tmp_path: Path) -> N
     assert budget is not None
     assert budget.limit == 1395
     assert budget.cost("€") == 2
+
+
+def test_an_update_gets_time_for_a_kill_and_a_write_per_message(tmp_path: Path) -> None:
+    """osmo-cbc without peers takes its whole timeout per call; an Update is two."""
+    default = CellBroadcastChannel("cb", {"url": "http://127.0.0.1:9"})
+    assert default.capabilities.send_timeout_s == 2 * 25 + SEND_MARGIN_S
+    deployment = tmp_path / "separate.yaml"
+    deployment.write_text("languages: {mode: separate}\n", encoding="utf-8")
+    separate = CellBroadcastChannel("cb", {"url": "http://127.0.0.1:9", "timeout_s": 20,
+                                           "deployment": str(deployment)})
+    assert separate.capabilities.send_timeout_s == 2 * 2 * 20 + SEND_MARGIN_S  # 2 messages
 
 
 def test_bad_configuration_is_refused() -> None:

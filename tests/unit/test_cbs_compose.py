@@ -76,6 +76,45 @@ def test_budget_cost_fits_exactly_when_the_pages_do(text: str, language: str | N
         assert budget.cost(text) <= budget.limit
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abc €д{\n")), max_size=1500),
+       st.sampled_from(["nl", "xx", None]), st.booleans())
+def test_budget_segments_are_the_pages_a_text_is_laid_out_on(
+        text: str, language: str | None, force_ucs2: bool) -> None:
+    budget = CbsBudget(language, force_ucs2=force_ucs2)
+    try:
+        encoded = encode_pages(text, budget.coding(text))
+    except TooManyPagesError:
+        assert budget.segments(text) > budget.pages
+    else:
+        assert budget.segments(text) == (encoded.page_count if text else 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abc €д{")), min_size=1, max_size=700),
+       st.text(alphabet=st.sampled_from(list("abc €д{")), min_size=1, max_size=500))
+def test_a_bilingual_part_counts_the_pages_of_the_whole_message_within_one(
+        dutch: str, english: str) -> None:
+    text = dutch + "\n\n" + english
+    whole = CbsBudget("nl")
+    coding = whole.coding(text)
+    try:
+        real = encode_pages(text, coding).page_count
+    except TooManyPagesError:
+        return
+    part = CbsBudget("nl", force_ucs2=coding.ucs2,
+                     reserve=CbsBudget("nl", force_ucs2=coding.ucs2).cost("\n\n" + english))
+    assert abs(part.segments(dutch) - real) <= 1
+    assert whole.segments(text) == real  # the composed text itself: exact
+
+
+def test_the_fire_alert_goes_out_on_the_pages_the_budget_counts() -> None:
+    alert = alert_from(FIRE)
+    [message] = plan(alert, PlainVariants(alert), Deployment())
+    assert len(message.languages) == 2  # one bilingual NL-Alert message
+    assert CbsBudget("nl").segments(message.text) == message.encoded.page_count > 1
+
+
 def test_budget_counts_septets_for_gsm7_and_page_share_for_ucs2() -> None:
     budget = CbsBudget("nl")
     assert budget.limit == 1395

@@ -90,13 +90,16 @@ async def accept(store: SqliteStore, identifier: str, plan: list[PlannedDelivery
 
 async def settled(store: SqliteStore, alert_id: str, timeout: float = 10.0
                   ) -> dict[str, DeliveryState]:
-    """Wait until no delivery of the alert is pending or sending."""
+    """Wait until no delivery of the alert is pending, sending or standby: a primary's
+    end is recorded just before its fallbacks are woken or skipped, so a standby seen
+    right after it is still to be settled (no test here ends with one in standby)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         record = await store.get(alert_id)
         assert record is not None
         states = {d.channel: d.state for d in record.deliveries}
-        if not {DeliveryState.PENDING, DeliveryState.SENDING} & set(states.values()):
+        if not {DeliveryState.PENDING, DeliveryState.SENDING,
+                DeliveryState.STANDBY} & set(states.values()):
             return states
         assert asyncio.get_running_loop().time() < deadline, states
         await asyncio.sleep(0.02)
@@ -246,3 +249,59 @@ async def test_restart_resumes_without_a_second_broadcast(store: SqliteStore) ->
         await dispatcher.stop()
     assert channel.network == {f"{alert_id}/a": 1}
     assert len(channel.calls) == 2
+
+
+class Slow(Scripted):
+    """A channel whose send takes ``takes_s`` (or never ends), with its own timeout."""
+
+    def __init__(self, name: str, *, own_timeout_s: float | None, takes_s: float | None,
+                 recipients: str | None = None) -> None:
+        super().__init__(name)
+        self.capabilities = Capabilities(send_timeout_s=own_timeout_s, recipients=recipients)
+        self.takes_s = takes_s
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        if self.takes_s is None:
+            await asyncio.Event().wait()  # never answers
+        else:
+            await asyncio.sleep(self.takes_s)
+        return await super().send(delivery)
+
+
+async def test_one_attempt_gets_the_channels_own_timeout_else_the_default(
+        store: SqliteStore) -> None:
+    settings = DispatchSettings(send_timeout_s=30, fanout_timeout_s=3600)
+    plain = Slow("plain", own_timeout_s=None, takes_s=0)
+    cbc = Slow("cbc", own_timeout_s=55, takes_s=0)
+    short = Slow("short", own_timeout_s=5, takes_s=0)
+    fanout = Slow("sms", own_timeout_s=55, takes_s=0, recipients="msisdn")
+    dispatcher = Dispatcher(store, {}, settings)
+    assert [dispatcher.attempt_timeout(c) for c in (plain, cbc, short, fanout)] == [
+        30, 55, 5, 3600]  # a fan-out keeps its own, whatever the channel declares
+
+
+async def test_a_send_longer_than_the_default_completes_within_the_channels_own_timeout(
+        store: SqliteStore) -> None:
+    # the default (0.05 s) would cut a 0.3 s send; the channel's own 60 s does not
+    settings = DispatchSettings(poll_interval_s=0.02, send_timeout_s=0.05,
+                                retry_multiplier_s=0.02, retry_max_s=0.1, retry_jitter_s=0.01)
+    patient = Slow("cbc", own_timeout_s=60, takes_s=0.3)
+    hung = Slow("plain", own_timeout_s=None, takes_s=None)
+    alert_id = await accept(store, "OWN-TIMEOUT", [PlannedDelivery("cbc", "r"),
+                                                   PlannedDelivery("plain", "r")])
+    dispatcher = Dispatcher(store, {"cbc": patient, "plain": hung}, settings)
+    await dispatcher.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:  # bounded: until the patient send lands and the hung one timed out
+            deliveries = {d.channel: d for d in (await record(store, alert_id)).deliveries}
+            if (deliveries["cbc"].state is DeliveryState.DELIVERED
+                    and deliveries["plain"].history):
+                break
+            assert asyncio.get_running_loop().time() < deadline, deliveries
+            await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.stop(grace_s=0.1)
+    assert [a.outcome for a in deliveries["cbc"].history] == ["delivered"]
+    assert deliveries["plain"].history[0].outcome == "transient"
+    assert deliveries["plain"].history[0].reason == FailureReason.TIMEOUT.value

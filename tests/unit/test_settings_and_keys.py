@@ -11,6 +11,7 @@ import pytest
 import structlog
 from pydantic import ValidationError
 
+from router.app import dispatch_settings
 from router.cli import main
 from router.settings import hash_api_key, load_settings
 
@@ -22,6 +23,16 @@ def test_flags_beat_environment_beat_file(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("TOCSIN_PORT", "7002")
     settings = load_settings(config, host="127.0.0.2")
     assert (settings.host, settings.port, settings.log_level) == ("127.0.0.2", 7002, "debug")
+
+
+def test_the_send_timeout_setting_reaches_the_dispatcher(tmp_path: Path) -> None:
+    config = tmp_path / "t.yaml"
+    config.write_text("dispatch_send_timeout_s: 45\n", encoding="utf-8")
+    assert dispatch_settings(load_settings(config)).send_timeout_s == 45
+    assert dispatch_settings(load_settings(None)).send_timeout_s == 30  # the default
+    config.write_text("dispatch_send_timeout_s: 0\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="dispatch_send_timeout_s"):
+        load_settings(config)
 
 
 def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:

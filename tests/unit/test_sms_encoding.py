@@ -110,6 +110,17 @@ def test_budget_counts_parts() -> None:
         PartsBudget(0)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(gsm_text, any_text))
+def test_budget_segments_are_the_parts_the_text_goes_out_in(text: str) -> None:
+    budget = PartsBudget(4)
+    expected = len(split(text).parts) if text else 0  # the empty text is never sent
+    assert budget.segments(text) == expected
+    assert budget.segments("a" * 160) == 1
+    assert budget.segments("a" * 161) == 2  # a concatenated part carries 153
+    assert budget.segments("ä" * 70 + "ç") == 2  # UCS-2: 70 in one part, 67 each after
+
+
 def test_more_than_255_parts_is_refused() -> None:
     with pytest.raises(ValueError, match="255"):
         split("a" * 153 * 256)
