@@ -77,16 +77,20 @@ class FileHarness:
             self.path.rmdir()
 
 
-class MockWebhookProcess:
-    """``tocsin mock-channels`` as a real process on 127.0.0.1 and a free port."""
+class MockElementProcess:
+    """``tocsin mock-channels --only ELEMENT`` as a real process on 127.0.0.1 and a free
+    port, with the control API every mock element shares (``/_mock/...``)."""
 
-    def __init__(self) -> None:
+    ELEMENT = ""
+    CALL_TIMEOUT_S = 5.0
+
+    def __init__(self, data_dir: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
+        extra = ["--data-dir", str(data_dir)] if data_dir is not None else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "router.cli", "mock-channels", "--port", str(self.port),
-             "--only", "webhook"], cwd=REPO, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "TOCSIN_MOCK_WEBHOOK_SECRET": MOCK_SECRET})
+             "--only", self.ELEMENT, *extra], cwd=REPO, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -96,7 +100,7 @@ class MockWebhookProcess:
             else:
                 return
         self.stop()
-        raise RuntimeError("mock-channels did not start")
+        raise RuntimeError(f"mock-channels --only {self.ELEMENT} did not start")
 
     @property
     def url(self) -> str:
@@ -106,12 +110,21 @@ class MockWebhookProcess:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=self.CALL_TIMEOUT_S) as response:
             return json.loads(response.read() or b"null")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+
+
+class MockWebhookProcess(MockElementProcess):
+    """The webhook receiver, checking signatures made with ``MOCK_SECRET``."""
+
+    ELEMENT = "webhook"
+
+    def __init__(self) -> None:
+        super().__init__(env={"TOCSIN_MOCK_WEBHOOK_SECRET": MOCK_SECRET})
 
 
 class WebhookHarness:
@@ -211,25 +224,10 @@ class SmsHarness:
         if self.server.proc.poll() is not None:
             self.server.start()
         self.server.faults(mode="none")
-class MockEwssUplinkProcess(MockWebhookProcess):
-    """``tocsin mock-channels --only galileo_ewss``: the sandbox alert message centre."""
+class MockEwssUplinkProcess(MockElementProcess):
+    """The sandbox EWSS alert message centre."""
 
-    def __init__(self) -> None:  # same control API as the webhook mock, other element
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "router.cli", "mock-channels", "--port", str(self.port),
-             "--only", "galileo_ewss"], cwd=REPO, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                self.call("GET", "/_mock/health")
-            except OSError:
-                time.sleep(0.1)
-            else:
-                return
-        self.stop()
-        raise RuntimeError("mock-channels --only galileo_ewss did not start")
+    ELEMENT = "galileo_ewss"
 
 
 EWSS_TABLES = REPO / "config" / "galileo_ewss" / "tables.yaml"
@@ -284,25 +282,10 @@ def mock_ewss_uplink() -> Iterator[MockEwssUplinkProcess]:
         mock.stop()
 
 
-class MockCbcProcess(MockWebhookProcess):
-    """``tocsin mock-channels --only cell_broadcast``: the mock CBC as a real process."""
+class MockCbcProcess(MockElementProcess):
+    """The mock CBC (osmo-cbc ECBE API)."""
 
-    def __init__(self) -> None:  # the parent's start-up, with the CBC element
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "router.cli", "mock-channels", "--port", str(self.port),
-             "--only", "cell_broadcast"], cwd=REPO, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                self.call("GET", "/_mock/health")
-            except OSError:
-                time.sleep(0.1)
-            else:
-                return
-        self.stop()
-        raise RuntimeError("mock-channels (cell_broadcast) did not start")
+    ELEMENT = "cell_broadcast"
 
 
 class CellBroadcastHarness:
@@ -353,41 +336,14 @@ def mock_cbc() -> Iterator[MockCbcProcess]:
         mock.stop()
 
 
-class MockPushProcess:
-    """The mock Web Push service (``tocsin mock-channels --only eudi_wallet``) as a real
-    process on 127.0.0.1 and a free port."""
+class MockPushProcess(MockElementProcess):
+    """The mock Web Push service with its test phones (state under ``data_dir``)."""
+
+    ELEMENT = "eudi_wallet"
+    CALL_TIMEOUT_S = 30.0
 
     def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "router.cli", "mock-channels", "--port", str(self.port),
-             "--only", "eudi_wallet", "--data-dir", str(data_dir)], cwd=REPO,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                self.call("GET", "/_mock/health")
-            except OSError:
-                time.sleep(0.1)
-            else:
-                return
-        self.stop()
-        raise RuntimeError("the mock push service did not start")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        super().__init__(data_dir=data_dir)
 
 
 class WalletHarness:
