@@ -37,7 +37,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from smspdudecoder.codecs import GSM  # type: ignore[import-untyped]
 
-from channels.mock.faults import FaultInjector, FaultSpec
+from channels.mock.faults import FaultInjector, add_control_routes
 
 API = "/api/ecbe/v1/message"
 HANG_S = 120.0  # "no answer": longer than any client timeout, bounded all the same
@@ -257,19 +257,6 @@ async def behaviour(request: web.Request) -> web.Response:
     return web.json_response(spec.model_dump())
 
 
-async def faults(request: web.Request) -> web.Response:
-    try:
-        spec = FaultSpec.model_validate(await request.json())
-    except (ValidationError, ValueError) as exc:
-        return web.json_response({"error": str(exc)}, status=400)
-    request.app[STATE].faults.set(spec)
-    return web.json_response(spec.model_dump())
-
-
-async def health(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
-
-
 def create_cbc(behaviour_: CbcBehaviour | None = None) -> web.Application:
     app = web.Application()
     app[STATE] = CbcState(behaviour_ or CbcBehaviour())
@@ -279,7 +266,6 @@ def create_cbc(behaviour_: CbcBehaviour | None = None) -> web.Application:
     app.router.add_get("/_mock/display", display)
     app.router.add_delete("/_mock/received", forget)
     app.router.add_put("/_mock/cbc", behaviour)
-    app.router.add_put("/_mock/faults", faults)
-    app.router.add_get("/_mock/health", health)
+    add_control_routes(app, lambda element: element[STATE].faults)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

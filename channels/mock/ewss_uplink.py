@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from channels.galileo_ewss import camf
 from channels.galileo_ewss.display import receiver_view
-from channels.mock.faults import FaultInjector, FaultSpec
+from channels.mock.faults import FaultInjector, add_control_routes, health
 
 
 @dataclass
@@ -112,19 +111,6 @@ async def forget(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def faults(request: web.Request) -> web.Response:
-    try:
-        spec = FaultSpec.model_validate(await request.json())
-    except (ValidationError, ValueError) as exc:
-        return web.json_response({"error": str(exc)}, status=400)
-    request.app[STATE].faults.set(spec)
-    return web.json_response(spec.model_dump())
-
-
-async def health(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
-
-
 def create_uplink() -> web.Application:
     app = web.Application()
     app[STATE] = CentreState()
@@ -132,6 +118,5 @@ def create_uplink() -> web.Application:
     app.router.add_route("HEAD", "/camf", health)
     app.router.add_get("/_mock/received", received)
     app.router.add_delete("/_mock/received", forget)
-    app.router.add_put("/_mock/faults", faults)
-    app.router.add_get("/_mock/health", health)
+    add_control_routes(app, lambda element: element[STATE].faults)
     return app

@@ -9,11 +9,12 @@ fallbacks through the real HTTP path.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class FaultSpec(BaseModel):
@@ -54,3 +55,25 @@ class FaultInjector:
                 request.transport.abort()  # the client sees the connection reset, no answer
             return web.Response(status=499)
         return web.json_response({"error": "injected fault"}, status=spec.status)
+
+
+def add_control_routes(app: web.Application,
+                       injector: Callable[[web.Application], FaultInjector]) -> None:
+    """``PUT /_mock/faults`` and ``GET /_mock/health``, the same on every mock element
+    that takes the shared faults; ``injector`` finds the element's ``FaultInjector``."""
+
+    async def put_faults(request: web.Request) -> web.Response:
+        try:
+            spec = FaultSpec.model_validate(await request.json())
+        except (ValidationError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        injector(request.app).set(spec)
+        return web.json_response(spec.model_dump())
+
+    app.router.add_put("/_mock/faults", put_faults)
+    app.router.add_get("/_mock/health", health)
+
+
+async def health(_request: web.Request) -> web.Response:
+    """200 while the element runs."""
+    return web.json_response({"ok": True})

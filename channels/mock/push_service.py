@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from channels.eudi_wallet import jws
 from channels.eudi_wallet.device import Device, RefusedError
 from channels.eudi_wallet.keys import b64url, b64url_decode, generate_demo_keys, pem, raw_public
-from channels.mock.faults import FaultInjector, FaultSpec
+from channels.mock.faults import FaultInjector, add_control_routes
 
 log = structlog.get_logger("tocsin.mock.push_service")
 _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -289,19 +289,6 @@ async def forget(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def faults(request: web.Request) -> web.Response:
-    try:
-        spec = FaultSpec.model_validate(await request.json())
-    except (ValidationError, ValueError) as exc:
-        return web.json_response({"error": str(exc)}, status=400)
-    request.app[STATE].faults.set(spec)
-    return web.json_response(spec.model_dump())
-
-
-async def health(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
-
-
 DEMO_PHONES = (("inside the Rotterdam-Zuid example area", 51.8825, 4.4600),
                ("Rotterdam centre, north of that area", 51.9225, 4.4792),
                ("Amsterdam", 52.3676, 4.9041))
@@ -375,6 +362,5 @@ def create_push_service(demo_dir: Path | None = None) -> web.Application:
     app.router.add_get("/_mock/received", received)
     app.router.add_get("/_mock/summary", summary)
     app.router.add_delete("/_mock/received", forget)
-    app.router.add_put("/_mock/faults", faults)
-    app.router.add_get("/_mock/health", health)
+    add_control_routes(app, lambda element: element[STATE].faults)
     return app
