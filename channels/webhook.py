@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from channels.http_client import HttpClient
 from router.channel import (
     AreaKind,
     Capabilities,
@@ -97,27 +98,23 @@ class WebhookChannel:
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         self.name = name
         self.config = WebhookConfig.model_validate(config)
-        self._session: aiohttp.ClientSession | None = None
+        self._http = HttpClient("the webhook channel", self.config.timeout_s)
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.config.timeout_s))
+        await self._http.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     async def _post(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        if self._session is None:
-            raise TransientError("the webhook channel is not started", FailureReason.UNAVAILABLE)
+        session = self._http.session
         data = json.dumps(body, ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
                    "X-Tocsin-Timestamp": timestamp,
                    "X-Tocsin-Signature": sign(self.config.key(), timestamp, data)}
         try:
-            async with self._session.post(self.config.url, data=data,
+            async with session.post(self.config.url, data=data,
                                           headers=headers) as response:
                 text = await response.text()
                 status = response.status
@@ -150,10 +147,10 @@ class WebhookChannel:
         await self._post(body, delivery.idempotency_key + "/cancel")
 
     async def health(self) -> Health:
-        if self._session is None:
+        if not self._http.started:
             return Health(False, "not started")
         try:
-            async with self._session.head(self.config.url) as response:
+            async with self._http.session.head(self.config.url) as response:
                 return Health(True, f"{self.config.url} answers ({response.status})")
         except (aiohttp.ClientError, TimeoutError) as exc:
             return Health(False, f"{self.config.url}: {exc or type(exc).__name__}")

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from channels.cell_broadcast.serial import SerialNumber
+from channels.http_client import HttpClient
 from router.channel import FailureReason, Health, PermanentError, TransientError
 
 API = "/api/ecbe/v1/message"
@@ -93,24 +94,19 @@ class EcbeTransport:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.cbe_name = cbe_name
-        self._session: aiohttp.ClientSession | None = None
+        self._http = HttpClient("the cell broadcast channel", timeout_s)
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        await self._http.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     async def _call(self, method: str, path: str, body: Any = None) -> tuple[int, str]:
-        if self._session is None:
-            raise TransientError("the cell broadcast channel is not started",
-                                 FailureReason.UNAVAILABLE)
+        session = self._http.session
         url = self.base_url + path
         try:
-            async with self._session.request(method, url, json=body) as response:
+            async with session.request(method, url, json=body) as response:
                 return response.status, (await response.text()).strip()
         except TimeoutError as exc:
             raise OutcomeUnknownError(f"{method} {url}: no answer within {self.timeout_s} s",

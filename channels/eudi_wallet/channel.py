@@ -45,6 +45,7 @@ from channels.eudi_wallet.journal import DeviceJournal
 from channels.eudi_wallet.keys import SigningKey, load_private_key
 from channels.eudi_wallet.push import PushHeaders, push
 from channels.eudi_wallet.webpush import Subscription, VapidSigner
+from channels.http_client import HttpClient
 from router.channel import (
     Alert,
     AreaKind,
@@ -88,7 +89,8 @@ class WalletChannel:
             recipients=f"{RECIPIENTS}:{self.config.country}" if self.config.country
             else RECIPIENTS)
         self._budget = budget
-        self._session: aiohttp.ClientSession | None = None
+        self._http = HttpClient("the wallet channel", self.config.timeout_s,
+                                connections=self.config.concurrency)
 
     # -- what Tocsin publishes for devices ------------------------------------------
 
@@ -109,24 +111,20 @@ class WalletChannel:
     # -- life cycle -----------------------------------------------------------------
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.config.concurrency)
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=self.config.timeout_s))
+        await self._http.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     async def health(self) -> Health:
-        if self._session is None:
+        if not self._http.started:
             return Health(False, "not started")
         url = self.config.health_url
         if url is None:
             return Health(True, f"keys loaded (kid {self.signing_key.kid}); "
                                 "no push service to probe configured")
         try:
-            async with self._session.get(url) as response:
+            async with self._http.session.get(url) as response:
                 return Health(response.status < 500, f"{url} answers ({response.status})")
         except (aiohttp.ClientError, TimeoutError) as exc:
             return Health(False, f"{url}: {exc or type(exc).__name__}")
@@ -208,9 +206,7 @@ class WalletChannel:
         ttl = self._check(delivery, now)
         document, topic, urgency = self._document(delivery, now)
         payload, kind = self._payload(delivery, document)
-        session = self._session
-        if session is None:
-            raise TransientError("the wallet channel is not started", FailureReason.UNAVAILABLE)
+        session = self._http.session
         audiences = self._audiences(delivery)
         pushed, total = await self._push_all(session, audiences, payload,
                                              PushHeaders(ttl, urgency, topic))

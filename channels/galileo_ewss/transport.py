@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 
 import aiohttp
 
+from channels.http_client import HttpClient
 from router.channel import FailureReason, Health, PermanentError, TransientError
 
 _TRANSIENT_STATUSES = {408, 425, 429}
@@ -65,25 +66,21 @@ class HttpUplink:
         self.url = url.rstrip("/")
         self.encoding = encoding
         self.timeout_s = timeout_s
-        self._session: aiohttp.ClientSession | None = None
+        self._http = HttpClient("the EWSS uplink", timeout_s)
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        await self._http.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     async def submit(self, message: UplinkMessage) -> UplinkAnswer:
-        if self._session is None:
-            raise TransientError("the EWSS uplink is not started", FailureReason.UNAVAILABLE)
+        session = self._http.session
         body = {"idempotency_key": message.idempotency_key,
                 **wire_text(message.camf, self.encoding), "metadata": dict(message.metadata)}
         endpoint = f"{self.url}/camf"
         try:
-            async with self._session.post(
+            async with session.post(
                     endpoint, json=body,
                     headers={"Idempotency-Key": message.idempotency_key}) as response:
                 text, status = await response.text(), response.status
@@ -101,10 +98,10 @@ class HttpUplink:
         raise PermanentError(problem, FailureReason.REJECTED)
 
     async def health(self) -> Health:
-        if self._session is None:
+        if not self._http.started:
             return Health(False, "not started")
         try:
-            async with self._session.head(f"{self.url}/camf") as response:
+            async with self._http.session.head(f"{self.url}/camf") as response:
                 return Health(response.status < 500,
                               f"{self.url}/camf answers ({response.status})")
         except (aiohttp.ClientError, TimeoutError) as exc:
