@@ -30,7 +30,7 @@ from router.profiles.loader import ProfileConfigError
 from router.record import Recorder, route_channels
 from router.registry import build_channels
 from router.render import AccessibilityConfig, Renderer
-from router.routing import Route, Router, RoutingConfigError, load_routing
+from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
 from router.settings import Authority, Settings, hash_api_key
 from router.store import SqliteStore
 from router.store.subscriber_csv import read_rows
@@ -156,10 +156,9 @@ def _secrets_noted(configs: dict[str, Any]) -> dict[str, Any]:
     return configs
 
 
-def build_metrics(settings: Settings, channels: set[str], profiles: ProfileSet) -> Metrics:
+def build_metrics(channels: set[str], profiles: ProfileSet, routing: RoutingConfig) -> Metrics:
     """Metrics whose bounded label sets come from the configuration: channel instances
     and the channels routes name, loaded profiles, route x channel pairs."""
-    routing = load_routing(settings.routes_file)  # valid: _load_parts read it already
     pairs = route_channels(routing)
     return Metrics(channels | {channel for _route, channel in pairs}, profiles.names(), pairs)
 
@@ -214,7 +213,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                     "will be refused with 401; add authorities or use --demo")
     sqlite_store = store or SqliteStore(settings.database_path,
                                         max_batch=settings.group_commit_max)
-    recorder = Recorder(sqlite_store, build_metrics(settings, set(channels), profiles))
+    recorder = Recorder(sqlite_store, build_metrics(set(channels), profiles, router.config))
     context = IngestContext(settings=settings, profiles=profiles, router=router,
                             store=sqlite_store, auth=auth, recorder=recorder,
                             renderer=Renderer(accessibility),

@@ -86,6 +86,7 @@ class Router:
     """A compiled route tree. Build once from validated config; decide per alert."""
 
     def __init__(self, config: RoutingConfig) -> None:
+        self.config = config  # as loaded: the metrics' route x channel label set comes from it
         regions = {name: region_geometry(region) for name, region in config.regions.items()}
         self._roots = [_compile(route, regions, ()) for route in config.routes]
         self._default = tuple(config.default)
