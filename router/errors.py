@@ -33,6 +33,7 @@ class FailureReason(StrEnum):
     INTERNAL = "internal"
     TOO_LONG = "too_long"  # the text cannot be made to fit the channel's budget
     NOT_APPLICABLE = "not_applicable"  # the channel does not carry this kind of alert
+    IDENTIFIER_POOL_EXHAUSTED = "identifier_pool_exhausted"  # every identifier of the class is busy
 
 
 class TocsinError(Exception):
@@ -53,6 +54,21 @@ class TransientError(TocsinError):
 
 class PermanentError(TocsinError):
     """Retrying cannot succeed; give up (and maybe fall back)."""
+
+
+class ChannelBusyError(TransientError):
+    """The channel is up and answering but cannot take this message now (every
+    cell-broadcast identifier of the alert's class holds another live alert).
+
+    "Busy" is not an outage: the dispatcher does not count it against the
+    channel's breaker and does not wake the route's fallbacks (the satellite is
+    for terrestrial failure, not for a full identifier pool). The delivery is
+    retried on its usual schedule until its deadline and then ends ``failed``
+    with this reason; the message says which identifiers hold which alerts."""
+
+    def __init__(self, message: str,
+                 reason: FailureReason = FailureReason.IDENTIFIER_POOL_EXHAUSTED) -> None:
+        super().__init__(message, reason)
 
 
 class StoreUnavailableError(TransientError):
