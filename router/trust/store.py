@@ -8,8 +8,9 @@ that exact certificate (or its public key, for signatures that carry only a key)
 is trusted, with no chain.
 
 Sender bindings (setting ``trust_sender_bindings``: certificate SHA-256 → fnmatch
-patterns of CAP ``<sender>``) limit what a certificate may sign for: when any
-certificate on a signer's path is bound, the alert's sender must match one of its
+patterns of CAP ``<sender>``) limit what a certificate may sign for: the key is the
+SHA-256 of a store certificate or of an authority's own signing certificate; when
+any certificate on a signer's path (leaf to anchor) is bound, the alert's sender must match one of its
 patterns. An authority's certificate then cannot vouch for another's alerts.
 """
 
@@ -97,14 +98,14 @@ def _read(path: Path, problems: list[str]) -> list[x509.Certificate]:
     return certs
 
 
-def _bindings(bindings: SenderBindings, known: set[str],
-              problems: list[str]) -> dict[str, tuple[str, ...]]:
+def _bindings(bindings: SenderBindings, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    """Keys are SHA-256 of a store certificate or of a signer's own (leaf) certificate."""
     out: dict[str, tuple[str, ...]] = {}
     for key, patterns in bindings.items():
         digest = key.lower().removeprefix("sha256:")
-        if digest not in known:
-            problems.append(f"trust_sender_bindings: {key}: no certificate with this "
-                            "SHA-256 in the trust store")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            problems.append(f"trust_sender_bindings: {key!r} is not a certificate SHA-256 "
+                            "(64 hex digits)")
         out[digest] = tuple(patterns)
     return out
 
@@ -121,7 +122,7 @@ def load_trust_store(path: Path | None, bindings: SenderBindings | None = None) 
     certs = [cert for file in _files(path) for cert in _read(file, problems)]
     if not certs and not problems:
         problems.append(f"{path}: holds no PEM certificate")
-    bound = _bindings(bindings or {}, {fingerprint(c) for c in certs}, problems)
+    bound = _bindings(bindings or {}, problems)
     if problems:
         raise TrustStoreError(problems)
     return TrustStore(anchors=tuple(c for c in certs if is_ca(c)),
