@@ -10,8 +10,8 @@ is trusted, with no chain.
 Sender bindings (setting ``trust_sender_bindings``: certificate SHA-256 → fnmatch
 patterns of CAP ``<sender>``) limit what a certificate may sign for: the key is the
 SHA-256 of a store certificate or of an authority's own signing certificate; when
-any certificate on a signer's path (leaf to anchor) is bound, the alert's sender must match one of its
-patterns. An authority's certificate then cannot vouch for another's alerts.
+any certificate on a signer's path (leaf to anchor) is bound, the alert's sender
+must match one of its patterns. An authority's certificate then cannot vouch for another's alerts.
 """
 
 from __future__ import annotations
