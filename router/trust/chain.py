@@ -19,7 +19,6 @@ from cryptography import x509
 from cryptography.x509.verification import (
     ExtensionPolicy,
     PolicyBuilder,
-    Store,
     VerificationError,
 )
 
@@ -42,25 +41,36 @@ def decode(certificates: Sequence[bytes]) -> tuple[list[x509.Certificate], Probl
         return [], Problem("signature.malformed", f"a KeyInfo certificate cannot be read: {exc}")
 
 
+def _der(name: x509.Name) -> bytes:
+    """Names compared by their DER (hashing ``x509.Name`` objects is slow)."""
+    return name.public_bytes()
+
+
 def leaf_of(certs: Sequence[x509.Certificate]) -> x509.Certificate:
     """The certificate that issued none of the others (the first such; KeyInfo has no order)."""
+    if len(certs) == 1:
+        return certs[0]
+    issuers = [(_der(c.issuer), c) for c in certs]
     issued_none = [c for c in certs
-                   if not any(o is not c and o.issuer == c.subject for o in certs)]
+                   if not any(o is not c and issuer == _der(c.subject) for issuer, o in issuers)]
     return issued_none[0] if issued_none else certs[0]
 
 
 def loop_problem(certs: Sequence[x509.Certificate]) -> Problem | None:
     """Issuer links among the KeyInfo certificates that come back round (A→B→A)."""
-    by_subject = {c.subject: c for c in certs}
+    if len(certs) < 2:
+        return None
+    by_subject = {_der(c.subject): c for c in certs}
     current: x509.Certificate | None = leaf_of(certs)
-    seen: set[x509.Name] = set()
+    seen: set[bytes] = set()
     while current is not None and current.issuer != current.subject:
-        if current.subject in seen:
+        subject = _der(current.subject)
+        if subject in seen:
             return Problem("signature.chain-loop",
                            "the KeyInfo certificates issue each other in a loop "
                            f"(through {current.subject.rfc4514_string()})")
-        seen.add(current.subject)
-        current = by_subject.get(current.issuer)
+        seen.add(subject)
+        current = by_subject.get(_der(current.issuer))
     return None
 
 
@@ -93,11 +103,12 @@ def trust_path(leaf: x509.Certificate, intermediates: Sequence[x509.Certificate]
     if not _signing_key_usage(leaf):
         return None, Problem("signature.untrusted-chain",
                              "the signing certificate's key usage does not allow signatures")
-    if not store.anchors:
+    anchors = store.anchor_store
+    if anchors is None:
         return None, Problem("signature.untrusted-chain",
                              "the signing certificate is neither pinned in the trust store "
                              "nor issued under a CA in it (the store holds no CA)")
-    verifier = (PolicyBuilder().store(Store(list(store.anchors))).time(at)
+    verifier = (PolicyBuilder().store(anchors).time(at)
                 .max_chain_depth(MAX_CHAIN_DEPTH)
                 .extension_policies(ee_policy=ExtensionPolicy.permit_all(),
                                     ca_policy=ExtensionPolicy.webpki_defaults_ca())

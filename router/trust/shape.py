@@ -64,7 +64,8 @@ class Shape:
 
 
 def _ds(element: etree._Element, path: str) -> list[etree._Element]:
-    return list(element.iterfind(path, namespaces={"ds": DS}))
+    """Children along ``ds:``-prefixed ``path`` (Clark names: no namespace map to compile)."""
+    return element.findall(path.replace("ds:", "{" + DS + "}"))
 
 
 def signatures(root: etree._Element) -> list[etree._Element]:

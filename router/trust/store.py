@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.verification import Store
 
 PEM_SUFFIXES = (".pem", ".crt", ".cer")
 SenderBindings = Mapping[str, list[str]]
@@ -58,16 +59,32 @@ class TrustStore:
     pinned: tuple[x509.Certificate, ...] = ()
     bindings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = ""
+    _pinned_by_sha256: dict[str, x509.Certificate] = field(init=False, repr=False,
+                                                            compare=False)
+
+    _anchor_store: Store | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pinned_by_sha256",
+                           {fingerprint(p): p for p in self.pinned})
+        object.__setattr__(self, "_anchor_store",
+                           Store(list(self.anchors)) if self.anchors else None)
+
+    @property
+    def anchor_store(self) -> Store | None:
+        """The anchors as the X.509 verifier takes them, built once."""
+        return self._anchor_store
 
     def pinned_certificate(self, cert: x509.Certificate) -> x509.Certificate | None:
-        wanted = fingerprint(cert)
-        return next((p for p in self.pinned if fingerprint(p) == wanted), None)
+        return self._pinned_by_sha256.get(fingerprint(cert))
 
     def pinned_key(self, public_key_der: bytes) -> x509.Certificate | None:
         return next((p for p in self.pinned if spki(p) == public_key_der), None)
 
     def sender_allowed(self, path: Iterable[x509.Certificate], sender: str) -> bool:
         """True unless a certificate on the path is bound to senders that exclude ``sender``."""
+        if not self.bindings:
+            return True
         for cert in path:
             patterns = self.bindings.get(fingerprint(cert))
             if patterns is not None and not any(fnmatch.fnmatchcase(sender, p)

@@ -21,6 +21,7 @@ as received, is what the model of a signed alert is built from.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -48,15 +49,26 @@ _SIGNATURE_METHODS = frozenset(m for m in SignatureMethod if not m.name.startswi
 _DIGESTS = frozenset(DigestAlgorithm)
 
 
+_local = threading.local()
+
+
 def _parser(*, strip_blank_text: bool) -> etree.XMLParser:
-    """Hardened like ``router.cap.xmlsafe`` but keeping comments and PIs: c14n sees them."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False, remove_blank_text=strip_blank_text)
+    """Hardened like ``router.cap.xmlsafe`` but keeping comments and PIs: c14n sees them.
+    One per thread and setting: lxml parser objects must not be shared across threads."""
+    name = "strip" if strip_blank_text else "keep"
+    parser: etree.XMLParser | None = getattr(_local, name, None)
+    if parser is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                 huge_tree=False, remove_blank_text=strip_blank_text)
+        setattr(_local, name, parser)
+    return parser
 
 
 def _alert_text(root: etree._Element, name: str) -> str | None:
+    """A top-level CAP field of any CAP version (1.0/1.1 are upgraded only later)."""
+    suffix = "}" + name
     for child in root:
-        if isinstance(child.tag, str) and etree.QName(child).localname == name:
+        if isinstance(child.tag, str) and child.tag.endswith(suffix):
             return (child.text or "").strip()
     return None
 
