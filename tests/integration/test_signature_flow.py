@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.integration.server import Server, start_server
-from tests.signing import SENT_RECENT, Pki, alert_xml, make_pki, sign, wrap
+from tests.signing import (
+    NOW,
+    SENT_RECENT,
+    Pki,
+    alert_xml,
+    make_ca,
+    make_leaf,
+    make_pki,
+    sign,
+    wrap,
+)
 from tests.unit.test_signature import CASES, HOSTILE
 
 ACCEPTED = {"verified", "unsigned"}
@@ -105,3 +117,22 @@ async def test_wrapped_alert_never_reaches_the_store(api: Server, pki: Pki) -> N
     raw = await _get(api, answer["status_url"])
     assert raw["signature"]["state"] == "verified"
     assert "WRAP-2" not in await _identifiers(api)
+
+
+async def test_looping_chain_is_a_422_that_changes_nothing(api: Server) -> None:
+    seed = make_ca("Loop B")
+    loop_a = make_ca("Loop A", issuer=seed)
+    loop_b = make_ca("Loop B", issuer=loop_a, subject_key=seed.key)
+    leaf = make_leaf(loop_a, "looped", NOW - timedelta(days=1), NOW + timedelta(days=30))
+    before = await _identifiers(api)
+    status, answer = await _post(api, sign(alert_xml("LOOP-1", SENT_RECENT), leaf,
+                                           (loop_a, loop_b)), "cap12")
+    assert status == 422, answer
+    assert "signature.chain-loop" in {f["code"] for f in answer["findings"]}
+    assert await _identifiers(api) == before
+
+
+def test_unusable_trust_store_stops_the_server(tmp_path: Path) -> None:
+    (tmp_path / "broken.pem").write_text("not a certificate", encoding="utf-8")
+    with pytest.raises(RuntimeError, match=r"broken\.pem"):
+        start_server(tmp_path / "data", args=("--trust-store", str(tmp_path / "broken.pem")))
