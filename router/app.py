@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from router.routing import Route, Router, RoutingConfig, RoutingConfigError, loa
 from router.settings import Authority, Settings, hash_api_key
 from router.store import SqliteStore
 from router.store.subscriber_csv import read_rows
+from router.trust import SignatureChecker, TrustStoreError, load_trust_store
 
 if TYPE_CHECKING:
     from channels.mock.demo import DemoElement
@@ -195,11 +197,22 @@ async def seed_demo_subscribers(store: SqliteStore) -> None:
         await store.import_subscribers(list(read_rows(DEMO_SUBSCRIBERS, "msisdn", problems)))
 
 
+def signature_checker(settings: Settings) -> SignatureChecker:
+    """The XML-DSig checker over the configured trust store (read once, here)."""
+    try:
+        store = load_trust_store(settings.trust_store, settings.trust_sender_bindings)
+    except TrustStoreError as exc:
+        raise ConfigurationError(exc.problems) from exc
+    return SignatureChecker(store, mode=settings.signature_time,
+                            skew=timedelta(seconds=settings.signature_clock_skew_s))
+
+
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
     mock_ports = _demo_ports(settings) if settings.demo else {}
     mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
     channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
     profiles, router, accessibility = _load_parts(settings, set(channels))
+    signatures = signature_checker(settings)
     authorities = list(settings.authorities)
     app = web.Application(middlewares=[request_context],
                           client_max_size=settings.max_body_bytes)
@@ -218,7 +231,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                             store=sqlite_store, auth=auth, recorder=recorder,
                             renderer=Renderer(accessibility),
                             capabilities={n: c.capabilities for n, c in channels.items()},
-                            speech=accessibility.tts.enabled, channels=channels)
+                            speech=accessibility.tts.enabled, channels=channels,
+                            signatures=signatures)
     app[CONTEXT] = context
     dispatcher = Dispatcher(sqlite_store, channels, dispatch_settings(settings), recorder)
     speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts), settings.data_dir / "assets",

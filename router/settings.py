@@ -104,6 +104,19 @@ class Settings(BaseSettings):
                                  "*.push.apple.com", "*.notify.windows.com"],
         description="fnmatch patterns of push service hosts wallet subscriptions may name "
                     "(demo mode adds 127.0.0.1 and localhost)")
+    trust_store: Path | None = Field(
+        default=None, description="XML-DSig trust: a PEM file or a directory of PEM files; a CA "
+        "certificate there is a trust anchor, a leaf certificate a pinned signer")
+    trust_sender_bindings: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="certificate SHA-256 (of a trust-store certificate) -> fnmatch patterns of "
+                    "the CAP senders it may sign for")
+    signature_time: Literal["valid-at-sent", "valid-now"] = Field(
+        default="valid-at-sent", description="the instant certificates are judged at: the "
+        "alert's <sent> (archived alerts outlive their certificates) or receipt")
+    signature_clock_skew_s: float = Field(
+        default=300.0, ge=0, le=3600,
+        description="how far ahead of this clock a signed alert's <sent> may be")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lxml import etree
+
 from router.cap.build import build_alert, has_signature
 from router.cap.findings import Finding, has_errors
 from router.cap.model import CapDocument
@@ -44,6 +46,17 @@ def parse_cap(data: bytes, limits: XmlLimits | None = None) -> ParseOutcome:
     root, problem = parse_xml(data, limits)
     if root is None:
         return ParseOutcome(None, [problem] if problem else [], readable=False)
+    return read_tree(root, signed=has_signature(root))
+
+
+def read_tree(root: etree._Element, *, signed: bool) -> ParseOutcome:
+    """Validate an already parsed tree: the step after the hardened parse.
+
+    Split out so that a signed alert's model is built from the tree the signature
+    check returns (the signed content only), never from the document as received.
+    ``signed`` is what the caller knows of the signature; the tree itself may have
+    had its ``<Signature>`` removed by the enveloped-signature transform.
+    """
     version, problem = detect_version(root)
     if version is None:
         return ParseOutcome(None, [problem] if problem else [], readable=False)
@@ -55,6 +68,6 @@ def parse_cap(data: bytes, limits: XmlLimits | None = None) -> ParseOutcome:
     findings += build_problems
     if alert is None:
         return ParseOutcome(None, findings)
-    document = CapDocument(alert=alert, source_version=version, signed=has_signature(root))
+    document = CapDocument(alert=alert, source_version=version, signed=signed)
     findings += spec_findings(document)
     return ParseOutcome(document, findings)

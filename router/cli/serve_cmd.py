@@ -1,4 +1,4 @@
-"""``tocsin serve [--host H] [--port P] [--data-dir D] [--config FILE] [--demo]``.
+"""``tocsin serve [--host H] [--port P] [--data-dir D] [--config FILE] [--trust-store P] [--demo]``.
 
 Runs the service until SIGTERM or SIGINT, then drains: stops accepting
 connections, lets in-flight requests finish (up to ``shutdown_timeout``),
@@ -22,6 +22,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--data-dir", type=Path,
                         help="where the SQLite store lives (default ./data)")
     parser.add_argument("--config", type=Path, help="settings file (YAML)")
+    parser.add_argument("--trust-store", type=Path, metavar="PATH",
+                        help="XML-DSig trust store: a PEM file or directory of PEM files "
+                             "(setting trust_store)")
     parser.add_argument("--demo", action="store_true", default=None,
                         help="demo mode: a development API key allowed any sender")
     parser.set_defaults(handler=run)
@@ -38,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings(args.config, host=args.host, port=args.port,
-                                 data_dir=args.data_dir, demo=args.demo)
+                                 data_dir=args.data_dir, demo=args.demo,
+                                 trust_store=args.trust_store)
     except (ValidationError, FileNotFoundError) as exc:
         print(f"tocsin serve: invalid settings:\n{exc}", file=sys.stderr)
         return 2

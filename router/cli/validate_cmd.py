@@ -1,4 +1,10 @@
-"""``tocsin validate FILE... [--profile NAME] [--format text|json]``.
+"""``tocsin validate FILE... [--profile NAME] [--trust-store PATH] [--format text|json]``.
+
+Each file gets a ``signature:`` line with the XML-DSig verdict (verified, unsigned,
+invalid, untrusted) checked against ``--trust-store`` (a PEM file or directory;
+without it no signer is trusted), certificates judged at the alert's ``<sent>``.
+An invalid signature is an error finding under every profile; an untrusted one
+under a profile whose ``signature:`` is ``required`` or ``if-present``.
 
 Exit status: 0 every file valid; 1 at least one file has error findings;
 2 at least one file could not be read (missing file, not XML, hostile XML,
@@ -15,7 +21,15 @@ from typing import Any
 
 from router.cap import ParseOutcome, XmlLimits, has_errors
 from router.cap.findings import error
-from router.profiles import DEFAULT_PROFILE, ProfileConfigError, load_profiles
+from router.profiles import DEFAULT_PROFILE, ProfileConfigError, ProfileSet, load_profiles
+from router.trust import (
+    CheckedAlert,
+    SignatureChecker,
+    SignatureVerdict,
+    TrustStoreError,
+    load_trust_store,
+    read_alert,
+)
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
@@ -30,6 +44,12 @@ def register(subparsers: Any) -> None:
                         help="extra directory of profile YAML files (repeatable)")
     parser.add_argument("--max-bytes", type=int, default=XmlLimits().max_bytes,
                         help="largest document accepted, in bytes")
+    parser.add_argument("--trust-store", type=Path, default=None, metavar="PATH",
+                        help="PEM file or directory of PEM files: CA certificates to chain "
+                             "signers to, leaf certificates pinned as signers")
+    parser.add_argument("--signature-time", choices=("valid-at-sent", "valid-now"),
+                        default="valid-at-sent",
+                        help="judge certificates at the alert's <sent> (default) or now")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(handler=run)
 
@@ -40,31 +60,47 @@ def _status(outcome: ParseOutcome) -> int:
     return EXIT_INVALID if has_errors(outcome.findings) or outcome.document is None else EXIT_VALID
 
 
-def _check_file(path: Path, args: argparse.Namespace, profiles: Any) -> ParseOutcome:
+def _check_file(path: Path, args: argparse.Namespace, profiles: ProfileSet,
+                checker: SignatureChecker) -> CheckedAlert:
     try:
         data = path.read_bytes()
     except OSError as exc:
         finding = error("file.unreadable", str(path), f"cannot read the file: {exc.strerror}")
-        return ParseOutcome(None, [finding], readable=False)
-    outcome: ParseOutcome = profiles.validate(data, args.profile, XmlLimits(args.max_bytes))
-    return outcome
+        return CheckedAlert(ParseOutcome(None, [finding], readable=False), None)
+    return read_alert(data, profiles, args.profile, checker, XmlLimits(args.max_bytes))
 
 
-def _report_text(path: Path, outcome: ParseOutcome, status: int) -> None:
+def _signature_line(verdict: SignatureVerdict) -> str:
+    detail = [f"signer {verdict.signer}"] if verdict.signer else []
+    if verdict.certificate_sha256:
+        detail.append(f"certificate sha256 {verdict.certificate_sha256}")
+    if verdict.judged_at is not None:
+        detail.append(f"judged at {verdict.judged_at.isoformat()} ({verdict.mode})")
+    if verdict.problem is not None:
+        detail.append(verdict.problem.code)
+    return f"  signature: {verdict.state.value}" + (f" ({'; '.join(detail)})" if detail else "")
+
+
+def _report_text(path: Path, checked: CheckedAlert, status: int) -> None:
     verdict = {EXIT_VALID: "valid", EXIT_INVALID: "INVALID", EXIT_UNREADABLE: "UNREADABLE"}
+    outcome = checked.outcome
     version = f" (CAP {outcome.document.source_version})" if outcome.document else ""
     print(f"{path}: {verdict[status]}{version}")
+    if checked.signature is not None:
+        print(_signature_line(checked.signature))
     for finding in outcome.findings:
         print(f"  {finding.severity.value:7} {finding.code:32} {finding.location}: "
               f"{finding.message}")
 
 
-def _report_json(path: Path, outcome: ParseOutcome, status: int) -> dict[str, Any]:
+def _report_json(path: Path, checked: CheckedAlert, status: int) -> dict[str, Any]:
+    outcome = checked.outcome
     return {
         "file": str(path),
         "valid": status == EXIT_VALID,
         "readable": outcome.readable,
         "cap_version": outcome.document.source_version if outcome.document else None,
+        "signature": checked.signature.to_json() if checked.signature else None,
         "findings": [finding.model_dump(mode="json") for finding in outcome.findings],
     }
 
@@ -79,15 +115,20 @@ def run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"tocsin validate: {exc.args[0]}", file=sys.stderr)
         return EXIT_UNREADABLE
+    try:
+        checker = SignatureChecker(load_trust_store(args.trust_store), mode=args.signature_time)
+    except TrustStoreError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNREADABLE
     worst, reports = EXIT_VALID, []
     for path in args.files:
-        outcome = _check_file(path, args, profiles)
-        status = _status(outcome)
+        checked = _check_file(path, args, profiles, checker)
+        status = _status(checked.outcome)
         worst = max(worst, status)
         if args.format == "json":
-            reports.append(_report_json(path, outcome, status))
+            reports.append(_report_json(path, checked, status))
         else:
-            _report_text(path, outcome, status)
+            _report_text(path, checked, status)
     if args.format == "json":
         print(json.dumps({"profile": args.profile, "results": reports}, indent=2))
     return worst

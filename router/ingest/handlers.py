@@ -9,9 +9,13 @@ and problem code:
 3. body within ``max_body_bytes`` (413 ``xml.too-large``), ``?profile=`` known
    (400 ``ingest.unknown-profile``)
 4. readable CAP (400 with the ``xml.*`` / ``cap.namespace`` finding)
-5. the key's authority may use the alert's ``sender`` (403 ``auth.sender-not-allowed``)
-6. valid under the profile (422 ``cap.invalid`` with every finding)
-7. stored with its delivery plan in one durable transaction: 202; the identical
+5. XML-DSig signature checked (``router.trust``); a signed alert is validated and
+   modelled from the verified tree only. Its verdict is a finding like any other
+   (``signature.*``; an invalid signature is always an error) and is stored
+6. the key's authority may use the alert's ``sender`` (403 ``auth.sender-not-allowed``)
+7. valid under the profile, signature verdict included (422 ``cap.invalid`` with
+   every finding)
+8. stored with its delivery plan in one durable transaction: 202; the identical
    alert again: 200 with the original result; same CAP key, other content:
    409 ``ingest.key-conflict``; store unavailable: 503 ``store.unavailable``.
 """
@@ -27,7 +31,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from ulid import ULID
 
-from router.cap import Alert, Finding, FindingSeverity, ParseOutcome, XmlLimits
+from router.cap import Alert, Finding, FindingSeverity, XmlLimits
 from router.errors import StoreUnavailableError
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.plan import plan_deliveries
@@ -41,9 +45,11 @@ from router.ingest.schemas import (
     DeliveryOut,
     Health,
     ReferenceOut,
+    SignatureOut,
 )
 from router.ingest.variants import render_for_ingest
 from router.store import AcceptOutcome, AlertRecord, AlertState, NewAlert
+from router.trust import CheckedAlert, read_alert
 
 CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
 INLINE_PARSE_BYTES = 64 * 1024
@@ -106,7 +112,8 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         raise ProblemError(400, "ingest.unknown-profile", "Unknown profile",
                            f"profile {profile!r} is not loaded; known profiles: "
                            f"{', '.join(ctx.profiles.names())}")
-    outcome = await _validate(ctx, body, profile)
+    checked = await _check(ctx, body, profile)
+    outcome = checked.outcome
     document = outcome.document
     if not outcome.readable or (document is None and not outcome.findings):
         first = outcome.findings[0] if outcome.findings else None
@@ -138,6 +145,7 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         findings=warnings, plan=plan, source_version=document.source_version,
         variants=rendered.to_json() if rendered else None,
         speech_pending=ctx.speech and rendered is not None,
+        signature=checked.signature.to_json() if checked.signature else None,
     )
     try:
         result = await ctx.store.accept(new)
@@ -175,11 +183,16 @@ async def _read_body(request: web.Request, ctx: IngestContext) -> bytes:
         raise too_large from exc
 
 
-async def _validate(ctx: IngestContext, body: bytes, profile: str) -> ParseOutcome:
+async def _check(ctx: IngestContext, body: bytes, profile: str) -> CheckedAlert:
+    """Parse, verify the signature, validate (``router.trust.read_alert``).
+
+    A signed alert costs a public-key verification and canonicalisation on top,
+    so it always goes to a worker thread; small unsigned ones stay inline."""
     limits = XmlLimits(max_bytes=ctx.settings.max_body_bytes)
-    if len(body) <= INLINE_PARSE_BYTES:
-        return ctx.profiles.validate(body, profile, limits)
-    return await asyncio.to_thread(ctx.profiles.validate, body, profile, limits)
+    if len(body) <= INLINE_PARSE_BYTES and b"Signature" not in body:
+        return read_alert(body, ctx.profiles, profile, ctx.signatures, limits)
+    return await asyncio.to_thread(read_alert, body, ctx.profiles, profile, ctx.signatures,
+                                   limits)
 
 
 def _authenticated(request: web.Request) -> IngestContext:
@@ -207,6 +220,7 @@ def _alert_out(record: AlertRecord) -> AlertOut:
                                 outcome=a.outcome, reason=a.reason, error=a.error)
                      for a in d.history], recipients=d.recipients) for d in record.deliveries],
         cap_url=f"/api/v1/alerts/{record.id}/cap",
+        signature=SignatureOut.model_validate(record.signature) if record.signature else None,
     )
 
 

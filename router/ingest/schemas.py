@@ -7,6 +7,7 @@ Stage: ingest (HTTP).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,6 +81,19 @@ class DeliveryOut(_Out):
         "and accepted (all the network took)")
 
 
+class SignatureOut(_Out):
+    """The XML-DSig verdict stored with the alert (see router.trust.verdict)."""
+
+    state: Literal["verified", "unsigned", "invalid", "untrusted"]
+    signer: str | None = Field(default=None, description="signing certificate subject")
+    certificate_sha256: str | None = None
+    checked_at: datetime = Field(description="when the signature was checked (receipt)")
+    mode: Literal["valid-at-sent", "valid-now"]
+    judged_at: datetime | None = Field(
+        default=None, description="the instant certificates were judged at")
+    reason: str | None = Field(default=None, description="the finding code, when not verified")
+
+
 class AlertOut(_Out):
     id: str
     state: str
@@ -96,6 +110,9 @@ class AlertOut(_Out):
     cancelled_by: str | None
     deliveries: list[DeliveryOut]
     cap_url: str
+    signature: SignatureOut | None = Field(
+        default=None, description="the signature verdict; null for alerts stored before "
+                                  "signatures were checked")
 
 
 class AlertList(_Out):

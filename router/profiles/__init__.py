@@ -8,18 +8,21 @@ every problem); ``ProfileSet.validate`` is then a pure function of the bytes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from router.cap import CapDocument, Finding, ParseOutcome, XmlLimits, parse_cap
+from lxml import etree
+
+from router.cap import CapDocument, Finding, ParseOutcome, XmlLimits, parse_cap, read_tree
 from router.profiles.checks import CompiledRule, RuleError
 from router.profiles.loader import (
     ProfileConfigError,
     builtin_profile_dir,
     compile_profile,
     read_specs,
+    signature_settings,
 )
-from router.profiles.model import ProfileSpec
+from router.profiles.model import ProfileSpec, SignatureLegacy, SignatureMode
 from router.profiles.paths import Walk
 
 DEFAULT_PROFILE = "cap12"
@@ -29,6 +32,8 @@ __all__ = [
     "Profile",
     "ProfileConfigError",
     "ProfileSet",
+    "SignatureLegacy",
+    "SignatureMode",
     "load_profiles",
 ]
 
@@ -39,6 +44,8 @@ class Profile:
     title: str
     source: Path
     rules: tuple[CompiledRule, ...]
+    signature: SignatureMode = "ignore"
+    signature_legacy: SignatureLegacy = field(default_factory=SignatureLegacy)
 
     def findings(self, document: CapDocument) -> list[Finding]:
         walk = Walk(document.alert)
@@ -71,6 +78,16 @@ class ProfileSet:
         extra = chosen.findings(outcome.document)
         return ParseOutcome(outcome.document, outcome.findings + extra, outcome.readable)
 
+    def validate_tree(self, root: etree._Element, profile: str, *,
+                      signed: bool) -> ParseOutcome:
+        """As ``validate``, for a tree already parsed (and, when signed, verified)."""
+        chosen = self.get(profile)
+        outcome = read_tree(root, signed=signed)
+        if outcome.document is None:
+            return outcome
+        extra = chosen.findings(outcome.document)
+        return ParseOutcome(outcome.document, outcome.findings + extra, outcome.readable)
+
 
 def _compile_all(specs: dict[str, ProfileSpec], origins: dict[str, Path]) -> dict[str, Profile]:
     problems: list[str] = []
@@ -81,7 +98,8 @@ def _compile_all(specs: dict[str, ProfileSpec], origins: dict[str, Path]) -> dic
         except RuleError as exc:
             problems.append(f"{origins[name]}: {exc}")
             continue
-        profiles[name] = Profile(name, spec.title, origins[name], tuple(rules))
+        mode, legacy = signature_settings(name, specs)
+        profiles[name] = Profile(name, spec.title, origins[name], tuple(rules), mode, legacy)
     if problems:
         raise ProfileConfigError(problems)
     return profiles

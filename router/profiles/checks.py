@@ -201,13 +201,6 @@ def _max_polygon_points(limit: int) -> Check:
     return check
 
 
-def _signature_required(required: bool) -> Check:
-    def check(document: CapDocument, _walk: Walk) -> Iterator[Violation]:
-        if required and not document.signed:
-            yield "/alert/Signature", "the alert must carry an XML-DSig <Signature>"
-    return check
-
-
 _BUILDERS: dict[str, Callable[[Any], Check]] = {
     "require": _require,
     "require_any": _require_any,
@@ -219,5 +212,4 @@ _BUILDERS: dict[str, Callable[[Any], Check]] = {
     "required_languages": _required_languages,
     "bounding_box": _bounding_box,
     "max_polygon_points": _max_polygon_points,
-    "signature_required": _signature_required,
 }

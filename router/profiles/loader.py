@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from router.profiles.checks import CompiledRule, RuleError, compile_rule
-from router.profiles.model import ProfileSpec
+from router.profiles.model import ProfileSpec, SignatureLegacy, SignatureMode
 
 
 class ProfileConfigError(ValueError):
@@ -89,6 +89,17 @@ def _chain(name: str, specs: dict[str, ProfileSpec]) -> list[ProfileSpec]:
         chain.append(specs[current])
         current = specs[current].extends
     return list(reversed(chain))
+
+
+def signature_settings(name: str, specs: dict[str, ProfileSpec]
+                       ) -> tuple[SignatureMode, SignatureLegacy]:
+    """The nearest ``signature:`` and ``signature_legacy:`` up the ``extends`` chain."""
+    mode: SignatureMode = "ignore"
+    legacy = SignatureLegacy()
+    for spec in _chain(name, specs):
+        mode = spec.signature or mode
+        legacy = spec.signature_legacy or legacy
+    return mode, legacy
 
 
 def compile_profile(name: str, specs: dict[str, ProfileSpec]) -> list[CompiledRule]:

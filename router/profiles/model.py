@@ -19,8 +19,22 @@ check                     meaning
 ``required_languages``    ``<info>`` blocks exist in these languages
 ``bounding_box``          every polygon vertex and circle lies in one of the boxes
 ``max_polygon_points``    no polygon has more coordinate pairs than this
-``signature_required``    the document carries an XML-DSig ``<Signature>``
 ========================  =====================================================
+
+Signatures are not a rule but a profile-level setting, ``signature:``
+(``required`` | ``if-present`` | ``ignore``; inherited, ``ignore`` when no profile
+in the chain says), applied by ``router.trust`` after the XML-DSig check:
+
+- ``required``: the alert must carry a signature that verifies and is trusted;
+- ``if-present``: an unsigned alert passes; a signed one must verify and be trusted;
+- ``ignore``: trust is not demanded (an untrusted signature is a warning).
+
+Whatever the setting, an ``invalid`` signature (it does not verify, or covers
+something other than the whole alert) is an error: a forged warning that
+claims a signature is never let through. ``signature_legacy`` opts a profile in
+to what strict XML-DSig refuses, for archived feeds only: ``allow_sha1`` (RSA-SHA1
+and SHA-1 digests) and ``strip_blank_text`` (verify after removing whitespace-only
+text nodes, as the WMO CAP validator does; this is not XML-DSig processing).
 """
 
 from __future__ import annotations
@@ -33,8 +47,9 @@ from router.cap.model import MsgType, Scope, Status
 
 _CHECKS = (
     "require", "require_any", "count", "require_value", "allowed_values", "pattern", "max_length",
-    "required_languages", "bounding_box", "max_polygon_points", "signature_required",
+    "required_languages", "bounding_box", "max_polygon_points",
 )
+SignatureMode = Literal["required", "if-present", "ignore"]
 
 
 class _Strict(BaseModel):
@@ -119,7 +134,14 @@ class RuleSpec(_Strict):
     required_languages: RequiredLanguages | None = None
     bounding_box: BoundingBox | None = None
     max_polygon_points: int | None = Field(default=None, ge=4)
-    signature_required: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_checks(cls, data: object) -> object:
+        if isinstance(data, dict) and "signature_required" in data:
+            raise ValueError("the rule signature_required is replaced by the profile-level "
+                             "setting `signature: required | if-present | ignore`")
+        return data
 
     @model_validator(mode="after")
     def _exactly_one_check(self) -> RuleSpec:
@@ -136,6 +158,13 @@ class RuleSpec(_Strict):
         return next(name for name in _CHECKS if getattr(self, name) is not None)
 
 
+class SignatureLegacy(_Strict):
+    """Non-strict signature processing a profile may opt in to for legacy feeds."""
+
+    allow_sha1: bool = False
+    strip_blank_text: bool = False
+
+
 class ProfileSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     title: str
@@ -143,4 +172,6 @@ class ProfileSpec(_Strict):
     extends: str | None = None
     sources: list[str] = Field(default_factory=list)
     disable: list[str] = Field(default_factory=list)
+    signature: SignatureMode | None = None
+    signature_legacy: SignatureLegacy | None = None
     rules: list[RuleSpec] = Field(default_factory=list)

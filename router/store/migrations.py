@@ -149,4 +149,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (delivery_key, subscription_seq)
     ) WITHOUT ROWID;
     """,
+    # 6: the XML-DSig verdict kept with each alert (JSON: state, signer, certificate, when).
+    """
+    ALTER TABLE alerts ADD COLUMN signature TEXT;
+    """,
 )

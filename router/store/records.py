@@ -64,6 +64,7 @@ class NewAlert:
     source_version: str = "1.2"
     variants: str | None = None  # the rendered variants (router.render JSON), stored with it
     speech_pending: bool = False  # spoken variants are to be made after acceptance
+    signature: dict[str, str | None] | None = None  # the XML-DSig verdict (router.trust JSON)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class AlertRecord:
     superseded_by: str | None
     cancelled_by: str | None
     deliveries: list[DeliveryRecord]
+    signature: dict[str, str | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -208,12 +208,12 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
     now = utc_text(new.received_at)
     conn.execute(
         "INSERT INTO alerts (id, sender, identifier, sent_utc, sent, status, msg_type, state, "
-        "profile, authority, source_version, content_hash, received_at, findings, raw) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "profile, authority, source_version, content_hash, received_at, findings, raw, "
+        "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.id, alert.sender, alert.identifier, sent_utc, alert.sent.isoformat(),
          alert.status.value, alert.msg_type.value, AlertState.ACCEPTED.value, new.profile,
          new.authority, new.source_version, new.content_hash, now, _findings_json(warnings),
-         new.raw),
+         new.raw, json.dumps(new.signature) if new.signature is not None else None),
     )
     for position, ref, target in resolved:
         conn.execute(
@@ -654,4 +654,5 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
         findings=_findings(row["findings"]), references=references,
         superseded_by=row["superseded_by"], cancelled_by=row["cancelled_by"],
         deliveries=deliveries,
+        signature=json.loads(row["signature"]) if row["signature"] else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,14 @@ def test_wallet_benchmark_runs_and_reports_the_ratio() -> None:
     assert result.returncode == 0, result.stderr
     assert "channel / bare" in result.stdout
     assert "pushes/s" in result.stdout
+
+
+def test_signature_benchmark_runs_and_reports_the_ratio() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "signature.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "verification adds" in result.stdout
+    assert ("PASS" in result.stdout) or ("MISS" in result.stdout)
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["bench"] == "signature"
+    assert set(last) == {"bench", "metric", "value", "target", "pass"}

@@ -65,6 +65,7 @@ def test_json_output_is_machine_readable(files: dict[str, Path],
     assert status == 2
     assert report["profile"] == "cap12"
     good, hostile = report["results"]
+    assert good.pop("signature")["state"] == "unsigned"
     assert good == {"file": str(files["good"]), "valid": True, "readable": True,
                     "cap_version": "1.2", "findings": []}
     assert hostile["readable"] is False

@@ -193,8 +193,9 @@ def test_compile_errors_are_reported_together(tmp_path: Path) -> None:
     ("body", "expected"),
     [
         ("rules:\n  - id: x\n", "exactly one check"),
-        ("rules:\n  - id: x\n    require: {path: info}\n    signature_required: true\n",
-         "exactly one check"),
+        ("rules:\n  - id: x\n    signature_required: true\n",
+         "replaced by the profile-level setting `signature:"),
+        ("signature: maybe\n", "signature"),
         ("extends: nowhere\n", "unknown profile 'nowhere'"),
         ("disable: [nothing]\n", "no inherited rule 'nothing'"),
         ("rules:\n  - id: x\n    require: {path: 'info.eventCode.value'}\n", "has no child"),
@@ -216,11 +217,17 @@ def test_a_profile_cannot_shadow_a_builtin(tmp_path: Path) -> None:
         load_profiles([tmp_path])
 
 
-def test_signature_required(tmp_path: Path) -> None:
-    write(tmp_path, "signed", "name: signed\ntitle: S\nrules:\n  - id: sig\n    signature_required: true\n")
+def test_signature_setting_is_inherited_and_overridable(tmp_path: Path) -> None:
+    write(tmp_path, "strict", "name: strict\ntitle: S\nextends: nl-alert\nsignature: required\n"
+          "signature_legacy: {allow_sha1: true}\n")
+    write(tmp_path, "child", "name: child\ntitle: C\nextends: strict\n")
     profiles = load_profiles([tmp_path])
-    outcome = profiles.validate(alert(), "signed")
-    assert [f.code for f in outcome.findings] == ["profile.signed.sig"]
+    assert profiles.get("cap12").signature == "ignore"
+    assert profiles.get("nl-alert").signature == "if-present"
+    assert profiles.get("ipaws-1.0").signature == "required"
+    assert profiles.get("child").signature == "required"
+    assert profiles.get("child").signature_legacy.allow_sha1
+    assert not profiles.get("nl-alert").signature_legacy.allow_sha1
 
 
 def test_disable_and_when(tmp_path: Path) -> None:
