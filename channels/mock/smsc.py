@@ -96,7 +96,10 @@ def _fault_status(state: SmscState) -> int | None:
 
 def _note(state: SmscState, event: smpp34.SubmitSmEvent, message_id: str) -> None:
     item = {"message_id": message_id, "session": event.session_id,
-            "source_addr": event.source_addr, "destination_addr": event.destination_addr,
+            "source_addr": event.source_addr, "source_addr_ton": event.source_addr_ton,
+            "source_addr_npi": event.source_addr_npi,
+            "destination_addr": event.destination_addr, "dest_addr_ton": event.dest_addr_ton,
+            "dest_addr_npi": event.dest_addr_npi,
             "esm_class": event.esm_class, "data_coding": event.data_coding,
             "registered_delivery": event.registered_delivery,
             "short_message": event.short_message.hex(), "at": time.time()}

@@ -30,8 +30,15 @@ Configuration (``channels.<name>``): ``host`` (127.0.0.1), ``port`` (2775),
 ``connect_timeout_s`` (5, TCP connect plus bind answer), ``backoff_initial_s`` (0.05),
 ``backoff_max_s`` (5),
 ``receipt_wait_s`` (0: do not wait for receipts before returning), ``cancel_text``,
-``recipients`` (a fixed list of numbers used when a delivery has no audience) and
-``journal`` (the outcomes file for that list; required with ``recipients``).
+``recipients`` (a fixed list of numbers used when a delivery has no audience),
+``journal`` (the outcomes file for that list; required with ``recipients``) and
+``default_region`` (ISO 3166-1 alpha-2; how ``recipients`` written without a country
+code are read -- without it they are refused).
+
+Every number in ``recipients`` is parsed and validated when the configuration loads
+(``channels.sms.numbers``), an invalid one stopping the channel with its key
+(``recipients[2]``), never its digits; all are sent in one form: E.164 digits
+without ``+``, TON 1, NPI 1.
 """
 
 from __future__ import annotations
@@ -43,13 +50,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from channels.sms.budget import PartsBudget
 from channels.sms.encoding import Part, reference_for, split
 from channels.sms.esme import Bind, SmppSettings
 from channels.sms.fanout import FanOut, FanOutResult
 from channels.sms.journal import JournalAudience
+from channels.sms.numbers import InvalidNumberError, check_region, international_digits
 from channels.sms.tracking import ReceiptTracker
 from router.channel import (
     AreaKind,
@@ -96,6 +104,7 @@ class SmsConfig(BaseModel):
     cancel_text: str = Field(default=DEFAULT_CANCEL_TEXT, min_length=1)
     recipients: list[str] = Field(default_factory=list)
     journal: Path | None = None
+    default_region: str | None = Field(default=None, min_length=2, max_length=2)
 
     @model_validator(mode="after")
     def _consistent(self) -> SmsConfig:
@@ -105,7 +114,22 @@ class SmsConfig(BaseModel):
             raise ValueError(f"environment variable {self.password_env} (password_env) is not set")
         if self.recipients and self.journal is None:
             raise ValueError("`recipients` needs a `journal` file to remember who was sent what")
+        if self.default_region is not None:
+            self.default_region = check_region(self.default_region)
+        self.recipients = self._normalised(self.recipients)
         return self
+
+    def _normalised(self, written: list[str]) -> list[str]:
+        """Each number as E.164 digits, once, here; every invalid one named by its key."""
+        numbers, problems = [], []
+        for index, text in enumerate(written):
+            try:
+                numbers.append(international_digits(text, self.default_region))
+            except InvalidNumberError as exc:
+                problems.append(f"recipients[{index}]: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return list(dict.fromkeys(numbers))  # one message per person, however often listed
 
     def smpp(self) -> SmppSettings:
         return SmppSettings(
@@ -119,6 +143,18 @@ class SmsConfig(BaseModel):
             backoff_max_s=self.backoff_max_s, source_addr=self.source_addr,
             source_ton=self.source_ton, source_npi=self.source_npi,
             validity_period=self.validity_period)
+
+
+def _validated(config: Mapping[str, Any]) -> SmsConfig:
+    """The configuration, or a ValueError listing every problem by key -- without
+    pydantic's echo of the input, which would print the numbers and the password."""
+    try:
+        return SmsConfig.model_validate(config)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'config'}: "
+                    f"{e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors(include_url=False, include_input=False)]
+        raise ValueError("; ".join(problems)) from None
 
 
 def _metrics(counts: Mapping[str, int]) -> dict[str, int]:
@@ -170,7 +206,7 @@ class _Texts:
 class SmsChannel:
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         self.name = name
-        self.config = SmsConfig.model_validate(config)
+        self.config = _validated(config)
         self.budget = PartsBudget(self.config.max_parts)
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
