@@ -14,9 +14,12 @@ Outcomes: the send returns once every recipient has an outcome; the Receipt's
 ``detail["metrics"]`` carries ``sms_recipients_sent`` (accepted by the SMSC),
 ``_delivered``, ``_failed`` and ``_expired`` as known at that moment, and receipts
 arriving later keep updating the delivery's counts in the store (the status API
-shows them). The send fails *transiently* when no bind comes up or some recipients
-are still unsent (the retry offers only those), *permanently* when the SMSC refused
-every message.
+shows them). Receipts for the recipients of Tocsin's audiences are matched through
+the store's ``MessageLedger`` (``channels.sms.late``), so they are matched after a
+restart too; the fixed ``recipients`` list's receipts are matched in memory.
+The send fails *transiently* when no bind comes up or some
+recipients are still unsent (the retry offers only those), *permanently* when the
+SMSC refused every message.
 
 A Cancel cannot recall an SMS: it stops the original's fan-out (the audience ends
 when its alert is cancelled) and sends the Cancel's own text -- or ``cancel_text``
@@ -57,6 +60,7 @@ from channels.sms.encoding import Part, reference_for, split
 from channels.sms.esme import Bind, SmppSettings
 from channels.sms.fanout import FanOut, FanOutResult
 from channels.sms.journal import JournalAudience
+from channels.sms.late import LateReceipts
 from channels.sms.numbers import InvalidNumberError, check_region, international_digits
 from channels.sms.tracking import ReceiptTracker
 from router.channel import (
@@ -66,6 +70,7 @@ from router.channel import (
     Delivery,
     FailureReason,
     Health,
+    MessageLedger,
     MsgType,
     NotApplicableError,
     PermanentError,
@@ -213,12 +218,22 @@ class SmsChannel:
             supports_update=True, supports_cancel=True, budget=lambda _lang: self.budget,
             recipients="msisdn")
         self.tracker = ReceiptTracker()
+        self.late: LateReceipts | None = None
         self._binds: list[Bind] = []
         self._flusher: asyncio.Task[None] | None = None
 
+    def use_message_ledger(self, ledger: MessageLedger) -> None:
+        self.late = LateReceipts(ledger)
+
+    def _on_receipt(self, message_id: str, state: str) -> None:
+        if self.late is None or self.tracker.knows(message_id):
+            self.tracker.receipt(message_id, state)
+        else:
+            self.late.receipt(message_id, state)
+
     async def start(self) -> None:
         settings = self.config.smpp()
-        self._binds = [Bind(settings, lambda r: self.tracker.receipt(r.message_id, r.state))
+        self._binds = [Bind(settings, lambda r: self._on_receipt(r.message_id, r.state))
                        for _ in range(settings.binds)]
         for bind in self._binds:
             bind.start()
@@ -240,6 +255,8 @@ class SmsChannel:
                 await self._settle()
 
     async def _settle(self) -> None:
+        if self.late is not None and len(self.late):
+            await self.late.flush(self.tracker.offer)
         for audience, results in self.tracker.take():
             await audience.settle(results)
 
@@ -274,8 +291,10 @@ class SmsChannel:
     async def _fan_out(self, audience: Audience, texts: _Texts) -> FanOutResult:
         if not self._binds:
             raise TransientError("the SMS channel is not started", FailureReason.UNAVAILABLE)
+        in_memory = self.late is None or isinstance(audience, JournalAudience)
         fan_out = FanOut(self._binds, self.config.window, audience, texts.parts_for,
-                         self.tracker, batch_size=self.config.batch_size)
+                         self.tracker if in_memory else None,
+                         batch_size=self.config.batch_size)
         result = await fan_out.run()
         if result.link_down is not None:
             raise TransientError(f"SMSC {self.config.host}:{self.config.port} unreachable: "
