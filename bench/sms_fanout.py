@@ -145,6 +145,7 @@ async def tocsin(smsc: Smsc, count: int, binds: int, window: int, workdir: Path
         claimed = ClaimedDelivery("BENCH", "sms", "BENCH/sms", 0, None, raw)
         channel = SmsChannel("sms", {"port": smsc.smpp, "system_id": "tocsin",
                                      "password": "bench", "binds": binds, "window": window})
+        channel.use_message_ledger(store.message_ledger("sms"))  # as tocsin serve does
         await channel.start()
         delivery = Delivery("BENCH", "sms", "BENCH/sms", document.alert, raw,
                             audience=store.audience("msisdn", claimed, document.alert))

@@ -21,6 +21,7 @@ from aiohttp import web
 from router.assets import AccessibilityConfigError, load_accessibility
 from router.assets.speech import SpeechWorker
 from router.assets.tts import Speaker
+from router.channel import LateReceipts
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
@@ -226,6 +227,9 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                     "will be refused with 401; add authorities or use --demo")
     sqlite_store = store or SqliteStore(settings.database_path,
                                         max_batch=settings.group_commit_max)
+    for name, channel in channels.items():  # late receipts find recipients after restarts
+        if isinstance(channel, LateReceipts):
+            channel.use_message_ledger(sqlite_store.message_ledger(name))
     recorder = Recorder(sqlite_store, build_metrics(set(channels), profiles, router.config))
     context = IngestContext(settings=settings, profiles=profiles, router=router,
                             store=sqlite_store, auth=auth, recorder=recorder,

@@ -54,7 +54,9 @@ __all__ = [
     "FittedText",
     "Health",
     "Info",
+    "LateReceipts",
     "MediaVariants",
+    "MessageLedger",
     "MsgType",
     "NotApplicableError",
     "PermanentError",
@@ -286,6 +288,10 @@ class Recipient:
 
 @dataclass(frozen=True)
 class RecipientResult:
+    """One recipient's outcome. ``reference`` on a ``SENT`` result: the network's message
+    id(s) for it, separated by spaces (one per SMS part); Tocsin keeps each durably as
+    the recipient's entry in the channel's ``MessageLedger``."""
+
     key: str
     outcome: RecipientOutcome
     reference: str | None = None  # the network's message id(s), for receipts and audits
@@ -319,6 +325,32 @@ class Audience(Protocol):
     @property
     def interrupted(self) -> str | None:
         """Why ``batches`` stopped early (``"cancelled"``, ``"superseded"``), else None."""
+
+
+@runtime_checkable
+class MessageLedger(Protocol):
+    """Network message id -> recipient, kept durably by Tocsin for one channel instance.
+
+    Filled from the ``reference`` of every ``SENT`` result an ``Audience`` records, so a
+    final word from the network (an SMS delivery receipt) finds its recipient however
+    late it comes: after ``send`` returned, after a restart, or on another node's
+    connection. The ledger, not the channel's memory, decides a recipient's outcome:
+    ``delivered`` once every one of its message ids was delivered, ``failed`` or
+    ``expired`` at the first id that was not.
+    """
+
+    async def settle_messages(self, receipts: Sequence[tuple[str, RecipientOutcome]]
+                              ) -> set[str]:
+        """Apply final states by message id; the ids it knew (the rest are unknown yet:
+        not recorded so far, or never Tocsin's)."""
+
+
+@runtime_checkable
+class LateReceipts(Protocol):
+    """A channel whose recipients' outcomes arrive after ``send`` returns (SMS receipts).
+    Tocsin hands it the channel's durable ``MessageLedger`` before ``start``."""
+
+    def use_message_ledger(self, ledger: MessageLedger) -> None: ...
 
 
 @dataclass(frozen=True)

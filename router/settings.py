@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -117,7 +118,19 @@ class Settings(BaseSettings):
     signature_clock_skew_s: float = Field(
         default=300.0, ge=0, le=3600,
         description="how far ahead of this clock a signed alert's <sent> may be")
+    subscriber_default_region: str | None = Field(
+        default=None, min_length=2, max_length=2,
+        description="ISO 3166-1 alpha-2 region national phone numbers are read in at "
+                    "`tocsin subscribers import` (e.g. NL for 06 1234 5678); without it "
+                    "every number must carry its country code (+31 6 ...)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("subscriber_default_region")
+    @classmethod
+    def _known_region(cls, region: str | None) -> str | None:
+        if region is not None and region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{region!r} is not an ISO 3166-1 alpha-2 region")
+        return region.upper() if region is not None else None
     log_format: Literal["json", "console"] = "json"
 
     @property

@@ -6,7 +6,8 @@ covers must fit inside it. The steps (research note §1.7, a proposal no source
 contradicts):
 
 1. project every polygon vertex, and every circle as the polygon circumscribing it,
-   into an azimuthal-equidistant plane (km) centred on the shapes;
+   into an azimuthal-equidistant plane (km) on the WGS84 ellipsoid centred on the
+   shapes;
 2. fit the minimum-area enclosing ellipse of their convex hull (Khachiyan's
    algorithm; the principal axes of the points when the hull is degenerate);
 3. quantise **outward**: the centre and azimuth to the nearest grid point, then,
@@ -19,9 +20,16 @@ contradicts):
 The ratio of the ellipse's area to the alert's area is reported, because that is
 how many people outside the danger zone a satellite warning also reaches.
 
-How a receiver decides "inside" is not in any source the note found; Tocsin uses
-the same azimuthal-equidistant plane around the decoded centre, which for areas of
-national size differs from the sphere by well under a grid step.
+Everything is on the WGS84 ellipsoid, because that is where a GNSS receiver puts
+itself: CAP coordinates are WGS 84, a CAP circle's radius is a geodesic distance,
+and a point is *inside* the decoded ellipse when, at geodesic distance s and
+forward azimuth alpha from the decoded centre, (s cos(alpha - theta) / a)^2 +
+(s sin(alpha - theta) / b)^2 <= 1 (theta: the A16 azimuth). How a real receiver
+decides "inside" is in no source the research note found (UNVERIFIED); this
+geodesic polar form is exact in distance and bearing from the centre, the two
+things the message states. An earlier version worked on a sphere of mean radius:
+up to ~0.3 % off in distance, which left vertices of real areas outside by up to
+127 m on the ellipsoid.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import shapely
+from pyproj import Geod
 
 from channels.galileo_ewss import camf
 from channels.galileo_ewss.tables import AXIS_KM
@@ -41,7 +50,9 @@ from channels.galileo_ewss.tables import AXIS_KM
 Point = tuple[float, float]  # (latitude, longitude) in degrees, CAP's order
 Array = npt.NDArray[np.float64]
 
-EARTH_RADIUS_KM: Final = 6371.0088
+WGS84: Final = Geod(ellps="WGS84")
+"""The ellipsoid a GNSS receiver positions itself on; every distance and bearing here
+is a geodesic on it (PROJ's implementation of Karney's algorithms)."""
 CIRCLE_SEGMENTS: Final = 32
 """Sides of the polygon drawn *around* a CAP circle (so covering it covers the circle)."""
 AZIMUTH_CLOCKWISE_FROM_NORTH: Final = True
@@ -104,45 +115,38 @@ class Coverage:
         return self.ellipse_area_km2 / self.alert_area_km2
 
 
-# -- the sphere and the plane ---------------------------------------------------------
+# -- the ellipsoid and the plane --------------------------------------------------------
 
 
 def destination(start: Point, bearing_deg: float, distance_km: float) -> Point:
-    """The point ``distance_km`` from ``start`` along ``bearing_deg`` (great circle)."""
-    lat1, lon1 = math.radians(start[0]), math.radians(start[1])
-    theta, delta = math.radians(bearing_deg), distance_km / EARTH_RADIUS_KM
-    lat2 = math.asin(math.sin(lat1) * math.cos(delta)
-                     + math.cos(lat1) * math.sin(delta) * math.cos(theta))
-    lon2 = lon1 + math.atan2(math.sin(theta) * math.sin(delta) * math.cos(lat1),
-                             math.cos(delta) - math.sin(lat1) * math.sin(lat2))
-    return math.degrees(lat2), (math.degrees(lon2) + 540) % 360 - 180
+    """The point ``distance_km`` from ``start`` along ``bearing_deg`` (a WGS84 geodesic)."""
+    lon, lat, _back = WGS84.fwd(start[1], start[0], bearing_deg, distance_km * 1000)
+    return float(lat), (float(lon) + 540) % 360 - 180
 
 
 @dataclass(frozen=True)
 class Plane:
-    """Azimuthal-equidistant projection around ``origin``: x east, y north, in km."""
+    """Azimuthal-equidistant plane around ``origin`` on the WGS84 ellipsoid (geodesic
+    polar coordinates): a point at geodesic distance s and forward azimuth alpha from
+    the origin sits at x = s sin(alpha) east, y = s cos(alpha) north, in km. Distance
+    and bearing from the origin are exact, which is what the inside-test needs."""
 
     origin: Point
 
     def forward(self, points: Sequence[Point]) -> Array:
-        lat0, lon0 = (math.radians(v) for v in self.origin)
-        coords = np.radians(np.asarray(points, dtype=np.float64).reshape(-1, 2))
-        lat, dlon = coords[:, 0], coords[:, 1] - lon0
-        cos_c = np.clip(math.sin(lat0) * np.sin(lat)
-                        + math.cos(lat0) * np.cos(lat) * np.cos(dlon), -1.0, 1.0)
-        c = np.arccos(cos_c)
-        k = np.where(c < 1e-12, 1.0, c / np.where(c < 1e-12, 1.0, np.sin(c)))
-        x = EARTH_RADIUS_KM * k * np.cos(lat) * np.sin(dlon)
-        y = EARTH_RADIUS_KM * k * (math.cos(lat0) * np.sin(lat)
-                                   - math.sin(lat0) * np.cos(lat) * np.cos(dlon))
-        return np.column_stack((x, y))
+        coords = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        count = len(coords)
+        azimuths, _back, metres = WGS84.inv(np.full(count, self.origin[1]),
+                                            np.full(count, self.origin[0]),
+                                            coords[:, 1], coords[:, 0])
+        km, alpha = np.asarray(metres) / 1000, np.radians(np.asarray(azimuths))
+        return np.column_stack((km * np.sin(alpha), km * np.cos(alpha)))
 
     def inverse(self, x: float, y: float) -> Point:
         rho = math.hypot(x, y)
         if rho < 1e-12:
             return self.origin
-        bearing = math.degrees(math.atan2(x, y))
-        return destination(self.origin, bearing, rho)
+        return destination(self.origin, math.degrees(math.atan2(x, y)), rho)
 
 
 def spherical_centre(points: Sequence[Point]) -> Point:

@@ -23,7 +23,13 @@ Control API (HTTP, like every mock network element):
   submits -- the responses already sent stay valid, later submits on that session are
   never answered; ``receipt`` chooses the receipts' final state (``DELIVRD``,
   ``EXPIRED``, ``UNDELIV``) or ``none``.
+- ``POST /_mock/receipts/release``  send every held receipt now (``{"released": N}``)
 - ``GET /_mock/health``       200
+
+With ``"hold_receipts": true`` in the faults the SMSC keeps each delivery receipt
+instead of sending it, as a real SMSC stores receipts while no receiver is bound (or
+the handset is slow); a release delivers them to whichever sessions are bound *then*
+-- after the ESME restarted, that is its new binds, not the ones that submitted.
 
 With ``--record FILE`` every accepted submit is appended to FILE (one JSON line,
 flushed before the answer goes out), so a test that kills the process can still count
@@ -64,6 +70,7 @@ class SmscFaults(BaseModel):
     after: int = Field(default=0, ge=0)
     status: int = Field(default=0x0B, ge=1)
     receipt: Literal["DELIVRD", "EXPIRED", "UNDELIV", "REJECTD", "none"] = "DELIVRD"
+    hold_receipts: bool = False
 
 
 @dataclass
@@ -76,6 +83,8 @@ class SmscState:
     record: IO[str] | None = None
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    held: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """Receipts kept back: (handset, sender, message id, final state)."""
 
 
 STATE = web.AppKey("mock.smsc", SmscState)
@@ -96,7 +105,10 @@ def _fault_status(state: SmscState) -> int | None:
 
 def _note(state: SmscState, event: smpp34.SubmitSmEvent, message_id: str) -> None:
     item = {"message_id": message_id, "session": event.session_id,
-            "source_addr": event.source_addr, "destination_addr": event.destination_addr,
+            "source_addr": event.source_addr, "source_addr_ton": event.source_addr_ton,
+            "source_addr_npi": event.source_addr_npi,
+            "destination_addr": event.destination_addr, "dest_addr_ton": event.dest_addr_ton,
+            "dest_addr_npi": event.dest_addr_npi,
             "esm_class": event.esm_class, "data_coding": event.data_coding,
             "registered_delivery": event.registered_delivery,
             "short_message": event.short_message.hex(), "at": time.time()}
@@ -111,6 +123,11 @@ async def _receipt(state: SmscState, event_session: str, destination: str, sourc
     esme = state.sessions.get(event_session)
     if esme is None or not esme.can_receive:
         return
+    await _deliver_receipt(state, esme, destination, source, message_id, final)
+
+
+async def _deliver_receipt(state: SmscState, esme: smpp34.Esme, destination: str,  # noqa: PLR0917
+                           source: str, message_id: str, final: str) -> None:
     stamp = time.strftime("%y%m%d%H%M", time.gmtime())
     text = (f"id:{message_id} sub:001 dlvrd:{'001' if final == 'DELIVRD' else '000'} "
             f"submit date:{stamp} done date:{stamp} stat:{final} err:000 text:")
@@ -142,7 +159,10 @@ def _on_submit(state: SmscState, event: smpp34.SubmitSmEvent) -> None:
     event.accept(message_id)
     state.stats["accepted"] += 1
     faults = state.faults
-    if event.registered_delivery & 0x03 and faults.receipt != "none":
+    if event.registered_delivery & 0x03 and faults.receipt != "none" and faults.hold_receipts:
+        state.held.append((event.destination_addr, event.source_addr, message_id,
+                           faults.receipt))
+    elif event.registered_delivery & 0x03 and faults.receipt != "none":
         _spawn(state, _receipt(state, event.session_id, event.destination_addr,
                                event.source_addr, message_id, faults.receipt))
     if faults.mode == "drop":
@@ -208,6 +228,19 @@ async def _faults(request: web.Request) -> web.Response:
     return web.json_response(spec.model_dump())
 
 
+async def _release(request: web.Request) -> web.Response:
+    """Send the held receipts, spread over the sessions bound now that can receive."""
+    state = request.app[STATE]
+    receivers = [esme for esme in state.sessions.values() if esme.can_receive]
+    if not receivers:
+        return web.json_response({"error": "no receiver is bound"}, status=409)
+    held, state.held = state.held, []
+    for n, (destination, source, message_id, final) in enumerate(held):
+        await _deliver_receipt(state, receivers[n % len(receivers)], destination, source,
+                               message_id, final)
+    return web.json_response({"released": len(held)})
+
+
 async def _health(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -233,6 +266,7 @@ def create_smsc(host: str, smpp_port: int, record: Path | None = None) -> web.Ap
     app.router.add_get("/_mock/stats", _stats)
     app.router.add_delete("/_mock/received", _forget)
     app.router.add_put("/_mock/faults", _faults)
+    app.router.add_post("/_mock/receipts/release", _release)
     app.router.add_get("/_mock/health", _health)
     return app
 

@@ -14,9 +14,12 @@ Outcomes: the send returns once every recipient has an outcome; the Receipt's
 ``detail["metrics"]`` carries ``sms_recipients_sent`` (accepted by the SMSC),
 ``_delivered``, ``_failed`` and ``_expired`` as known at that moment, and receipts
 arriving later keep updating the delivery's counts in the store (the status API
-shows them). The send fails *transiently* when no bind comes up or some recipients
-are still unsent (the retry offers only those), *permanently* when the SMSC refused
-every message.
+shows them). Receipts for the recipients of Tocsin's audiences are matched through
+the store's ``MessageLedger`` (``channels.sms.late``), so they are matched after a
+restart too; the fixed ``recipients`` list's receipts are matched in memory.
+The send fails *transiently* when no bind comes up or some
+recipients are still unsent (the retry offers only those), *permanently* when the
+SMSC refused every message.
 
 A Cancel cannot recall an SMS: it stops the original's fan-out (the audience ends
 when its alert is cancelled) and sends the Cancel's own text -- or ``cancel_text``
@@ -30,8 +33,15 @@ Configuration (``channels.<name>``): ``host`` (127.0.0.1), ``port`` (2775),
 ``connect_timeout_s`` (5, TCP connect plus bind answer), ``backoff_initial_s`` (0.05),
 ``backoff_max_s`` (5),
 ``receipt_wait_s`` (0: do not wait for receipts before returning), ``cancel_text``,
-``recipients`` (a fixed list of numbers used when a delivery has no audience) and
-``journal`` (the outcomes file for that list; required with ``recipients``).
+``recipients`` (a fixed list of numbers used when a delivery has no audience),
+``journal`` (the outcomes file for that list; required with ``recipients``) and
+``default_region`` (ISO 3166-1 alpha-2; how ``recipients`` written without a country
+code are read -- without it they are refused).
+
+Every number in ``recipients`` is parsed and validated when the configuration loads
+(``channels.sms.numbers``), an invalid one stopping the channel with its key
+(``recipients[2]``), never its digits; all are sent in one form: E.164 digits
+without ``+``, TON 1, NPI 1.
 """
 
 from __future__ import annotations
@@ -43,13 +53,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from channels.sms.budget import PartsBudget
 from channels.sms.encoding import Part, reference_for, split
 from channels.sms.esme import Bind, SmppSettings
 from channels.sms.fanout import FanOut, FanOutResult
 from channels.sms.journal import JournalAudience
+from channels.sms.late import LateReceipts
+from channels.sms.numbers import InvalidNumberError, check_region, international_digits
 from channels.sms.tracking import ReceiptTracker
 from router.channel import (
     AreaKind,
@@ -58,6 +70,7 @@ from router.channel import (
     Delivery,
     FailureReason,
     Health,
+    MessageLedger,
     MsgType,
     NotApplicableError,
     PermanentError,
@@ -96,6 +109,7 @@ class SmsConfig(BaseModel):
     cancel_text: str = Field(default=DEFAULT_CANCEL_TEXT, min_length=1)
     recipients: list[str] = Field(default_factory=list)
     journal: Path | None = None
+    default_region: str | None = Field(default=None, min_length=2, max_length=2)
 
     @model_validator(mode="after")
     def _consistent(self) -> SmsConfig:
@@ -105,7 +119,22 @@ class SmsConfig(BaseModel):
             raise ValueError(f"environment variable {self.password_env} (password_env) is not set")
         if self.recipients and self.journal is None:
             raise ValueError("`recipients` needs a `journal` file to remember who was sent what")
+        if self.default_region is not None:
+            self.default_region = check_region(self.default_region)
+        self.recipients = self._normalised(self.recipients)
         return self
+
+    def _normalised(self, written: list[str]) -> list[str]:
+        """Each number as E.164 digits, once, here; every invalid one named by its key."""
+        numbers, problems = [], []
+        for index, text in enumerate(written):
+            try:
+                numbers.append(international_digits(text, self.default_region))
+            except InvalidNumberError as exc:
+                problems.append(f"recipients[{index}]: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return list(dict.fromkeys(numbers))  # one message per person, however often listed
 
     def smpp(self) -> SmppSettings:
         return SmppSettings(
@@ -119,6 +148,18 @@ class SmsConfig(BaseModel):
             backoff_max_s=self.backoff_max_s, source_addr=self.source_addr,
             source_ton=self.source_ton, source_npi=self.source_npi,
             validity_period=self.validity_period)
+
+
+def _validated(config: Mapping[str, Any]) -> SmsConfig:
+    """The configuration, or a ValueError listing every problem by key -- without
+    pydantic's echo of the input, which would print the numbers and the password."""
+    try:
+        return SmsConfig.model_validate(config)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'config'}: "
+                    f"{e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors(include_url=False, include_input=False)]
+        raise ValueError("; ".join(problems)) from None
 
 
 def _metrics(counts: Mapping[str, int]) -> dict[str, int]:
@@ -170,19 +211,29 @@ class _Texts:
 class SmsChannel:
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         self.name = name
-        self.config = SmsConfig.model_validate(config)
+        self.config = _validated(config)
         self.budget = PartsBudget(self.config.max_parts)
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
             supports_update=True, supports_cancel=True, budget=lambda _lang: self.budget,
             recipients="msisdn")
         self.tracker = ReceiptTracker()
+        self.late: LateReceipts | None = None
         self._binds: list[Bind] = []
         self._flusher: asyncio.Task[None] | None = None
 
+    def use_message_ledger(self, ledger: MessageLedger) -> None:
+        self.late = LateReceipts(ledger)
+
+    def _on_receipt(self, message_id: str, state: str) -> None:
+        if self.late is None or self.tracker.knows(message_id):
+            self.tracker.receipt(message_id, state)
+        else:
+            self.late.receipt(message_id, state)
+
     async def start(self) -> None:
         settings = self.config.smpp()
-        self._binds = [Bind(settings, lambda r: self.tracker.receipt(r.message_id, r.state))
+        self._binds = [Bind(settings, lambda r: self._on_receipt(r.message_id, r.state))
                        for _ in range(settings.binds)]
         for bind in self._binds:
             bind.start()
@@ -204,6 +255,8 @@ class SmsChannel:
                 await self._settle()
 
     async def _settle(self) -> None:
+        if self.late is not None and len(self.late):
+            await self.late.flush(self.tracker.offer)
         for audience, results in self.tracker.take():
             await audience.settle(results)
 
@@ -238,8 +291,10 @@ class SmsChannel:
     async def _fan_out(self, audience: Audience, texts: _Texts) -> FanOutResult:
         if not self._binds:
             raise TransientError("the SMS channel is not started", FailureReason.UNAVAILABLE)
+        in_memory = self.late is None or isinstance(audience, JournalAudience)
         fan_out = FanOut(self._binds, self.config.window, audience, texts.parts_for,
-                         self.tracker, batch_size=self.config.batch_size)
+                         self.tracker if in_memory else None,
+                         batch_size=self.config.batch_size)
         result = await fan_out.run()
         if result.link_down is not None:
             raise TransientError(f"SMSC {self.config.host}:{self.config.port} unreachable: "

@@ -35,8 +35,10 @@ from typing import Any
 import smpp34
 
 from channels.sms.encoding import Part
+from channels.sms.numbers import DEST_NPI, DEST_TON, is_international_digits
 
 BACK_OFF = {0x58, 0x14}  # ESME_RTHROTTLED, ESME_RMSGQFUL
+ESME_RINVDSTADR = 0x0B  # also what Tocsin answers itself for an address not in E.164 digits
 RESEND = {0x08, 0x64}  # ESME_RSYSERR (a dropped link reads the same), ESME_RX_T_APPN
 _STATUS = re.compile(r"\(0x([0-9a-fA-F]+)\)")
 
@@ -59,8 +61,8 @@ class SmppSettings:
     source_addr: str = "Tocsin"
     source_ton: int = 5  # alphanumeric
     source_npi: int = 0
-    dest_ton: int = 1  # international
-    dest_npi: int = 1  # E.164
+    dest_ton: int = DEST_TON  # international: addresses are E.164 digits (numbers.py)
+    dest_npi: int = DEST_NPI  # ISDN / E.164
     validity_period: str = ""
     priority_flag: int = 1
 
@@ -221,6 +223,8 @@ class Bind:
         """Submit one part until the SMSC takes it; its message id. Raises ``Refused``,
         ``GaveUp``, or ``LinkDown`` when this bind stays down for ``bind_wait_s``."""
         s = self.settings
+        if not is_international_digits(address):
+            raise Refused(ESME_RINVDSTADR)  # never sent under a TON it does not match
         for _ in range(s.max_tries):
             await self.wait_bound()
             await self._pace()

@@ -43,7 +43,8 @@ class FanOutResult:
 
 class FanOut:
     def __init__(self, binds: Sequence[Bind], window: int, audience: Audience,
-                 parts_for: Callable[[Recipient], tuple[Part, ...]], tracker: ReceiptTracker,
+                 parts_for: Callable[[Recipient], tuple[Part, ...]],
+                 tracker: ReceiptTracker | None,
                  *, batch_size: int = 500, flush_every: int = 500) -> None:
         self.binds, self.window, self.audience = list(binds), window, audience
         self.parts_for, self.tracker = parts_for, tracker
@@ -125,7 +126,8 @@ class FanOut:
                 return
             else:
                 self._done(job, RecipientOutcome.SENT, " ".join(job.ids))
-                self.tracker.track(self.audience, job.recipient.key, job.ids)
+                if self.tracker is not None:  # None: the store's message ledger tracks them
+                    self.tracker.track(self.audience, job.recipient.key, job.ids)
                 self.result.sent += 1
 
     def _done(self, job: _Job, outcome: RecipientOutcome, reference: str | None = None) -> None:

@@ -47,6 +47,16 @@ class ReceiptTracker:
             if early is not None:
                 self.receipt(message_id, early)
 
+    def knows(self, message_id: str) -> bool:
+        return message_id in self._by_id
+
+    def offer(self, message_id: str, state: str) -> bool:
+        """Take the receipt when its id is tracked here (True), else leave it (False)."""
+        if message_id not in self._by_id:
+            return False
+        self.receipt(message_id, state)
+        return True
+
     def receipt(self, message_id: str, state: str) -> None:
         outcome = FINAL.get(state)
         if outcome is None:

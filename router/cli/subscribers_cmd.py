@@ -6,8 +6,10 @@ Loads opt-in subscribers into the store, streaming the file in batches of 1,000
     address,language,areas
     +31 6 1234 5678,nl,51.8801 4.4602;CBS=GM0599
 
-``address``: for ``msisdn`` a phone number in international form (spaces, dashes and
-a leading ``+`` or ``00`` are dropped; 8 to 15 digits remain). ``language``: optional
+``address``: for ``msisdn`` a phone number, validated with libphonenumber and stored
+as E.164 digits (``31612345678``): written with its country code (``+31 6 1234 5678``),
+or national (``06 1234 5678``, ``0031 6 ...``) when ``--region`` or the setting
+``subscriber_default_region`` names the country to read it in. ``language``: optional
 (``nl``, ``en-GB``). ``areas``: one or more home areas separated by ``;``, each a point
 ``LAT LON`` (WGS 84) or a CAP geocode ``NAME=VALUE``. A number already registered is
 replaced (new language and areas). Rows that do not parse are reported by line number
@@ -39,6 +41,8 @@ def register(subparsers: Any) -> None:
     load.add_argument("--kind", default="msisdn", help="address kind (default msisdn)")
     load.add_argument("--config", type=Path, help="settings file (YAML)")
     load.add_argument("--data-dir", type=Path, help="where the SQLite store lives")
+    load.add_argument("--region", help="ISO 3166-1 alpha-2 region for numbers without a "
+                      "country code (default: the setting subscriber_default_region)")
     load.set_defaults(handler=run_import)
 
 
@@ -59,17 +63,25 @@ async def _import(store: SqliteStore, rows: Iterator[Subscriber]) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError  # noqa: PLC0415
+
     from router.settings import load_settings  # noqa: PLC0415
     from router.store import SqliteStore  # noqa: PLC0415
     from router.store.subscriber_csv import read_rows  # noqa: PLC0415
 
-    settings = load_settings(args.config, data_dir=args.data_dir)
+    try:
+        settings = load_settings(args.config, data_dir=args.data_dir,
+                                 subscriber_default_region=args.region)
+    except (ValidationError, FileNotFoundError) as exc:
+        print(f"tocsin subscribers import: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
     if not args.file.is_file():
         print(f"tocsin subscribers import: {args.file}: no such file", file=sys.stderr)
         return 2
     problems: list[str] = []
     store = SqliteStore(settings.database_path)
-    count = asyncio.run(_import(store, read_rows(args.file, args.kind, problems)))
+    count = asyncio.run(_import(store, read_rows(args.file, args.kind, problems,
+                                                      settings.subscriber_default_region)))
     for problem in problems:
         print(problem, file=sys.stderr)
     print(f"{count} subscriber(s) imported into {settings.database_path}"

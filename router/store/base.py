@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from router.cap import Alert, Finding
-from router.channel import Audience
+from router.channel import Audience, MessageLedger
 from router.store.records import (
     AcceptResult,
     AlertPage,
@@ -97,3 +97,6 @@ class Store(Protocol):
 
     def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
         """The subscribers of address ``kind`` that ``delivery`` goes to (streamed)."""
+
+    def message_ledger(self, channel: str) -> MessageLedger:
+        """Network message id -> recipient for ``channel``, filled by its audiences."""

@@ -153,4 +153,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE alerts ADD COLUMN signature TEXT;
     """,
+    # 7: recipient_messages -- network message id -> recipient, so late receipts settle
+    """
+    CREATE TABLE recipient_messages (
+        channel       TEXT NOT NULL,           -- the channel instance that sent it
+        message_id    TEXT NOT NULL,           -- the network's id (one per SMS part)
+        delivery_key  TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL,
+        state         TEXT NOT NULL,           -- sent | delivered | failed | expired
+        created_at    TEXT NOT NULL,
+        PRIMARY KEY (channel, message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX recipient_messages_recipient
+        ON recipient_messages(delivery_key, subscriber_id);
+    """,
 )

@@ -35,10 +35,11 @@ import structlog
 from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
-from router.channel import Audience
+from router.channel import Audience, MessageLedger
 from router.errors import StoreUnavailableError
 from router.store import wallet
 from router.store.areas import AlertArea
+from router.store.messages import SqliteMessageLedger
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
     OPEN_DELIVERY_STATES,
@@ -504,7 +505,12 @@ class SqliteStore:
         area = None if alert.msg_type is MsgType.CANCEL else AlertArea(alert)
         return SubscriberAudience(self._read, self._write, kind=kind,
                                   delivery_key=delivery.idempotency_key,
-                                  alert_id=delivery.alert_id, area=area, prior_key=prior)
+                                  alert_id=delivery.alert_id, area=area, prior_key=prior,
+                                  channel=delivery.channel)
+
+    def message_ledger(self, channel: str) -> MessageLedger:
+        """Where ``channel``'s late receipts find their recipients (``router.store.messages``)."""
+        return SqliteMessageLedger(self._write, channel)
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:

@@ -3,25 +3,40 @@
 
 Problems are reported by line number only: the file holds personal data, and the
 messages end up in terminals and logs.
+
+A phone number is parsed and normalised here, once, with ``phonenumbers``
+(libphonenumber's metadata): it is stored as E.164 digits without ``+`` --
+the one form the SMS channel sends, with TON 1 / NPI 1 -- and a number that is
+not valid in its country's numbering plan is refused. A number written without
+a country code is read in the configured ``subscriber_default_region``; with
+none configured it is refused (Tocsin never guesses a country). The SMS channel
+applies the same rule to its ``recipients`` (``channels/sms/numbers.py``).
 """
 
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import phonenumbers
+
 from router.store.subscribers import Subscriber
 
-_DIGITS = re.compile(r"^\d{8,15}$")
 
-
-def normalise_msisdn(text: str) -> str | None:
-    digits = re.sub(r"[\s\-().]", "", text)
-    digits = digits[1:] if digits.startswith("+") else digits
-    digits = digits[2:] if digits.startswith("00") else digits
-    return digits if _DIGITS.match(digits) else None
+def normalise_msisdn(text: str, default_region: str | None = None) -> str:
+    """``text`` as E.164 digits without ``+``; ValueError saying why not (never the number)."""
+    written = text.strip()
+    if not written.startswith("+") and default_region is None:
+        raise ValueError("no country code (write +CC..., or configure "
+                         "subscriber_default_region for national numbers)")
+    try:
+        number = phonenumbers.parse(written, default_region)
+    except phonenumbers.NumberParseException:
+        raise ValueError("not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid number in its country's numbering plan")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
 
 
 def parse_areas(text: str) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[str, str], ...]]:
@@ -43,7 +58,8 @@ def parse_areas(text: str) -> tuple[tuple[tuple[float, float], ...], tuple[tuple
     return tuple(points), tuple(geocodes)
 
 
-def read_rows(path: Path, kind: str, problems: list[str]) -> Iterator[Subscriber]:
+def read_rows(path: Path, kind: str, problems: list[str],
+              default_region: str | None = None) -> Iterator[Subscriber]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = {"address", "areas"} - set(reader.fieldnames or ())
@@ -54,9 +70,13 @@ def read_rows(path: Path, kind: str, problems: list[str]) -> Iterator[Subscriber
             line = reader.line_num
             address = (row.get("address") or "").strip()
             if kind == "msisdn":
-                address = normalise_msisdn(address) or ""
+                try:
+                    address = normalise_msisdn(address, default_region)
+                except ValueError as exc:
+                    problems.append(f"{path}:{line}: address: {exc}")
+                    continue
             if not address:
-                problems.append(f"{path}:{line}: not a phone number in international form")
+                problems.append(f"{path}:{line}: address: empty")
                 continue
             try:
                 points, geocodes = parse_areas(row.get("areas") or "")

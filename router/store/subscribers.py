@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from router.channel import Recipient, RecipientOutcome, RecipientResult
 from router.store.areas import AlertArea
+from router.store.messages import index_messages
 from router.store.records import AlertState
 
 T = TypeVar("T")
@@ -102,8 +103,9 @@ class SubscriberAudience:
     """``Audience`` of one delivery, backed by the subscriber and outcome tables."""
 
     def __init__(self, read: Run[Any], write: Run[Any], *, kind: str, delivery_key: str,
-                 alert_id: str, area: AlertArea | None, prior_key: str | None) -> None:
-        self._read, self._write = read, write
+                 alert_id: str, area: AlertArea | None, prior_key: str | None,
+                 channel: str = "") -> None:
+        self._read, self._write, self.channel = read, write, channel
         self.kind, self.delivery_key, self.alert_id = kind, delivery_key, alert_id
         self._area, self._prior_key = area, prior_key
         self._claim = uuid.uuid4().hex
@@ -197,6 +199,8 @@ class SubscriberAudience:
                 " WHERE delivery_key = ? AND subscriber_id = ?",
                 [(r.outcome.value, r.reference, now, self.delivery_key, int(r.key))
                  for r in results if r.outcome is not RecipientOutcome.UNSENT])
+            if self.channel:
+                index_messages(conn, self.channel, self.delivery_key, results)
         if results:
             await self._write(write)
 

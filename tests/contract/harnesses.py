@@ -187,7 +187,7 @@ class SmsHarness:
 
     def _config(self, port: int) -> dict[str, Any]:
         return {"port": port, "system_id": "contract", "password": "secret",
-                "recipients": [self.NUMBER], "journal": str(self.journal), "bind_wait_s": 3,
+                "recipients": [f"+{self.NUMBER}"], "journal": str(self.journal), "bind_wait_s": 3,
                 "backoff_initial_s": 0.01, "backoff_max_s": 0.2, "connect_timeout_s": 1,
                 "cancel_text": "WITHDRAWN"}
 

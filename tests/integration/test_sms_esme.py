@@ -33,7 +33,7 @@ def server(tmp_path: Path) -> Iterator[SmscProcess]:
 
 def make_channel(server: SmscProcess, journal: Path, **extra: Any) -> SmsChannel:
     config = {"port": server.smpp_port, "system_id": "tocsin", "password": "secret",
-              "recipients": NUMBERS, "journal": str(journal), "window": 4, "bind_wait_s": 3,
+              "recipients": [f"+{n}" for n in NUMBERS], "journal": str(journal), "window": 4, "bind_wait_s": 3,
               "backoff_initial_s": 0.01, "backoff_max_s": 0.2, **extra}
     return SmsChannel("sms", config)
 
@@ -125,7 +125,7 @@ async def test_receipts_are_correlated_to_recipients(server: SmscProcess, tmp_pa
 async def test_negative_receipts_count_as_expired_or_failed(
         server: SmscProcess, tmp_path: Path, final: str, outcome: str) -> None:
     server.faults(receipt=final)
-    built = make_channel(server, tmp_path / "j.jsonl", recipients=NUMBERS[:5])
+    built = make_channel(server, tmp_path / "j.jsonl", recipients=[f"+{n}" for n in NUMBERS[:5]])
     await built.start()
     try:
         await built.send(delivery())
@@ -240,3 +240,20 @@ async def test_too_long_text_fails_before_anything_is_sent(
         await built.close()
     assert raised.value.reason.value == "too_long"
     assert server.received() == []
+
+
+async def test_numbers_reach_the_smsc_as_e164_digits_with_ton_1_npi_1(
+        server: SmscProcess, tmp_path: Path) -> None:
+    """However the list writes them, the SMSC sees one form: E.164 digits, no '+', TON 1
+    (international), NPI 1 (E.164); a national number is read in ``default_region``."""
+    written = ["+31 6 1000 0001", "+31610000002", "0031 6 1000 0003", "06-1000 0004",
+               "+31 (0)6 1000 0005"]
+    built = make_channel(server, tmp_path / "j.jsonl", recipients=written, default_region="nl")
+    await built.start()
+    try:
+        await built.send(delivery())
+    finally:
+        await built.close()
+    seen = {(r["destination_addr"], r["dest_addr_ton"], r["dest_addr_npi"])
+            for r in server.received()}
+    assert seen == {(f"3161000000{i}", 1, 1) for i in range(1, 6)}

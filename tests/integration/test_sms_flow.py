@@ -23,7 +23,7 @@ ROUTES = ("routes:\n  - id: all\n    match: {status: [Actual]}\n    channels: [s
           "default: [file]\n")
 INSIDE = [f"3165000{i:04d}" for i in range(20)]   # in the first alert's polygon
 LATER = [f"3166000{i:04d}" for i in range(5)]     # only in the Update's larger polygon
-OUTSIDE = [f"3167000{i:04d}" for i in range(5)]   # Amsterdam
+OUTSIDE = [f"3162000{i:04d}" for i in range(5)]   # Amsterdam
 
 
 @pytest.fixture
@@ -33,13 +33,14 @@ def server_smsc() -> Iterator[SmscProcess]:
 
 
 def setup(tmp_path: Path, server_smsc: SmscProcess) -> dict[str, str]:
-    rows = ([f"+{n},nl,51.88 4.46" for n in INSIDE] + [f"+{n},en,51.90 4.50" for n in LATER]
+    rows = ([f"+{n},nl,51.88 4.46" for n in INSIDE]
+            + [f"0{n[2:]},en,51.90 4.50" for n in LATER]  # national: read in --region NL
             + [f"+{n},,52.37 4.90" for n in OUTSIDE])
     (tmp_path / "subs.csv").write_text("address,language,areas\n" + "\n".join(rows) + "\n",
                                        encoding="utf-8")
     imported = subprocess.run(
         [sys.executable, "-m", "router.cli", "subscribers", "import", str(tmp_path / "subs.csv"),
-         "--data-dir", str(tmp_path / "data")], cwd=REPO, capture_output=True, text=True,
+         "--data-dir", str(tmp_path / "data"), "--region", "NL"], cwd=REPO, capture_output=True, text=True,
         timeout=60, check=False)
     assert imported.returncode == 0, imported.stderr
     assert "30 subscriber(s) imported" in imported.stdout
@@ -90,5 +91,6 @@ async def test_alert_update_and_cancel_reach_the_right_subscribers(
     assert sorted(r["destination_addr"] for r in sent_update) == sorted(INSIDE + LATER)
     assert sorted(r["destination_addr"] for r in sent_cancel) == sorted(INSIDE + LATER)
     assert cancelled["sms"]["state"] == "delivered"
+    assert {(r["dest_addr_ton"], r["dest_addr_npi"]) for r in server_smsc.received()} == {(1, 1)}
     log = server.log_path.read_text(encoding="utf-8")
     assert not any(number in log for number in INSIDE + LATER + OUTSIDE)

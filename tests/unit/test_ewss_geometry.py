@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from geographiclib.geodesic import Geodesic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,6 @@ from channels.galileo_ewss.mapping import with_ellipse
 BASE = camf.CamfMessage(camf.MessageType.ALERT, 150, 1, 24, camf.Severity.SEVERE, False, 0,
                         camf.Duration.UNKNOWN, camf.Library.INTERNATIONAL, 1, 0, 0, 0, 0, 0, 0,
                         camf.Refinement())
-R = 6371.0088
 
 
 def through_bits(codes: EllipseCodes) -> camf.Ellipse:
@@ -29,20 +29,15 @@ def cover(shapes: Shapes, refine: bool = True) -> Coverage:
 
 
 def distance_and_bearing(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
-    """Great-circle distance (km) and initial bearing (degrees clockwise from north)."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    dlon = lon2 - lon1
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-    distance = 2 * R * math.asin(min(1.0, math.sqrt(h)))
-    bearing = math.degrees(math.atan2(math.sin(dlon) * math.cos(lat2),
-                                      math.cos(lat1) * math.sin(lat2)
-                                      - math.sin(lat1) * math.cos(lat2) * math.cos(dlon)))
-    return distance, bearing
+    """Geodesic distance (km) and forward azimuth (degrees clockwise from north) on WGS84,
+    from geographiclib -- not PROJ, which geometry.py uses."""
+    line = Geodesic.WGS84.Inverse(a[0], a[1], b[0], b[1])
+    return float(line["s12"]) / 1000, float(line["azi1"])
 
 
 def inside(ellipse: camf.Ellipse, point: tuple[float, float]) -> bool:
-    """Independent of geometry.py: a point is inside when its distance from the centre
-    is at most the ellipse's radius in its bearing (the azimuth read clockwise from
+    """Independent of geometry.py: a point is inside when its geodesic distance from the
+    centre is at most the ellipse's radius in its azimuth (the azimuth read clockwise from
     north, as geometry.AZIMUTH_CLOCKWISE_FROM_NORTH says)."""
     assert geometry.AZIMUTH_CLOCKWISE_FROM_NORTH
     distance, bearing = distance_and_bearing((ellipse.latitude, ellipse.longitude), point)

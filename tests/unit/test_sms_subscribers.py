@@ -4,6 +4,8 @@ the alert status, and the CSV import."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,8 +160,14 @@ async def test_reimport_replaces_areas_and_keeps_one_row(store: SqliteStore) -> 
 
 def test_csv_parsing_rules() -> None:
     assert normalise_msisdn("+31 6 1234-5678") == "31612345678"
-    assert normalise_msisdn("0031612345678") == "31612345678"
-    assert normalise_msisdn("12") is None
+    assert normalise_msisdn("0031612345678", "NL") == "31612345678"
+    assert normalise_msisdn("06 1234 5678", "NL") == "31612345678"
+    for written, region, why in (("12", "NL", "not a valid number"),
+                                 ("+31690000001", None, "not a valid number"),
+                                 ("0031612345678", None, "no country code"),
+                                 ("31612345678", None, "no country code")):
+        with pytest.raises(ValueError, match=why):
+            normalise_msisdn(written, region)
     assert parse_areas("51.9 4.4; CBS=GM0599") == (((51.9, 4.4),), (("CBS", "GM0599"),))
     with pytest.raises(ValueError, match="home area"):
         parse_areas(" ; ")
@@ -176,7 +184,46 @@ def test_import_command_reports_bad_rows_without_numbers(
     out, err = capsys.readouterr()
     assert status == 1
     assert "1 subscriber(s) imported" in out
-    assert ":3: not a phone number" in err
+    assert ":3: address: not a valid number" in err
     assert ":4: areas:" in err
     assert "3163333" not in err
     assert "3161111" not in out + err
+
+
+def test_import_normalises_numbers_once_and_refuses_invalid_ones_by_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "subs.csv"
+    csv_file.write_text("address,language,areas\n"
+                        "+31 6 1000 0001,nl,51.88 4.46\n"  # 2: international
+                        "06 1000 0002,nl,51.88 4.46\n"  # 3: national, read in NL
+                        "0031 6 1000 0003,,51.88 4.46\n"  # 4: NL's international prefix
+                        "+31690000001,,51.88 4.46\n"  # 5: unallocated range: refused
+                        "+31 (0)6-1000-0001,en,51.88 4.46\n",  # 6: line 2 again
+                        encoding="utf-8")
+    data = tmp_path / "d"
+    status = main(["subscribers", "import", str(csv_file), "--data-dir", str(data),
+                   "--region", "nl"])
+    _out, err = capsys.readouterr()
+    assert status == 1
+    assert [e for e in err.splitlines() if str(csv_file) in e] == [f"{csv_file}:5: address: not a valid number in its country's "
+                                "numbering plan"]
+    assert _addresses(data / "tocsin.sqlite3") == {"31610000001": "en", "31610000002": "nl", "31610000003": None}
+
+
+def test_without_a_region_national_numbers_are_refused_not_guessed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "subs.csv"
+    csv_file.write_text("address,language,areas\n06 1000 0002,nl,51.88 4.46\n"
+                        "31610000003,nl,51.88 4.46\n", encoding="utf-8")
+    status = main(["subscribers", "import", str(csv_file), "--data-dir", str(tmp_path / "d")])
+    _out, err = capsys.readouterr()
+    assert status == 1
+    assert [line.split(": ", 1)[1] for line in err.splitlines() if str(csv_file) in line] == [
+        "address: no country code (write +CC..., or configure subscriber_default_region "
+        "for national numbers)"] * 2
+    assert "1000" not in err
+
+
+def _addresses(database: Path) -> dict[str, str | None]:
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        return dict(conn.execute("SELECT address, language FROM subscribers").fetchall())
