@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     dev_api_key: SecretStr | None = Field(
         default=None, description="demo mode only: the development key (else one is generated)")
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    max_event_streams_per_key: int = Field(
+        default=16, ge=1, le=10_000,
+        description="live event streams (GET /api/v1/alerts/{id}/events) one API key may "
+                    "hold open at once; the next is 429 sse.too-many-streams")
     default_profile: str = "cap12"
     profile_dirs: list[Path] = Field(default_factory=list)
     routes_file: Path = Path("config/routes.yaml")

@@ -16,6 +16,7 @@ from router.profiles import ProfileSet
 from router.record import Recorder
 from router.render import Renderer
 from router.routing import Router
+from router.ingest.streams import StreamSlots
 from router.settings import Settings
 from router.store import Store
 
@@ -40,6 +41,8 @@ class IngestContext:
     """Spoken variants are made after acceptance (a speech worker runs)."""
     channels: Mapping[str, Channel] = field(default_factory=dict)
     """The configured channel instances (the wallet API serves keys and documents)."""
+    event_streams: StreamSlots = field(default_factory=StreamSlots)
+    """Open SSE streams per API key (bounded by ``max_event_streams_per_key``)."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)
