@@ -39,6 +39,7 @@ error by error, and the count of the rest says so."""
 
 _DATETIME_ELEMENTS = ("sent", "effective", "onset", "expires")
 _PREFIX = re.compile(r"[A-Za-z0-9_]+:")
+_PREFIXED_STEP = re.compile(r"([A-Za-z_][\w.-]*):([A-Za-z_][\w.-]*)")
 _NAMESPACE = re.compile(r"\{[^}'\s]*\}")
 _NOT_EXPECTED = re.compile(r"^Element '(?:\{([^}]*)\})?([^']*)': This element is not expected")
 _REPEATABLE = frozenset({
@@ -61,14 +62,14 @@ def _schema() -> etree.XMLSchema:
 
 
 def schema_findings(root: etree._Element) -> list[Finding]:
-    """Validate against the CAP 1.2 XSD; every schema error becomes a finding."""
+    """Validate against the CAP 1.2 XSD; each schema error becomes a finding, up to
+    ``MAX_SCHEMA_FINDINGS``, and one more finding counts the rest."""
     schema = _schema()
     if schema.validate(root):
         return []
     log = schema.error_log
     entries = cast(Iterable[etree._LogEntry], log)  # lxml-stubs lack __iter__
-    namespaces = _prefixes(root)
-    findings = [_to_finding(root, entry, namespaces)
+    findings = [_to_finding(root, entry)
                 for entry in islice(entries, MAX_SCHEMA_FINDINGS)]
     rest = len(log) - len(findings)  # type: ignore[arg-type]  # lxml-stubs lack __len__
     if rest > 0:
@@ -76,17 +77,6 @@ def schema_findings(root: etree._Element) -> list[Finding]:
             "xsd.more-errors", "/alert",
             f"{rest} more schema errors are not listed (the first {len(findings)} are)"))
     return findings
-
-
-def _prefixes(root: etree._Element) -> dict[str, str]:
-    """Every namespace prefix the document declares, for evaluating libxml2's error
-    paths (which use the document's own prefixes, e.g. ``/*/*[9]/x:ext``)."""
-    found: dict[str, str] = {}
-    for element in root.iter(tag=etree.Element):
-        for prefix, uri in element.nsmap.items():
-            if prefix:
-                found.setdefault(prefix, uri)
-    return found
 
 
 def element_path(element: etree._Element) -> str:
@@ -106,13 +96,15 @@ def element_path(element: etree._Element) -> str:
     return "/" + "/".join(reversed(steps))
 
 
-def _location(root: etree._Element, path: str, namespaces: dict[str, str]) -> str:
-    """The error's element as an unprefixed, indexed path. The XPath can still fail
-    (one prefix bound to two namespaces in different scopes): then the path is
-    cleaned up as text; a location is never worth an exception."""
+def _location(root: etree._Element, path: str) -> str:
+    """The error's element as an unprefixed, indexed path. libxml2 writes the path
+    with the document's own prefixes (``/*/*[9]/x:ext``), which an XPath evaluated
+    here does not know (and one prefix may name two namespaces in two scopes), so
+    each prefixed step is matched by its local name; a location is never worth an
+    exception."""
     if "*" in path:
         try:
-            found = root.getroottree().xpath(path, namespaces=namespaces)
+            found = root.getroottree().xpath(_PREFIXED_STEP.sub(r"*[local-name()='\2']", path))
         except etree.XPathError:
             found = None
         if isinstance(found, list) and found and isinstance(found[0], etree._Element):
@@ -120,9 +112,8 @@ def _location(root: etree._Element, path: str, namespaces: dict[str, str]) -> st
     return _UNINDEXED_STEP.sub(r"/\1[1]", _PREFIX.sub("", path))
 
 
-def _to_finding(root: etree._Element, entry: etree._LogEntry,
-                namespaces: dict[str, str]) -> Finding:
-    location = _location(root, entry.path or "/", namespaces)
+def _to_finding(root: etree._Element, entry: etree._LogEntry) -> Finding:
+    location = _location(root, entry.path or "/")
     foreign = _NOT_EXPECTED.match(entry.message)
     if foreign is not None and foreign.group(1) != CAP12_NAMESPACE:
         namespace = foreign.group(1) or "no namespace"

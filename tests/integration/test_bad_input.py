@@ -196,3 +196,14 @@ async def test_event_streams_per_key_are_limited(api: Server) -> None:
             await asyncio.sleep(0.1)
         assert again.status == 200
         again.close()
+
+
+async def test_an_answer_lists_at_most_100_findings_and_counts_the_rest(api: Server) -> None:
+    """150 open polygons: 150 spec-rule errors, each a finding; the answer lists 100."""
+    polygons = b"<polygon>52.0,4.0 52.1,4.1 52.2,4.0 52.3,4.2</polygon>" * 150
+    body = make_alert("BAD-MANY-1").replace(b"</areaDesc>", b"</areaDesc>" + polygons, 1)
+    status, problem, _ = await _post(api, body, CAP)
+    assert (status, problem["code"]) == (422, "cap.invalid"), problem
+    assert len(problem["findings"]) == 100
+    assert len(problem["findings"]) + problem["findings_omitted"] >= 150
+    assert {f["code"] for f in problem["findings"]} >= {"cap.polygon.not-closed"}
