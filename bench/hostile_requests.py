@@ -47,6 +47,12 @@ def rss_kib(pid: int, field: str) -> int:
     raise LookupError(field)
 
 
+def reset_peak(pid: int) -> int:
+    """Reset VmHWM to the current RSS (``clear_refs`` 5) and return that RSS."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return rss_kib(pid, "VmRSS")
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
@@ -61,8 +67,7 @@ async def peak_rss_of(server: Server, session: aiohttp.ClientSession,
                       body: bytes) -> tuple[int, int, int]:
     """(peak RSS growth in KiB, status, answer bytes) for one POST of ``body``."""
     pid = server.proc.pid
-    Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset VmHWM to the current RSS
-    before = rss_kib(pid, "VmRSS")
+    before = reset_peak(pid)
     async with session.post(f"{server.url}/api/v1/alerts", data=body, headers=CAP) as answer:
         size = len(await answer.read())
         status = answer.status

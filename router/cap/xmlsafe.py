@@ -116,9 +116,8 @@ def _count_finding(data: bytes, root: etree._Element, limits: XmlLimits) -> Find
     may_exceed_attributes = data.count(b"=") > limits.max_attributes
     if not (may_exceed_elements or may_exceed_attributes):
         return None
-    elements = attributes = 0
-    for element in root.iter(tag=etree.Element):
-        elements += 1
+    attributes = 0
+    for elements, element in enumerate(root.iter(tag=etree.Element), start=1):
         attributes += len(element.attrib)
         if elements > limits.max_elements:
             return error("xml.too-many-elements", "/",

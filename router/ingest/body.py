@@ -13,7 +13,14 @@ that are not what the client meant:
   ``Accept-Encoding`` naming what is taken): a coding other than ``gzip``,
   ``deflate`` or ``identity``, or more than one coding;
 - 400 ``http.content-encoding``: a ``gzip``/``deflate`` body that does not decode;
-- 400 ``http.bad-payload``: any other broken body (e.g. bad chunked framing).
+- 400 ``http.bad-payload``: any other broken body (e.g. bad chunked framing);
+- 408 ``http.body-timeout``: the body did not arrive within
+  ``body_read_timeout_s`` (setting, default 30 s). This bounds a client that
+  sends a body slowly or stops halfway (each such request holds a socket and a
+  task), and a fault in aiohttp: when a deflate body that stops decoding arrives
+  in more than one TCP segment, aiohttp queues its own 400 *behind* the request
+  whose body can then never complete, and the handler would wait until the
+  client hung up.
 
 A truncated gzip body is not detected by aiohttp (it does not check the gzip
 trailer): it decodes to a prefix of the document, which then fails as XML
@@ -22,6 +29,8 @@ bytes (aiohttp counts them while reading), so a compression bomb is a 413.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 
@@ -55,10 +64,17 @@ def payload_problem(exc: web.RequestPayloadError) -> ProblemError:
                         f"the request body could not be read: {str(exc).strip()[:200]}")
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The decoded body, or a problem (never a bare aiohttp payload error)."""
+async def read_body(request: web.Request, timeout_s: float) -> bytes:
+    """The decoded body, or a problem (never a bare aiohttp payload error, never a
+    wait without end)."""
     check_content_encoding(request)
     try:
-        return await request.read()
+        async with asyncio.timeout(timeout_s):
+            return await request.read()
     except web.RequestPayloadError as exc:
         raise payload_problem(exc) from exc
+    except TimeoutError as exc:
+        raise ProblemError(408, "http.body-timeout", "Body too slow",
+                           f"the request body did not arrive within {timeout_s:g} s "
+                           "(setting body_read_timeout_s); nothing was read",
+                           headers={"Connection": "close"}) from exc

@@ -12,11 +12,11 @@ from aiohttp import web
 
 from router.channel import Capabilities, Channel
 from router.ingest.auth import Authenticator
+from router.ingest.streams import StreamSlots
 from router.profiles import ProfileSet
 from router.record import Recorder
 from router.render import Renderer
 from router.routing import Router
-from router.ingest.streams import StreamSlots
 from router.settings import Settings
 from router.store import Store
 

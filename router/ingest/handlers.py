@@ -172,7 +172,7 @@ async def _read_body(request: web.Request, ctx: IngestContext) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     try:
-        return await read_body(request)
+        return await read_body(request, ctx.settings.body_read_timeout_s)
     except web.HTTPRequestEntityTooLarge as exc:
         raise too_large from exc
 

@@ -41,10 +41,10 @@ from typing import Any
 from aiohttp import web
 
 from router.ingest.context import CONTEXT
-from router.store import AlertRecord
 from router.ingest.handlers import _alert_out, _authenticated, _not_found
 from router.ingest.schemas import AlertOut
 from router.ingest.streams import principal_of
+from router.store import AlertRecord
 
 POLL_S = 15.0
 TICK_S = 1.0

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import signal
+import socket
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,7 @@ from tests.integration.server import DEV_KEY, REPO, Server, start_server
 AUTH = {"Authorization": f"Bearer {DEV_KEY}"}
 CAP = {**AUTH, "Content-Type": "application/cap+xml"}
 STREAM_LIMIT = 3
+BODY_TIMEOUT_S = 2
 FOREIGN = b'<x:ext xmlns:x="urn:example:extension">extra</x:ext>'
 
 
@@ -42,7 +45,7 @@ def attribute_flood(identifier: str, count: int = 60_000) -> bytes:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(tmp_path_factory.mktemp("bad-input") / "data", env={
-        "TOCSIN_DISPATCH_ENABLED": "false",
+        "TOCSIN_DISPATCH_ENABLED": "false", "TOCSIN_BODY_READ_TIMEOUT_S": str(BODY_TIMEOUT_S),
         "TOCSIN_MAX_EVENT_STREAMS_PER_KEY": str(STREAM_LIMIT)})
     yield server
     server.stop(signal.SIGKILL)
@@ -103,6 +106,40 @@ async def test_truncated_deflate_body_is_a_4xx(api: Server) -> None:
                                 headers={**CAP, "Content-Encoding": "deflate"}) as response:
             assert response.status == 400
     assert "BAD-ENC-4" not in await _identifiers(api)
+
+
+def _raw_post(server: Server, head: dict[str, str], parts: list[bytes],
+              length: int) -> bytes:
+    """POST over a bare socket, the body in separate segments; the answer's first bytes."""
+    lines = "".join(f"{name}: {value}\r\n" for name, value in head.items())
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(f"POST /api/v1/alerts HTTP/1.1\r\nHost: t\r\n{lines}"
+                     f"Content-Length: {length}\r\n\r\n".encode())
+        for part in parts:
+            sock.sendall(part)
+            time.sleep(0.3)
+        return sock.recv(4096)
+
+
+def test_deflate_body_that_stops_decoding_in_a_later_segment_is_answered(
+        api: Server) -> None:
+    """aiohttp queues its own 400 behind the request whose body never completes; the
+    body deadline answers instead of waiting for the client to hang up."""
+    compressed = zlib.compress(make_alert("BAD-ENC-5"))
+    body = compressed[: len(compressed) // 2] + b"\x00garbage"
+    started = time.monotonic()
+    answer = _raw_post(api, {**CAP, "Content-Encoding": "deflate"}, [body[:100], body[100:]],
+                       len(body))
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"http.body-timeout" in answer
+    assert time.monotonic() - started < BODY_TIMEOUT_S + 10
+
+
+def test_a_body_that_stops_arriving_is_408(api: Server) -> None:
+    body = make_alert("BAD-SLOW-1")
+    answer = _raw_post(api, CAP, [body[:200]], len(body))
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"http.body-timeout" in answer
 
 
 async def test_gzip_body_that_decodes_is_accepted(api: Server) -> None:

@@ -33,7 +33,7 @@ def test_a_foreign_element_anywhere_is_a_located_finding(
     root = etree.fromstring(SMALL)
     candidates = [root] if container == "alert" else list(root.iter(NS + container))
     parent = candidates[which % len(candidates)]
-    foreign = etree.Element("{%s}%s" % (uri, local), nsmap={prefix: uri})
+    foreign = etree.Element(f"{{{uri}}}{local}", nsmap={prefix: uri})
     foreign.text = "extra"
     parent.insert(position % (len(parent) + 1), foreign)
     outcome = parse_cap(etree.tostring(root))
