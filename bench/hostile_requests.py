@@ -4,7 +4,8 @@ measured in the same run on the same process.
 1. **Attribute flood**: an alert with 60,000 attributes on ``<info>`` (~650 KB).
    Peak RSS of the server during the request (``VmHWM`` after resetting it with
    ``/proc/PID/clear_refs``) minus its RSS before, as a ratio to the same figure
-   for the medium fixture alert; the size of the answer body.
+   for the medium fixture alert; the size of the answer body; and the peak RSS
+   growth with ``--parallel`` such requests at once.
 2. **Idle SSE streams**: the server's CPU (utime + stime from ``/proc/PID/stat``)
    while ``--streams`` event streams watch pending alerts, as a ratio to the same
    server with no stream open, each over ``--seconds``; its open file descriptors.
@@ -74,6 +75,21 @@ async def peak_rss_of(server: Server, session: aiohttp.ClientSession,
     return rss_kib(pid, "VmHWM") - before, status, size
 
 
+async def parallel_peak(server: Server, session: aiohttp.ClientSession, body: bytes,
+                        count: int) -> int:
+    """Peak RSS growth in KiB while ``count`` copies of ``body`` are posted at once."""
+    pid = server.proc.pid
+    before = reset_peak(pid)
+
+    async def one() -> None:
+        async with session.post(f"{server.url}/api/v1/alerts", data=body,
+                                headers=CAP) as answer:
+            await answer.read()
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    return rss_kib(pid, "VmHWM") - before
+
+
 async def cpu_share(server: Server, seconds: float) -> float:
     start = cpu_seconds(server.proc.pid)
     await asyncio.sleep(seconds)
@@ -115,6 +131,9 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"{args.attributes} attributes: +{hostile[0]} KiB peak RSS, "
                       f"{hostile[1]}, {hostile[2]} B answer; "
                       f"ratio to medium {hostile[0] / max(medium[0], 1):.1f} x")
+                together = await parallel_peak(server, session, flood(args.attributes),
+                                               args.parallel)
+                print(f"{args.parallel} of them at once: +{together} KiB peak RSS")
                 idle = await cpu_share(server, args.seconds)
                 streams, refused = await open_streams(server, session, args.streams)
                 await asyncio.sleep(1.0)  # let the first batches go out
@@ -136,6 +155,7 @@ def main() -> None:
     parser.add_argument("--attributes", type=int, default=60_000)
     parser.add_argument("--streams", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--parallel", type=int, default=8)
     args = parser.parse_args()
     if args.quick:
         args.streams, args.seconds = 20, 2.0

@@ -244,3 +244,16 @@ async def test_an_answer_lists_at_most_100_findings_and_counts_the_rest(api: Ser
     assert len(problem["findings"]) == 100
     assert len(problem["findings"]) + problem["findings_omitted"] >= 150
     assert {f["code"] for f in problem["findings"]} >= {"cap.polygon.not-closed"}
+
+
+async def test_no_rejection_above_was_counted_as_an_internal_error(api: Server) -> None:
+    """Runs last in this module: every bad input above was a client error in the metrics
+    too (an internal error would page the operator)."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{api.url}/metrics") as response:
+            exposition = await response.text()
+    rejected = [line for line in exposition.splitlines()
+                if line.startswith("tocsin_alerts_rejected_total{")]
+    assert any('status="408"' in line and not line.endswith(" 0.0") for line in rejected)
+    internal = [line for line in rejected if 'status="500"' in line]
+    assert all(line.endswith(" 0.0") for line in internal), internal
