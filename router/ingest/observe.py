@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -61,17 +62,20 @@ async def metrics(request: web.Request) -> web.Response:
 class _Stream:
     """One SSE response: numbered events, a keep-alive comment when quiet."""
 
-    def __init__(self, request: web.Request, response: web.StreamResponse) -> None:
+    def __init__(self, request: web.Request, response: web.StreamResponse,
+                 draining: Callable[[], bool]) -> None:
         self.request = request
+        self.draining = draining
         self.response = response
         self.last_id = 0
         self.last_write = time.monotonic()
 
     @property
     def closed(self) -> bool:
-        """The client went away (aiohttp drops the transport when the connection is lost)."""
+        """The client went away (aiohttp drops the transport when the connection is
+        lost), or the service is draining: either way the stream ends."""
         transport = self.request.transport
-        return transport is None or transport.is_closing()
+        return transport is None or transport.is_closing() or self.draining()
 
     async def send(self, event: str, data: dict[str, Any]) -> None:
         self.last_id += 1
@@ -128,13 +132,12 @@ async def _stream_events(request: web.Request, alert_id: str,
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no"})
     await response.prepare(request)
-    stream = _Stream(request, response)
+    stream = _Stream(request, response, lambda: ctx.draining)
     await stream.write("retry: 2000\n\n")
     seen: dict[str, str] = {}
     ends_at = time.monotonic() + MAX_STREAM_S
     with ctx.recorder.progress.watch(alert_id) as changed:
-        while (record is not None and time.monotonic() < ends_at and not ctx.draining
-               and not stream.closed):
+        while record is not None and time.monotonic() < ends_at and not stream.closed:
             changed.clear()
             alert = _alert_out(record)
             for data in _changes(alert, seen):

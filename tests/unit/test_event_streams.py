@@ -59,6 +59,23 @@ async def test_an_idle_stream_does_not_poll_the_store(tmp_path: Path) -> None:
         assert app[CONTEXT].event_streams.open_for(principal_of(AUTH["Authorization"])) == 0
 
 
+async def test_an_idle_stream_ends_within_a_tick_when_the_service_drains(
+        tmp_path: Path) -> None:
+    settings = Settings(demo=True, data_dir=tmp_path, dev_api_key=KEY, dispatch_enabled=False)
+    app = create_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post(
+            "/api/v1/alerts", data=(EXAMPLES / "nl-alert-fire.xml").read_bytes(),
+            headers={**AUTH, "Content-Type": "application/cap+xml"})
+        alert_id = (await response.json())["id"]
+        stream = await client.get(f"/api/v1/alerts/{alert_id}/events", headers=AUTH)
+        await stream.content.readline()
+        app[CONTEXT].draining = True
+        async with asyncio.timeout(10):  # one tick (1 s), not the 15 s poll interval
+            await stream.content.read()
+        assert stream.content.at_eof()
+
+
 def test_slots_are_per_principal_and_released() -> None:
     slots = StreamSlots()
     with slots.hold("a", 2), slots.hold("a", 2), slots.hold("b", 2):
