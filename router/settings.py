@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     dev_api_key: SecretStr | None = Field(
         default=None, description="demo mode only: the development key (else one is generated)")
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    body_read_timeout_s: float = Field(
+        default=30.0, gt=0, le=600,
+        description="a request body must arrive within this, else 408 http.body-timeout")
+    max_event_streams_per_key: int = Field(
+        default=16, ge=1, le=10_000,
+        description="live event streams (GET /api/v1/alerts/{id}/events) one API key may "
+                    "hold open at once; the next is 429 sse.too-many-streams")
     default_profile: str = "cap12"
     profile_dirs: list[Path] = Field(default_factory=list)
     routes_file: Path = Path("config/routes.yaml")

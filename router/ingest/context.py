@@ -12,6 +12,7 @@ from aiohttp import web
 
 from router.channel import Capabilities, Channel
 from router.ingest.auth import Authenticator
+from router.ingest.streams import StreamSlots
 from router.profiles import ProfileSet
 from router.record import Recorder
 from router.render import Renderer
@@ -43,6 +44,8 @@ class IngestContext:
     """The configured channel instances (the wallet API serves keys and documents)."""
     signatures: SignatureChecker = field(default_factory=lambda: SignatureChecker(TrustStore()))
     """Checks XML-DSig signatures against the configured trust store."""
+    event_streams: StreamSlots = field(default_factory=StreamSlots)
+    """Open SSE streams per API key (bounded by ``max_event_streams_per_key``)."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

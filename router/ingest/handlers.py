@@ -6,7 +6,8 @@ and problem code:
 1. API key present and known (401 ``auth.missing-key`` / ``auth.invalid-key``)
 2. ``Content-Type`` is ``application/cap+xml`` or ``application/xml``
    (415 ``http.unsupported-media-type``)
-3. body within ``max_body_bytes`` (413 ``xml.too-large``), ``?profile=`` known
+3. body within ``max_body_bytes`` (413 ``xml.too-large``) and decodable for its
+   ``Content-Encoding`` (415 / 400, see ``router.ingest.body``), ``?profile=`` known
    (400 ``ingest.unknown-profile``)
 4. readable CAP (400 with the ``xml.*`` / ``cap.namespace`` finding)
 5. XML-DSig signature checked (``router.trust``); a signed alert is validated and
@@ -33,6 +34,7 @@ from ulid import ULID
 
 from router.cap import Alert, Finding, FindingSeverity, XmlLimits
 from router.errors import StoreUnavailableError
+from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.plan import plan_deliveries
 from router.ingest.problems import ProblemError
@@ -178,7 +180,7 @@ async def _read_body(request: web.Request, ctx: IngestContext) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     try:
-        return await request.read()
+        return await read_body(request, ctx.settings.body_read_timeout_s)
     except web.HTTPRequestEntityTooLarge as exc:
         raise too_large from exc
 

@@ -3,7 +3,9 @@
 Stage: ingest. Every response carries ``X-Request-ID`` (the caller's, if it
 sent a sane one, else a new ULID) and every log line of the request carries
 ``request_id``; every error, including aiohttp's own 404/405 and anything
-unexpected, leaves as ``application/problem+json``.
+unexpected, leaves as ``application/problem+json``. A body that does not decode
+for its ``Content-Encoding`` is a 4xx on every route (``router.ingest.body``),
+checked here so that no handler's own body reading can turn it into a 500.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from ulid import ULID
 
+from router.ingest.body import check_content_encoding, payload_problem
 from router.ingest.problems import ProblemError
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -31,9 +34,12 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     started = time.perf_counter()
     response: web.StreamResponse
     try:
+        check_content_encoding(request)
         response = await handler(request)
     except ProblemError as problem:
         response = problem.response(request_id)
+    except web.RequestPayloadError as exc:
+        response = payload_problem(exc).response(request_id)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -1,6 +1,11 @@
 """Errors as RFC 9457 ``application/problem+json`` responses with machine-readable codes.
 
 Stage: ingest (HTTP). Handlers raise ``ProblemError``; the middleware renders it.
+
+An answer lists at most ``MAX_PROBLEM_FINDINGS`` findings and counts the rest in
+``findings_omitted``: an alert with thousands of faults is rewritten, not fixed
+one finding at a time, and a multi-megabyte error body only costs both sides
+memory (the CAP core already bounds schema errors the same way).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from aiohttp import web
 from router.cap import Finding
 from router.ingest.schemas import Problem
 
+MAX_PROBLEM_FINDINGS = 100
 PROBLEM_TYPE = "https://tocsin.invalid/problems/"
 """Base of the ``type`` URIs; ``.invalid`` because they name, and do not locate, a problem."""
 
@@ -28,8 +34,11 @@ class ProblemError(Exception):
         self.headers = headers or {}
 
     def response(self, request_id: str | None) -> web.Response:
+        omitted = len(self.findings) - MAX_PROBLEM_FINDINGS
         body = Problem(type=PROBLEM_TYPE + self.code, title=self.title, status=self.status,
-                       code=self.code, detail=self.detail, findings=self.findings,
+                       code=self.code, detail=self.detail,
+                       findings=self.findings[:MAX_PROBLEM_FINDINGS],
+                       findings_omitted=omitted if omitted > 0 else None,
                        request_id=request_id, existing_id=self.existing_id)
         return web.Response(status=self.status, headers=self.headers,
                             body=body.model_dump_json(exclude_none=True),

@@ -35,6 +35,8 @@ class Problem(_Out):
     code: str
     detail: str
     findings: list[Finding] = Field(default_factory=list)
+    findings_omitted: int | None = Field(
+        default=None, description="findings beyond the first MAX_PROBLEM_FINDINGS, not listed")
     request_id: str | None = None
     existing_id: str | None = None
 

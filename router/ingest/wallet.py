@@ -39,6 +39,7 @@ from router.assets.media import stored_variants
 from router.cap import parse_cap
 from router.channel import Delivery, DocumentPublisher
 from router.errors import StoreUnavailableError
+from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.problems import ProblemError
 from router.store import AlertRecord, DeliveryState, NewWalletSubscription
@@ -117,7 +118,8 @@ async def post_subscription(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     _publisher(ctx)
     try:
-        given = SubscriptionIn.model_validate_json(await request.read())
+        given = SubscriptionIn.model_validate_json(
+            await read_body(request, ctx.settings.body_read_timeout_s))
         _check_keys(given.keys)
     except (ValidationError, ValueError) as exc:
         raise ProblemError(422, "wallet.subscription", "Not a push subscription",

@@ -57,6 +57,7 @@ REJECTIONS: dict[int, FailureReason] = {
     400: FailureReason.INVALID_INPUT,
     401: FailureReason.UNAUTHORISED,
     403: FailureReason.UNAUTHORISED,
+    408: FailureReason.INVALID_INPUT,  # the body did not arrive in time (slow or broken)
     409: FailureReason.CONFLICT,
     413: FailureReason.INVALID_INPUT,
     415: FailureReason.INVALID_INPUT,

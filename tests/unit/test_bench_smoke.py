@@ -78,3 +78,12 @@ def test_signature_benchmark_runs_and_reports_the_ratio() -> None:
     last = json.loads(result.stdout.strip().splitlines()[-1])
     assert last["bench"] == "signature"
     assert set(last) == {"bench", "metric", "value", "target", "pass"}
+
+
+def test_hostile_requests_benchmark_runs_and_reports_figures() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "hostile_requests.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=False,
+                            cwd=BENCH.parent)
+    assert result.returncode == 0, result.stderr
+    assert "attributes: +" in result.stdout
+    assert "SSE streams open" in result.stdout

@@ -71,6 +71,12 @@ CASES = {
         b'<feed xmlns="http://www.w3.org/2005/Atom"><entry/></feed>',
         "cap.feed",
     ),
+    "60000-attributes": (
+        CAP_OPEN.replace(b">", b" " + b" ".join(b'a%d="x"' % n for n in range(60_000)) + b">")
+        + b"</alert>",
+        "xml.too-many-attributes",
+    ),
+    "30000-elements": (CAP_OPEN + b"<note/>" * 30_000 + b"</alert>", "xml.too-many-elements"),
 }
 
 
@@ -104,3 +110,14 @@ def test_comments_and_processing_instructions_are_dropped() -> None:
     assert problem is None
     assert root is not None
     assert len(root) == 0
+
+
+def test_element_and_attribute_limits_are_configurable() -> None:
+    body = CAP_OPEN + b'<note a="1" b="2"/>' * 10 + b"</alert>"
+    assert parse_xml(body, XmlLimits(max_elements=10))[1] is not None
+    assert parse_xml(body, XmlLimits(max_elements=11))[1] is None
+    assert parse_xml(body, XmlLimits(max_attributes=19))[1] is not None
+    assert parse_xml(body, XmlLimits(max_attributes=20))[1] is None
+    # a document with many '=' in its text but few attributes is not refused
+    text = CAP_OPEN + b"<note>" + b"a=b " * 5000 + b"</note></alert>"
+    assert parse_xml(text)[1] is None
