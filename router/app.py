@@ -23,6 +23,7 @@ from router.assets.tts import Speaker
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
+from router.ingest.audit_trail import AuditTrail, config_event
 from router.observability.logging import add_secrets, secrets_in
 from router.observability.metrics import Metrics
 from router.profiles import ProfileSet, load_profiles
@@ -61,7 +62,8 @@ def demo_authority(settings: Settings) -> tuple[Authority, str]:
     key = (settings.dev_api_key.get_secret_value() if settings.dev_api_key
            else "dev-" + secrets.token_urlsafe(24))
     add_secrets([key])  # never in a log line
-    return Authority(name="demo", senders=["*"], key_hashes=[hash_api_key(key)]), key
+    return Authority(name="demo", senders=["*"], key_hashes=[hash_api_key(key)],
+                     roles=["submit", "cancel", "read", "admin"]), key
 
 
 def _route_channels(routes: list[Route]) -> set[str]:
@@ -218,7 +220,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                             store=sqlite_store, auth=auth, recorder=recorder,
                             renderer=Renderer(accessibility),
                             capabilities={n: c.capabilities for n, c in channels.items()},
-                            speech=accessibility.tts.enabled, channels=channels)
+                            speech=accessibility.tts.enabled, channels=channels,
+                            audit=(trail := AuditTrail(sqlite_store, auth, settings)))
     app[CONTEXT] = context
     dispatcher = Dispatcher(sqlite_store, channels, dispatch_settings(settings), recorder)
     speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts), settings.data_dir / "assets",
@@ -256,6 +259,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
 
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(speech.running)  # after the store opens, stops before it
+    loaded = config_event(settings, profiles)
+    app.cleanup_ctx.append(lambda _app: trail.running(loaded))  # likewise
     app.on_shutdown.append(start_draining)
     add_routes(app)
     return app

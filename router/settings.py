@@ -26,6 +26,10 @@ from pydantic_settings import (
 )
 
 KEY_HASH_PREFIX = "sha256:"
+Role = Literal["submit", "approve", "cancel", "read", "admin"]
+DEFAULT_ROLES: tuple[Role, ...] = ("submit", "cancel", "read")
+"""What a key may do when its authority names no roles: everything but approving
+and administering (reading the audit trail)."""
 
 
 def hash_api_key(key: str) -> str:
@@ -47,6 +51,8 @@ class Authority(BaseModel):
     senders: list[str] = Field(min_length=1, description="fnmatch patterns, e.g. '*@vr-rr.nl'")
     key_hashes: list[str] = Field(min_length=1)
     profile: str | None = Field(default=None, description="default profile for this authority")
+    roles: list[Role] = Field(default_factory=lambda: list(DEFAULT_ROLES),
+                              description="submit, approve, cancel, read, admin")
 
     @field_validator("key_hashes")
     @classmethod
@@ -104,6 +110,14 @@ class Settings(BaseSettings):
                                  "*.push.apple.com", "*.notify.windows.com"],
         description="fnmatch patterns of push service hosts wallet subscriptions may name "
                     "(demo mode adds 127.0.0.1 and localhost)")
+    audit_rejections_per_minute: int = Field(
+        default=60, ge=0, le=100_000,
+        description="refused posts written to the audit trail one by one per key and minute; "
+                    "beyond that they are counted and written as one aggregated entry")
+    audit_aggregate_interval_s: float = Field(
+        default=60.0, gt=0, le=3600,
+        description="how often counted refusals (no valid key, or over the cap) are "
+                    "written as one aggregated audit entry")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from router.channel import Capabilities, Channel
+from router.ingest.audit_trail import AuditTrail
 from router.ingest.auth import Authenticator
 from router.profiles import ProfileSet
 from router.record import Recorder
@@ -40,6 +41,8 @@ class IngestContext:
     """Spoken variants are made after acceptance (a speech worker runs)."""
     channels: Mapping[str, Channel] = field(default_factory=dict)
     """The configured channel instances (the wallet API serves keys and documents)."""
+    audit: AuditTrail | None = None
+    """Appends refused requests to the audit trail (accepted alerts: the store itself)."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

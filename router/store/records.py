@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from router.cap import Alert, Finding
+from router.trust.audit import Principal
 
 
 class AlertState(StrEnum):
@@ -64,6 +65,7 @@ class NewAlert:
     source_version: str = "1.2"
     variants: str | None = None  # the rendered variants (router.render JSON), stored with it
     speech_pending: bool = False  # spoken variants are to be made after acceptance
+    principal: Principal | None = None  # who submitted it (the audit trail); None: authority
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from router.cap.findings import warning
 from router.cap.model import MsgType
 from router.channel import Audience
 from router.errors import StoreUnavailableError
-from router.store import wallet
+from router.store import audit, wallet
 from router.store.areas import AlertArea
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
@@ -66,6 +66,7 @@ from router.store.subscribers import (
     outcome_counts,
     upsert_subscribers,
 )
+from router.trust.audit import AuditEntry, AuditEvent, Head
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -238,6 +239,19 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
              f"{new.id}/{planned.channel}", deadline, now),
         )
     return AcceptResult(AcceptOutcome.CREATED, new.id, warnings)
+
+
+def _accept_audited(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
+    """``_accept`` and, for a new alert, its audit entries in the same job: the alert
+    submitted, and each alert its Update superseded or its Cancel cancelled."""
+    result = _accept(conn, new)
+    if result.outcome is AcceptOutcome.CREATED:
+        changed = conn.execute(
+            "SELECT id, superseded_by FROM alerts WHERE superseded_by = ? OR cancelled_by = ? "
+            "ORDER BY seq", (new.id, new.id)).fetchall()
+        audit.append_all(conn, audit.alert_events(
+            new, [(row["id"], row["superseded_by"] is not None) for row in changed]))
+    return result
 
 
 def _follow_up_channels(conn: sqlite3.Connection, msg_type: MsgType,
@@ -448,7 +462,21 @@ class SqliteStore:
     # -- writes -----------------------------------------------------------------------
 
     async def accept(self, new: NewAlert) -> AcceptResult:
-        return await self._write(lambda conn: _accept(conn, new))
+        return await self._write(lambda conn: _accept_audited(conn, new))
+
+    async def append_audit(self, events: builtins.list[AuditEvent]) -> builtins.list[AuditEntry]:
+        """Append entries that record no other change of this store (a rejection, a
+        configuration loaded) in a transaction of their own."""
+        return await self._write(lambda conn: audit.append_all(conn, events))
+
+    async def audit_head(self) -> Head | None:
+        return await self._read(audit.head)
+
+    async def audit_page(self, *, after: int = 0, since: datetime | None = None,
+                         principal: str | None = None, limit: int = 100) -> audit.AuditPage:
+        since_text = since.astimezone(UTC).isoformat(timespec="milliseconds") if since else None
+        return await self._read(lambda conn: audit.page(
+            conn, after=after, since=since_text, principal=principal, limit=limit))
 
     async def claim_due(self, now: datetime, limit: int) -> list[ClaimedDelivery]:
         """Take up to ``limit`` due pending deliveries (they become ``sending``)."""
