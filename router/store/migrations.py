@@ -165,7 +165,6 @@ MIGRATIONS: tuple[str, ...] = (
         hash       TEXT NOT NULL               -- SHA-256 of the canonical form (docs/audit.md)
     );
     CREATE INDEX audit_log_at ON audit_log(at, seq);
-    CREATE INDEX audit_log_authority ON audit_log(authority, seq);
     CREATE TABLE audit_head (
         one   INTEGER PRIMARY KEY CHECK (one = 1),
         seq   INTEGER NOT NULL,                -- the last entry: a removed tail shows here

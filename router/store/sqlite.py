@@ -246,12 +246,22 @@ def _accept_audited(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
     submitted, and each alert its Update superseded or its Cancel cancelled."""
     result = _accept(conn, new)
     if result.outcome is AcceptOutcome.CREATED:
-        changed = conn.execute(
-            "SELECT id, superseded_by FROM alerts WHERE superseded_by = ? OR cancelled_by = ? "
-            "ORDER BY seq", (new.id, new.id)).fetchall()
-        audit.append_all(conn, audit.alert_events(
-            new, [(row["id"], row["superseded_by"] is not None) for row in changed]))
+        audit.append_all(conn, audit.alert_events(new, _changed_by(conn, new)))
     return result
+
+
+def _changed_by(conn: sqlite3.Connection, new: NewAlert) -> list[tuple[str, bool]]:
+    """The alerts this Update superseded (True) or this Cancel cancelled (False) just now:
+    its resolved references whose state it set (by primary key, no scan)."""
+    if new.alert.msg_type not in (MsgType.UPDATE, MsgType.CANCEL):
+        return []
+    rows = conn.execute(
+        "SELECT a.id, a.superseded_by, a.cancelled_by FROM alert_references r "
+        "JOIN alerts a ON a.id = r.resolved_id WHERE r.alert_id = ? ORDER BY r.position",
+        (new.id,)).fetchall()
+    changed = {row["id"]: row["superseded_by"] == new.id for row in rows
+               if new.id in (row["superseded_by"], row["cancelled_by"])}
+    return list(changed.items())  # an alert referenced twice is one entry
 
 
 def _follow_up_channels(conn: sqlite3.Connection, msg_type: MsgType,

@@ -108,11 +108,9 @@ class AuditEntry:
 
     def canonical(self) -> bytes:
         """The bytes hashed: every field but ``hash`` itself (see the module docstring)."""
-        return canonical_json({
-            "at": self.at, "detail": self.detail, "kind": self.kind, "prev": self.prev_hash,
-            "principal": self.principal.canonical(), "seq": self.seq, "subject": self.subject,
-            "v": SCHEME,
-        }).encode("utf-8")
+        return _canonical_bytes(seq=self.seq, at=self.at, kind=self.kind,
+                                principal=self.principal, subject=self.subject,
+                                detail=self.detail, prev_hash=self.prev_hash)
 
     def recomputed_hash(self) -> str:
         return hashlib.sha256(self.canonical()).hexdigest()
@@ -124,30 +122,44 @@ def canonical_json(value: Any) -> str:
                       allow_nan=False)
 
 
+def _canonical_bytes(*, seq: int, at: str, kind: str, principal: Principal,
+                     subject: str | None, detail: Mapping[str, Any], prev_hash: str) -> bytes:
+    return canonical_json({
+        "at": at, "detail": detail, "kind": kind, "prev": prev_hash,
+        "principal": principal.canonical(), "seq": seq, "subject": subject, "v": SCHEME,
+    }).encode("utf-8")
+
+
 def chain(event: AuditEvent, seq: int, at: str, prev_hash: str) -> AuditEntry:
     """The entry that follows ``prev_hash`` at ``seq``, hashed."""
-    draft = AuditEntry(seq, at, event.kind.value, event.principal, event.subject,
-                       bounded(event.detail), prev_hash, hash="")
-    return replace(draft, hash=draft.recomputed_hash())
+    detail = bounded(event.detail)
+    digest = hashlib.sha256(_canonical_bytes(
+        seq=seq, at=at, kind=event.kind.value, principal=event.principal,
+        subject=event.subject, detail=detail, prev_hash=prev_hash)).hexdigest()
+    return AuditEntry(seq, at, event.kind.value, event.principal, event.subject, detail,
+                      prev_hash, digest)
 
 
 def bounded(value: Any) -> Any:
     """``value`` with every string cut to ``MAX_TEXT`` characters and every list or object
     to ``MAX_ITEMS`` items, so that no request can make an entry large. Floats become
     their text (the canonical form has no floats)."""
-    if isinstance(value, str):
+    kind = type(value)  # exact types first: this runs in the store's writer thread
+    if kind is str:
         return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "…[cut]"
-    if isinstance(value, bool | int) or value is None:
+    if kind is int or kind is bool or value is None:
         return value
-    if isinstance(value, float):
+    if kind is float:
         return repr(value)
     if isinstance(value, Mapping):
-        items = sorted(value.items(), key=lambda item: str(item[0]))
+        items = list(value.items())
+        if len(items) > MAX_ITEMS:  # keep the same members whatever the insertion order
+            items = sorted(items, key=lambda item: str(item[0]))
         kept = {_ascii_key(k): bounded(v) for k, v in items[:MAX_ITEMS]}
         if len(items) > MAX_ITEMS:
             kept["_more"] = len(items) - MAX_ITEMS
         return kept
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple:
         kept_list = [bounded(v) for v in value[:MAX_ITEMS]]
         if len(value) > MAX_ITEMS:
             kept_list.append(f"…[{len(value) - MAX_ITEMS} more]")
@@ -158,6 +170,8 @@ def bounded(value: Any) -> Any:
 def _ascii_key(key: object) -> str:
     """Object keys stay ASCII (the canonical form sorts them by code point, as JCS does
     by UTF-16 unit only when they agree)."""
+    if isinstance(key, str) and key.isascii() and len(key) <= 100:
+        return key
     return str(key).encode("ascii", "backslashreplace").decode("ascii")[:100]
 
 
