@@ -46,7 +46,7 @@ def _open(args: argparse.Namespace, command: str) -> sqlite3.Connection | None:
     if not path.is_file():
         print(f"tocsin audit {command}: no store at {path}", file=sys.stderr)
         return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit_log'").fetchone() is None:
         print(f"tocsin audit {command}: {path} has no audit trail (made by an older Tocsin "
               "that kept none; start the service once to add it)", file=sys.stderr)
