@@ -66,3 +66,11 @@ def test_wallet_benchmark_runs_and_reports_the_ratio() -> None:
     assert result.returncode == 0, result.stderr
     assert "channel / bare" in result.stdout
     assert "pushes/s" in result.stdout
+
+
+def test_audit_append_benchmark_runs_and_reports_its_ratio() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "audit_append.py"), "--alerts", "40",
+                             "--rounds", "2"], capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "audited / bare = " in result.stdout
