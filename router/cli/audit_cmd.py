@@ -2,7 +2,9 @@
 ``tocsin audit head``: check the tamper-evident audit trail of a store.
 
 ``verify`` recomputes every entry's hash and the links between them, in sequence
-order, and compares the end with the head the store keeps beside the trail.
+order, compares the end with the head the store keeps beside the trail, then
+checks that every alert the trail says was submitted is still stored with the
+bytes it was accepted with (``alert-changed``).
 Exit status: 0 intact; 1 broken, naming the first entry changed, removed or
 reordered (and which of those it was, where that can be told); 2 no store or no
 audit trail there. It opens the database read-only, so it can run beside a
@@ -17,6 +19,7 @@ recomputed hashes, which the database alone cannot show (see docs/audit.md).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sqlite3
 import sys
 from pathlib import Path
@@ -68,7 +71,7 @@ def _anchor(text: str | None) -> Any:
 
 def run_verify(args: argparse.Namespace) -> int:
     from router.store import audit  # noqa: PLC0415
-    from router.trust.audit import verify_chain  # noqa: PLC0415
+    from router.trust.audit import check_alerts, verify_chain  # noqa: PLC0415
 
     try:
         anchor = _anchor(args.anchor)
@@ -81,16 +84,23 @@ def run_verify(args: argparse.Namespace) -> int:
     try:
         conn.execute("BEGIN")  # one snapshot: a service appending meanwhile is not a break
         verdict = verify_chain(lambda: audit.entries(conn), audit.head(conn), anchor)
+        broken = verdict.broken or check_alerts(lambda: audit.entries(conn),
+                                                lambda alert_id: _raw_sha256(conn, alert_id))
     finally:
         conn.close()
-    if verdict.broken is not None:
-        broken = verdict.broken
+    if broken is not None:
         print(f"BROKEN at entry {broken.seq} ({broken.kind.value}): {broken.message}")
-        print(f"{verdict.checked} entries before it are intact (up to entry "
+        print(f"the chain of {verdict.checked} entries is intact" if verdict.intact else
+              f"{verdict.checked} entries before it are intact (up to entry "
               f"{verdict.last.seq}).")
         return 1
     print(f"intact: {verdict.checked} entries; head {verdict.last.seq}:{verdict.last.hash}")
     return 0
+
+
+def _raw_sha256(conn: sqlite3.Connection, alert_id: str) -> str | None:
+    row = conn.execute("SELECT raw FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    return None if row is None else hashlib.sha256(bytes(row[0])).hexdigest()
 
 
 def run_head(args: argparse.Namespace) -> int:

@@ -184,6 +184,7 @@ class BreakKind(StrEnum):
     REORDERED = "reordered"
     HEAD_MISSING = "head-missing"
     ANCHOR = "anchor-mismatch"
+    ALERT_CHANGED = "alert-changed"
 
 
 @dataclass(frozen=True)
@@ -308,4 +309,21 @@ def _check_tail(last: Head, head: Head | None) -> ChainBreak | None:
                           BreakKind.CHANGED,
                           f"the trail ends at entry {last.seq} ({last.hash}) but the head "
                           f"records entry {head.seq} ({head.hash})")
+    return None
+
+
+def check_alerts(source: EntrySource, stored_sha256: Callable[[str], str | None]
+                 ) -> ChainBreak | None:
+    """Every alert the trail says was submitted is still stored with the bytes it was
+    accepted with (``raw_sha256``): the chain also vouches for the alerts table.
+    ``stored_sha256`` gives the SHA-256 of an alert's stored bytes, None if it is gone."""
+    for entry in source():
+        if entry.kind != AuditKind.ALERT_SUBMITTED.value or entry.subject is None:
+            continue
+        found = stored_sha256(entry.subject)
+        if found != entry.detail.get("raw_sha256"):
+            what = "is no longer stored" if found is None else \
+                "is stored with other bytes than those accepted"
+            return ChainBreak(entry.seq, BreakKind.ALERT_CHANGED,
+                              f"alert {entry.subject}, submitted in entry {entry.seq}, {what}")
     return None

@@ -170,3 +170,17 @@ def test_bounded_values_have_no_floats_long_texts_or_long_lists(value: object) -
                 check(element)
 
     check(bounded(value))
+
+
+def test_alerts_are_checked_against_the_bytes_the_trail_recorded() -> None:
+    from router.trust.audit import check_alerts  # noqa: PLC0415
+
+    submitted = AuditEvent(AuditKind.ALERT_SUBMITTED, WHO, "A1", {"raw_sha256": "aa"})
+    entries = _chain([AuditEvent(AuditKind.CONFIG_LOADED, WHO), submitted])
+    assert check_alerts(lambda: entries, {"A1": "aa"}.get) is None
+    changed = check_alerts(lambda: entries, {"A1": "bb"}.get)
+    assert changed is not None
+    assert (changed.seq, changed.kind) == (2, BreakKind.ALERT_CHANGED)
+    gone = check_alerts(lambda: entries, {}.get)
+    assert gone is not None
+    assert "no longer stored" in gone.message
