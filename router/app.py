@@ -25,6 +25,7 @@ from router.channel import LateReceipts
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
+from router.ingest.audit_trail import AuditTrail, config_event
 from router.observability.logging import add_secrets, secrets_in
 from router.observability.metrics import Metrics
 from router.profiles import ProfileSet, load_profiles
@@ -64,7 +65,8 @@ def demo_authority(settings: Settings) -> tuple[Authority, str]:
     key = (settings.dev_api_key.get_secret_value() if settings.dev_api_key
            else "dev-" + secrets.token_urlsafe(24))
     add_secrets([key])  # never in a log line
-    return Authority(name="demo", senders=["*"], key_hashes=[hash_api_key(key)]), key
+    return Authority(name="demo", senders=["*"], key_hashes=[hash_api_key(key)],
+                     roles=["submit", "cancel", "read", "admin"]), key
 
 
 def _route_channels(routes: list[Route]) -> set[str]:
@@ -208,15 +210,9 @@ def signature_checker(settings: Settings) -> SignatureChecker:
                             skew=timedelta(seconds=settings.signature_clock_skew_s))
 
 
-def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
-    mock_ports = _demo_ports(settings) if settings.demo else {}
-    mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
-    channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
-    profiles, router, accessibility = _load_parts(settings, set(channels))
-    signatures = signature_checker(settings)
+def _authenticator(settings: Settings, app: web.Application) -> Authenticator:
+    """The configured authorities' keys, plus the demo key in demo mode."""
     authorities = list(settings.authorities)
-    app = web.Application(middlewares=[request_context],
-                          client_max_size=settings.max_body_bytes)
     if settings.demo:
         authority, key = demo_authority(settings)
         authorities.append(authority)
@@ -225,6 +221,18 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     if not len(auth):
         log.warning("auth.no_keys", detail="no authorities configured: every request "
                     "will be refused with 401; add authorities or use --demo")
+    return auth
+
+
+def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
+    mock_ports = _demo_ports(settings) if settings.demo else {}
+    mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
+    channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
+    profiles, router, accessibility = _load_parts(settings, set(channels))
+    signatures = signature_checker(settings)
+    app = web.Application(middlewares=[request_context],
+                          client_max_size=settings.max_body_bytes)
+    auth = _authenticator(settings, app)
     sqlite_store = store or SqliteStore(settings.database_path,
                                         max_batch=settings.group_commit_max)
     for name, channel in channels.items():  # late receipts find recipients after restarts
@@ -236,7 +244,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                             renderer=Renderer(accessibility),
                             capabilities={n: c.capabilities for n, c in channels.items()},
                             speech=accessibility.tts.enabled, channels=channels,
-                            signatures=signatures)
+                            signatures=signatures,
+                            audit=(trail := AuditTrail(sqlite_store, auth, settings)))
     app[CONTEXT] = context
     dispatcher = Dispatcher(sqlite_store, channels, dispatch_settings(settings), recorder)
     speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts), settings.data_dir / "assets",
@@ -274,6 +283,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
 
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(speech.running)  # after the store opens, stops before it
+    loaded = config_event(settings, profiles)
+    app.cleanup_ctx.append(lambda _app: trail.running(loaded))  # likewise
     app.on_shutdown.append(start_draining)
     add_routes(app)
     return app

@@ -27,6 +27,10 @@ from pydantic_settings import (
 )
 
 KEY_HASH_PREFIX = "sha256:"
+Role = Literal["submit", "approve", "cancel", "read", "admin"]
+DEFAULT_ROLES: tuple[Role, ...] = ("submit", "cancel", "read")
+"""What a key may do when its authority names no roles: everything but approving
+and administering (reading the audit trail)."""
 
 
 def hash_api_key(key: str) -> str:
@@ -48,6 +52,8 @@ class Authority(BaseModel):
     senders: list[str] = Field(min_length=1, description="fnmatch patterns, e.g. '*@vr-rr.nl'")
     key_hashes: list[str] = Field(min_length=1)
     profile: str | None = Field(default=None, description="default profile for this authority")
+    roles: list[Role] = Field(default_factory=lambda: list(DEFAULT_ROLES),
+                              description="submit, approve, cancel, read, admin")
 
     @field_validator("key_hashes")
     @classmethod
@@ -130,6 +136,14 @@ class Settings(BaseSettings):
         description="ISO 3166-1 alpha-2 region national phone numbers are read in at "
                     "`tocsin subscribers import` (e.g. NL for 06 1234 5678); without it "
                     "every number must carry its country code (+31 6 ...)")
+    audit_rejections_per_minute: int = Field(
+        default=60, ge=0, le=100_000,
+        description="refused posts written to the audit trail one by one per key and minute; "
+                    "beyond that they are counted and written as one aggregated entry")
+    audit_aggregate_interval_s: float = Field(
+        default=60.0, gt=0, le=3600,
+        description="how often counted refusals (no valid key, or over the cap) are "
+                    "written as one aggregated audit entry")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("subscriber_default_region")

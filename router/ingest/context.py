@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from router.channel import Capabilities, Channel
+from router.ingest.audit_trail import AuditTrail
 from router.ingest.auth import Authenticator
 from router.ingest.streams import StreamSlots
 from router.profiles import ProfileSet
@@ -46,6 +47,8 @@ class IngestContext:
     """Checks XML-DSig signatures against the configured trust store."""
     event_streams: StreamSlots = field(default_factory=StreamSlots)
     """Open SSE streams per API key (bounded by ``max_event_streams_per_key``)."""
+    audit: AuditTrail | None = None
+    """Appends refused requests to the audit trail (accepted alerts: the store itself)."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

@@ -34,6 +34,7 @@ from ulid import ULID
 
 from router.cap import Alert, Finding, FindingSeverity, XmlLimits
 from router.errors import StoreUnavailableError
+from router.ingest.audit_trail import principal_of
 from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.plan import plan_deliveries
@@ -88,10 +89,21 @@ async def post_alert(request: web.Request) -> web.Response:
     except ProblemError as problem:
         intake.rejected(started, problem.status, problem.code, _bound_authority(),
                         len(problem.findings))
+        await _audit_refusal(request, problem)
         raise
     except Exception:
         intake.rejected(started, 500, "internal", _bound_authority())
+        await _audit_refusal(request, ProblemError(500, "internal", "Internal error",
+                                                   "an unexpected error occurred"))
         raise
+
+
+async def _audit_refusal(request: web.Request, problem: ProblemError) -> None:
+    """Every refusal of a post, whatever raised it (authentication, policy, validation),
+    goes to the audit trail the same way; ``AuditTrail`` bounds what it writes."""
+    trail = request.app[CONTEXT].audit
+    if trail is not None and problem.status != 503:  # the store is down: nothing to write to
+        await trail.refused(request, problem)
 
 
 def _bound_authority() -> str | None:
@@ -148,6 +160,7 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         variants=rendered.to_json() if rendered else None,
         speech_pending=ctx.speech and rendered is not None,
         signature=checked.signature.to_json() if checked.signature else None,
+        principal=principal_of(request, authority),
     )
     try:
         result = await ctx.store.accept(new)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from router.ingest import handlers, observe, variants, wallet
+from router.ingest import audit_api, handlers, observe, variants, wallet
 from router.ingest.schemas import Accepted, AlertList, AlertOut, Health, Problem, VariantsOut
 
 
@@ -85,6 +85,23 @@ ENDPOINTS: list[Endpoint] = [
               404: (Problem, "no such alert"), **_AUTH_ERRORS,
               429: (Problem, "this key holds max_event_streams_per_key open streams")},
              parameters=[_ID]),
+    Endpoint("GET", "/api/v1/audit", audit_api.get_audit,
+             "The tamper-evident audit trail in sequence order, a page at a time "
+             "(admin role); each entry as chained, so its hash can be recomputed",
+             {200: (audit_api.AuditList, "a page of entries"),
+              400: (Problem, "unknown query parameter, bad filter or cursor"),
+              **_AUTH_ERRORS, 403: (Problem, "the key does not hold the admin role")},
+             parameters=[
+                 {"name": "since", "in": "query", "schema": {"type": "string",
+                                                             "format": "date-time"},
+                  "description": "entries appended at or after this time"},
+                 {"name": "principal", "in": "query", "schema": {"type": "string"},
+                  "description": "an authority name or a key id (sha256:<16 hex>)"},
+                 {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                 {"name": "limit", "in": "query",
+                  "schema": {"type": "integer", "minimum": 1, "maximum": 500,
+                             "default": audit_api.DEFAULT_LIMIT}},
+             ]),
     Endpoint("GET", "/metrics", observe.metrics,
              "Prometheus metrics (bounded labels only; for the operations network)",
              {200: ("text/plain; version=0.0.4", "Prometheus text exposition format")},

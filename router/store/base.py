@@ -31,6 +31,8 @@ from router.store.records import (
 )
 
 if TYPE_CHECKING:
+    from router.audit.chain import AuditEntry, AuditEvent, Head
+    from router.store.audit import AuditPage
     from router.store.wallet import NewWalletSubscription, SubscriptionSaved
 
 
@@ -94,6 +96,18 @@ class Store(Protocol):
         """Remove a subscription; False when there was none with that id."""
 
     async def count_wallet_subscriptions(self) -> int: ...
+
+    async def append_audit(self, events: builtins.list[AuditEvent]
+                           ) -> builtins.list[AuditEntry]:
+        """Append audit entries in a transaction of their own (acts that change nothing
+        else). A change of the store appends its entries inside its own job instead."""
+
+    async def audit_head(self) -> Head | None:
+        """The last entry's sequence number and hash, as the store keeps them."""
+
+    async def audit_page(self, *, after: int = 0, since: datetime | None = None,
+                         principal: str | None = None, limit: int = 100) -> AuditPage:
+        """Audit entries after sequence number ``after``, oldest first."""
 
     def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
         """The subscribers of address ``kind`` that ``delivery`` goes to (streamed)."""

@@ -167,4 +167,28 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX recipient_messages_recipient
         ON recipient_messages(delivery_key, subscriber_id);
     """,
+    # 8: the tamper-evident audit trail (a hash chain, router.audit.chain) and its head.
+    """
+    CREATE TABLE audit_log (
+        seq        INTEGER PRIMARY KEY,        -- 1, 2, 3 ... in the order appended, no gaps
+        at         TEXT NOT NULL,              -- UTC, milliseconds
+        kind       TEXT NOT NULL,              -- router.audit.chain.AuditKind
+        via        TEXT NOT NULL,              -- principal: api | cli | service
+        authority  TEXT,                       -- principal: the key's authority
+        key_id     TEXT,                       -- principal: sha256: + 16 hex of the key hash
+        actor      TEXT,                       -- principal: the OS user of a CLI command
+        subject    TEXT,                       -- what it is about (an alert id, a key id)
+        detail     TEXT NOT NULL,              -- canonical JSON object
+        prev_hash  TEXT NOT NULL,              -- the hash of entry seq - 1 (64 zeros for 1)
+        hash       TEXT NOT NULL               -- SHA-256 of the canonical form (docs/audit.md)
+    );
+    CREATE INDEX audit_log_at ON audit_log(at, seq);
+    CREATE TABLE audit_head (
+        one   INTEGER PRIMARY KEY CHECK (one = 1),
+        seq   INTEGER NOT NULL,                -- the last entry: a removed tail shows here
+        hash  TEXT NOT NULL
+    );
+    INSERT INTO audit_head VALUES (1, 0,
+        '0000000000000000000000000000000000000000000000000000000000000000');
+    """,
 )

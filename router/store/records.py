@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from router.audit.chain import Principal
 from router.cap import Alert, Finding
 
 
@@ -65,6 +66,7 @@ class NewAlert:
     variants: str | None = None  # the rendered variants (router.render JSON), stored with it
     speech_pending: bool = False  # spoken variants are to be made after acceptance
     signature: dict[str, str | None] | None = None  # the XML-DSig verdict (router.trust JSON)
+    principal: Principal | None = None  # who submitted it (the audit trail); None: authority
 
 
 @dataclass(frozen=True)

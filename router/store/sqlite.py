@@ -32,12 +32,13 @@ from typing import Any, TypeVar
 
 import structlog
 
+from router.audit.chain import AuditEntry, AuditEvent, Head
 from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
 from router.channel import Audience, MessageLedger
 from router.errors import StoreUnavailableError
-from router.store import wallet
+from router.store import audit, wallet
 from router.store.areas import AlertArea
 from router.store.messages import SqliteMessageLedger
 from router.store.migrations import MIGRATIONS
@@ -239,6 +240,29 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
              f"{new.id}/{planned.channel}", deadline, now),
         )
     return AcceptResult(AcceptOutcome.CREATED, new.id, warnings)
+
+
+def _accept_audited(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
+    """``_accept`` and, for a new alert, its audit entries in the same job: the alert
+    submitted, and each alert its Update superseded or its Cancel cancelled."""
+    result = _accept(conn, new)
+    if result.outcome is AcceptOutcome.CREATED:
+        audit.append_all(conn, audit.alert_events(new, _changed_by(conn, new)))
+    return result
+
+
+def _changed_by(conn: sqlite3.Connection, new: NewAlert) -> list[tuple[str, bool]]:
+    """The alerts this Update superseded (True) or this Cancel cancelled (False) just now:
+    its resolved references whose state it set (by primary key, no scan)."""
+    if new.alert.msg_type not in (MsgType.UPDATE, MsgType.CANCEL):
+        return []
+    rows = conn.execute(
+        "SELECT a.id, a.superseded_by, a.cancelled_by FROM alert_references r "
+        "JOIN alerts a ON a.id = r.resolved_id WHERE r.alert_id = ? ORDER BY r.position",
+        (new.id,)).fetchall()
+    changed = {row["id"]: row["superseded_by"] == new.id for row in rows
+               if new.id in (row["superseded_by"], row["cancelled_by"])}
+    return list(changed.items())  # an alert referenced twice is one entry
 
 
 def _follow_up_channels(conn: sqlite3.Connection, msg_type: MsgType,
@@ -449,7 +473,21 @@ class SqliteStore:
     # -- writes -----------------------------------------------------------------------
 
     async def accept(self, new: NewAlert) -> AcceptResult:
-        return await self._write(lambda conn: _accept(conn, new))
+        return await self._write(lambda conn: _accept_audited(conn, new))
+
+    async def append_audit(self, events: builtins.list[AuditEvent]) -> builtins.list[AuditEntry]:
+        """Append entries that record no other change of this store (a rejection, a
+        configuration loaded) in a transaction of their own."""
+        return await self._write(lambda conn: audit.append_all(conn, events))
+
+    async def audit_head(self) -> Head | None:
+        return await self._read(audit.head)
+
+    async def audit_page(self, *, after: int = 0, since: datetime | None = None,
+                         principal: str | None = None, limit: int = 100) -> audit.AuditPage:
+        since_text = since.astimezone(UTC).isoformat(timespec="milliseconds") if since else None
+        return await self._read(lambda conn: audit.page(
+            conn, after=after, since=since_text, principal=principal, limit=limit))
 
     async def claim_due(self, now: datetime, limit: int) -> list[ClaimedDelivery]:
         """Take up to ``limit`` due pending deliveries (they become ``sending``)."""

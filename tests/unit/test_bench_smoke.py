@@ -87,3 +87,11 @@ def test_hostile_requests_benchmark_runs_and_reports_figures() -> None:
     assert result.returncode == 0, result.stderr
     assert "attributes: +" in result.stdout
     assert "SSE streams open" in result.stdout
+
+
+def test_audit_append_benchmark_runs_and_reports_its_ratio() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "audit_append.py"), "--alerts", "40",
+                             "--rounds", "2"], capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "audited / bare = " in result.stdout

@@ -69,8 +69,9 @@ def test_serve_reports_bad_configuration(tmp_path: Path, capsys: pytest.CaptureF
     assert "'nope' is not loaded" in err
 
 
-def test_keys_new_prints_a_key_and_its_hash(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["keys", "new"]) == 0
+def test_keys_new_prints_a_key_and_its_hash(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "new", "--data-dir", str(tmp_path)]) == 0
     lines = dict(line.split(":  " if line.startswith("key") else ": ", 1)
                  for line in capsys.readouterr().out.splitlines())
     assert hash_api_key(lines["key"]) == lines["hash"]

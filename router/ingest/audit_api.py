@@ -1,0 +1,128 @@
+"""``GET /api/v1/audit?since=&principal=&cursor=&limit=``: the audit trail, for ``admin``.
+
+Stage: ingest (HTTP). Entries come back exactly as chained (``at`` as hashed,
+``detail`` as stored, ``prev_hash`` and ``hash``), so a reader can recompute each
+hash from the response alone (docs/audit.md). Unknown query parameters are a 400:
+a misspelt filter must not silently return everything.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from router.audit.chain import AuditEntry
+from router.ingest.context import CONTEXT
+from router.ingest.problems import ProblemError
+from router.settings import Authority
+
+QUERY = frozenset({"since", "principal", "cursor", "limit"})
+DEFAULT_LIMIT = 100
+
+
+def require_admin(authority: Authority) -> None:
+    """The one gate of the audit routes: 403 unless the key holds ``admin``."""
+    if "admin" not in authority.roles:
+        raise ProblemError(403, "authz.role", "Role required",
+                           "reading the audit trail needs the 'admin' role")
+
+
+class PrincipalOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    via: str
+    authority: str | None
+    key: str | None
+    actor: str | None
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    seq: int
+    at: str
+    kind: str
+    principal: PrincipalOut
+    subject: str | None
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    items: list[AuditEntryOut]
+    next_cursor: str | None
+
+
+def _out(entry: AuditEntry) -> AuditEntryOut:
+    p = entry.principal
+    return AuditEntryOut(
+        seq=entry.seq, at=entry.at, kind=entry.kind,
+        principal=PrincipalOut(via=p.via, authority=p.authority, key=p.key, actor=p.actor),
+        subject=entry.subject, detail=dict(entry.detail), prev_hash=entry.prev_hash,
+        hash=entry.hash)
+
+
+def _cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"audit:{seq}".encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode(
+            ).partition(":")
+        if kind == "audit" and value.isdigit():
+            return int(value)
+    except (UnicodeDecodeError, ValueError):
+        pass
+    raise ProblemError(400, "query.cursor", "Bad cursor",
+                       f"{cursor!r} is not a cursor returned by this API")
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        since = datetime.fromisoformat(text)
+    except ValueError:
+        since = None
+    if since is None or since.tzinfo is None:
+        raise ProblemError(400, "query.since", "Bad since filter",
+                           "since must be an ISO 8601 date-time with a UTC offset")
+    return since
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= 500:
+        raise ProblemError(400, "query.limit", "Bad limit", "limit must be 1..500")
+    return int(text)
+
+
+async def get_audit(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    authority = ctx.auth.authenticate(request.headers.get("Authorization"))
+    try:
+        require_admin(authority)
+    except ProblemError as problem:
+        if ctx.audit is not None:
+            await ctx.audit.refused(request, problem)
+        raise
+    unknown = sorted(set(request.query) - QUERY)
+    if unknown:
+        raise ProblemError(400, "query.unknown-parameter", "Unknown query parameter",
+                           f"unknown: {', '.join(unknown)}; known: {', '.join(sorted(QUERY))}")
+    query = request.query
+    page = await ctx.store.audit_page(after=_after(query.get("cursor")),
+                                      since=_since(query.get("since")),
+                                      principal=query.get("principal"),
+                                      limit=_limit(query.get("limit")))
+    body = AuditList(items=[_out(e) for e in page.items],
+                     next_cursor=_cursor(page.next_after) if page.next_after else None)
+    return web.Response(body=body.model_dump_json(), content_type="application/json")

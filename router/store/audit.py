@@ -1,0 +1,139 @@
+"""The audit trail's rows: append inside the caller's transaction, read pages, read the
+whole chain for verification.
+
+Stage: the store layer. ``append`` runs in the writer thread inside the job (and
+so the SAVEPOINT) of the change it records: an alert and its ``alert.submitted``
+entry commit or roll back together. It reads the head in that same transaction, so
+appends from another process (``tocsin keys new`` beside a running service) chain
+correctly: SQLite's write lock serialises them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from router.audit import events as audit_events
+from router.audit.chain import GENESIS_HASH, AuditEntry, AuditEvent, Head, Principal, chain
+from router.audit.chain import canonical_json as _canonical
+from router.store.records import NewAlert
+
+
+def now_text() -> str:
+    """An entry's time: UTC with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def head(conn: sqlite3.Connection) -> Head | None:
+    row = conn.execute("SELECT seq, hash FROM audit_head WHERE one = 1").fetchone()
+    return None if row is None else Head(row[0], row[1])
+
+
+def _current_head(conn: sqlite3.Connection) -> Head:
+    """Where the next entry links on. A missing head row (deleted by hand) is taken
+    from the last entry -- never refusing a warning for a damaged trail -- while
+    verification of the damaged state has already been possible until then."""
+    found = head(conn)
+    if found is not None:
+        return found
+    row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return Head(row[0], row[1]) if row else Head(0, GENESIS_HASH)
+
+
+def append(conn: sqlite3.Connection, event: AuditEvent, at: str | None = None) -> AuditEntry:
+    """Append one entry in the caller's transaction. Call it from inside a writer job
+    (``SqliteStore._write``) whose change it records."""
+    last = _current_head(conn)
+    entry = chain(event, last.seq + 1, at or now_text(), last.hash)
+    p = entry.principal
+    conn.execute(
+        "INSERT INTO audit_log (seq, at, kind, via, authority, key_id, actor, subject, "
+        "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (entry.seq, entry.at, entry.kind, p.via, p.authority, p.key, p.actor, entry.subject,
+         _canonical(entry.detail), entry.prev_hash, entry.hash))
+    conn.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?) "
+                 "ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                 (entry.seq, entry.hash))
+    return entry
+
+
+def append_all(conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+    at = now_text()
+    return [append(conn, event, at) for event in events]
+
+
+def alert_events(new: NewAlert, changed: Sequence[tuple[str, bool]]) -> list[AuditEvent]:
+    """The entries of a new alert: submitted, then one per alert it superseded
+    (``True``) or cancelled (``False``)."""
+    alert = new.alert
+    who = new.principal or Principal(via="api", authority=new.authority)
+    events = [audit_events.submitted(
+        new.id, who, sender=alert.sender, identifier=alert.identifier,
+        sent=alert.sent.isoformat(), msg_type=alert.msg_type.value, status=alert.status.value,
+        profile=new.profile, content_hash=new.content_hash,
+        raw_sha256=hashlib.sha256(new.raw).hexdigest(),
+        channels=[p.channel for p in new.plan])]
+    for target, was_superseded in changed:
+        make = audit_events.superseded if was_superseded else audit_events.cancelled
+        events.append(make(target, new.id, who))
+    return events
+
+
+def _entry(row: sqlite3.Row | tuple[object, ...]) -> AuditEntry:
+    seq, at, kind, via, authority, key, actor, subject, detail, prev_hash, digest = row
+    return AuditEntry(
+        seq=int(str(seq)), at=str(at), kind=str(kind),
+        principal=Principal(str(via), _text(authority), _text(key), _text(actor)),
+        subject=_text(subject), detail=json.loads(str(detail)), prev_hash=str(prev_hash),
+        hash=str(digest))
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+_COLUMNS = "seq, at, kind, via, authority, key_id, actor, subject, detail, prev_hash, hash"
+
+
+def entries(conn: sqlite3.Connection, batch: int = 1000) -> Iterator[AuditEntry]:
+    """Every entry in sequence order, read in batches (the trail may be long)."""
+    after = None
+    while True:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM audit_log WHERE ? IS NULL OR seq > ? "  # noqa: S608
+            "ORDER BY seq LIMIT ?", (after, after, batch)).fetchall()
+        for row in rows:
+            yield _entry(tuple(row))
+        if len(rows) < batch:
+            return
+        after = rows[-1][0]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    items: list[AuditEntry]
+    next_after: int | None
+    """The ``seq`` to continue after, when there are more."""
+
+
+def page(conn: sqlite3.Connection, *, after: int, since: str | None, principal: str | None,
+         limit: int) -> AuditPage:
+    """Entries after ``after`` in sequence order, at or after ``since`` (UTC text),
+    whose principal's authority or key id is ``principal``."""
+    clauses, params = ["seq > ?"], [after]
+    if since is not None:
+        clauses.append("at >= ?")
+        params.append(since)  # type: ignore[arg-type]
+    if principal is not None:
+        clauses.append("(authority = ? OR key_id = ?)")
+        params += [principal, principal]  # type: ignore[list-item]
+    sql = (f"SELECT {_COLUMNS} FROM audit_log WHERE "  # noqa: S608  (fixed fragments)
+           + " AND ".join(clauses) + " ORDER BY seq LIMIT ?")
+    rows = conn.execute(sql, (*params, limit + 1)).fetchall()
+    items = [_entry(tuple(row)) for row in rows[:limit]]
+    more = len(rows) > limit and bool(items)
+    return AuditPage(items, items[-1].seq if more else None)
