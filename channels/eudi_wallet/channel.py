@@ -208,32 +208,35 @@ class WalletChannel:
         payload, kind = self._payload(delivery, document)
         session = self._http.session
         audiences = self._audiences(delivery)
+        reasons: dict[str, int] = {}
         pushed, total = await self._push_all(session, audiences, payload,
-                                             PushHeaders(ttl, urgency, topic))
+                                             PushHeaders(ttl, urgency, topic), reasons)
         interrupted = next((a.interrupted for a in audiences if a.interrupted), None)
         detail = {"topic": topic, "urgency": urgency, "ttl": ttl, "kind": kind,
                   "kid": self.signing_key.kid, "bytes": len(payload),
                   "this_attempt": {o.value: n for o, n in pushed.items() if n},
+                  "failed_reasons": reasons,
                   "recipients": total, "interrupted": interrupted,
                   "audio": [a["url"] for a in document["assets"] if a["kind"] == "audio"],
                   "speech_pending": document["speech_pending"],
                   "metrics": {"wallet_pushes": pushed[RecipientOutcome.SENT]}}
         log.info("wallet.pushed", topic=topic, kind=kind, bytes=len(payload),
                  this_attempt=detail["this_attempt"], interrupted=interrupted)
-        _raise_for(pushed)
+        _raise_for(pushed, total, reasons)
         duplicate = not any(pushed.values()) and total.get("sent", 0) > 0
         return Receipt(self.name, delivery.idempotency_key, reference=f"{topic}/{kind}",
                        detail=detail, duplicate=duplicate)
 
     async def _push_all(self, session: aiohttp.ClientSession, audiences: list[Audience],
-                        payload: bytes, headers: PushHeaders
+                        payload: bytes, headers: PushHeaders, reasons: dict[str, int]
                         ) -> tuple[dict[RecipientOutcome, int], dict[str, int]]:
-        """Outcomes of this attempt, and the recorded totals across attempts."""
+        """Outcomes of this attempt, and the recorded totals across attempts; ``reasons``
+        counts this attempt's failed and gone recipients by ``FailureReason``."""
         pushed = dict.fromkeys(RecipientOutcome, 0)
         total: dict[str, int] = {}
         for audience in audiences:
             for outcome, n in (await self._fan_out(session, audience, payload,
-                                                   headers)).items():
+                                                   headers, reasons)).items():
                 pushed[outcome] += n
             for name, n in (await audience.counts()).items():
                 total[name] = total.get(name, 0) + n
@@ -251,32 +254,43 @@ class WalletChannel:
         return audiences
 
     async def _fan_out(self, session: aiohttp.ClientSession, audience: Audience, payload: bytes,
-                       headers: PushHeaders) -> dict[RecipientOutcome, int]:
+                       headers: PushHeaders, reasons: dict[str, int]
+                       ) -> dict[RecipientOutcome, int]:
         counts = dict.fromkeys(RecipientOutcome, 0)
         slots = asyncio.Semaphore(self.config.concurrency)
 
         async def one(recipient: Recipient) -> RecipientResult:
-            subscription = _subscription(recipient)
-            if subscription is None:
-                return RecipientResult(recipient.key, RecipientOutcome.FAILED)
-            async with slots:
-                outcome = await push(session, self.vapid, subscription, payload, headers)
-            return RecipientResult(recipient.key, outcome)
+            try:
+                subscription = _subscription(recipient)
+                if subscription is None:
+                    return RecipientResult(recipient.key, RecipientOutcome.FAILED,
+                                           reason=FailureReason.INVALID_INPUT)
+                async with slots:
+                    result = await push(session, self.vapid, subscription, payload, headers)
+            except Exception as exc:
+                return _failed(recipient, exc)
+            return RecipientResult(recipient.key, result.outcome, reason=result.reason)
 
         async for batch in audience.batches(self.config.batch_size):
             results: Sequence[RecipientResult] = await asyncio.gather(*map(one, batch))
             await audience.record(results)
             for result in results:
                 counts[result.outcome] += 1
+                if result.reason is not None:
+                    reasons[result.reason.value] = reasons.get(result.reason.value, 0) + 1
         return counts
 
 
-def _raise_for(pushed: Mapping[RecipientOutcome, int]) -> None:
-    """Every push refused: permanent (VAPID key, headers, size -- the same for all);
-    some not through (429, 5xx, timeouts): transient, and only those are retried."""
+def _raise_for(pushed: Mapping[RecipientOutcome, int], total: Mapping[str, int],
+               reasons: Mapping[str, int]) -> None:
+    """Some pushes not through (429, 5xx, timeouts): transient, only those are retried.
+    Every push of the delivery so far refused *by the push service* (VAPID key,
+    headers, size: the same for all) is permanent. A subscription that is itself bad
+    (``invalid_input``) ends alone and never fails the delivery, nor does a refusal
+    once others were reached."""
     sent, unsent = pushed[RecipientOutcome.SENT], pushed[RecipientOutcome.UNSENT]
-    refused = pushed[RecipientOutcome.FAILED]
-    if refused and not sent and not unsent:
+    refused = reasons.get(FailureReason.REJECTED.value, 0)
+    if refused and not sent and not unsent and not total.get(RecipientOutcome.SENT.value):
         raise PermanentError(f"the push service refused all {refused} messages (VAPID key, "
                              "headers or size)", FailureReason.REJECTED)
     if unsent:
@@ -289,10 +303,24 @@ def _text(value: Any) -> str | None:
 
 
 def _subscription(recipient: Recipient) -> Subscription | None:
+    """The stored subscription, or None when it cannot be sent to (see ``push``)."""
     try:
-        return Subscription.from_json(json.loads(recipient.address))
+        subscription = Subscription.from_json(json.loads(recipient.address))
+        subscription.validate()
     except (ValueError, KeyError, TypeError):
         return None
+    return subscription
+
+
+def _failed(recipient: Recipient, exc: Exception) -> RecipientResult:
+    """Whatever went wrong with one subscription (an encryption library's ValueError,
+    an aiohttp refusal of the URL): that recipient is failed, the others go on. The
+    message names the exception type only; the address is personal data."""
+    reason = (FailureReason.INVALID_INPUT if isinstance(exc, ValueError | TypeError)
+              else FailureReason.INTERNAL)
+    log.warning("wallet.recipient_failed", recipient=recipient.key, reason=reason.value,
+                error=type(exc).__name__)
+    return RecipientResult(recipient.key, RecipientOutcome.FAILED, reason=reason)
 
 
 __all__ = ["ASSET_PATH", "FETCH_PATH", "RECIPIENTS", "WalletChannel"]

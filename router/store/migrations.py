@@ -149,4 +149,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (delivery_key, subscription_seq)
     ) WITHOUT ROWID;
     """,
+    # N: why a wallet recipient ended failed or gone (a FailureReason value), per push result
+    """
+    ALTER TABLE wallet_push_results ADD COLUMN reason TEXT;
+    """,
 )

@@ -106,10 +106,11 @@ def _alert_state(conn: sqlite3.Connection, alert_id: str) -> str | None:
 
 def _record(conn: sqlite3.Connection, key: str, results: Sequence[RecipientResult]) -> None:
     conn.executemany(
-        "INSERT INTO wallet_push_results (delivery_key, subscription_seq, outcome)"
-        " VALUES (?, ?, ?) ON CONFLICT (delivery_key, subscription_seq)"
-        " DO UPDATE SET outcome = excluded.outcome",
-        [(key, int(r.key), r.outcome.value) for r in results])
+        "INSERT INTO wallet_push_results (delivery_key, subscription_seq, outcome, reason)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (delivery_key, subscription_seq)"
+        " DO UPDATE SET outcome = excluded.outcome, reason = excluded.reason",
+        [(key, int(r.key), r.outcome.value, r.reason.value if r.reason else None)
+         for r in results])
     conn.executemany("DELETE FROM wallet_subscriptions WHERE seq = ?",
                      [(int(r.key),) for r in results if r.outcome is RecipientOutcome.GONE])
 

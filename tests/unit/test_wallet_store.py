@@ -57,7 +57,7 @@ async def test_subscription_tables_have_no_identity_or_location_columns(
         conn.close()
     assert columns == ALLOWED  # a new column must be argued for here first
     assert not [c for c in columns | results if forbidden(c)]
-    assert results == {"delivery_key", "subscription_seq", "outcome"}
+    assert results == {"delivery_key", "subscription_seq", "outcome", "reason"}
 
 
 def test_the_forbidden_pattern_catches_what_it_should() -> None:
