@@ -42,7 +42,7 @@ from channels.eudi_wallet import jws
 from channels.eudi_wallet.config import WalletConfig
 from channels.eudi_wallet.document import Utf8Budget, full_document, tickle
 from channels.eudi_wallet.journal import DeviceJournal
-from channels.eudi_wallet.keys import SigningKey, load_private_key
+from channels.eudi_wallet.keys import SigningKey, load_private_key, load_public_key
 from channels.eudi_wallet.push import PushHeaders, push
 from channels.eudi_wallet.webpush import Subscription, VapidSigner
 from channels.http_client import HttpClient
@@ -80,6 +80,9 @@ class WalletChannel:
         except ValidationError as exc:
             raise ValueError(str(exc)) from exc
         self.signing_key = SigningKey.from_private(load_private_key(self.config.signing_key_file))
+        published = (SigningKey.published_only(load_public_key(path))
+                     for path in self.config.published_key_files)
+        self.published_keys = [key for key in published if key.kid != self.signing_key.kid]
         self.vapid = VapidSigner(load_private_key(self.config.vapid_key_file),
                                  self.config.vapid_subject)
         budget = Utf8Budget(self.config.text_limit_bytes)
@@ -95,8 +98,10 @@ class WalletChannel:
     # -- what Tocsin publishes for devices ------------------------------------------
 
     def jwks(self) -> dict[str, Any]:
-        """The verification keys devices trust (served at ``/api/v1/wallet/jwks.json``)."""
-        return {"keys": [self.signing_key.public_jwk()]}
+        """The verification keys devices trust (served at ``/api/v1/wallet/jwks.json``):
+        the signing key first, then the rollover's other keys (``published_key_files``),
+        so a phone holding either JWKS verifies what either key signed."""
+        return {"keys": [key.public_jwk() for key in (self.signing_key, *self.published_keys)]}
 
     @property
     def application_server_key(self) -> str:
