@@ -57,3 +57,31 @@ async def test_a_redirecting_webhook_is_rejected_and_nothing_is_posted_elsewhere
     assert refused.value.reason is FailureReason.REJECTED
     assert "307" in str(refused.value)
     assert seen == []
+
+
+async def test_webhook_payloads_carry_the_hmac_the_receiver_checks() -> None:
+    """What Tocsin sends stays attributable: the receiver (a real process) takes the
+    payload signed with the shared secret and refuses the same payload under another."""
+    raw = (EXAMPLES / "nl-alert-fire.xml").read_bytes()
+    document = parse_cap(raw).document
+    assert document is not None
+    outcomes: dict[str, object] = {}
+    with mock_webhook() as mock:
+        mock.call("PUT", "/_mock/faults", {"mode": "none"})
+        for secret in (MOCK_SECRET, "not-the-shared-secret"):
+            channel = channel_types()["webhook"]("webhook", {
+                "url": f"{mock.url}/hook", "secret": secret, "timeout_s": 2})
+            delivery = Delivery(alert_id="h", channel="webhook",
+                                idempotency_key=f"h/{len(secret)}", alert=document.alert,
+                                raw=raw)
+            await channel.start()
+            try:
+                outcomes[secret] = await channel.send(delivery)
+            except PermanentError as exc:
+                outcomes[secret] = exc
+            finally:
+                await channel.close()
+    assert not isinstance(outcomes[MOCK_SECRET], Exception)
+    refused = outcomes["not-the-shared-secret"]
+    assert isinstance(refused, PermanentError)
+    assert "401" in str(refused)
