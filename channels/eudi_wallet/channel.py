@@ -19,7 +19,10 @@ builds the document from the same stored variants, so a fetched document says wh
 the push said (plus any audio made since: see ``document``).
 
 A retry or a restart sends only to subscriptions not yet reached (the audience
-records each outcome); a 404/410 deletes the subscription. Cancel sends the
+records each outcome); a 404/410 deletes the subscription. A subscription that
+cannot be sent to, or raises anything while being encrypted to or sent to, ends
+``failed`` with a reason and never fails the delivery: the others' outcomes are
+recorded with it, so no retry sends them the alert again. Cancel sends the
 signed Cancel under the original's Topic: a push service drops a predecessor it
 still holds, and phones that showed it withdraw it.
 """
@@ -272,7 +275,7 @@ class WalletChannel:
                                            reason=FailureReason.INVALID_INPUT)
                 async with slots:
                     result = await push(session, self.vapid, subscription, payload, headers)
-            except Exception as exc:
+            except Exception as exc:  # whatever one subscription raises ends it alone
                 return _failed(recipient, exc)
             return RecipientResult(recipient.key, result.outcome, reason=result.reason)
 
