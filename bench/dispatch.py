@@ -57,6 +57,8 @@ def serve(data: Path, routes: str, mock_url: str, *, dispatch: bool = True
     proc = start([sys.executable, "-m", "router.cli", "serve", "--demo", "--host", "127.0.0.1",
                   "--port", str(port), "--data-dir", str(data / "db")], port,
                  env={"TOCSIN_DEV_API_KEY": KEY, "TOCSIN_LOG_LEVEL": "warning",
+                      # thousands of posts with one key: the write limit is switched off
+                      "TOCSIN_WRITE_RATE_LIMIT": '{"per_s": 0, "burst": 1}',
                       "TOCSIN_CONFIG": str(data / "tocsin.yaml"),
                       "TOCSIN_DISPATCH_POLL_INTERVAL_S": "0.05",
                       "TOCSIN_DISPATCH_ENABLED": "true" if dispatch else "false"})

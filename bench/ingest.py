@@ -145,7 +145,10 @@ def main() -> int:
         bare = start([sys.executable, __file__, "--bare-server", str(bare_port)], bare_port)
         tocsin = start([sys.executable, "-m", "router.cli", "serve", "--demo", "--host",
                         "127.0.0.1", "--port", str(tocsin_port), "--data-dir", data],
-                       tocsin_port, env={"TOCSIN_DEV_API_KEY": KEY, "TOCSIN_LOG_LEVEL": "warning"})
+                       tocsin_port, env={
+                           "TOCSIN_DEV_API_KEY": KEY, "TOCSIN_LOG_LEVEL": "warning",
+                           # thousands of posts with one key: the write limit is switched off
+                           "TOCSIN_WRITE_RATE_LIMIT": '{"per_s": 0, "burst": 1}'})
         try:
             results["bare"] = asyncio.run(measure(
                 "bare", f"http://127.0.0.1:{bare_port}/api/v1/alerts", args.requests,

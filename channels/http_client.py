@@ -4,6 +4,13 @@ Every HTTP adapter (webhook, cell broadcast's ECBE transport, the EWSS uplink, t
 wallet's push sender) opens one session when the channel starts and closes it at
 shutdown; a send before ``start`` (or after ``close``) is a transient failure the
 dispatcher retries, not a crash.
+
+Redirects are never followed, by any adapter: a push endpoint or webhook URL passed
+the allow-list as written, and a ``307`` from it would make Tocsin repeat the same
+POST (the encrypted alert, the signed payload) to wherever ``Location`` points. The
+session's middleware turns every 3xx answer into ``RedirectRefusedError`` (an
+``aiohttp.ClientResponseError``, so an adapter that does not look for it treats it
+as any other failed HTTP call) before aiohttp could follow it.
 """
 
 from __future__ import annotations
@@ -11,6 +18,25 @@ from __future__ import annotations
 import aiohttp
 
 from router.channel import FailureReason, TransientError
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class RedirectRefusedError(aiohttp.ClientResponseError):
+    """The server answered with a redirect; Tocsin did not follow it."""
+
+
+async def refuse_redirects(request: aiohttp.ClientRequest,
+                           handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+    """Client middleware: a 3xx answer ends the call here (see the module docstring)."""
+    response = await handler(request)
+    if response.status in REDIRECT_STATUSES:
+        location = response.headers.get("Location", "")
+        response.release()
+        raise RedirectRefusedError(
+            response.request_info, (), status=response.status,
+            message=f"redirect to {location[:200]!r} not followed", headers=response.headers)
+    return response
 
 
 class HttpClient:
@@ -35,7 +61,8 @@ class HttpClient:
         connector = (aiohttp.TCPConnector(limit=self.connections)
                      if self.connections is not None else None)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            middlewares=(refuse_redirects,))
 
     async def close(self) -> None:
         if self._session is not None:

@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from channels.http_client import HttpClient
+from channels.http_client import HttpClient, RedirectRefusedError
 from router.channel import (
     AreaKind,
     Capabilities,
@@ -121,6 +121,10 @@ class WebhookChannel:
         except TimeoutError as exc:
             raise TransientError(f"{self.config.url}: no answer within "
                                  f"{self.config.timeout_s} s", FailureReason.TIMEOUT) from exc
+        except RedirectRefusedError as exc:  # a redirect is the receiver's configuration
+            raise PermanentError(f"{self.config.url} answered {exc.status}, {exc.message}; "
+                                 "Tocsin posts to the configured URL only",
+                                 FailureReason.REJECTED) from exc
         except aiohttp.ClientError as exc:
             raise TransientError(f"{self.config.url}: {exc}", FailureReason.UNAVAILABLE) from exc
         if 200 <= status < 300:

@@ -26,6 +26,7 @@ from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
 from router.ingest.audit_trail import AuditTrail, config_event
+from router.ingest.throttle import THROTTLE, Throttle, rate_limits
 from router.observability.logging import add_secrets, secrets_in
 from router.observability.metrics import Metrics
 from router.profiles import ProfileSet, load_profiles
@@ -230,8 +231,9 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
     profiles, router, accessibility = _load_parts(settings, set(channels))
     signatures = signature_checker(settings)
-    app = web.Application(middlewares=[request_context],
+    app = web.Application(middlewares=[request_context, rate_limits],
                           client_max_size=settings.max_body_bytes)
+    app[THROTTLE] = Throttle(settings)
     auth = _authenticator(settings, app)
     sqlite_store = store or SqliteStore(settings.database_path,
                                         max_batch=settings.group_commit_max)

@@ -295,6 +295,7 @@ class RecipientResult:
     key: str
     outcome: RecipientOutcome
     reference: str | None = None  # the network's message id(s), for receipts and audits
+    reason: FailureReason | None = None  # why a FAILED or GONE recipient ended (closed set)
 
 
 @runtime_checkable

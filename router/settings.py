@@ -68,6 +68,15 @@ class Authority(BaseModel):
         return hashes
 
 
+class RateLimit(BaseModel):
+    """A token bucket: ``burst`` requests at once, refilled at ``per_s`` (0: no limit)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_s: float = Field(ge=0, description="requests a second, sustained; 0 switches it off")
+    burst: int = Field(ge=1, description="requests allowed at once")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="forbid")
 
@@ -116,8 +125,9 @@ class Settings(BaseSettings):
     wallet_push_hosts: list[str] = Field(
         default_factory=lambda: ["fcm.googleapis.com", "*.push.services.mozilla.com",
                                  "*.push.apple.com", "*.notify.windows.com"],
-        description="fnmatch patterns of push service hosts wallet subscriptions may name "
-                    "(demo mode adds 127.0.0.1 and localhost)")
+        description="fnmatch patterns of push service hosts wallet subscriptions may name, "
+                    "each with an optional ':port' (443 when none is given); endpoints must "
+                    "be https (demo mode adds loopback hosts on any port, http allowed)")
     trust_store: Path | None = Field(
         default=None, description="XML-DSig trust: a PEM file or a directory of PEM files; a CA "
         "certificate there is a trust anchor, a leaf certificate a pinned signer")
@@ -144,6 +154,17 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=3600,
         description="how often counted refusals (no valid key, or over the cap) are "
                     "written as one aggregated audit entry")
+    write_rate_limit: RateLimit = Field(
+        default=RateLimit(per_s=10, burst=600),
+        description="per API key, on every POST/PUT/PATCH/DELETE: an authority posting "
+                    "hundreds of alerts in a storm stays under it; 429 with Retry-After")
+    subscription_rate_limit: RateLimit = Field(
+        default=RateLimit(per_s=1, burst=60),
+        description="per client address (IPv6: per /64) on the public wallet "
+                    "subscription routes; 429 with Retry-After")
+    rate_limit_max_keys: int = Field(
+        default=100_000, ge=100, description="buckets kept per limiter (least recently "
+                                             "used dropped first): bounded memory")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("subscriber_default_region")

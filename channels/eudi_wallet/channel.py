@@ -19,7 +19,10 @@ builds the document from the same stored variants, so a fetched document says wh
 the push said (plus any audio made since: see ``document``).
 
 A retry or a restart sends only to subscriptions not yet reached (the audience
-records each outcome); a 404/410 deletes the subscription. Cancel sends the
+records each outcome); a 404/410 deletes the subscription. A subscription that
+cannot be sent to, or raises anything while being encrypted to or sent to, ends
+``failed`` with a reason and never fails the delivery: the others' outcomes are
+recorded with it, so no retry sends them the alert again. Cancel sends the
 signed Cancel under the original's Topic: a push service drops a predecessor it
 still holds, and phones that showed it withdraw it.
 """
@@ -42,7 +45,7 @@ from channels.eudi_wallet import jws
 from channels.eudi_wallet.config import WalletConfig
 from channels.eudi_wallet.document import Utf8Budget, full_document, tickle
 from channels.eudi_wallet.journal import DeviceJournal
-from channels.eudi_wallet.keys import SigningKey, load_private_key
+from channels.eudi_wallet.keys import SigningKey, load_private_key, load_public_key
 from channels.eudi_wallet.push import PushHeaders, push
 from channels.eudi_wallet.webpush import Subscription, VapidSigner
 from channels.http_client import HttpClient
@@ -80,6 +83,9 @@ class WalletChannel:
         except ValidationError as exc:
             raise ValueError(str(exc)) from exc
         self.signing_key = SigningKey.from_private(load_private_key(self.config.signing_key_file))
+        published = (SigningKey.published_only(load_public_key(path))
+                     for path in self.config.published_key_files)
+        self.published_keys = [key for key in published if key.kid != self.signing_key.kid]
         self.vapid = VapidSigner(load_private_key(self.config.vapid_key_file),
                                  self.config.vapid_subject)
         budget = Utf8Budget(self.config.text_limit_bytes)
@@ -95,8 +101,10 @@ class WalletChannel:
     # -- what Tocsin publishes for devices ------------------------------------------
 
     def jwks(self) -> dict[str, Any]:
-        """The verification keys devices trust (served at ``/api/v1/wallet/jwks.json``)."""
-        return {"keys": [self.signing_key.public_jwk()]}
+        """The verification keys devices trust (served at ``/api/v1/wallet/jwks.json``):
+        the signing key first, then the rollover's other keys (``published_key_files``),
+        so a phone holding either JWKS verifies what either key signed."""
+        return {"keys": [key.public_jwk() for key in (self.signing_key, *self.published_keys)]}
 
     @property
     def application_server_key(self) -> str:
@@ -208,32 +216,35 @@ class WalletChannel:
         payload, kind = self._payload(delivery, document)
         session = self._http.session
         audiences = self._audiences(delivery)
+        reasons: dict[str, int] = {}
         pushed, total = await self._push_all(session, audiences, payload,
-                                             PushHeaders(ttl, urgency, topic))
+                                             PushHeaders(ttl, urgency, topic), reasons)
         interrupted = next((a.interrupted for a in audiences if a.interrupted), None)
         detail = {"topic": topic, "urgency": urgency, "ttl": ttl, "kind": kind,
                   "kid": self.signing_key.kid, "bytes": len(payload),
                   "this_attempt": {o.value: n for o, n in pushed.items() if n},
+                  "failed_reasons": reasons,
                   "recipients": total, "interrupted": interrupted,
                   "audio": [a["url"] for a in document["assets"] if a["kind"] == "audio"],
                   "speech_pending": document["speech_pending"],
                   "metrics": {"wallet_pushes": pushed[RecipientOutcome.SENT]}}
         log.info("wallet.pushed", topic=topic, kind=kind, bytes=len(payload),
                  this_attempt=detail["this_attempt"], interrupted=interrupted)
-        _raise_for(pushed)
+        _raise_for(pushed, total, reasons)
         duplicate = not any(pushed.values()) and total.get("sent", 0) > 0
         return Receipt(self.name, delivery.idempotency_key, reference=f"{topic}/{kind}",
                        detail=detail, duplicate=duplicate)
 
     async def _push_all(self, session: aiohttp.ClientSession, audiences: list[Audience],
-                        payload: bytes, headers: PushHeaders
+                        payload: bytes, headers: PushHeaders, reasons: dict[str, int]
                         ) -> tuple[dict[RecipientOutcome, int], dict[str, int]]:
-        """Outcomes of this attempt, and the recorded totals across attempts."""
+        """Outcomes of this attempt, and the recorded totals across attempts; ``reasons``
+        counts this attempt's failed and gone recipients by ``FailureReason``."""
         pushed = dict.fromkeys(RecipientOutcome, 0)
         total: dict[str, int] = {}
         for audience in audiences:
             for outcome, n in (await self._fan_out(session, audience, payload,
-                                                   headers)).items():
+                                                   headers, reasons)).items():
                 pushed[outcome] += n
             for name, n in (await audience.counts()).items():
                 total[name] = total.get(name, 0) + n
@@ -251,32 +262,43 @@ class WalletChannel:
         return audiences
 
     async def _fan_out(self, session: aiohttp.ClientSession, audience: Audience, payload: bytes,
-                       headers: PushHeaders) -> dict[RecipientOutcome, int]:
+                       headers: PushHeaders, reasons: dict[str, int]
+                       ) -> dict[RecipientOutcome, int]:
         counts = dict.fromkeys(RecipientOutcome, 0)
         slots = asyncio.Semaphore(self.config.concurrency)
 
         async def one(recipient: Recipient) -> RecipientResult:
-            subscription = _subscription(recipient)
-            if subscription is None:
-                return RecipientResult(recipient.key, RecipientOutcome.FAILED)
-            async with slots:
-                outcome = await push(session, self.vapid, subscription, payload, headers)
-            return RecipientResult(recipient.key, outcome)
+            try:
+                subscription = _subscription(recipient)
+                if subscription is None:
+                    return RecipientResult(recipient.key, RecipientOutcome.FAILED,
+                                           reason=FailureReason.INVALID_INPUT)
+                async with slots:
+                    result = await push(session, self.vapid, subscription, payload, headers)
+            except Exception as exc:  # whatever one subscription raises ends it alone
+                return _failed(recipient, exc)
+            return RecipientResult(recipient.key, result.outcome, reason=result.reason)
 
         async for batch in audience.batches(self.config.batch_size):
             results: Sequence[RecipientResult] = await asyncio.gather(*map(one, batch))
             await audience.record(results)
             for result in results:
                 counts[result.outcome] += 1
+                if result.reason is not None:
+                    reasons[result.reason.value] = reasons.get(result.reason.value, 0) + 1
         return counts
 
 
-def _raise_for(pushed: Mapping[RecipientOutcome, int]) -> None:
-    """Every push refused: permanent (VAPID key, headers, size -- the same for all);
-    some not through (429, 5xx, timeouts): transient, and only those are retried."""
+def _raise_for(pushed: Mapping[RecipientOutcome, int], total: Mapping[str, int],
+               reasons: Mapping[str, int]) -> None:
+    """Some pushes not through (429, 5xx, timeouts): transient, only those are retried.
+    Every push of the delivery so far refused *by the push service* (VAPID key,
+    headers, size: the same for all) is permanent. A subscription that is itself bad
+    (``invalid_input``) ends alone and never fails the delivery, nor does a refusal
+    once others were reached."""
     sent, unsent = pushed[RecipientOutcome.SENT], pushed[RecipientOutcome.UNSENT]
-    refused = pushed[RecipientOutcome.FAILED]
-    if refused and not sent and not unsent:
+    refused = reasons.get(FailureReason.REJECTED.value, 0)
+    if refused and not sent and not unsent and not total.get(RecipientOutcome.SENT.value):
         raise PermanentError(f"the push service refused all {refused} messages (VAPID key, "
                              "headers or size)", FailureReason.REJECTED)
     if unsent:
@@ -289,10 +311,24 @@ def _text(value: Any) -> str | None:
 
 
 def _subscription(recipient: Recipient) -> Subscription | None:
+    """The stored subscription, or None when it cannot be sent to (see ``push``)."""
     try:
-        return Subscription.from_json(json.loads(recipient.address))
+        subscription = Subscription.from_json(json.loads(recipient.address))
+        subscription.validate()
     except (ValueError, KeyError, TypeError):
         return None
+    return subscription
+
+
+def _failed(recipient: Recipient, exc: Exception) -> RecipientResult:
+    """Whatever went wrong with one subscription (an encryption library's ValueError,
+    an aiohttp refusal of the URL): that recipient is failed, the others go on. The
+    message names the exception type only; the address is personal data."""
+    reason = (FailureReason.INVALID_INPUT if isinstance(exc, ValueError | TypeError)
+              else FailureReason.INTERNAL)
+    log.warning("wallet.recipient_failed", recipient=recipient.key, reason=reason.value,
+                error=type(exc).__name__)
+    return RecipientResult(recipient.key, RecipientOutcome.FAILED, reason=reason)
 
 
 __all__ = ["ASSET_PATH", "FETCH_PATH", "RECIPIENTS", "WalletChannel"]

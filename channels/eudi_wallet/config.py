@@ -2,7 +2,8 @@
 
 Stage: channel adapter. Keys are files (PEM, EC P-256): ``signing_key_file``
 signs the alert documents (published as the JWKS), ``vapid_key_file`` is the
-application-server key devices subscribe with. Both must exist; the channel
+application-server key devices subscribe with. ``published_key_files`` are
+further keys the JWKS lists during a signing-key rollover. All must exist; the channel
 never makes a key of its own (``channels.mock.demo`` writes throw-away keys for
 ``tocsin serve --demo`` and logs that it did).
 """
@@ -23,6 +24,12 @@ class WalletConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     signing_key_file: Path
+    published_key_files: list[Path] = Field(
+        default_factory=list, max_length=4,
+        description="PEM files (public or private EC P-256 keys) published in the JWKS "
+                    "beside the signing key, never signing: during a rollover the next "
+                    "key (before switching) or the previous one (after); "
+                    "docs/eudi-wallet.md 'Rotating the signing key'")
     vapid_key_file: Path
     vapid_subject: str = Field(
         pattern=r"^(mailto:[^@\s]+@[^@\s]+|https://\S+)$",

@@ -46,6 +46,24 @@ def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
+def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
+    """The EC P-256 public key in a PEM file holding a public or a private key: a key
+    published for a rollover may be one whose private half is already destroyed."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
+    if b"PRIVATE KEY" in data:
+        return load_private_key(path).public_key()
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path} is not a PEM public or private key") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ValueError(f"{path} must hold an EC P-256 (secp256r1) key")
+    return key
+
+
 def raw_public(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> bytes:
     """The uncompressed point (65 bytes): VAPID's ``k`` and a PushSubscription's p256dh."""
     public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
@@ -62,6 +80,11 @@ class SigningKey:
 
     @classmethod
     def from_private(cls, key: ec.EllipticCurvePrivateKey) -> SigningKey:
+        return cls(ECKey.import_key(key))
+
+    @classmethod
+    def published_only(cls, key: ec.EllipticCurvePublicKey) -> SigningKey:
+        """A key that is published in the JWKS but never signs (a rollover's other key)."""
         return cls(ECKey.import_key(key))
 
     @property

@@ -47,11 +47,16 @@ class Subscription:
                    b64url_decode(str(keys["auth"])))
 
     def validate(self) -> None:
-        """ValueError unless the endpoint is an http(s) URL and the keys are a P-256
-        point and a 16-byte secret (RFC 8291 §3)."""
+        """ValueError unless the endpoint is an http(s) URL without credentials and the
+        keys are a point on P-256 and a 16-byte secret (RFC 8291 §3). Which hosts,
+        ports and schemes a subscriber may name is the subscription route's decision;
+        this is what sending needs, checked again before each push."""
         parts = urlsplit(self.endpoint)
         if parts.scheme not in {"https", "http"} or not parts.hostname:
             raise ValueError("endpoint must be an https URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("endpoint must not carry user:password")
+        _ = parts.port  # ValueError for a port that is not a number in range
         if len(self.auth) != 16:
             raise ValueError("keys.auth must be 16 bytes (base64url)")
         try:

@@ -1,8 +1,10 @@
 """Fault injection shared by every mock network element.
 
 A mock is told, over its control API, to misbehave for the next N requests
-(or until told otherwise): answer with an error status, answer slowly, or drop
-the connection without answering. Tests use it to drive retries, breakers and
+(or until told otherwise): answer with an error status, answer slowly, drop
+the connection without answering, or redirect (``307`` to ``location``, the
+request method and body kept: what a compromised or misconfigured endpoint does
+to make a client repeat its POST elsewhere). Tests use it to drive retries, breakers and
 fallbacks through the real HTTP path.
 """
 
@@ -19,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 class FaultSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    mode: Literal["none", "fail", "slow", "drop"] = "none"
+    mode: Literal["none", "fail", "slow", "drop", "redirect"] = "none"
     status: int = Field(default=503, ge=400, le=599)
+    location: str | None = Field(default=None, max_length=2048,
+                                 description="redirect: where the 307 points")
     delay_s: float = Field(default=0.0, ge=0, le=60)
     count: int | None = Field(default=None, ge=1, description="requests affected; null = all")
 
@@ -54,6 +58,8 @@ class FaultInjector:
             if request.transport is not None:
                 request.transport.abort()  # the client sees the connection reset, no answer
             return web.Response(status=499)
+        if spec.mode == "redirect":
+            return web.Response(status=307, headers={"Location": spec.location or "/"})
         return web.json_response({"error": "injected fault"}, status=spec.status)
 
 

@@ -7,9 +7,22 @@ Stage: ingest. None of these routes takes an API key: phones call them.
   ``country`` (ISO 3166-1 alpha-2) and ``languages`` (BCP 47, preference order).
   Any other member is refused (422): the API takes no identity, no location and
   no device id, so none can be stored by mistake. 201 ``{id}`` (the handle to
-  unsubscribe with), or 200 with the same id for an endpoint already subscribed.
-  The endpoint's host must be a known push service (``wallet_push_hosts``):
-  otherwise anyone could make Tocsin POST to any URL.
+  unsubscribe with), or 200 with the same id for an endpoint already subscribed
+  with the same keys. Checked before anything is stored (``subscription_checks``):
+  ``keys.p256dh`` a point on P-256, ``keys.auth`` 16 bytes, the endpoint an https
+  URL without ``user:password@`` whose host *and* port a known push service uses
+  (``wallet_push_hosts``; otherwise anyone could make Tocsin POST to any URL), and
+  language tags of BCP 47 shape, at most 35 characters and 8 of them.
+  **An endpoint already subscribed with other keys is refused (409
+  ``wallet.subscription-exists``)** and its id is not revealed: replacing the keys
+  would hand the subscription to whoever learnt the endpoint. Keys are renewed with
+  the proof of the old subscription, its id:
+- ``PUT /api/v1/wallet/subscriptions/{subscription_id}``: the same endpoint with new
+  keys (200), or 404 when no subscription has that id and endpoint. A browser that
+  lost the id subscribes again with a new endpoint (``pushManager.subscribe`` after
+  ``unsubscribe`` gives one), which is a new subscription.
+- The subscription routes are rate limited per client address
+  (``subscription_rate_limit``; 429 with ``Retry-After``): see ``router.ingest.limits``.
 - ``DELETE /api/v1/wallet/subscriptions/{subscription_id}``: 204, or 404.
 - ``GET /api/v1/wallet/jwks.json``: the keys alert documents are signed with.
 - ``GET /api/v1/wallet/config``: the VAPID ``applicationServerKey`` to subscribe
@@ -27,11 +40,6 @@ Stage: ingest. None of these routes takes an API key: phones call them.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from fnmatch import fnmatchcase
-from urllib.parse import urlsplit
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -42,6 +50,7 @@ from router.errors import StoreUnavailableError
 from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.problems import ProblemError
+from router.ingest.subscription_checks import LanguageTag, check_endpoint, check_keys
 from router.store import AlertRecord, DeliveryState, NewWalletSubscription
 
 JWKS_PATH = "/api/v1/wallet/jwks.json"
@@ -49,11 +58,6 @@ SUBSCRIPTIONS_PATH = "/api/v1/wallet/subscriptions"
 SERVED_STATES = {DeliveryState.SENDING, DeliveryState.DELIVERED}
 """A document is served once its push has started: before that no phone has a tickle
 pointing to it, and an alert not routed to the wallet is never served at all."""
-
-
-def _b64url(text: str) -> bytes:
-    stripped = text.strip().rstrip("=")
-    return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
 
 
 class PushKeys(BaseModel):
@@ -70,7 +74,7 @@ class SubscriptionIn(BaseModel):
     expirationTime: float | None = None  # noqa: N815  (the W3C member name); not stored
     keys: PushKeys
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    languages: list[str] = Field(default_factory=list, max_length=8)
+    languages: list[LanguageTag] = Field(default_factory=list, max_length=8)
 
 
 class SubscriptionOut(BaseModel):
@@ -93,50 +97,65 @@ def _publisher(ctx: IngestContext) -> DocumentPublisher:
                        "no eudi_wallet channel is configured on this Tocsin")
 
 
-def _check_keys(keys: PushKeys) -> None:
-    try:
-        point, secret = _b64url(keys.p256dh), _b64url(keys.auth)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("keys are not base64url") from exc
-    if len(point) != 65 or point[0] != 4:
-        raise ValueError("keys.p256dh must be an uncompressed P-256 point (65 bytes)")
-    if len(secret) != 16:
-        raise ValueError("keys.auth must be 16 bytes")
-
-
-def _check_host(ctx: IngestContext, endpoint: str) -> None:
-    host = (urlsplit(endpoint).hostname or "").lower()
-    allowed = ctx.settings.wallet_push_hosts + (["127.0.0.1", "localhost"]
-                                                if ctx.settings.demo else [])
-    if not any(fnmatchcase(host, pattern) for pattern in allowed):
-        raise ProblemError(422, "wallet.push-host", "Unknown push service",
-                           f"{host!r} is not a push service this Tocsin sends to "
-                           "(settings: wallet_push_hosts)")
-
-
-async def post_subscription(request: web.Request) -> web.Response:
+async def _given(request: web.Request) -> NewWalletSubscription:
+    """The posted subscription once every check passed (422 with the first problem)."""
     ctx = request.app[CONTEXT]
     _publisher(ctx)
     try:
         given = SubscriptionIn.model_validate_json(
             await read_body(request, ctx.settings.body_read_timeout_s))
-        _check_keys(given.keys)
+        check_keys(given.keys.p256dh, given.keys.auth)
     except (ValidationError, ValueError) as exc:
         raise ProblemError(422, "wallet.subscription", "Not a push subscription",
                            f"expected a W3C PushSubscription with optional country and "
                            f"languages, and nothing else: {exc}") from exc
-    _check_host(ctx, given.endpoint)
-    new = NewWalletSubscription(given.endpoint, given.keys.p256dh, given.keys.auth,
-                                given.country, tuple(given.languages))
+    try:
+        check_endpoint(given.endpoint, ctx.settings.wallet_push_hosts,
+                       demo=ctx.settings.demo)
+    except ValueError as exc:
+        raise ProblemError(422, "wallet.push-host", "Unknown push service", str(exc)) from exc
+    return NewWalletSubscription(given.endpoint, given.keys.p256dh.rstrip("="),
+                                 given.keys.auth.rstrip("="), given.country,
+                                 tuple(given.languages))
+
+
+def _store_down(exc: StoreUnavailableError) -> ProblemError:
+    return ProblemError(503, "store.unavailable", "Store unavailable", str(exc),
+                        headers={"Retry-After": "1"})
+
+
+async def post_subscription(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    new = await _given(request)
     try:
         saved = await ctx.store.save_wallet_subscription(new)
     except StoreUnavailableError as exc:
-        raise ProblemError(503, "store.unavailable", "Store unavailable", str(exc),
-                           headers={"Retry-After": "1"}) from exc
+        raise _store_down(exc) from exc
+    if saved.id is None:
+        raise ProblemError(409, "wallet.subscription-exists", "Endpoint subscribed already",
+                           "this endpoint is subscribed with other keys; renew them with "
+                           f"PUT {SUBSCRIPTIONS_PATH}/<id> (the id the first subscription "
+                           "returned), or subscribe a new endpoint")
     location = f"{SUBSCRIPTIONS_PATH}/{saved.id}"
     return web.Response(status=201 if saved.created else 200,
                         body=SubscriptionOut(id=saved.id).model_dump_json(),
                         content_type="application/json", headers={"Location": location})
+
+
+async def put_subscription(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    subscription_id = request.match_info["subscription_id"]
+    new = await _given(request)
+    try:
+        renewed = await ctx.store.renew_wallet_subscription(subscription_id, new)
+    except StoreUnavailableError as exc:
+        raise _store_down(exc) from exc
+    if not renewed:
+        raise ProblemError(404, "wallet.subscription-not-found", "No such subscription",
+                           "no subscription with that id and endpoint (a new endpoint is a "
+                           "new subscription: POST it)")
+    return web.Response(body=SubscriptionOut(id=subscription_id).model_dump_json(),
+                        content_type="application/json")
 
 
 async def delete_subscription(request: web.Request) -> web.Response:

@@ -90,7 +90,12 @@ class Store(Protocol):
         its speech state (``done`` or ``failed``) in one transaction."""
 
     async def save_wallet_subscription(self, new: NewWalletSubscription) -> SubscriptionSaved:
-        """Store a push subscription, or update the one with the same endpoint."""
+        """Store a push subscription; the same endpoint and keys again is the same one,
+        the same endpoint with other keys is refused (``id`` None)."""
+
+    async def renew_wallet_subscription(self, subscription_id: str,
+                                        new: NewWalletSubscription) -> bool:
+        """New keys for the subscription with this id and endpoint; False if none."""
 
     async def delete_wallet_subscription(self, subscription_id: str) -> bool:
         """Remove a subscription; False when there was none with that id."""

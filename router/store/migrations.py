@@ -191,4 +191,8 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO audit_head VALUES (1, 0,
         '0000000000000000000000000000000000000000000000000000000000000000');
     """,
+    # 9: why a wallet recipient ended failed or gone (a FailureReason value), per push result
+    """
+    ALTER TABLE wallet_push_results ADD COLUMN reason TEXT;
+    """,
 )

@@ -636,6 +636,11 @@ class SqliteStore:
                                        ) -> wallet.SubscriptionSaved:
         return await self._write(lambda conn: wallet.save_subscription(conn, new))
 
+    async def renew_wallet_subscription(self, subscription_id: str,
+                                        new: wallet.NewWalletSubscription) -> bool:
+        return await self._write(
+            lambda conn: wallet.renew_subscription(conn, subscription_id, new))
+
     async def delete_wallet_subscription(self, subscription_id: str) -> bool:
         return await self._write(lambda conn: wallet.delete_subscription(conn, subscription_id))
 

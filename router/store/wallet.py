@@ -43,20 +43,29 @@ class NewWalletSubscription:
 
 @dataclass(frozen=True)
 class SubscriptionSaved:
-    id: str
-    created: bool  # False: the endpoint was subscribed already; its keys were updated
+    id: str | None  # None: refused (the endpoint is subscribed with other keys)
+    created: bool  # False: the endpoint was subscribed already, with these keys
+
+
+def _same_keys(row: sqlite3.Row, new: NewWalletSubscription) -> bool:
+    return (str(row["p256dh"]).rstrip("=") == new.p256dh.rstrip("=")
+            and str(row["auth"]).rstrip("=") == new.auth.rstrip("="))
 
 
 def save_subscription(conn: sqlite3.Connection, new: NewWalletSubscription) -> SubscriptionSaved:
-    """Insert, or update the keys and choices of the same endpoint (a browser renews
-    its keys under the same endpoint; that is one subscription, not two)."""
-    row = conn.execute("SELECT id FROM wallet_subscriptions WHERE endpoint = ?",
+    """Insert; the same endpoint with the same keys again is the same subscription (its
+    choices updated, its id returned). The same endpoint with *other* keys is refused
+    (``id`` None): replacing them would let anyone who learnt an endpoint take it over,
+    and handing back the id would let them unsubscribe it. Keys change only with the
+    id as proof (``renew_subscription``)."""
+    row = conn.execute("SELECT id, p256dh, auth FROM wallet_subscriptions WHERE endpoint = ?",
                        (new.endpoint,)).fetchone()
     languages = ",".join(new.languages) or None
     if row is not None:
-        conn.execute("UPDATE wallet_subscriptions SET p256dh = ?, auth = ?, country = ?, "
-                     "languages = ? WHERE id = ?",
-                     (new.p256dh, new.auth, new.country, languages, row["id"]))
+        if not _same_keys(row, new):
+            return SubscriptionSaved(None, created=False)
+        conn.execute("UPDATE wallet_subscriptions SET country = ?, languages = ? WHERE id = ?",
+                     (new.country, languages, row["id"]))
         return SubscriptionSaved(row["id"], created=False)
     subscription_id = secrets.token_urlsafe(16)
     conn.execute("INSERT INTO wallet_subscriptions (id, endpoint, p256dh, auth, country, "
@@ -64,6 +73,18 @@ def save_subscription(conn: sqlite3.Connection, new: NewWalletSubscription) -> S
                  (subscription_id, new.endpoint, new.p256dh, new.auth, new.country, languages,
                   datetime.now(UTC).date().isoformat()))
     return SubscriptionSaved(subscription_id, created=True)
+
+
+def renew_subscription(conn: sqlite3.Connection, subscription_id: str,
+                       new: NewWalletSubscription) -> bool:
+    """New keys and choices for the subscription with this id and endpoint (a browser
+    renewing its keys); False when no subscription has both. The id, returned only to
+    whoever subscribed, is the proof of the old subscription."""
+    return conn.execute(
+        "UPDATE wallet_subscriptions SET p256dh = ?, auth = ?, country = ?, languages = ? "
+        "WHERE id = ? AND endpoint = ?",
+        (new.p256dh, new.auth, new.country, ",".join(new.languages) or None, subscription_id,
+         new.endpoint)).rowcount > 0
 
 
 def delete_subscription(conn: sqlite3.Connection, subscription_id: str) -> bool:
@@ -106,10 +127,11 @@ def _alert_state(conn: sqlite3.Connection, alert_id: str) -> str | None:
 
 def _record(conn: sqlite3.Connection, key: str, results: Sequence[RecipientResult]) -> None:
     conn.executemany(
-        "INSERT INTO wallet_push_results (delivery_key, subscription_seq, outcome)"
-        " VALUES (?, ?, ?) ON CONFLICT (delivery_key, subscription_seq)"
-        " DO UPDATE SET outcome = excluded.outcome",
-        [(key, int(r.key), r.outcome.value) for r in results])
+        "INSERT INTO wallet_push_results (delivery_key, subscription_seq, outcome, reason)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (delivery_key, subscription_seq)"
+        " DO UPDATE SET outcome = excluded.outcome, reason = excluded.reason",
+        [(key, int(r.key), r.outcome.value, r.reason.value if r.reason else None)
+         for r in results])
     conn.executemany("DELETE FROM wallet_subscriptions WHERE seq = ?",
                      [(int(r.key),) for r in results if r.outcome is RecipientOutcome.GONE])
 

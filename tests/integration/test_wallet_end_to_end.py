@@ -27,7 +27,9 @@ from tests.integration.server import Server, free_port, start_server
 
 PHONES = 1000
 FAST = {"TOCSIN_DISPATCH_POLL_INTERVAL_S": "0.05", "TOCSIN_DISPATCH_RETRY_MULTIPLIER_S": "0.05",
-        "TOCSIN_DISPATCH_RETRY_MAX_S": "0.2"}
+        "TOCSIN_DISPATCH_RETRY_MAX_S": "0.2",
+        # a thousand test phones subscribe from one loopback address
+        "TOCSIN_SUBSCRIPTION_RATE_LIMIT": '{"per_s": 0, "burst": 1}'}
 ROUTES = "routes:\n  - id: all\n    match: {status: [Actual]}\n    channels: [eudi_wallet]\ndefault: [eudi_wallet]\n"
 # the example polygon (lat/lon) and a box around it for test positions
 AREA = Polygon([(4.43, 51.895), (4.49, 51.895), (4.49, 51.87), (4.43, 51.87)])
@@ -51,7 +53,8 @@ def positions(count: int, seed: int) -> list[tuple[float, float]]:
     return chosen
 
 
-def start(tmp_path: Path, push: MockPushProcess, **channel: Any) -> Server:
+def start(tmp_path: Path, push: MockPushProcess, *, extra_env: dict[str, str] | None = None,
+          **channel: Any) -> Server:
     """``tocsin serve`` on a port chosen here: the channel's ``public_base_url`` and
     the phones' JWKS URL must name it before it starts."""
     keys = generate_demo_keys(tmp_path / "keys")
@@ -68,7 +71,8 @@ def start(tmp_path: Path, push: MockPushProcess, **channel: Any) -> Server:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(server_module, "free_port", lambda: port)
         return start_server(tmp_path / "data",
-                            env={**FAST, "TOCSIN_CONFIG": str(tmp_path / "tocsin.yaml")})
+                            env={**FAST, "TOCSIN_CONFIG": str(tmp_path / "tocsin.yaml"),
+                                 **(extra_env or {})})
 
 
 async def subscribe(server: Server, push: MockPushProcess, spots: list[tuple[float, float]]

@@ -20,6 +20,7 @@ from router.store import (
     NewWalletSubscription,
     PlannedDelivery,
     SqliteStore,
+    SubscriptionSaved,
 )
 
 ALLOWED = {"seq", "id", "endpoint", "p256dh", "auth", "country", "languages", "created_on"}
@@ -57,7 +58,7 @@ async def test_subscription_tables_have_no_identity_or_location_columns(
         conn.close()
     assert columns == ALLOWED  # a new column must be argued for here first
     assert not [c for c in columns | results if forbidden(c)]
-    assert results == {"delivery_key", "subscription_seq", "outcome"}
+    assert results == {"delivery_key", "subscription_seq", "outcome", "reason"}
 
 
 def test_the_forbidden_pattern_catches_what_it_should() -> None:
@@ -76,6 +77,19 @@ async def test_same_endpoint_is_one_subscription(store: SqliteStore) -> None:
     assert await store.count_wallet_subscriptions() == 1
     assert await store.delete_wallet_subscription(first.id)
     assert not await store.delete_wallet_subscription(first.id)
+
+
+async def test_same_endpoint_with_other_keys_is_refused_until_the_id_proves_it(
+        store: SqliteStore) -> None:
+    first = await store.save_wallet_subscription(subscription(1))
+    other = NewWalletSubscription("https://push.example/1", "D" + "A" * 86, "E" * 22)
+    assert await store.save_wallet_subscription(other) == SubscriptionSaved(None, created=False)
+    assert not await store.renew_wallet_subscription("not-the-id", other)
+    assert first.id is not None
+    assert await store.renew_wallet_subscription(first.id, other)
+    again = await store.save_wallet_subscription(other)
+    assert (again.id, again.created) == (first.id, False)
+    assert await store.count_wallet_subscriptions() == 1
 
 
 async def accepted(store: SqliteStore, identifier: str = "W-1") -> ClaimedDelivery:
