@@ -175,7 +175,7 @@ class SmsChannel:
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
             supports_update=True, supports_cancel=True, budget=lambda _lang: self.budget,
-            recipients="msisdn")
+            recipients="msisdn", public=True)
         self.tracker = ReceiptTracker()
         self._binds: list[Bind] = []
         self._flusher: asyncio.Task[None] | None = None

@@ -18,6 +18,7 @@ from router.render import Renderer
 from router.routing import Router
 from router.settings import Settings
 from router.store import Store
+from router.trust import ApprovalPolicy
 
 
 @dataclass
@@ -40,6 +41,8 @@ class IngestContext:
     """Spoken variants are made after acceptance (a speech worker runs)."""
     channels: Mapping[str, Channel] = field(default_factory=dict)
     """The configured channel instances (the wallet API serves keys and documents)."""
+    approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    """Which accepted alerts wait for a second principal (off unless configured)."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

@@ -30,9 +30,11 @@ from typing import Any
 
 from aiohttp import web
 
+from router.ingest.access import readable_record
 from router.ingest.context import CONTEXT
-from router.ingest.handlers import _alert_out, _authenticated, _not_found
+from router.ingest.handlers import _alert_out
 from router.ingest.schemas import AlertOut
+from router.store import AlertRecord
 
 POLL_S = 1.0
 KEEPALIVE_S = 15.0
@@ -88,11 +90,9 @@ def _done(alert: AlertOut) -> bool:
 
 
 async def alert_events(request: web.Request) -> web.StreamResponse:
-    ctx = _authenticated(request)
-    alert_id = request.match_info["alert_id"]
-    record = await ctx.store.get(alert_id)
-    if record is None:
-        raise _not_found(alert_id)
+    ctx, _principal, first = await readable_record(request)
+    alert_id = first.id
+    record: AlertRecord | None = first
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no"})

@@ -24,7 +24,7 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,8 +36,8 @@ from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
 from router.channel import Audience
-from router.errors import StoreUnavailableError
-from router.store import wallet
+from router.errors import ReferenceForbiddenError, StoreUnavailableError
+from router.store import approvals, keys, wallet
 from router.store.areas import AlertArea
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
@@ -51,13 +51,16 @@ from router.store.records import (
     AttemptRecord,
     AttemptResult,
     ClaimedDelivery,
+    DecisionOutcome,
     DeliveryRecord,
     DeliveryState,
     NewAlert,
     PlannedDelivery,
     PriorDelivery,
+    ReferencedAlert,
     ReferenceRecord,
     SpeechJob,
+    StoredKey,
     StoredVariants,
 )
 from router.store.subscribers import (
@@ -195,9 +198,14 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
     resolved: list[tuple[int, Any, str | None]] = []
     for position, ref in enumerate(alert.references or (), start=1):
         row = conn.execute(
-            "SELECT id FROM alerts WHERE sender = ? AND identifier = ? AND sent_utc = ?",
-            (ref.sender, ref.identifier, utc_text(ref.sent)),
+            "SELECT id, authority FROM alerts WHERE sender = ? AND identifier = ? "
+            "AND sent_utc = ?", (ref.sender, ref.identifier, utc_text(ref.sent)),
         ).fetchone()
+        if (row is not None and new.reference_authorities is not None
+                and row["authority"] not in new.reference_authorities):
+            raise ReferenceForbiddenError(
+                f"references entry {position} names an alert this authority may not "
+                "reference")
         if row is None:
             warnings.append(warning(
                 "ingest.reference.unknown", f"/alert/references (entry {position})",
@@ -206,12 +214,14 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
         resolved.append((position, ref, row["id"] if row else None))
 
     now = utc_text(new.received_at)
+    held = new.hold is not None
     conn.execute(
         "INSERT INTO alerts (id, sender, identifier, sent_utc, sent, status, msg_type, state, "
         "profile, authority, source_version, content_hash, received_at, findings, raw) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.id, alert.sender, alert.identifier, sent_utc, alert.sent.isoformat(),
-         alert.status.value, alert.msg_type.value, AlertState.ACCEPTED.value, new.profile,
+         alert.status.value, alert.msg_type.value,
+         (AlertState.PENDING_APPROVAL if held else AlertState.ACCEPTED).value, new.profile,
          new.authority, new.source_version, new.content_hash, now, _findings_json(warnings),
          new.raw),
     )
@@ -221,27 +231,40 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
             (new.id, position, ref.sender, ref.identifier, utc_text(ref.sent),
              ref.sent.isoformat(), target),
         )
-        if target is not None:
-            _apply_reference(conn, alert.msg_type, target, new.id, now)
 
     if new.variants is not None:
         conn.execute("INSERT INTO alert_variants VALUES (?, ?, ?, ?)",
                      (new.id, new.variants, "pending" if new.speech_pending else "off", now))
-    deadline = _deadline(new)
-    plan = list(new.plan) + _follow_up_channels(conn, alert.msg_type, resolved, new.plan)
-    for planned in plan:
+    if new.hold is not None:
+        approvals.hold(conn, new.id, new.hold, plan=list(new.plan), deadline=_deadline(new),
+                       now=new.received_at)
+    else:
+        _release(conn, new.id, alert.msg_type,
+                 targets=[target for _p, _r, target in resolved], plan=list(new.plan),
+                 deadline=_deadline(new), now=now)
+    return AcceptResult(AcceptOutcome.CREATED, new.id, warnings)
+
+
+def _release(conn: sqlite3.Connection, alert_id: str, msg_type: MsgType, *,
+             targets: list[str | None], plan: list[PlannedDelivery], deadline: str | None,
+             now: str) -> None:
+    """Apply the alert's references and store its delivery plan: at acceptance, or when
+    an alert held for approval is approved."""
+    for target in targets:
+        if target is not None:
+            _apply_reference(conn, msg_type, target, alert_id, now)
+    for planned in plan + _follow_up_channels(conn, msg_type, targets, plan):
         state = DeliveryState.STANDBY if planned.fallback_for else DeliveryState.PENDING
         conn.execute(
             "INSERT INTO deliveries (alert_id, channel, route, fallback_for, state, "
             "idempotency_key, deadline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (new.id, planned.channel, planned.route, planned.fallback_for, state.value,
-             f"{new.id}/{planned.channel}", deadline, now),
+            (alert_id, planned.channel, planned.route, planned.fallback_for, state.value,
+             f"{alert_id}/{planned.channel}", deadline, now),
         )
-    return AcceptResult(AcceptOutcome.CREATED, new.id, warnings)
 
 
 def _follow_up_channels(conn: sqlite3.Connection, msg_type: MsgType,
-                        resolved: list[tuple[int, Any, str | None]],
+                        targets: list[str | None],
                         plan: list[PlannedDelivery]) -> list[PlannedDelivery]:
     """An Update or Cancel also goes to every channel that already carried (or is
     carrying) what it refers to, whatever routing says of the new message: a
@@ -250,7 +273,7 @@ def _follow_up_channels(conn: sqlite3.Connection, msg_type: MsgType,
         return []
     planned = {p.channel for p in plan}
     extra: list[PlannedDelivery] = []
-    for _position, _ref, target in resolved:
+    for target in targets:
         if target is None:
             continue
         for row in conn.execute(
@@ -274,9 +297,11 @@ def _apply_reference(conn: sqlite3.Connection, msg_type: MsgType, target: str, b
     else:
         return
     conn.execute(
-        f"UPDATE alerts SET state = ?, {column} = ? WHERE id = ? AND state = ?",  # noqa: S608
-        (state.value, by, target, AlertState.ACCEPTED.value),
+        f"UPDATE alerts SET state = ?, {column} = ? WHERE id = ? AND state IN (?, ?)",  # noqa: S608
+        (state.value, by, target, AlertState.ACCEPTED.value,
+         AlertState.PENDING_APPROVAL.value),
     )
+    approvals.withdrawn(conn, target, state.value, now)  # a held alert it overtook
     conn.execute(
         "UPDATE deliveries SET state = ?, updated_at = ? WHERE alert_id = ? AND state IN (?, ?)",
         (delivery_state.value, now, target, *(s.value for s in OPEN_DELIVERY_STATES)),
@@ -473,6 +498,54 @@ class SqliteStore:
                                 "WHERE state = 'sending'").rowcount
         return await self._write(release)
 
+    # -- four-eyes approval (router.store.approvals) -----------------------------------
+
+    async def approve(self, alert_id: str, principal: str) -> DecisionOutcome:
+        now = datetime.now(UTC)
+        return await self._write(
+            lambda conn: approvals.approve(conn, alert_id, principal, now, _release))
+
+    async def reject(self, alert_id: str, principal: str, reason: str) -> DecisionOutcome:
+        now = datetime.now(UTC)
+        return await self._write(
+            lambda conn: approvals.reject(conn, alert_id, principal, reason, now))
+
+    async def expire_unapproved(self) -> list[str]:
+        """Held alerts whose approval window closed become ``expired_unapproved``."""
+        now = datetime.now(UTC)
+        return await self._write(lambda conn: approvals.expire_due(conn, now))
+
+    async def referenced(self, alert: Alert) -> list[ReferencedAlert]:
+        """The alerts ``alert`` references that are in this store, with their authority."""
+        def read(conn: sqlite3.Connection) -> list[ReferencedAlert]:
+            found = []
+            for position, ref in enumerate(alert.references or (), start=1):
+                row = conn.execute(
+                    "SELECT id, authority FROM alerts WHERE sender = ? AND identifier = ? "
+                    "AND sent_utc = ?", (ref.sender, ref.identifier, utc_text(ref.sent))
+                ).fetchone()
+                if row is not None:
+                    found.append(ReferencedAlert(position, row["id"], row["authority"],
+                                                 approvals.was_approved(conn, row["id"])))
+            return found
+
+        return await self._read(read)
+
+    # -- API keys (router.store.keys) -------------------------------------------------
+
+    async def add_key(self, key: StoredKey) -> None:
+        await self._write(lambda conn: keys.add(conn, key))
+
+    async def revoke_key(self, key_id: str) -> bool:
+        now = datetime.now(UTC)
+        return await self._write(lambda conn: keys.revoke(conn, key_id, now))
+
+    async def key_by_hash(self, key_hash: str) -> StoredKey | None:
+        return await self._read(lambda conn: keys.by_hash(conn, key_hash))
+
+    async def keys(self) -> builtins.list[StoredKey]:
+        return await self._read(keys.every)
+
     async def record_speech(self, alert_id: str, assets: list[AssetRecord],
                             findings: list[Finding], *, state: str) -> None:
         """Store the audio made for an alert, append its findings to the alert's and
@@ -543,9 +616,15 @@ class SqliteStore:
         return await self._read(read)
 
     async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
-                   cursor: str | None = None, limit: int = 50) -> AlertPage:
+                   cursor: str | None = None, limit: int = 50,
+                   authorities: Collection[str] | None = None) -> AlertPage:
+        """A page of alerts; ``authorities``: only theirs (None: everyone's)."""
         after = decode_cursor(cursor) if cursor else 0
         clauses, params = ["seq > ?"], [after]
+        if authorities is not None:
+            clauses.append("authority IN (" + ",".join("?" * len(authorities)) + ")"
+                           if authorities else "0")
+            params.extend(authorities)  # type: ignore[arg-type]
         if state is not None:
             clauses.append("state = ?")
             params.append(state.value)  # type: ignore[arg-type]
@@ -653,5 +732,5 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
         received_at=datetime.fromisoformat(row["received_at"]),
         findings=_findings(row["findings"]), references=references,
         superseded_by=row["superseded_by"], cancelled_by=row["cancelled_by"],
-        deliveries=deliveries,
+        deliveries=deliveries, approval=approvals.record(conn, row["id"]),
     )
