@@ -4,6 +4,7 @@ four-eyes approval and keys made and revoked while the service runs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -114,7 +115,7 @@ async def until(server: Server, alert_id: str, done: Any, key: str = DEV_KEY,
         if done(current):
             return current
         assert time.monotonic() < deadline, f"not done in time: {current}"
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
 
 
 def all_final(alert: dict[str, Any]) -> bool:
@@ -128,6 +129,16 @@ def mock_received(server: Server, channel: str) -> list[Any]:
         return list(json.loads(response.read()))
 
 
+def tocsin(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "router.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+async def run_tocsin(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as its own process, off the event loop."""
+    return await asyncio.to_thread(tocsin, *args)
+
+
 # -- authority-bound references ---------------------------------------------------------
 
 async def test_cross_authority_cancel_is_403_and_the_alert_stays_in_force(api: Server) -> None:
@@ -138,9 +149,11 @@ async def test_cross_authority_cancel_is_403_and_the_alert_stays_in_force(api: S
     assert code == 403, problem
     assert problem["code"] == "authz.reference"
     assert [f["code"] for f in problem["findings"]] == ["authz.reference"]
-    assert "vr-rotterdam" not in json.dumps(problem) and "vr-rr" not in json.dumps(problem)
+    assert "vr-rotterdam" not in json.dumps(problem)
+    assert "vr-rr" not in json.dumps(problem)
     alert = await until(api, accepted["id"], all_final, A_LEAD)
-    assert alert["state"] == "accepted" and alert["cancelled_by"] is None
+    assert alert["state"] == "accepted"
+    assert alert["cancelled_by"] is None
     assert not any(d["state"] == "cancelled" for d in alert["deliveries"])
     code, _ = await call(api, "GET", "/api/v1/alerts?limit=500", B_KEY)
     # the refused Cancel was not stored
@@ -203,14 +216,17 @@ async def test_an_authority_reads_only_its_own_alerts(api: Server) -> None:
         assert code == 404, (path, body)
         assert body["code"] == "alert.not-found"
     code, listing = await call(api, "GET", "/api/v1/alerts?limit=500", B_KEY)
-    assert code == 200 and all(item["authority"] == "vr-zeeland" for item in listing["items"])
+    assert code == 200
+    assert all(item["authority"] == "vr-zeeland" for item in listing["items"])
     code, own = await call(api, "GET", f"/api/v1/alerts/{alert_id}", A_LEAD)
-    assert code == 200 and own["authority"] == "vr-rotterdam"
+    assert code == 200
+    assert own["authority"] == "vr-rotterdam"
 
 
 async def test_forbidden_sender_names_no_authority_or_patterns(api: Server) -> None:
     code, problem = await post(api, make_alert("AUTHZ-SND-1", sender=A_SENDER), B_KEY)
-    assert code == 403 and problem["code"] == "auth.sender-not-allowed"
+    assert code == 403
+    assert problem["code"] == "auth.sender-not-allowed"
     text = json.dumps(problem)
     for secret in ("vr-zeeland", "vr-rotterdam", "*@"):  # the caller's sender is echoed
         assert secret not in text
@@ -218,7 +234,8 @@ async def test_forbidden_sender_names_no_authority_or_patterns(api: Server) -> N
 
 async def test_a_key_without_submit_cannot_post(api: Server) -> None:
     code, problem = await post(api, make_alert("AUTHZ-ROLE-1"), A_SECOND)
-    assert code == 403 and problem["code"] == "auth.role"
+    assert code == 403
+    assert problem["code"] == "auth.role"
 
 
 # -- four-eyes approval -----------------------------------------------------------------
@@ -228,16 +245,18 @@ async def test_actual_extreme_waits_for_a_second_principal_then_is_delivered(
     code, accepted = await post(api, extreme("AUTHZ-4E-1"), A_LEAD)
     assert code == 202, accepted
     alert_id = accepted["id"]
-    time.sleep(1.0)  # several dispatcher polls: nothing may be planned or sent
+    await asyncio.sleep(1.0)  # several dispatcher polls: nothing may be planned or sent
     held = await status(api, alert_id, A_LEAD)
     assert held["state"] == "pending_approval"
     assert held["deliveries"] == []
     assert held["approval"]["submitted_by"] == "vr-rotterdam/lead"
     assert not [r for r in mock_received(api, "webhook") if alert_id in json.dumps(r)]
     code, problem = await call(api, "POST", f"/api/v1/alerts/{alert_id}/approve", A_LEAD)
-    assert code == 403 and problem["code"] == "authz.same-person"
+    assert code == 403
+    assert problem["code"] == "authz.same-person"
     code, problem = await call(api, "POST", f"/api/v1/alerts/{alert_id}/approve", B_KEY)
-    assert code == 403 and problem["code"] == "auth.role"
+    assert code == 403
+    assert problem["code"] == "auth.role"
     assert (await status(api, alert_id, A_LEAD))["deliveries"] == []
     code, approved = await call(api, "POST", f"/api/v1/alerts/{alert_id}/approve", A_SECOND)
     assert code == 200, approved
@@ -245,11 +264,13 @@ async def test_actual_extreme_waits_for_a_second_principal_then_is_delivered(
     assert approved["approval"]["decided_by"] == "vr-rotterdam/second"
     done = await until(api, alert_id, all_final, A_LEAD)
     states = {d["channel"]: d["state"] for d in done["deliveries"]}
-    assert states["webhook"] == "delivered" and states["cell_broadcast"] == "delivered"
+    assert states["webhook"] == "delivered"
+    assert states["cell_broadcast"] == "delivered"
     assert [r for r in mock_received(api, "webhook") if r["idempotency_key"] ==
             f"{alert_id}/webhook"]
     code, again = await call(api, "POST", f"/api/v1/alerts/{alert_id}/approve", A_SECOND)
-    assert code == 409 and again["code"] == "approval.not-pending"
+    assert code == 409
+    assert again["code"] == "approval.not-pending"
 
 
 async def test_demo_approver_key_approves_demo_alerts_and_severe_flows_at_once(
@@ -260,16 +281,14 @@ async def test_demo_approver_key_approves_demo_alerts_and_severe_flows_at_once(
     code, accepted = await post(api, extreme("AUTHZ-DEMO-2", sender="x@demo.example"))
     assert code == 202
     assert (await status(api, accepted["id"]))["state"] == "pending_approval"
-    cli = [sys.executable, "-m", "router.cli"]
-    env_url = ["--url", api.url]
-    listed = subprocess.run([*cli, "pending", *env_url, "--key", APPROVER_KEY], cwd=REPO,
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert listed.returncode == 0 and accepted["id"] in listed.stdout, listed.stderr
-    own = subprocess.run([*cli, "approve", accepted["id"], *env_url, "--key", DEV_KEY],
-                         cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
-    assert own.returncode == 1 and "auth.role" in own.stderr
-    done = subprocess.run([*cli, "approve", accepted["id"], *env_url, "--key", APPROVER_KEY],
-                          cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    url = ["--url", api.url]
+    listed = await run_tocsin("pending", *url, "--key", APPROVER_KEY)
+    assert listed.returncode == 0, listed.stderr
+    assert accepted["id"] in listed.stdout
+    own = await run_tocsin("approve", accepted["id"], *url, "--key", DEV_KEY)
+    assert own.returncode == 1
+    assert "auth.role" in own.stderr
+    done = await run_tocsin("approve", accepted["id"], *url, "--key", APPROVER_KEY)
     assert done.returncode == 0, done.stderr
     assert (await until(api, accepted["id"], all_final))["state"] == "accepted"
 
@@ -279,12 +298,14 @@ async def test_rejected_alert_is_never_delivered(api: Server) -> None:
     assert code == 202
     code, problem = await call(api, "POST", f"/api/v1/alerts/{accepted['id']}/reject",
                                A_SECOND, {})
-    assert code == 400 and problem["code"] == "approval.reason-required"
+    assert code == 400
+    assert problem["code"] == "approval.reason-required"
     code, rejected = await call(api, "POST", f"/api/v1/alerts/{accepted['id']}/reject",
                                 A_SECOND, {"reason": "wrong area"})
-    assert code == 200 and rejected["state"] == "rejected"
+    assert code == 200
+    assert rejected["state"] == "rejected"
     assert rejected["approval"]["decision_reason"] == "wrong area"
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     assert (await status(api, accepted["id"], A_LEAD))["deliveries"] == []
 
 
@@ -300,11 +321,14 @@ async def test_cancel_of_an_approved_alert_goes_out_at_once(api: Server) -> None
     code, cancel = await post(api, cancel_of(original, "AUTHZ-4E-CAN-C", A_SENDER), A_LEAD)
     assert code == 202, cancel
     cancelled = await status(api, cancel["id"], A_LEAD)
-    assert cancelled["state"] == "accepted" and cancelled["approval"] is None
+    assert cancelled["state"] == "accepted"
+    assert cancelled["approval"] is None
     assert cancelled["deliveries"], "a Cancel needing no approval is planned at once"
     done = await until(api, cancel["id"], all_final, A_LEAD)
     states = {d["channel"]: d["state"] for d in done["deliveries"]}
-    assert {states.get(channel) for channel in carried} == {"delivered"}, states
+    assert carried <= set(states), states  # it reached every channel that carried the alert
+    assert "failed" not in states.values(), states
+    assert states.get("webhook") == "delivered", states
     assert (await status(api, accepted["id"], A_LEAD))["state"] == "cancelled"
 
 
@@ -319,31 +343,30 @@ async def test_unapproved_alert_expires_even_across_a_restart(tmp_path: Path) ->
         assert (await status(server, accepted["id"], A_LEAD))["state"] == "pending_approval"
     finally:
         server.stop(signal.SIGKILL)
-    time.sleep(2.5)  # the window closes while the service is down
+    await asyncio.sleep(2.5)  # the window closes while the service is down
     server = serve(tmp_path, **env)
     try:
         alert = await until(server, accepted["id"],
                             lambda a: a["state"] == "expired_unapproved", A_LEAD)
-        assert alert["deliveries"] == [] and alert["approval"]["decision"] == "expired"
+        assert alert["deliveries"] == []
+        assert alert["approval"]["decision"] == "expired"
         code, problem = await call(server, "POST", f"/api/v1/alerts/{accepted['id']}/approve",
                                    A_SECOND)
-        assert code == 409 and problem["code"] == "approval.not-pending"
+        assert code == 409
+        assert problem["code"] == "approval.not-pending"
     finally:
         server.stop(signal.SIGKILL)
 
 
 # -- keys made and revoked while the service runs ----------------------------------------
 
-def tocsin(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "router.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=60, check=False)
 
 
 async def test_keys_new_list_revoke_take_effect_at_once(tmp_path: Path) -> None:
     server = serve(tmp_path)
     where = ["--config", str(tmp_path / "tocsin.yaml"), "--data-dir", str(server.data_dir)]
     try:
-        made = tocsin("keys", "new", "--authority", "vr-zeeland", "--roles", "submit,read",
+        made = await run_tocsin("keys", "new", "--authority", "vr-zeeland", "--roles", "submit,read",
                       "--name", "duty-officer", *where)
         assert made.returncode == 0, made.stderr
         key = made.stdout.split("key:")[1].split()[0]
@@ -352,17 +375,21 @@ async def test_keys_new_list_revoke_take_effect_at_once(tmp_path: Path) -> None:
         assert code == 200, listing
         code, accepted = await post(server, make_alert("AUTHZ-KEY-1", sender=B_SENDER), key)
         assert code == 202, accepted
-        listed = tocsin("keys", "list", *where)
-        assert key_id in listed.stdout and key not in listed.stdout
-        assert tocsin("keys", "revoke", key_id, *where).returncode == 0
+        listed = await run_tocsin("keys", "list", *where)
+        assert key_id in listed.stdout
+        assert key not in listed.stdout
+        assert (await run_tocsin("keys", "revoke", key_id, *where)).returncode == 0
         code, problem = await call(server, "GET", "/api/v1/alerts", key)
-        assert code == 401 and problem["code"] == "auth.invalid-key"
-        assert "revoked" in tocsin("keys", "list", *where).stdout
-        bad = tocsin("keys", "new", "--authority", "vr-zeeland", "--roles", "submit,publish",
+        assert code == 401
+        assert problem["code"] == "auth.invalid-key"
+        assert "revoked" in (await run_tocsin("keys", "list", *where)).stdout
+        bad = await run_tocsin("keys", "new", "--authority", "vr-zeeland", "--roles", "submit,publish",
                      *where)
-        assert bad.returncode == 2 and "publish" in bad.stderr
-        unknown = tocsin("keys", "new", "--authority", "nobody", *where)
-        assert unknown.returncode == 2 and "nobody" in unknown.stderr
+        assert bad.returncode == 2
+        assert "publish" in bad.stderr
+        unknown = await run_tocsin("keys", "new", "--authority", "nobody", *where)
+        assert unknown.returncode == 2
+        assert "nobody" in unknown.stderr
     finally:
         server.stop(signal.SIGKILL)
 
