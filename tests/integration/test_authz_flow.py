@@ -45,6 +45,7 @@ def write_config(base: Path, extra_a: str = "") -> Path:
         f"{extra_a}"
         "  - name: vr-zeeland\n"
         "    senders: ['*@vr-zeeland.example.nl']\n"
+        "    channels: [webhook, file]\n"
         f"    key_hashes: ['{hash_api_key(B_KEY)}']\n", encoding="utf-8")
     return config
 
@@ -202,6 +203,17 @@ async def test_key_outside_its_area_gets_403_authz_area(api: Server) -> None:
     assert all(item["key"]["identifier"] != "AUTHZ-AREA-1" for item in listing["items"])
     code, inside = await post(api, make_alert("AUTHZ-AREA-2"), A_LEAD)
     assert code == 202, inside
+
+
+async def test_channels_the_policy_forbids_are_not_planned(api: Server) -> None:
+    code, accepted = await post(api, make_alert("AUTHZ-CH-1", sender=B_SENDER), B_KEY)
+    assert code == 202, accepted
+    refused = {w["message"].split("'")[1] for w in accepted["warnings"]
+               if w["code"] == "authz.channel"}
+    assert {"cell_broadcast", "sms", "eudi_wallet"} <= refused
+    alert = await until(api, accepted["id"], all_final, B_KEY)
+    assert [d["channel"] for d in alert["deliveries"]] == ["webhook"]
+    assert "authz.channel" in {f["code"] for f in alert["findings"]}
 
 
 # -- read isolation and roles -----------------------------------------------------------
