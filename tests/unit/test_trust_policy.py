@@ -191,3 +191,19 @@ def test_approval_rules_and_defaults() -> None:
     assert demo.reason(severe, ["cell_broadcast"], references_approved=False) is None
     cancels = approval_policy(Settings(approval=ApprovalSettings(cancel_needs_approval=True)))
     assert cancels.cancel_needs_approval
+
+
+def test_start_up_refuses_a_private_only_route_to_a_public_channel(tmp_path: Path) -> None:
+    from router.app import create_app  # noqa: PLC0415
+    from router.errors import ConfigurationError  # noqa: PLC0415
+
+    routes = tmp_path / "routes.yaml"
+    routes.write_text("routes:\n  - id: internal\n    match: {scope: [Private]}\n"
+                      "    channels: [partner]\ndefault: [archive]\n", encoding="utf-8")
+    channels = {"partner": {"type": "webhook", "url": "http://127.0.0.1:9/hook",
+                            "secret": "s3cret-s3cret"},
+                "archive": {"type": "file", "path": str(tmp_path / "a.jsonl")}}
+    with pytest.raises(ConfigurationError) as refused:
+        create_app(Settings(routes_file=routes, channels=channels, data_dir=tmp_path))
+    assert any("'internal'" in p and "'partner'" in p and "scope" in p
+               for p in refused.value.problems)
