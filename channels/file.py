@@ -44,7 +44,7 @@ class FileConfig(BaseModel):
 
 class FileChannel:
     capabilities = Capabilities(area_kinds=frozenset({AreaKind.NONE}), supports_update=True,
-                                supports_cancel=True)
+                                supports_cancel=True, public=False)
 
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         self.name = name

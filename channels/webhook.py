@@ -93,7 +93,7 @@ def payload(delivery: Delivery, kind: str) -> dict[str, Any]:
 
 class WebhookChannel:
     capabilities = Capabilities(area_kinds=frozenset({AreaKind.NONE}), supports_update=True,
-                                supports_cancel=True)
+                                supports_cancel=True, public=True)
 
     def __init__(self, name: str, config: Mapping[str, Any]) -> None:
         self.name = name

@@ -26,6 +26,7 @@ from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
 from router.ingest.audit_trail import AuditTrail, config_event
+from router.ingest.sweeper import ApprovalSweeper
 from router.ingest.throttle import THROTTLE, Throttle, rate_limits
 from router.observability.logging import add_secrets, secrets_in
 from router.observability.metrics import Metrics
@@ -35,10 +36,19 @@ from router.record import Recorder, route_channels
 from router.registry import build_channels
 from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
-from router.settings import Authority, Settings, hash_api_key
+from router.settings import ApiKey, Authority, Settings, hash_api_key
 from router.store import SqliteStore
 from router.store.subscriber_csv import read_rows
-from router.trust import SignatureChecker, TrustStoreError, load_trust_store
+from router.trust import (
+    ApprovalPolicy,
+    PolicyConfigError,
+    SignatureChecker,
+    TrustStoreError,
+    approval_policy,
+    compile_policies,
+    load_trust_store,
+    scope_route_problems,
+)
 
 if TYPE_CHECKING:
     from channels.mock.demo import DemoElement
@@ -61,13 +71,24 @@ def free_port() -> int:
 log = structlog.get_logger("tocsin.app")
 
 
+DEMO_ROLES = ["submit", "cancel", "read", "admin"]
+DEMO_APPROVER_ROLES = ["approve", "read"]
+
+
 def demo_authority(settings: Settings) -> tuple[Authority, str]:
-    """Demo mode's development key: any sender. Fixed by ``TOCSIN_DEV_API_KEY`` for scripts."""
+    """Demo mode's development key: any sender, every role but ``approve`` (so that it can
+    never approve its own alerts). Fixed by ``TOCSIN_DEV_API_KEY`` for scripts.
+    ``TOCSIN_DEV_APPROVER_KEY`` adds a second demo principal holding ``approve``."""
     key = (settings.dev_api_key.get_secret_value() if settings.dev_api_key
            else "dev-" + secrets.token_urlsafe(24))
+    keys = [ApiKey(name="dev", hash=hash_api_key(key), roles=DEMO_ROLES)]
+    if settings.dev_approver_key is not None:
+        approver = settings.dev_approver_key.get_secret_value()
+        keys.append(ApiKey(name="approver", hash=hash_api_key(approver),
+                           roles=DEMO_APPROVER_ROLES))
+        add_secrets([approver])
     add_secrets([key])  # never in a log line
-    return Authority(name="demo", senders=["*"], key_hashes=[hash_api_key(key)],
-                     roles=["submit", "cancel", "read", "admin"]), key
+    return Authority(name="demo", senders=["*"], keys=keys), key
 
 
 def _route_channels(routes: list[Route]) -> set[str]:
@@ -109,8 +130,10 @@ def _demo_elements() -> tuple[DemoElement, ...]:
     return ELEMENTS
 
 
-def _load_parts(settings: Settings, channel_names: set[str]
+def _load_parts(settings: Settings, public: dict[str, bool]
                 ) -> tuple[ProfileSet, Router, AccessibilityConfig]:
+    """Accessibility, profiles, routing (with the scope rule), checked together."""
+    channel_names = set(public)
     problems: list[str] = []
     accessibility: AccessibilityConfig | None = None
     try:
@@ -144,9 +167,48 @@ def _load_parts(settings: Settings, channel_names: set[str]
         problems += [f"settings: {where}: profile {name!r} is not loaded "
                      f"(known: {', '.join(profiles.names())})"
                      for where, name in sorted(wanted) if name not in profiles.names()]
+    if router is not None:
+        problems += scope_route_problems(router.config.routes, public,
+                                         where=str(settings.routes_file))
     if problems or profiles is None or router is None or accessibility is None:
         raise ConfigurationError(problems)
     return profiles, router, accessibility
+
+
+def _principals(settings: Settings, app: web.Application, channels: set[str],
+                store: SqliteStore) -> tuple[Authenticator, ApprovalPolicy]:
+    """Who may call (settings keys, demo keys, keys in the store), each authority's
+    compiled policy (a bad polygon file is a ConfigurationError naming it), and the
+    approval policy."""
+    authorities = list(settings.authorities)
+    if settings.demo:
+        authority, key = demo_authority(settings)
+        authorities.append(authority)
+        app[DEMO_KEY] = key
+    try:
+        policies = compile_policies(authorities, channels)
+    except PolicyConfigError as exc:
+        raise ConfigurationError(exc.problems) from exc
+    auth = Authenticator(authorities, policies, store)
+    if not len(auth):
+        log.warning("auth.no_settings_keys", detail="no keys in the settings: only keys "
+                    "made with `tocsin keys new --authority` are accepted")
+    approval = approval_policy(settings)
+    _warn_without_approvers(authorities, approval)
+    return auth, approval
+
+
+def _warn_without_approvers(authorities: list[Authority], approval: ApprovalPolicy) -> None:
+    """Alerts that need approval expire when no settings key may approve them (keys made
+    with `tocsin keys new` are not known at start-up, hence a warning, not an error)."""
+    if not approval.enabled:
+        return
+    for authority in authorities:
+        if not any("approve" in k.roles for k in authority.keys):
+            log.warning("approval.no_approver_in_settings", authority=authority.name,
+                        detail="no key in the settings holds 'approve'; alerts that need "
+                        "approval expire unless a key made with `tocsin keys new "
+                        "--roles approve` approves them")
 
 
 def _each(*calls: Callable[[], None]) -> Callable[[], None]:
@@ -211,32 +273,19 @@ def signature_checker(settings: Settings) -> SignatureChecker:
                             skew=timedelta(seconds=settings.signature_clock_skew_s))
 
 
-def _authenticator(settings: Settings, app: web.Application) -> Authenticator:
-    """The configured authorities' keys, plus the demo key in demo mode."""
-    authorities = list(settings.authorities)
-    if settings.demo:
-        authority, key = demo_authority(settings)
-        authorities.append(authority)
-        app[DEMO_KEY] = key
-    auth = Authenticator(authorities)
-    if not len(auth):
-        log.warning("auth.no_keys", detail="no authorities configured: every request "
-                    "will be refused with 401; add authorities or use --demo")
-    return auth
-
-
 def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
     mock_ports = _demo_ports(settings) if settings.demo else {}
     mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
     channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
-    profiles, router, accessibility = _load_parts(settings, set(channels))
+    profiles, router, accessibility = _load_parts(
+        settings, {name: c.capabilities.public for name, c in channels.items()})
     signatures = signature_checker(settings)
     app = web.Application(middlewares=[request_context, rate_limits],
                           client_max_size=settings.max_body_bytes)
     app[THROTTLE] = Throttle(settings)
-    auth = _authenticator(settings, app)
     sqlite_store = store or SqliteStore(settings.database_path,
                                         max_batch=settings.group_commit_max)
+    auth, approval = _principals(settings, app, set(channels), sqlite_store)
     for name, channel in channels.items():  # late receipts find recipients after restarts
         if isinstance(channel, LateReceipts):
             channel.use_message_ledger(sqlite_store.message_ledger(name))
@@ -246,7 +295,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
                             renderer=Renderer(accessibility),
                             capabilities={n: c.capabilities for n, c in channels.items()},
                             speech=accessibility.tts.enabled, channels=channels,
-                            signatures=signatures,
+                            signatures=signatures, approval=approval,
                             audit=(trail := AuditTrail(sqlite_store, auth, settings)))
     app[CONTEXT] = context
     dispatcher = Dispatcher(sqlite_store, channels, dispatch_settings(settings), recorder)
@@ -287,6 +336,9 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     app.cleanup_ctx.append(speech.running)  # after the store opens, stops before it
     loaded = config_event(settings, profiles)
     app.cleanup_ctx.append(lambda _app: trail.running(loaded))  # likewise
+    if approval.enabled and settings.dispatch_enabled:
+        app.cleanup_ctx.append(ApprovalSweeper(
+            sqlite_store, settings.approval_sweep_interval_s).running)
     app.on_shutdown.append(start_draining)
     add_routes(app)
     return app

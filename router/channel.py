@@ -96,6 +96,13 @@ class Capabilities:
     """The kind of subscriber address the channel sends to (``"msisdn"`` for SMS,
     ``"wallet"`` for a wallet push): the dispatcher attaches ``Delivery.audience``
     with subscribers of that kind. None: the channel broadcasts, it has no audience."""
+    public: bool = True
+    """The channel reaches the public (cell broadcast, SMS subscribers, wallets, EWSS,
+    public feeds). ``Private`` and ``Restricted`` alerts are never sent on a public
+    channel: a route that could only send them there is a configuration error, and at
+    run time the delivery ends ``skipped`` with reason ``scope``. True unless the
+    adapter declares otherwise, so that a channel that says nothing is treated as the
+    one that could do harm."""
     send_timeout_s: float | None = None
     """How long one ``send`` (or ``cancel``) may take before the dispatcher gives up on
     the attempt and retries it, when the channel needs longer than the deployment's

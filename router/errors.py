@@ -34,6 +34,7 @@ class FailureReason(StrEnum):
     TOO_LONG = "too_long"  # the text cannot be made to fit the channel's budget
     NOT_APPLICABLE = "not_applicable"  # the channel does not carry this kind of alert
     IDENTIFIER_POOL_EXHAUSTED = "identifier_pool_exhausted"  # every identifier of the class is busy
+    SCOPE = "scope"  # a Private or Restricted alert and a public channel: never sent
 
 
 class TocsinError(Exception):
@@ -89,7 +90,16 @@ class ConfigurationError(PermanentError):
 class NotApplicableError(PermanentError):
     """The channel does not carry this alert by design (an unmapped hazard, a severity
     below its threshold). The delivery ends ``skipped`` with the reason, not ``failed``;
-    its fallbacks still take over."""
+    its fallbacks still take over. ``SCOPE``: a confidential alert on a public channel."""
+
+    def __init__(self, message: str,
+                 reason: FailureReason = FailureReason.NOT_APPLICABLE) -> None:
+        super().__init__(message, reason)
+
+
+class ReferenceForbiddenError(PermanentError):
+    """An Update, Cancel, Ack or Error names an alert of an authority the poster may not
+    reference; raised by the store inside the transaction, so nothing changes."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, FailureReason.NOT_APPLICABLE)
+        super().__init__(message, FailureReason.UNAUTHORISED)

@@ -26,11 +26,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from router.cap.model import Category, MsgType, Severity, Status
+
 KEY_HASH_PREFIX = "sha256:"
-Role = Literal["submit", "approve", "cancel", "read", "admin"]
-DEFAULT_ROLES: tuple[Role, ...] = ("submit", "cancel", "read")
-"""What a key may do when its authority names no roles: everything but approving
-and administering (reading the audit trail)."""
 
 
 def hash_api_key(key: str) -> str:
@@ -43,28 +41,100 @@ def hash_api_key(key: str) -> str:
     return KEY_HASH_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+ROLES = ("submit", "approve", "cancel", "read", "admin")
+"""What a principal may do: ``submit`` alerts and updates, ``approve`` (or reject) a
+colleague's alert that waits for a second pair of eyes, ``cancel`` (post a Cancel),
+``read`` its authority's alerts, ``admin`` (the audit trail, key management)."""
+
+DEFAULT_ROLES = ("submit", "cancel", "read")
+"""The roles of a key configured without ``roles`` (every ``key_hashes`` entry): what any
+key could do before roles existed. ``approve`` and ``admin`` are never implied."""
+
+
+def _check_roles(roles: list[str]) -> list[str]:
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ValueError(f"unknown roles {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+    return roles
+
+
+def _check_key_hash(value: str) -> str:
+    digest = value.removeprefix(KEY_HASH_PREFIX)
+    if not value.startswith(KEY_HASH_PREFIX) or len(digest) != 64:
+        raise ValueError(
+            f"{value[:12]!r}... is not 'sha256:<64 hex digits>'; "
+            "make one with `tocsin keys new` or `tocsin keys hash`")
+    int(digest, 16)
+    return value
+
+
+class ApiKey(BaseModel):
+    """One key of an authority, configured in the settings file: a principal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.@-]+$",
+                      description="who holds the key (a person or a system)")
+    hash: str
+    roles: list[str] = Field(default_factory=lambda: list(DEFAULT_ROLES))
+
+    @field_validator("hash")
+    @classmethod
+    def _hash_looks_right(cls, value: str) -> str:
+        return _check_key_hash(value)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles_known(cls, roles: list[str]) -> list[str]:
+        return _check_roles(roles)
+
+
+class AreaPolicy(BaseModel):
+    """Where an authority may warn: every ``<polygon>``/``<circle>`` inside the polygons
+    (widened by ``tolerance_m``), every ``<geocode>`` value starting with a listed prefix."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    polygons_file: Path | None = Field(
+        default=None, description="GeoJSON: a Polygon/MultiPolygon geometry, Feature or "
+                                  "FeatureCollection (WGS 84 longitude, latitude)")
+    geocode_prefixes: dict[str, list[str]] | None = Field(
+        default=None, description="valueName -> value prefixes, e.g. {CBS: [GM05, GM06]}")
+    tolerance_m: float = Field(default=0.0, ge=0, le=100_000)
+
+
 class Authority(BaseModel):
-    """A body allowed to post alerts: its keys and the CAP ``sender`` values it may use."""
+    """A body allowed to post alerts: its keys, the CAP ``sender`` values it may use and
+    its policy (each rule optional; an absent rule allows everything)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     senders: list[str] = Field(min_length=1, description="fnmatch patterns, e.g. '*@vr-rr.nl'")
-    key_hashes: list[str] = Field(min_length=1)
+    key_hashes: list[str] = Field(default_factory=list,
+                                  description="keys with the default roles (DEFAULT_ROLES)")
+    keys: list[ApiKey] = Field(default_factory=list, description="named keys with roles")
     profile: str | None = Field(default=None, description="default profile for this authority")
-    roles: list[Role] = Field(default_factory=lambda: list(DEFAULT_ROLES),
-                              description="submit, approve, cancel, read, admin")
+    status: list[Status] | None = None
+    msg_types: list[MsgType] | None = None
+    events: list[str] | None = Field(default=None, description="<event> globs, any case")
+    event_codes: dict[str, list[str]] | None = Field(
+        default=None, description="<eventCode> valueName -> value globs")
+    categories: list[Category] | None = None
+    max_severity: Severity | None = None
+    area: AreaPolicy | None = None
+    channels: list[str] | None = Field(default=None,
+                                       description="channel instances its alerts may use")
+    supervises: list[str] = Field(
+        default_factory=list, description="authorities whose alerts it may update, cancel "
+                                          "and approve")
+    read: Literal["own", "all"] = "own"
 
     @field_validator("key_hashes")
     @classmethod
     def _hashes_look_right(cls, hashes: list[str]) -> list[str]:
         for value in hashes:
-            digest = value.removeprefix(KEY_HASH_PREFIX)
-            if not value.startswith(KEY_HASH_PREFIX) or len(digest) != 64:
-                raise ValueError(
-                    f"{value[:12]!r}... is not 'sha256:<64 hex digits>'; "
-                    "make one with `tocsin keys new` or `tocsin keys hash`")
-            int(digest, 16)
+            _check_key_hash(value)
         return hashes
 
 
@@ -77,6 +147,41 @@ class RateLimit(BaseModel):
     burst: int = Field(ge=1, description="requests allowed at once")
 
 
+class ApprovalRule(BaseModel):
+    """An alert matching every condition given here waits for a second principal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: list[Status] | None = None
+    msg_type: list[MsgType] | None = None
+    severity: list[Severity] | None = Field(default=None, description="of any <info>")
+    channels: list[str] | None = Field(default=None,
+                                       description="routed to any of these channel instances")
+    parameter: dict[str, list[str]] | None = Field(
+        default=None, description="an <info> <parameter> valueName -> values")
+
+
+def _default_approval_rules() -> list[ApprovalRule]:
+    """Actual + Extreme; and anything on cell broadcast at the Presidential level (EU-Alert
+    Level 1, message identifier 4370 in the default identifier rules)."""
+    return [ApprovalRule(status=[Status.ACTUAL], severity=[Severity.EXTREME]),
+            ApprovalRule(channels=["cell_broadcast"], parameter={"EU-Alert-Level": ["1"]})]
+
+
+class ApprovalSettings(BaseModel):
+    """Four-eyes approval: which accepted alerts wait in ``pending_approval``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    rules: list[ApprovalRule] = Field(default_factory=_default_approval_rules)
+    window_s: float = Field(default=600.0, gt=0, le=86_400,
+                            description="unapproved after this long: expired_unapproved")
+    cancel_needs_approval: bool = Field(
+        default=False, description="false: a Cancel goes out at once (withdrawing a "
+                                   "warning must never wait)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="forbid")
 
@@ -86,6 +191,13 @@ class Settings(BaseSettings):
     demo: bool = False
     dev_api_key: SecretStr | None = Field(
         default=None, description="demo mode only: the development key (else one is generated)")
+    dev_approver_key: SecretStr | None = Field(
+        default=None, description="demo mode only: a second demo principal holding approve; "
+        "when set, demo alerts that are Actual and Extreme wait for its approval")
+    approval: ApprovalSettings | None = Field(
+        default=None, description="four-eyes approval; unset: the defaults outside demo "
+        "mode, and in demo mode Actual + Extreme only when dev_approver_key is set")
+    approval_sweep_interval_s: float = Field(default=1.0, gt=0, le=60)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     body_read_timeout_s: float = Field(
         default=30.0, gt=0, le=600,

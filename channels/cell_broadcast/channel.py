@@ -92,7 +92,7 @@ class CellBroadcastChannel:
         self.deployment: Deployment = load_deployment(self.config.deployment)
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
-            supports_update=True, supports_cancel=True, budget=self.budget,
+            supports_update=True, supports_cancel=True, budget=self.budget, public=True,
             send_timeout_s=send_timeout(self.config.timeout_s, self.deployment))
         self.transport: Transport = transport or EcbeTransport(
             self.config.url, self.config.timeout_s, self.config.cbe_name)

@@ -91,7 +91,7 @@ class WalletChannel:
         budget = Utf8Budget(self.config.text_limit_bytes)
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE}), supports_update=True,
-            supports_cancel=True, budget=lambda _language: budget,
+            supports_cancel=True, budget=lambda _language: budget, public=True,
             recipients=f"{RECIPIENTS}:{self.config.country}" if self.config.country
             else RECIPIENTS)
         self._budget = budget

@@ -53,7 +53,7 @@ class GalileoEwssChannel:
         self.tables = load_tables(self.config.tables_file)
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE}), supports_update=True,
-            supports_cancel=self.tables.cancel_as_all_clear)
+            supports_cancel=self.tables.cancel_as_all_clear, public=True)
         self.uplink: Uplink = uplink or HttpUplink(
             self.config.url, encoding=self.config.encoding, timeout_s=self.config.timeout_s)
         self._clock = clock or (lambda: datetime.now(UTC))

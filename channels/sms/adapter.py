@@ -216,7 +216,7 @@ class SmsChannel:
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
             supports_update=True, supports_cancel=True, budget=lambda _lang: self.budget,
-            recipients="msisdn")
+            recipients="msisdn", public=True)
         self.tracker = ReceiptTracker()
         self.late: LateReceipts | None = None
         self._binds: list[Bind] = []

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import structlog
 
 from router.cli import (
+    approval_cmd,
     audit_cmd,
     keys_cmd,
     mock_cmd,
@@ -28,7 +29,7 @@ from router.cli import (
 )
 
 _COMMANDS = (serve_cmd, send_cmd, validate_cmd, routes_cmd, keys_cmd, mock_cmd, preview_cmd,
-             subscribers_cmd, audit_cmd)
+             subscribers_cmd, audit_cmd, approval_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

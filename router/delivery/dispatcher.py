@@ -49,6 +49,7 @@ from router.observability.metrics import Metrics
 from router.record import Recorder
 from router.render import RenderedAlert
 from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
+from router.trust import confidential
 
 log = structlog.get_logger("tocsin.dispatch")
 
@@ -189,6 +190,12 @@ class Dispatcher:
             error = PermanentError(f"no channel instance named {item.channel!r} is configured",
                                    FailureReason.CONFIGURATION)
             await self._finish(item, number, started, "permanent", DeliveryState.FAILED, error)
+            return None
+        if channel.capabilities.public and confidential(alert):
+            skipped = NotApplicableError(f"a {alert.scope.value} alert is never sent on a "
+                                         "public channel", FailureReason.SCOPE)
+            await self._finish(item, number, started, "not-applicable", DeliveryState.SKIPPED,
+                               skipped)
             return None
         deadline = self._deadline(item, alert)
         if started >= deadline:

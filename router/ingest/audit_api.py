@@ -18,16 +18,16 @@ from pydantic import BaseModel, ConfigDict
 from router.audit.chain import AuditEntry
 from router.ingest.context import CONTEXT
 from router.ingest.problems import ProblemError
-from router.settings import Authority
+from router.trust import Principal, Role
 
 QUERY = frozenset({"since", "principal", "cursor", "limit"})
 DEFAULT_LIMIT = 100
 
 
-def require_admin(authority: Authority) -> None:
+def require_admin(principal: Principal) -> None:
     """The one gate of the audit routes: 403 unless the key holds ``admin``."""
-    if "admin" not in authority.roles:
-        raise ProblemError(403, "authz.role", "Role required",
+    if not principal.has(Role.ADMIN):
+        raise ProblemError(403, "auth.role", "Role required",
                            "reading the audit trail needs the 'admin' role")
 
 
@@ -107,9 +107,9 @@ def _limit(text: str | None) -> int:
 
 async def get_audit(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    authority = ctx.auth.authenticate(request.headers.get("Authorization"))
+    principal = await ctx.auth.authenticate(request.headers.get("Authorization"))
     try:
-        require_admin(authority)
+        require_admin(principal)
     except ProblemError as problem:
         if ctx.audit is not None:
             await ctx.audit.refused(request, problem)

@@ -39,7 +39,7 @@ from router.ingest.auth import Authenticator
 from router.ingest.problems import ProblemError
 from router.observability.logging import secrets_in
 from router.profiles import ProfileSet
-from router.settings import Authority, Settings, hash_api_key
+from router.settings import Settings, hash_api_key
 from router.store import Store
 from router.store.audit import now_text
 
@@ -48,11 +48,12 @@ MAX_REMOTES = 16
 log = structlog.get_logger("tocsin.audit")
 
 
-def principal_of(request: web.Request, authority: Authority) -> Principal:
-    """The API key that authenticated ``request``, as the trail names it."""
+def principal_of(request: web.Request, authority: str) -> Principal:
+    """The API key that authenticated ``request`` (for ``authority``), as the trail
+    names it."""
     scheme, _, key = (request.headers.get("Authorization") or "").partition(" ")
     key_hash = hash_api_key(key.strip()) if scheme.lower() == "bearer" else None
-    return Principal(via="api", authority=authority.name,
+    return Principal(via="api", authority=authority,
                      key=key_id(key_hash) if key_hash else None)
 
 
@@ -93,7 +94,7 @@ class AuditTrail:
 
     async def refused(self, request: web.Request, problem: ProblemError) -> None:
         """Record one refused request (never raises: the refusal is answered anyway)."""
-        principal = self._principal(request)
+        principal = await self._principal(request)
         if principal is None:
             self._anonymous.add(problem.code, request.remote)
             return
@@ -107,12 +108,12 @@ class AuditTrail:
                      "query": request.query_string, "content_length": request.content_length,
                      "remote": request.remote})])
 
-    def _principal(self, request: web.Request) -> Principal | None:
+    async def _principal(self, request: web.Request) -> Principal | None:
         try:
-            authority = self.auth.authenticate(request.headers.get("Authorization"))
+            caller = await self.auth.authenticate(request.headers.get("Authorization"))
         except ProblemError:
             return None
-        return principal_of(request, authority)
+        return principal_of(request, caller.authority)
 
     def _within_cap(self, principal: Principal) -> bool:
         now = time.monotonic()

@@ -20,7 +20,7 @@ from router.render import Renderer
 from router.routing import Router
 from router.settings import Settings
 from router.store import Store
-from router.trust import SignatureChecker, TrustStore
+from router.trust import ApprovalPolicy, SignatureChecker, TrustStore
 
 
 @dataclass
@@ -49,6 +49,8 @@ class IngestContext:
     """Open SSE streams per API key (bounded by ``max_event_streams_per_key``)."""
     audit: AuditTrail | None = None
     """Appends refused requests to the audit trail (accepted alerts: the store itself)."""
+    approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    """Which accepted alerts wait for a second principal (off unless configured)."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

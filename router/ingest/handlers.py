@@ -16,6 +16,12 @@ and problem code:
 6. the key's authority may use the alert's ``sender`` (403 ``auth.sender-not-allowed``)
 7. valid under the profile, signature verdict included (422 ``cap.invalid`` with
    every finding)
+8. authorised (``router.ingest.authorise``): the key holds ``submit`` (``cancel`` for a
+   Cancel), the alert keeps to its authority's policy and references only alerts the
+   authority may reference (403 ``auth.role`` / ``authz.*`` with one finding per violated
+   rule); the channels the policy forbids are not planned; an alert the approval policy
+   names is stored ``pending_approval`` with nothing planned until a second principal
+   approves it (``router.ingest.approvals``)
 8. stored with its delivery plan in one durable transaction: 202; the identical
    alert again: 200 with the original result; same CAP key, other content:
    409 ``ingest.key-conflict``; store unavailable: 503 ``store.unavailable``.
@@ -33,16 +39,19 @@ from pydantic import BaseModel
 from ulid import ULID
 
 from router.cap import Alert, Finding, FindingSeverity, XmlLimits
-from router.errors import StoreUnavailableError
+from router.cap.findings import error
+from router.errors import ReferenceForbiddenError, StoreUnavailableError
+from router.ingest.access import not_found, readable_authorities, readable_record
 from router.ingest.audit_trail import principal_of
+from router.ingest.authorise import authorise, forbidden
 from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
-from router.ingest.plan import plan_deliveries
 from router.ingest.problems import ProblemError
 from router.ingest.schemas import (
     Accepted,
     AlertList,
     AlertOut,
+    ApprovalOut,
     AttemptOut,
     CapKey,
     DeliveryOut,
@@ -52,7 +61,7 @@ from router.ingest.schemas import (
 )
 from router.ingest.variants import render_for_ingest
 from router.store import AcceptOutcome, AlertRecord, AlertState, NewAlert
-from router.trust import CheckedAlert, read_alert
+from router.trust import CheckedAlert, Role, read_alert
 
 CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
 INLINE_PARSE_BYTES = 64 * 1024
@@ -113,8 +122,8 @@ def _bound_authority() -> str | None:
 
 async def _post_alert(request: web.Request, started: float) -> web.Response:
     ctx = request.app[CONTEXT]
-    authority = ctx.auth.authenticate(request.headers.get("Authorization"))
-    structlog.contextvars.bind_contextvars(authority=authority.name)
+    principal = await ctx.auth.authenticate(request.headers.get("Authorization"))
+    authority = ctx.auth.policy(principal)
     if request.content_type not in CAP_MEDIA_TYPES:
         raise ProblemError(415, "http.unsupported-media-type", "Unsupported media type",
                            f"send CAP XML as {' or '.join(CAP_MEDIA_TYPES)}, "
@@ -136,15 +145,16 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
                            first.message if first else "the body is not a CAP document",
                            findings=outcome.findings)
     if document is not None:
-        ctx.auth.authorise_sender(authority, document.alert.sender)
+        ctx.auth.authorise_sender(principal, document.alert.sender)
     if document is None or not outcome.ok:
         raise ProblemError(422, "cap.invalid", "Invalid CAP alert",
                            f"the alert breaks CAP 1.2 or profile {profile!r}; "
                            "see findings", findings=outcome.findings)
     alert = document.alert
-    decision = ctx.router.decide(alert)
-    plan = plan_deliveries(decision)
+    authorised = await authorise(ctx, principal, alert, ctx.router.decide(alert))
+    plan = authorised.plan
     warnings = [f for f in outcome.findings if f.severity is FindingSeverity.WARNING]
+    warnings += authorised.warnings
     if not plan:
         warnings.append(Finding(code="ingest.no-channels", severity=FindingSeverity.WARNING,
                                 location="/alert",
@@ -158,12 +168,15 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         profile=profile, authority=authority.name, received_at=datetime.now(UTC),
         findings=warnings, plan=plan, source_version=document.source_version,
         variants=rendered.to_json() if rendered else None,
-        speech_pending=ctx.speech and rendered is not None,
+        speech_pending=ctx.speech and rendered is not None, hold=authorised.hold,
+        reference_authorities=authorised.reference_authorities,
         signature=checked.signature.to_json() if checked.signature else None,
-        principal=principal_of(request, authority),
+        principal=principal_of(request, authority.name),
     )
     try:
         result = await ctx.store.accept(new)
+    except ReferenceForbiddenError as exc:
+        raise forbidden([error("authz.reference", "/alert/references", str(exc))]) from exc
     except StoreUnavailableError as exc:
         raise ProblemError(503, "store.unavailable", "Store unavailable",
                            f"{exc}; the alert was NOT accepted, retry",
@@ -178,7 +191,7 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
                            existing_id=result.alert_id)
     url = _status_url(result.alert_id)
     created = result.outcome is AcceptOutcome.CREATED
-    if created:
+    if created and authorised.hold is None:
         ctx.on_accepted()
     ctx.recorder.intake.accepted(started, alert, created=created, profile=profile,
                                  authority=authority.name, plan=plan)
@@ -210,12 +223,6 @@ async def _check(ctx: IngestContext, body: bytes, profile: str) -> CheckedAlert:
                                    limits)
 
 
-def _authenticated(request: web.Request) -> IngestContext:
-    ctx = request.app[CONTEXT]
-    ctx.auth.authenticate(request.headers.get("Authorization"))
-    return ctx
-
-
 def _alert_out(record: AlertRecord) -> AlertOut:
     return AlertOut(
         id=record.id, state=record.state.value,
@@ -236,34 +243,37 @@ def _alert_out(record: AlertRecord) -> AlertOut:
                      for a in d.history], recipients=d.recipients) for d in record.deliveries],
         cap_url=f"/api/v1/alerts/{record.id}/cap",
         signature=SignatureOut.model_validate(record.signature) if record.signature else None,
+        approval=None if record.approval is None else ApprovalOut(
+            reason=record.approval.reason, submitted_by=record.approval.submitted_by,
+            submitted_at=record.approval.submitted_at,
+            expires_at=record.approval.expires_at, decision=record.approval.decision,
+            decided_by=record.approval.decided_by, decided_at=record.approval.decided_at,
+            decision_reason=record.approval.decision_reason),
     )
 
 
 def _not_found(alert_id: str) -> ProblemError:
-    return ProblemError(404, "alert.not-found", "No such alert",
-                        f"no alert with id {alert_id!r}")
+    return not_found(alert_id)
 
 
 async def get_alert(request: web.Request) -> web.Response:
-    ctx = _authenticated(request)
-    alert_id = request.match_info["alert_id"]
-    record = await ctx.store.get(alert_id)
-    if record is None:
-        raise _not_found(alert_id)
+    _ctx, _principal, record = await readable_record(request)
     return _json(_alert_out(record))
 
 
 async def get_alert_cap(request: web.Request) -> web.Response:
-    ctx = _authenticated(request)
-    alert_id = request.match_info["alert_id"]
-    raw = await ctx.store.raw_cap(alert_id)
+    ctx, _principal, record = await readable_record(request)
+    raw = await ctx.store.raw_cap(record.id)
     if raw is None:
-        raise _not_found(alert_id)
+        raise _not_found(record.id)
     return web.Response(body=raw, content_type="application/cap+xml")
 
 
 async def list_alerts(request: web.Request) -> web.Response:
-    ctx = _authenticated(request)
+    """Only the alerts the caller's authority may read (its own, unless ``read: all``)."""
+    ctx = request.app[CONTEXT]
+    principal = await ctx.auth.authenticate(request.headers.get("Authorization"))
+    ctx.auth.require(principal, Role.READ)
     query = request.query
     try:
         state = AlertState(query["state"]) if "state" in query else None
@@ -284,7 +294,9 @@ async def list_alerts(request: web.Request) -> web.Response:
         raise ProblemError(400, "query.limit", "Bad limit", "limit must be 1..500")
     try:
         page = await ctx.store.list(state=state, since=since, cursor=query.get("cursor"),
-                                    limit=int(limit_text))
+                                    limit=int(limit_text),
+                                    authorities=readable_authorities(
+                                        ctx.auth.policy(principal)))
     except ValueError as exc:
         raise ProblemError(400, "query.cursor", "Bad cursor", str(exc)) from exc
     return _json(AlertList(items=[_alert_out(r) for r in page.items],

@@ -41,8 +41,9 @@ from typing import Any
 
 from aiohttp import web
 
+from router.ingest.access import readable_record
 from router.ingest.context import CONTEXT
-from router.ingest.handlers import _alert_out, _authenticated, _not_found
+from router.ingest.handlers import _alert_out
 from router.ingest.schemas import AlertOut
 from router.ingest.streams import principal_of
 from router.store import AlertRecord
@@ -115,14 +116,10 @@ def _done(alert: AlertOut) -> bool:
 
 
 async def alert_events(request: web.Request) -> web.StreamResponse:
-    ctx = _authenticated(request)
-    alert_id = request.match_info["alert_id"]
-    record = await ctx.store.get(alert_id)
-    if record is None:
-        raise _not_found(alert_id)
+    ctx, _principal, record = await readable_record(request)
     with ctx.event_streams.hold(principal_of(request.headers.get("Authorization")),
                                 ctx.settings.max_event_streams_per_key):
-        return await _stream_events(request, alert_id, record)
+        return await _stream_events(request, record.id, record)
 
 
 async def _stream_events(request: web.Request, alert_id: str,

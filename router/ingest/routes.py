@@ -13,8 +13,17 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from router.ingest import audit_api, handlers, observe, variants, wallet
-from router.ingest.schemas import Accepted, AlertList, AlertOut, Health, Problem, VariantsOut
+from router.ingest import approvals, audit_api, handlers, observe, variants, wallet
+from router.ingest.schemas import (
+    Accepted,
+    AlertList,
+    AlertOut,
+    DecisionIn,
+    Health,
+    Problem,
+    VariantsOut,
+)
+from router.store import AlertState
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,8 @@ ENDPOINTS: list[Endpoint] = [
               400: (Problem, "not a readable CAP document, unknown profile, or a body that "
                              "does not decode for its Content-Encoding"),
               **_AUTH_ERRORS,
-              403: (Problem, "the key's authority may not use this CAP sender"),
+              403: (Problem, "the key lacks the role, or the alert breaks its authority's "
+                             "policy (sender, authz.* findings)"),
               408: (Problem, "the body did not arrive within body_read_timeout_s"),
               409: (Problem, "same CAP key (sender, identifier, sent), different content"),
               413: (Problem, "body larger than the configured limit"),
@@ -63,7 +73,7 @@ ENDPOINTS: list[Endpoint] = [
               **_AUTH_ERRORS},
              parameters=[
                  {"name": "state", "in": "query", "schema": {
-                     "type": "string", "enum": ["accepted", "superseded", "cancelled"]}},
+                     "type": "string", "enum": [s.value for s in AlertState]}},
                  {"name": "since", "in": "query", "schema": {"type": "string",
                                                              "format": "date-time"},
                   "description": "accepted at or after this time"},
@@ -75,6 +85,22 @@ ENDPOINTS: list[Endpoint] = [
              "State, findings, references and per-channel deliveries of one alert",
              {200: (AlertOut, "the alert"), 404: (Problem, "no such alert"), **_AUTH_ERRORS},
              parameters=[_ID]),
+    Endpoint("POST", "/api/v1/alerts/{alert_id}/approve", approvals.approve_alert,
+             "Approve an alert waiting in pending_approval (a principal other than its "
+             "submitter, holding 'approve'): its deliveries are planned at once",
+             {200: (AlertOut, "approved; the alert with its deliveries"),
+              400: (Problem, "body is not {\"reason\": ...}"), **_AUTH_ERRORS,
+              403: (Problem, "no 'approve' role, or authz.same-person"),
+              404: (Problem, "no such alert"),
+              409: (Problem, "not pending approval, or the approval window closed")},
+             parameters=[_ID], json_body=DecisionIn),
+    Endpoint("POST", "/api/v1/alerts/{alert_id}/reject", approvals.reject_alert,
+             "Reject an alert waiting in pending_approval, with a reason; it is never sent",
+             {200: (AlertOut, "rejected"), 400: (Problem, "no reason given"), **_AUTH_ERRORS,
+              403: (Problem, "no 'approve' role, or authz.same-person"),
+              404: (Problem, "no such alert"),
+              409: (Problem, "not pending approval, or the approval window closed")},
+             parameters=[_ID], json_body=DecisionIn),
     Endpoint("GET", "/api/v1/alerts/{alert_id}/cap", handlers.get_alert_cap,
              "The CAP document exactly as received (byte for byte)",
              {200: ("application/cap+xml", "the bytes as received"),

@@ -96,9 +96,32 @@ class SignatureOut(_Out):
     reason: str | None = Field(default=None, description="the finding code, when not verified")
 
 
+class ApprovalOut(_Out):
+    """Four-eyes approval of an alert that needed it."""
+
+    reason: str = Field(description="the approval rule the alert matched")
+    submitted_by: str = Field(description="the submitting principal")
+    submitted_at: datetime
+    expires_at: datetime = Field(description="expired_unapproved after this")
+    decision: str | None = Field(description="approved, rejected, expired, cancelled or "
+                                             "superseded; null while pending")
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None = Field(description="why it was rejected")
+
+
+class DecisionIn(_Out):
+    """The body of ``/approve`` (optional) and ``/reject`` (a reason is required)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
 class AlertOut(_Out):
     id: str
-    state: str
+    state: str = Field(description="accepted, superseded, cancelled, pending_approval, "
+                                   "rejected or expired_unapproved")
     key: CapKey
     status: str
     msg_type: str
@@ -115,6 +138,7 @@ class AlertOut(_Out):
     signature: SignatureOut | None = Field(
         default=None, description="the signature verdict; null for alerts stored before "
                                   "signatures were checked")
+    approval: ApprovalOut | None = None
 
 
 class AlertList(_Out):

@@ -56,11 +56,11 @@ def client_key(remote: str | None) -> str:
     return str(address)
 
 
-def _principal(request: web.Request) -> str | None:
+async def _principal(request: web.Request) -> str | None:
     """The key hash of a valid API key on the request, else None."""
     header = request.headers.get("Authorization")
     try:
-        request.app[CONTEXT].auth.authenticate(header)
+        await request.app[CONTEXT].auth.authenticate(header)
     except ProblemError:
         return None
     return hash_api_key((header or "").partition(" ")[2].strip())
@@ -80,7 +80,7 @@ async def rate_limits(request: web.Request, handler: Handler) -> web.StreamRespo
             wait = throttle.subscriptions.wait_s(client_key(request.remote))
             if wait:
                 raise _limited(wait, "too many subscription calls from this address")
-        elif throttle.writes.enabled and (principal := _principal(request)) is not None:
+        elif throttle.writes.enabled and (principal := await _principal(request)) is not None:
             wait = throttle.writes.wait_s(principal)
             if wait:
                 raise _limited(wait, "too many writes with this API key")

@@ -19,7 +19,8 @@ from aiohttp import web
 
 from router.cap import Alert, Finding, has_errors
 from router.cap.findings import warning
-from router.ingest.context import CONTEXT, IngestContext
+from router.ingest.access import readable_record
+from router.ingest.context import IngestContext
 from router.ingest.problems import ProblemError
 from router.ingest.schemas import AssetOut, FormOut, LanguageVariantOut, SlotOut, VariantsOut
 from router.render import RenderedAlert, fit_findings, preview
@@ -83,9 +84,8 @@ def variants_out(ctx: IngestContext, alert_id: str, rendered: RenderedAlert,
 
 
 async def get_variants(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
-    ctx.auth.authenticate(request.headers.get("Authorization"))
-    alert_id = request.match_info["alert_id"]
+    ctx, _principal, record = await readable_record(request)
+    alert_id = record.id
     stored = await ctx.store.variants(alert_id)
     if stored is None:
         exists = await ctx.store.raw_cap(alert_id) is not None
@@ -100,9 +100,8 @@ async def get_variants(request: web.Request) -> web.Response:
 
 
 async def get_asset(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CONTEXT]
-    ctx.auth.authenticate(request.headers.get("Authorization"))
-    alert_id, name = request.match_info["alert_id"], request.match_info["name"]
+    ctx, _principal, record = await readable_record(request)
+    alert_id, name = record.id, request.match_info["name"]
     asset = next((a for a in await ctx.store.assets(alert_id) if a.name == name), None)
     if asset is None:
         raise ProblemError(404, "asset.not-found", "No such asset",

@@ -11,6 +11,7 @@ The one promise every implementation keeps: when ``accept`` returns
 from __future__ import annotations
 
 import builtins
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,9 +25,12 @@ from router.store.records import (
     AssetRecord,
     AttemptResult,
     ClaimedDelivery,
+    DecisionOutcome,
     DeliveryState,
     NewAlert,
+    ReferencedAlert,
     SpeechJob,
+    StoredKey,
     StoredVariants,
 )
 
@@ -57,7 +61,23 @@ class Store(Protocol):
         """The document exactly as received."""
 
     async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
-                   cursor: str | None = None, limit: int = 50) -> AlertPage: ...
+                   cursor: str | None = None, limit: int = 50,
+                   authorities: Collection[str] | None = None) -> AlertPage: ...
+
+    async def approve(self, alert_id: str, principal: str) -> DecisionOutcome:
+        """A held alert approved by ``principal``: its plan stored, its references applied."""
+
+    async def reject(self, alert_id: str, principal: str, reason: str) -> DecisionOutcome:
+        """A held alert refused by ``principal``; it is never delivered."""
+
+    async def expire_unapproved(self) -> builtins.list[str]:
+        """Held alerts past their approval window become ``expired_unapproved``."""
+
+    async def referenced(self, alert: Alert) -> builtins.list[ReferencedAlert]:
+        """The alerts named in ``alert``'s references that this store holds."""
+
+    async def key_by_hash(self, key_hash: str) -> StoredKey | None:
+        """A key made with ``tocsin keys new --authority`` (revoked ones too)."""
 
     async def ping(self) -> bool:
         """True when both reads and writes are possible."""

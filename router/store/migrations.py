@@ -195,4 +195,30 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE wallet_push_results ADD COLUMN reason TEXT;
     """,
+    # 10: API keys made with `tocsin keys new --authority` and four-eyes approvals.
+    """
+    CREATE TABLE api_keys (
+        id          TEXT PRIMARY KEY,          -- the principal's id within its authority
+        authority   TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        roles       TEXT NOT NULL,             -- comma-separated: submit,approve,...
+        key_hash    TEXT NOT NULL UNIQUE,      -- sha256:... (the key itself is never stored)
+        created_at  TEXT NOT NULL,
+        revoked_at  TEXT                       -- set: the key is refused at once
+    );
+    CREATE TABLE approvals (
+        alert_id        TEXT PRIMARY KEY REFERENCES alerts(id),
+        reason          TEXT NOT NULL,         -- the approval rule the alert matched
+        submitted_by    TEXT NOT NULL,         -- principal id
+        submitted_at    TEXT NOT NULL,
+        expires_at      TEXT NOT NULL,         -- unapproved after this: expired_unapproved
+        plan            TEXT NOT NULL,         -- JSON delivery plan, made real on approval
+        deadline        TEXT,                  -- the deliveries' deadline (latest <expires>)
+        decision        TEXT,                  -- approved | rejected | expired
+        decided_by      TEXT,
+        decided_at      TEXT,
+        decision_reason TEXT
+    );
+    CREATE INDEX approvals_open ON approvals(decision, expires_at);
+    """,
 )

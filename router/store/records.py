@@ -19,6 +19,9 @@ class AlertState(StrEnum):
     ACCEPTED = "accepted"
     SUPERSEDED = "superseded"  # an Update referenced it
     CANCELLED = "cancelled"  # a Cancel referenced it
+    PENDING_APPROVAL = "pending_approval"  # stored, nothing planned: waits for a second person
+    REJECTED = "rejected"  # the second person refused it; never delivered
+    EXPIRED_UNAPPROVED = "expired_unapproved"  # nobody approved it within the window
 
 
 class DeliveryState(StrEnum):
@@ -52,6 +55,15 @@ class PlannedDelivery:
 
 
 @dataclass(frozen=True)
+class HoldForApproval:
+    """An accepted alert that must wait for a second principal (``pending_approval``)."""
+
+    reason: str  # the approval rule it matched
+    submitted_by: str  # the submitting principal's id
+    expires_at: datetime  # unapproved after this: expired_unapproved
+
+
+@dataclass(frozen=True)
 class NewAlert:
     id: str
     alert: Alert
@@ -67,6 +79,10 @@ class NewAlert:
     speech_pending: bool = False  # spoken variants are to be made after acceptance
     signature: dict[str, str | None] | None = None  # the XML-DSig verdict (router.trust JSON)
     principal: Principal | None = None  # who submitted it (the audit trail); None: authority
+    hold: HoldForApproval | None = None  # set: stored pending_approval, nothing planned
+    reference_authorities: frozenset[str] | None = None
+    """The authorities whose alerts this one may reference (Update, Cancel, Ack, Error);
+    None: any. Checked again inside the transaction that applies the references."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +190,52 @@ class AlertRecord:
     cancelled_by: str | None
     deliveries: list[DeliveryRecord]
     signature: dict[str, str | None] | None = None
+    approval: ApprovalRecord | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """The four-eyes record of an alert that needed approval."""
+
+    reason: str
+    submitted_by: str
+    submitted_at: datetime
+    expires_at: datetime
+    decision: str | None = None  # approved | rejected | expired
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+
+
+class DecisionOutcome(StrEnum):
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    NOT_PENDING = "not_pending"  # decided before, cancelled, or never needed approval
+    EXPIRED = "expired"  # the window closed (the alert is now expired_unapproved)
+    SAME_PERSON = "same_person"
+
+
+@dataclass(frozen=True)
+class ReferencedAlert:
+    """An alert named in ``<references>`` that is in this store."""
+
+    position: int
+    alert_id: str
+    authority: str
+    approved: bool  # it went through four-eyes approval
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """An API key made with ``tocsin keys new --authority`` (its hash only)."""
+
+    id: str
+    authority: str
+    name: str
+    roles: tuple[str, ...]
+    key_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)

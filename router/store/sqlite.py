@@ -24,7 +24,7 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,13 +32,15 @@ from typing import Any, TypeVar
 
 import structlog
 
+from router.audit import events as audit_events
 from router.audit.chain import AuditEntry, AuditEvent, Head
+from router.audit.chain import Principal as AuditPrincipal
 from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
 from router.channel import Audience, MessageLedger
-from router.errors import StoreUnavailableError
-from router.store import audit, wallet
+from router.errors import ReferenceForbiddenError, StoreUnavailableError
+from router.store import approvals, audit, keys, wallet
 from router.store.areas import AlertArea
 from router.store.messages import SqliteMessageLedger
 from router.store.migrations import MIGRATIONS
@@ -53,13 +55,16 @@ from router.store.records import (
     AttemptRecord,
     AttemptResult,
     ClaimedDelivery,
+    DecisionOutcome,
     DeliveryRecord,
     DeliveryState,
     NewAlert,
     PlannedDelivery,
     PriorDelivery,
+    ReferencedAlert,
     ReferenceRecord,
     SpeechJob,
+    StoredKey,
     StoredVariants,
 )
 from router.store.subscribers import (
@@ -72,6 +77,8 @@ from router.store.subscribers import (
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 _STOP = object()
+CLI = AuditPrincipal(via="cli")
+"""Who made or revoked a key when the caller does not say (a command on the host)."""
 log = structlog.get_logger("tocsin.store")
 
 
@@ -197,9 +204,14 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
     resolved: list[tuple[int, Any, str | None]] = []
     for position, ref in enumerate(alert.references or (), start=1):
         row = conn.execute(
-            "SELECT id FROM alerts WHERE sender = ? AND identifier = ? AND sent_utc = ?",
-            (ref.sender, ref.identifier, utc_text(ref.sent)),
+            "SELECT id, authority FROM alerts WHERE sender = ? AND identifier = ? "
+            "AND sent_utc = ?", (ref.sender, ref.identifier, utc_text(ref.sent)),
         ).fetchone()
+        if (row is not None and new.reference_authorities is not None
+                and row["authority"] not in new.reference_authorities):
+            raise ReferenceForbiddenError(
+                f"references entry {position} names an alert this authority may not "
+                "reference")
         if row is None:
             warnings.append(warning(
                 "ingest.reference.unknown", f"/alert/references (entry {position})",
@@ -208,12 +220,14 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
         resolved.append((position, ref, row["id"] if row else None))
 
     now = utc_text(new.received_at)
+    held = new.hold is not None
     conn.execute(
         "INSERT INTO alerts (id, sender, identifier, sent_utc, sent, status, msg_type, state, "
         "profile, authority, source_version, content_hash, received_at, findings, raw, "
         "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.id, alert.sender, alert.identifier, sent_utc, alert.sent.isoformat(),
-         alert.status.value, alert.msg_type.value, AlertState.ACCEPTED.value, new.profile,
+         alert.status.value, alert.msg_type.value,
+         (AlertState.PENDING_APPROVAL if held else AlertState.ACCEPTED).value, new.profile,
          new.authority, new.source_version, new.content_hash, now, _findings_json(warnings),
          new.raw, json.dumps(new.signature) if new.signature is not None else None),
     )
@@ -223,23 +237,36 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
             (new.id, position, ref.sender, ref.identifier, utc_text(ref.sent),
              ref.sent.isoformat(), target),
         )
-        if target is not None:
-            _apply_reference(conn, alert.msg_type, target, new.id, now)
 
     if new.variants is not None:
         conn.execute("INSERT INTO alert_variants VALUES (?, ?, ?, ?)",
                      (new.id, new.variants, "pending" if new.speech_pending else "off", now))
-    deadline = _deadline(new)
-    plan = list(new.plan) + _follow_up_channels(conn, alert.msg_type, resolved, new.plan)
-    for planned in plan:
+    if new.hold is not None:
+        approvals.hold(conn, new.id, new.hold, plan=list(new.plan), deadline=_deadline(new),
+                       now=new.received_at)
+    else:
+        _release(conn, new.id, alert.msg_type,
+                 targets=[target for _p, _r, target in resolved], plan=list(new.plan),
+                 deadline=_deadline(new), now=now)
+    return AcceptResult(AcceptOutcome.CREATED, new.id, warnings)
+
+
+def _release(conn: sqlite3.Connection, alert_id: str, msg_type: MsgType, *,
+             targets: list[str | None], plan: list[PlannedDelivery], deadline: str | None,
+             now: str) -> None:
+    """Apply the alert's references and store its delivery plan: at acceptance, or when
+    an alert held for approval is approved."""
+    for target in targets:
+        if target is not None:
+            _apply_reference(conn, msg_type, target, alert_id, now)
+    for planned in plan + _follow_up_channels(conn, msg_type, targets, plan):
         state = DeliveryState.STANDBY if planned.fallback_for else DeliveryState.PENDING
         conn.execute(
             "INSERT INTO deliveries (alert_id, channel, route, fallback_for, state, "
             "idempotency_key, deadline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (new.id, planned.channel, planned.route, planned.fallback_for, state.value,
-             f"{new.id}/{planned.channel}", deadline, now),
+            (alert_id, planned.channel, planned.route, planned.fallback_for, state.value,
+             f"{alert_id}/{planned.channel}", deadline, now),
         )
-    return AcceptResult(AcceptOutcome.CREATED, new.id, warnings)
 
 
 def _accept_audited(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
@@ -266,7 +293,7 @@ def _changed_by(conn: sqlite3.Connection, new: NewAlert) -> list[tuple[str, bool
 
 
 def _follow_up_channels(conn: sqlite3.Connection, msg_type: MsgType,
-                        resolved: list[tuple[int, Any, str | None]],
+                        targets: list[str | None],
                         plan: list[PlannedDelivery]) -> list[PlannedDelivery]:
     """An Update or Cancel also goes to every channel that already carried (or is
     carrying) what it refers to, whatever routing says of the new message: a
@@ -275,7 +302,7 @@ def _follow_up_channels(conn: sqlite3.Connection, msg_type: MsgType,
         return []
     planned = {p.channel for p in plan}
     extra: list[PlannedDelivery] = []
-    for _position, _ref, target in resolved:
+    for target in targets:
         if target is None:
             continue
         for row in conn.execute(
@@ -299,9 +326,11 @@ def _apply_reference(conn: sqlite3.Connection, msg_type: MsgType, target: str, b
     else:
         return
     conn.execute(
-        f"UPDATE alerts SET state = ?, {column} = ? WHERE id = ? AND state = ?",  # noqa: S608
-        (state.value, by, target, AlertState.ACCEPTED.value),
+        f"UPDATE alerts SET state = ?, {column} = ? WHERE id = ? AND state IN (?, ?)",  # noqa: S608
+        (state.value, by, target, AlertState.ACCEPTED.value,
+         AlertState.PENDING_APPROVAL.value),
     )
+    approvals.withdrawn(conn, target, state.value, now)  # a held alert it overtook
     conn.execute(
         "UPDATE deliveries SET state = ?, updated_at = ? WHERE alert_id = ? AND state IN (?, ?)",
         (delivery_state.value, now, target, *(s.value for s in OPEN_DELIVERY_STATES)),
@@ -512,6 +541,71 @@ class SqliteStore:
                                 "WHERE state = 'sending'").rowcount
         return await self._write(release)
 
+    # -- four-eyes approval (router.store.approvals) -----------------------------------
+
+    async def approve(self, alert_id: str, principal: str) -> DecisionOutcome:
+        now = datetime.now(UTC)
+        return await self._write(
+            lambda conn: approvals.approve(conn, alert_id, principal, now, _release))
+
+    async def reject(self, alert_id: str, principal: str, reason: str) -> DecisionOutcome:
+        now = datetime.now(UTC)
+        return await self._write(
+            lambda conn: approvals.reject(conn, alert_id, principal, reason, now))
+
+    async def expire_unapproved(self) -> list[str]:
+        """Held alerts whose approval window closed become ``expired_unapproved``."""
+        now = datetime.now(UTC)
+        return await self._write(lambda conn: approvals.expire_due(conn, now))
+
+    async def referenced(self, alert: Alert) -> list[ReferencedAlert]:
+        """The alerts ``alert`` references that are in this store, with their authority."""
+        def read(conn: sqlite3.Connection) -> list[ReferencedAlert]:
+            found = []
+            for position, ref in enumerate(alert.references or (), start=1):
+                row = conn.execute(
+                    "SELECT id, authority FROM alerts WHERE sender = ? AND identifier = ? "
+                    "AND sent_utc = ?", (ref.sender, ref.identifier, utc_text(ref.sent))
+                ).fetchone()
+                if row is not None:
+                    found.append(ReferencedAlert(position, row["id"], row["authority"],
+                                                 approvals.was_approved(conn, row["id"])))
+            return found
+
+        return await self._read(read)
+
+    # -- API keys (router.store.keys) -------------------------------------------------
+
+    async def add_key(self, key: StoredKey, by: AuditPrincipal = CLI) -> None:
+        """Store a key's hash and its ``key.created`` audit entry in one transaction."""
+        event = audit_events.key_created(key.key_hash, by, authority=key.authority,
+                                         roles=key.roles)
+
+        def job(conn: sqlite3.Connection) -> None:
+            keys.add(conn, key)
+            audit.append(conn, event)
+        await self._write(job)
+
+    async def revoke_key(self, key_id: str, by: AuditPrincipal = CLI) -> bool:
+        """Revoke a live key and append ``key.revoked``, in one transaction."""
+        now = datetime.now(UTC)
+
+        def job(conn: sqlite3.Connection) -> bool:
+            live = next((k for k in keys.every(conn)
+                         if k.id == key_id and k.revoked_at is None), None)
+            if live is None or not keys.revoke(conn, key_id, now):
+                return False
+            audit.append(conn, audit_events.key_revoked(live.key_hash, by,
+                                                        authority=live.authority))
+            return True
+        return await self._write(job)
+
+    async def key_by_hash(self, key_hash: str) -> StoredKey | None:
+        return await self._read(lambda conn: keys.by_hash(conn, key_hash))
+
+    async def keys(self) -> builtins.list[StoredKey]:
+        return await self._read(keys.every)
+
     async def record_speech(self, alert_id: str, assets: list[AssetRecord],
                             findings: list[Finding], *, state: str) -> None:
         """Store the audio made for an alert, append its findings to the alert's and
@@ -587,9 +681,15 @@ class SqliteStore:
         return await self._read(read)
 
     async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
-                   cursor: str | None = None, limit: int = 50) -> AlertPage:
+                   cursor: str | None = None, limit: int = 50,
+                   authorities: Collection[str] | None = None) -> AlertPage:
+        """A page of alerts; ``authorities``: only theirs (None: everyone's)."""
         after = decode_cursor(cursor) if cursor else 0
         clauses, params = ["seq > ?"], [after]
+        if authorities is not None:
+            clauses.append("authority IN (" + ",".join("?" * len(authorities)) + ")"
+                           if authorities else "0")
+            params.extend(authorities)  # type: ignore[arg-type]
         if state is not None:
             clauses.append("state = ?")
             params.append(state.value)  # type: ignore[arg-type]
@@ -702,6 +802,6 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
         received_at=datetime.fromisoformat(row["received_at"]),
         findings=_findings(row["findings"]), references=references,
         superseded_by=row["superseded_by"], cancelled_by=row["cancelled_by"],
-        deliveries=deliveries,
+        deliveries=deliveries, approval=approvals.record(conn, row["id"]),
         signature=json.loads(row["signature"]) if row["signature"] else None,
     )

@@ -138,8 +138,10 @@ async def test_allowed_sender_accepted_for_scoped_authority(api: Server) -> None
                                 headers={**_auth(VR_KEY), "Content-Type": CAP}) as response:
             assert response.status == 202, await response.text()
             body = await response.json()
-        async with session.get(api.url + body["status_url"], headers=_auth()) as response:
+        async with session.get(api.url + body["status_url"], headers=_auth(VR_KEY)) as response:
             assert (await response.json())["authority"] == "vr-zeeland"
+        async with session.get(api.url + body["status_url"], headers=_auth()) as response:
+            assert response.status == 404  # another authority's alert: as if it did not exist
 
 
 @pytest.mark.parametrize(("path", "status", "code"), [

@@ -166,7 +166,7 @@ async def test_audit_route_is_for_admin_only_and_strict(run: tuple[Server, list[
                                                         ) -> None:
     server, _trail = run
     status, problem = await _get(server, key=VR_KEY)
-    assert (status, problem["code"]) == (403, "authz.role")
+    assert (status, problem["code"]) == (403, "auth.role")
     assert "vr-zeeland" not in problem["detail"]
     assert "operations" not in problem["detail"]
     status, problem = await _get(server, key="not-a-key")

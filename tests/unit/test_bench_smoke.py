@@ -95,3 +95,16 @@ def test_audit_append_benchmark_runs_and_reports_its_ratio() -> None:
                             check=False)
     assert result.returncode == 0, result.stderr
     assert "audited / bare = " in result.stdout
+
+
+def test_authz_benchmark_runs_and_reports_json_verdicts() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "authz.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "x parse+validate" in result.stdout
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [line["metric"] for line in lines] == ["authz_check_us", "parse_validate_us",
+                                                  "authz_over_parse_validate"]
+    assert all(line["bench"] == "authz" and line["value"] > 0 for line in lines)
+    assert lines[0]["target"] == 50.0
+    assert isinstance(lines[0]["pass"], bool)
