@@ -47,8 +47,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, list
         f"    key_hashes: ['{hash_api_key(VR_KEY)}']\n"
         "  - name: operations\n"
         "    senders: ['ops@tocsin.invalid']\n"
-        "    roles: [read, admin]\n"
-        f"    key_hashes: ['{hash_api_key(ADMIN_KEY)}']\n", encoding="utf-8")
+        "    keys:\n"
+        f"      - {{name: ops-admin, hash: '{hash_api_key(ADMIN_KEY)}', roles: [read, admin]}}\n",
+        encoding="utf-8")
     server = start_server(base / "data", env={"TOCSIN_CONFIG": str(config)})
     try:
         asyncio.run(_normal_run(server))

@@ -20,6 +20,7 @@ from router.ingest.problems import ProblemError
 from router.settings import Authority, Settings, hash_api_key
 from router.store import AcceptOutcome, SqliteStore
 from router.store import audit as store_audit
+from router.trust import compile_policies
 from tests.unit.test_sqlite_store import new_alert
 
 
@@ -107,7 +108,7 @@ KEY = "unit-key-0123456789abcdef"
 
 def _trail(store: SqliteStore, per_minute: int) -> AuditTrail:
     authority = Authority(name="a", senders=["*"], key_hashes=[hash_api_key(KEY)])
-    return AuditTrail(store, Authenticator([authority]),
+    return AuditTrail(store, Authenticator([authority], compile_policies([authority], set())),
                       Settings(audit_rejections_per_minute=per_minute))
 
 
