@@ -66,6 +66,13 @@ class Store(Protocol):
     async def record_attempt(self, result: AttemptResult) -> DeliveryState:
         """Store one attempt and the delivery's next state; returns the state stored."""
 
+    async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
+                               why: str) -> DeliveryState:
+        """A claimed delivery waits, unsent and without an attempt, until ``until``."""
+
+    async def release_waiting(self, channel: str, now: datetime) -> int:
+        """Make ``channel``'s waiting deliveries due at ``now``; returns how many."""
+
     async def settle_fallbacks(self, alert_id: str, channel: str, *,
                                needed: bool) -> builtins.list[str]:
         """Wake (``needed``) or skip the standby fallbacks of one ended delivery."""

@@ -22,6 +22,8 @@ class AlertState(StrEnum):
 
 class DeliveryState(StrEnum):
     PENDING = "pending"  # due for the dispatcher
+    WAITING = "waiting_for_channel"  # the channel's breaker is open: due again when it
+    # lets a trial through (or at once when it closes); nothing is sent meanwhile
     STANDBY = "standby"  # a fallback, used only if its primary fails
     SENDING = "sending"
     DELIVERED = "delivered"
@@ -32,7 +34,10 @@ class DeliveryState(StrEnum):
     SKIPPED = "skipped"  # a standby fallback that was never needed
 
 
-OPEN_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.STANDBY)
+OPEN_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.STANDBY, DeliveryState.WAITING)
+"""Not sent and not being sent: what an Update or Cancel closes."""
+DUE_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.WAITING)
+"""What the dispatcher claims once ``next_attempt_at`` has come."""
 
 
 class AcceptOutcome(StrEnum):
