@@ -44,6 +44,7 @@ from router.ingest.schemas import (
 )
 from router.ingest.variants import render_for_ingest
 from router.store import AcceptOutcome, AlertRecord, AlertState, NewAlert
+from router.store.outcome import alert_outcome
 
 CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
 INLINE_PARSE_BYTES = 64 * 1024
@@ -189,8 +190,10 @@ def _authenticated(request: web.Request) -> IngestContext:
 
 
 def _alert_out(record: AlertRecord) -> AlertOut:
+    outcome = alert_outcome(record.state.value, record.deliveries)
     return AlertOut(
-        id=record.id, state=record.state.value,
+        id=record.id, state=outcome.state, lifecycle=record.state.value,
+        settled=outcome.settled, counts=outcome.counts,
         key=CapKey(sender=record.sender, identifier=record.identifier, sent=record.sent),
         status=record.status, msg_type=record.msg_type, profile=record.profile,
         authority=record.authority, source_version=record.source_version,
@@ -200,6 +203,7 @@ def _alert_out(record: AlertRecord) -> AlertOut:
         superseded_by=record.superseded_by, cancelled_by=record.cancelled_by,
         deliveries=[DeliveryOut(
             channel=d.channel, state=d.state.value, attempts=d.attempts, route=d.route,
+            reason=d.history[-1].reason if d.history else None,
             fallback_for=d.fallback_for, replaced=d.replaced,
             idempotency_key=d.idempotency_key, deadline=d.deadline,
             next_attempt_at=d.next_attempt_at, last_error=d.last_error, updated_at=d.updated_at,

@@ -62,8 +62,11 @@ class AttemptOut(_Out):
 
 class DeliveryOut(_Out):
     channel: str
-    state: str = Field(description="pending, standby, sending, delivered, failed, expired, "
-                                   "superseded, cancelled or skipped")
+    state: str = Field(description="pending, standby, sending, waiting_for_channel, "
+                                   "delivered, failed, expired, superseded, cancelled or "
+                                   "skipped")
+    reason: str | None = Field(default=None, description="the last attempt's failure reason "
+                               "(closed set, e.g. unavailable, identifier_pool_exhausted)")
     attempts: int
     route: str
     fallback_for: str | None = Field(description="a standby fallback: the channel it backs up")
@@ -82,7 +85,14 @@ class DeliveryOut(_Out):
 
 class AlertOut(_Out):
     id: str
-    state: str
+    state: str = Field(description="how its deliveries went: delivering, delivered, "
+                       "partially_delivered, failed, expired, skipped, cancelled or "
+                       "superseded (router.store.outcome)")
+    lifecycle: str = Field(description="accepted, superseded or cancelled: what Updates and "
+                           "Cancels did to it (the ?state= filter of the list)")
+    settled: bool = Field(description="nothing more to wait for: every delivery is final, or "
+                          "covered by a fallback that delivered")
+    counts: dict[str, int] = Field(description="deliveries per delivery state")
     key: CapKey
     status: str
     msg_type: str
