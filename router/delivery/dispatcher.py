@@ -184,10 +184,11 @@ class Dispatcher:
     def _deadline(self, item: ClaimedDelivery, alert: Alert) -> datetime:
         """``<expires>`` when every info has one; otherwise the retry window counted from
         when the alert was sent or accepted, whichever is later (an alert re-posted from
-        an archive, or one whose sender clock lags, still gets its whole window)."""
+        an archive, or one whose sender clock lags, still gets its whole window), or
+        from when someone asked for the delivery to be retried."""
         if item.deadline is not None:
             return item.deadline
-        start = max(alert.sent, item.received_at) if item.received_at else alert.sent
+        start = max(t for t in (alert.sent, item.received_at, item.retry_requested_at) if t)
         return start + timedelta(seconds=self.settings.retry_window_s)
 
     # -- one delivery -----------------------------------------------------------------
@@ -340,7 +341,7 @@ class Dispatcher:
         the end at the deadline: ``expired``, or ``failed`` for a busy channel."""
         busy = isinstance(exc, ChannelBusyError)
         state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # only the count is read
-        state.attempt_number = number
+        state.attempt_number = max(1, number - item.retry_base)  # a re-plan starts afresh
         now = datetime.now(UTC)
         next_at = now + timedelta(seconds=self._wait(state))
         breaker = self.breakers[item.channel]

@@ -41,6 +41,13 @@ class Authenticator:
         return authority
 
     @staticmethod
+    def key_id(header: str | None) -> str:
+        """Which key a request used, for the record: ``sha256:`` and the first 12 hex
+        digits of its hash (names the key among the authority's, cannot be used as one)."""
+        key = (header or "").partition(" ")[2].strip()
+        return hash_api_key(key)[:len("sha256:") + 12]
+
+    @staticmethod
     def authorise_sender(authority: Authority, sender: str) -> None:
         """403 unless the authority may issue alerts as this CAP sender."""
         if not any(fnmatchcase(sender, pattern) for pattern in authority.senders):

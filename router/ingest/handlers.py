@@ -40,6 +40,7 @@ from router.ingest.schemas import (
     CapKey,
     DeliveryOut,
     Health,
+    PrincipalOut,
     ReferenceOut,
 )
 from router.ingest.variants import render_for_ingest
@@ -209,7 +210,11 @@ def _alert_out(record: AlertRecord) -> AlertOut:
             next_attempt_at=d.next_attempt_at, last_error=d.last_error, updated_at=d.updated_at,
             history=[AttemptOut(number=a.number, started_at=a.started_at, ended_at=a.ended_at,
                                 outcome=a.outcome, reason=a.reason, error=a.error)
-                     for a in d.history], recipients=d.recipients) for d in record.deliveries],
+                     for a in d.history], recipients=d.recipients,
+            retry_requested_by=PrincipalOut(authority=d.retry_requested_by.authority,
+                                            key=d.retry_requested_by.key)
+            if d.retry_requested_by else None,
+            retry_requested_at=d.retry_requested_at) for d in record.deliveries],
         cap_url=f"/api/v1/alerts/{record.id}/cap",
     )
 

@@ -13,8 +13,16 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from router.ingest import handlers, observe, variants, wallet
-from router.ingest.schemas import Accepted, AlertList, AlertOut, Health, Problem, VariantsOut
+from router.ingest import handlers, observe, retry, variants, wallet
+from router.ingest.schemas import (
+    Accepted,
+    AlertList,
+    AlertOut,
+    Health,
+    Problem,
+    RetryAccepted,
+    VariantsOut,
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,19 @@ ENDPOINTS: list[Endpoint] = [
              {200: ("text/event-stream", "`delivery` events as deliveries change, then `done`"),
               404: (Problem, "no such alert"), **_AUTH_ERRORS},
              parameters=[_ID]),
+    Endpoint("POST", "/api/v1/alerts/{alert_id}/deliveries/{channel}/retry",
+             retry.retry_delivery,
+             "Send one failed or expired delivery again while the alert is in force "
+             "(records and audits who asked)",
+             {202: (RetryAccepted, "pending again; the dispatcher is woken"),
+              **_AUTH_ERRORS,
+              403: (Problem, "the key's authority may not use the alert's CAP sender"),
+              404: (Problem, "no such alert, or no delivery on that channel"),
+              409: (Problem, "the alert is cancelled or superseded, or the delivery is not "
+                             "failed or expired"),
+              422: (Problem, "the alert is past its <expires>")},
+             parameters=[_ID, {"name": "channel", "in": "path", "required": True,
+                               "schema": {"type": "string"}}]),
     Endpoint("GET", "/metrics", observe.metrics,
              "Prometheus metrics (bounded labels only; for the operations network)",
              {200: ("text/plain; version=0.0.4", "Prometheus text exposition format")},

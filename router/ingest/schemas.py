@@ -81,6 +81,24 @@ class DeliveryOut(_Out):
         default=None, description="subscriber channels (SMS): recipients per outcome -- "
         "claimed (being sent), sent (accepted, no receipt yet), delivered, failed, expired -- "
         "and accepted (all the network took)")
+    retry_requested_by: PrincipalOut | None = Field(
+        default=None, description="who last asked for this delivery to be retried")
+    retry_requested_at: datetime | None = None
+
+
+class PrincipalOut(_Out):
+    authority: str
+    key: str = Field(description="sha256: and the first 12 hex digits of the key's hash")
+
+
+class RetryAccepted(_Out):
+    """202: the delivery is pending again and the dispatcher has been woken."""
+
+    alert_id: str
+    channel: str
+    state: str
+    status_url: str
+    requested_by: PrincipalOut
 
 
 class AlertOut(_Out):

@@ -26,6 +26,8 @@ from router.store.records import (
     ClaimedDelivery,
     DeliveryState,
     NewAlert,
+    Principal,
+    ReplanResult,
     SpeechJob,
     StoredVariants,
 )
@@ -69,6 +71,11 @@ class Store(Protocol):
     async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
                                why: str) -> DeliveryState:
         """A claimed delivery waits, unsent and without an attempt, until ``until``."""
+
+    async def replan(self, alert_id: str, channel: str, by: Principal,
+                     now: datetime) -> ReplanResult:
+        """A failed or expired delivery of an alert still in force becomes pending again,
+        recording who asked; any other case changes nothing and says why."""
 
     async def release_waiting(self, channel: str, now: datetime) -> int:
         """Make ``channel``'s waiting deliveries due at ``now``; returns how many."""

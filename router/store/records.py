@@ -93,6 +93,8 @@ class DeliveryRecord:
     last_error: str | None = None
     history: tuple[AttemptRecord, ...] = ()
     recipients: dict[str, int] | None = None  # per-recipient outcomes (subscriber channels)
+    retry_requested_by: Principal | None = None  # who last re-planned it, if anyone
+    retry_requested_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ class ClaimedDelivery:
     received_at: datetime | None = None  # when the store accepted the alert
     variants: str | None = None  # the rendered variants stored with the alert (JSON)
     speech_state: str | None = None  # of those variants: pending | done | failed | off
+    retry_base: int = 0  # attempts made before the last re-plan: its back-off starts anew
+    retry_requested_at: datetime | None = None  # when it was last re-planned on request
 
 
 @dataclass(frozen=True)
@@ -211,3 +215,27 @@ class SpeechJob:
 
     alert_id: str
     variants: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who asked: the authority and which of its API keys (``sha256:`` and the first
+    hex digits of the key's hash: names the key, cannot be used as one)."""
+
+    authority: str
+    key: str
+
+
+class ReplanOutcome(StrEnum):
+    REPLANNED = "replanned"
+    NO_ALERT = "no_alert"
+    NO_DELIVERY = "no_delivery"  # the alert has no delivery on that channel
+    NOT_IN_FORCE = "not_in_force"  # cancelled or superseded
+    NOT_RETRYABLE = "not_retryable"  # not failed or expired (delivered, still open, ...)
+    EXPIRED = "expired"  # past its <expires>: a retry could not be sent
+
+
+@dataclass(frozen=True)
+class ReplanResult:
+    outcome: ReplanOutcome
+    state: str | None = None  # the alert's lifecycle state or the delivery's state found

@@ -56,8 +56,11 @@ from router.store.records import (
     DeliveryState,
     NewAlert,
     PlannedDelivery,
+    Principal,
     PriorDelivery,
     ReferenceRecord,
+    ReplanOutcome,
+    ReplanResult,
     SpeechJob,
     StoredVariants,
 )
@@ -314,7 +317,8 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
         "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE rowid IN ("
         " SELECT rowid FROM deliveries WHERE state IN (?, ?)"
         " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY rowid LIMIT ?)"
-        " RETURNING alert_id, channel, idempotency_key, attempts, deadline",
+        " RETURNING alert_id, channel, idempotency_key, attempts, deadline, retry_base,"
+        " retry_requested_at",
         (now, *(s.value for s in DUE_DELIVERY_STATES), now, limit)).fetchall()
     claimed = []
     for row in rows:
@@ -332,7 +336,8 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
             _parse_time(row["deadline"]), bytes(raw["raw"]),
             PriorDelivery(prior["alert_id"], prior["idempotency_key"],
                           json.loads(prior["receipt"])) if prior else None,
-            _parse_time(raw["received_at"]), raw["variants"], raw["speech_state"]))
+            _parse_time(raw["received_at"]), raw["variants"], raw["speech_state"],
+            row["retry_base"], _parse_time(row["retry_requested_at"])))
     return claimed
 
 
@@ -380,6 +385,39 @@ def _wait_for_channel(conn: sqlite3.Connection, alert_id: str, channel: str, unt
         (state.value, utc_text(until, round_up=True), why, utc_text(datetime.now(UTC)),
          alert_id, channel))
     return state
+
+
+def _replan(conn: sqlite3.Connection, alert_id: str, channel: str, by: Principal,
+            now: datetime) -> ReplanResult:
+    """A failed or expired delivery of an alert still in force becomes pending again."""
+    alert = conn.execute("SELECT state FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    if alert is None:
+        return ReplanResult(ReplanOutcome.NO_ALERT)
+    row = conn.execute("SELECT state, attempts, deadline FROM deliveries"
+                       " WHERE alert_id = ? AND channel = ?", (alert_id, channel)).fetchone()
+    if row is None:
+        return ReplanResult(ReplanOutcome.NO_DELIVERY)
+    if alert["state"] != AlertState.ACCEPTED.value:
+        return ReplanResult(ReplanOutcome.NOT_IN_FORCE, alert["state"])
+    if row["state"] not in (DeliveryState.FAILED.value, DeliveryState.EXPIRED.value):
+        return ReplanResult(ReplanOutcome.NOT_RETRYABLE, row["state"])
+    deadline = _parse_time(row["deadline"])
+    if deadline is not None and deadline <= now:
+        return ReplanResult(ReplanOutcome.EXPIRED, row["state"])
+    conn.execute(
+        "UPDATE deliveries SET state = ?, next_attempt_at = NULL, retry_base = attempts,"
+        " retry_requested_by = ?, retry_requested_at = ?, updated_at = ?"
+        " WHERE alert_id = ? AND channel = ?",
+        (DeliveryState.PENDING.value, json.dumps({"authority": by.authority, "key": by.key}),
+         utc_text(now), utc_text(now), alert_id, channel))
+    return ReplanResult(ReplanOutcome.REPLANNED, DeliveryState.PENDING.value)
+
+
+def _principal(text: str | None) -> Principal | None:
+    if text is None:
+        return None
+    data = json.loads(text)
+    return Principal(str(data["authority"]), str(data["key"]))
 
 
 def _settle_fallbacks(conn: sqlite3.Connection, alert_id: str, channel: str, needed: bool,
@@ -504,6 +542,13 @@ class SqliteStore:
         nothing was sent. Returns the state stored."""
         return await self._write(
             lambda conn: _wait_for_channel(conn, alert_id, channel, until, why))
+
+    async def replan(self, alert_id: str, channel: str, by: Principal,
+                     now: datetime) -> ReplanResult:
+        """Send a failed or expired delivery again, at once, with a fresh back-off: only
+        while the alert is in force (not cancelled, superseded or past ``<expires>``).
+        Records who asked. Nothing changes unless the outcome is ``REPLANNED``."""
+        return await self._write(lambda conn: _replan(conn, alert_id, channel, by, now))
 
     async def release_waiting(self, channel: str, now: datetime) -> int:
         """The channel is back (its breaker closed): its waiting deliveries are due now."""
@@ -695,6 +740,8 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
             next_attempt_at=_parse_time(d["next_attempt_at"]), last_error=d["last_error"],
             history=tuple(history.get(d["channel"], ())),
             recipients=_recipients(conn, d["idempotency_key"]),
+            retry_requested_by=_principal(d["retry_requested_by"]),
+            retry_requested_at=_parse_time(d["retry_requested_at"]),
         )
         for d in conn.execute(
             "SELECT * FROM deliveries WHERE alert_id = ? ORDER BY fallback_for IS NOT NULL, "
