@@ -24,7 +24,15 @@ from router.channel import (
 )
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ChannelBusyError
-from router.store import AlertRecord, DeliveryState, NewAlert, PlannedDelivery, SqliteStore
+from router.store import (
+    AlertRecord,
+    DeliveryState,
+    NewAlert,
+    PlannedDelivery,
+    Principal,
+    ReplanOutcome,
+    SqliteStore,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 FAST = DispatchSettings(poll_interval_s=0.02, retry_multiplier_s=0.02, retry_max_s=0.1,
@@ -370,3 +378,29 @@ async def test_busy_channel_is_retried_to_the_deadline_then_fails_without_breake
     assert {a.reason for a in delivery.history} == {"identifier_pool_exhausted"}
     assert len(delivery.history) == len(busy.calls)
     assert "4371 holds id-OTHER" in (delivery.last_error or "")
+
+
+async def test_a_replanned_delivery_gets_a_new_window_and_a_fresh_back_off(
+        store: SqliteStore) -> None:
+    """An alert without ``<expires>`` whose retry window (1 s here) has passed: asked to
+    retry, its failed channel is sent again, the window counted from the request."""
+    refusing_once = Scripted("a", lambda n: PermanentError("refused", FailureReason.REJECTED)
+                             if n == 1 else None)
+    alert_id = await accept(store, "REPLAN", [PlannedDelivery("a", "r")])
+    settings = DispatchSettings(poll_interval_s=0.02, retry_multiplier_s=0.02,
+                                retry_max_s=0.1, retry_jitter_s=0.01, retry_window_s=1.0)
+    dispatcher = Dispatcher(store, {"a": refusing_once}, settings)
+    await dispatcher.start()
+    try:
+        assert await settled(store, alert_id) == {"a": DeliveryState.FAILED}
+        await asyncio.sleep(1.2)  # the window from acceptance is over
+        result = await store.replan(alert_id, "a", Principal("ops", "sha256:0123456789ab"),
+                                    datetime.now(UTC))
+        assert result.outcome is ReplanOutcome.REPLANNED
+        dispatcher.wake()
+        assert await settled(store, alert_id) == {"a": DeliveryState.DELIVERED}
+    finally:
+        await dispatcher.stop()
+    delivery = (await record(store, alert_id)).deliveries[0]
+    assert [a.outcome for a in delivery.history] == ["permanent", "delivered"]
+    assert delivery.retry_requested_by == Principal("ops", "sha256:0123456789ab")
