@@ -283,12 +283,16 @@ class Dispatcher:
         breaker lets a trial through. When the trial is already taken (half-open), wait a
         whole cool-down: a trial that succeeds releases the waiting at once, one that
         fails opens the breaker again for that long."""
-        await self.recorder.fallbacks(item.alert_id, item.channel, needed=True)
         now = datetime.now(UTC)
         wait_s = (breaker.retry_in() if breaker.state is BreakerState.OPEN
                   else breaker.reset_after_s)
         until = min(now + timedelta(seconds=max(wait_s, 0.001)), deadline)
+        # the wait is written before anything else is awaited, so a trial that succeeds
+        # from here on releases it; one that succeeded meanwhile is caught just after
         await self.recorder.waiting(item, until, f"breaker open on {item.channel}")
+        if breaker.state is BreakerState.CLOSED:
+            await self.store.release_waiting(item.channel, datetime.now(UTC))
+        await self.recorder.fallbacks(item.alert_id, item.channel, needed=True)
         self.wake()
 
     def attempt_timeout(self, channel: Channel) -> float:
