@@ -93,6 +93,15 @@ def mock_received(mock_port: int) -> list[dict[str, Any]]:
         return result
 
 
+def attempt_outcomes(db: Path) -> dict[str, int]:
+    """Stored attempts by outcome: retries and breaker waits show here, not in the rate."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT outcome, COUNT(*) FROM attempts GROUP BY outcome"))
+    finally:
+        conn.close()
+
+
 def delivered_count(db: Path) -> int:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -162,6 +171,7 @@ def main() -> int:
                     time.sleep(0.05)
                 full_rate = args.alerts / (time.perf_counter() - began)
                 complete = delivered_count(db)
+                outcomes = attempt_outcomes(db)
 
                 acknowledged = asyncio.run(paced(url, bodies(1000, "p"), 100.0))
                 time.sleep(2.0)
@@ -183,6 +193,7 @@ def main() -> int:
     print(f"ingest only:      {ingest_rate:8.0f} alerts/s")
     print(f"202 -> delivered: {full_rate:8.0f} alerts/s  ({complete} of {4 * args.alerts} "
           f"deliveries done)  ratio {full_rate / ingest_rate:.2f}")
+    print(f"stored attempts by outcome: {outcomes}")
     p50 = statistics.median(latencies)
     p99 = percentile(latencies, 0.99)
     print(f"paced 100 alerts/s for 10 s: 202 -> first webhook call p50 {p50:.1f} ms, "
