@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,17 @@ KEY = "bench-key-0123456789"
 SECRET = "bench-webhook-secret"
 P99_TARGET_MS = 25.0
 sys.path.insert(0, str(REPO / "bench"))
-from ingest import bodies, free_port, load, percentile, start  # noqa: E402  (sibling script)
+from ingest import bodies as ingest_bodies  # noqa: E402  (sibling script)
+from ingest import free_port, load, percentile, start  # noqa: E402
+
+
+def bodies(count: int, tag: str) -> list[bytes]:
+    """The medium alert, expiring a day from now: the fixture's fixed ``<expires>``
+    passes with the calendar, and an expired alert is never delivered."""
+    expires = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
+    return [body.replace(b"<expires>2026-11-25T16:00:00+01:00</expires>",
+                         f"<expires>{expires}</expires>".encode())
+            for body in ingest_bodies(count, tag)]
 
 
 def serve(data: Path, routes: str, mock_url: str, *, dispatch: bool = True
@@ -65,11 +76,32 @@ def serve(data: Path, routes: str, mock_url: str, *, dispatch: bool = True
     return proc, port
 
 
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Until the mock answers ``/_mock/health`` (it exits on a bad command line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_mock/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"mock-channels did not start on port {port} (exit {proc.poll()})")
+
+
 def mock_received(mock_port: int) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"http://127.0.0.1:{mock_port}/_mock/received?brief=1",
                                 timeout=30) as response:
         result: list[dict[str, Any]] = json.loads(response.read())
         return result
+
+
+def attempt_outcomes(db: Path) -> dict[str, int]:
+    """Stored attempts by outcome: retries and breaker waits show here, not in the rate."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT outcome, COUNT(*) FROM attempts GROUP BY outcome"))
+    finally:
+        conn.close()
 
 
 def delivered_count(db: Path) -> int:
@@ -113,11 +145,12 @@ def main() -> int:
         root = Path(tmp)
         mock_port = free_port()
         mock = subprocess.Popen([sys.executable, "-m", "router.cli", "mock-channels",
-                                 "--port", str(mock_port), "--secret", SECRET], cwd=REPO,
+                                 "--port", str(mock_port), "--only", "webhook",
+                                 "--data-dir", str(root / "mock")], cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ})
+                                env={**os.environ, "TOCSIN_MOCK_WEBHOOK_SECRET": SECRET})
         mock_url = f"http://127.0.0.1:{mock_port}/hook"
-        time.sleep(1.0)
+        wait_healthy(mock_port, mock)
         try:
             (root / "ingest").mkdir()
             proc, port = serve(root / "ingest", all_four, mock_url, dispatch=False)
@@ -140,6 +173,7 @@ def main() -> int:
                     time.sleep(0.05)
                 full_rate = args.alerts / (time.perf_counter() - began)
                 complete = delivered_count(db)
+                outcomes = attempt_outcomes(db)
 
                 acknowledged = asyncio.run(paced(url, bodies(1000, "p"), 100.0))
                 time.sleep(2.0)
@@ -161,6 +195,7 @@ def main() -> int:
     print(f"ingest only:      {ingest_rate:8.0f} alerts/s")
     print(f"202 -> delivered: {full_rate:8.0f} alerts/s  ({complete} of {4 * args.alerts} "
           f"deliveries done)  ratio {full_rate / ingest_rate:.2f}")
+    print(f"stored attempts by outcome: {outcomes}")
     p50 = statistics.median(latencies)
     p99 = percentile(latencies, 0.99)
     print(f"paced 100 alerts/s for 10 s: 202 -> first webhook call p50 {p50:.1f} ms, "

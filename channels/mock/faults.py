@@ -65,7 +65,9 @@ class FaultInjector:
 
 def add_control_routes(app: web.Application,
                        injector: Callable[[web.Application], FaultInjector]) -> None:
-    """``PUT /_mock/faults`` and ``GET /_mock/health``, the same on every mock element
+    """``PUT /_mock/faults``, ``GET /_mock/faults`` (the fault in force and ``hits``: how
+    many requests it has answered since it was set, which is how many calls reached the
+    element during an outage) and ``GET /_mock/health``, the same on every mock element
     that takes the shared faults; ``injector`` finds the element's ``FaultInjector``."""
 
     async def put_faults(request: web.Request) -> web.Response:
@@ -76,7 +78,12 @@ def add_control_routes(app: web.Application,
         injector(request.app).set(spec)
         return web.json_response(spec.model_dump())
 
+    async def get_faults(request: web.Request) -> web.Response:
+        current = injector(request.app)
+        return web.json_response({**current.spec.model_dump(), "hits": current.hits})
+
     app.router.add_put("/_mock/faults", put_faults)
+    app.router.add_get("/_mock/faults", get_faults)
     app.router.add_get("/_mock/health", health)
 
 

@@ -21,6 +21,7 @@ from router.cli import (
     keys_cmd,
     mock_cmd,
     preview_cmd,
+    retry_cmd,
     routes_cmd,
     send_cmd,
     serve_cmd,
@@ -28,8 +29,8 @@ from router.cli import (
     validate_cmd,
 )
 
-_COMMANDS = (serve_cmd, send_cmd, validate_cmd, routes_cmd, keys_cmd, mock_cmd, preview_cmd,
-             subscribers_cmd, audit_cmd, approval_cmd)
+_COMMANDS = (serve_cmd, send_cmd, retry_cmd, validate_cmd, routes_cmd, keys_cmd, mock_cmd,
+             preview_cmd, subscribers_cmd, audit_cmd, approval_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

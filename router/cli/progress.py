@@ -1,10 +1,15 @@
-"""``tocsin send --wait``: follow an alert's server-sent events until every delivery
-is final, as per-channel progress bars on a terminal, as plain lines otherwise.
+"""``tocsin send --wait``: follow an alert's server-sent events until its outcome is
+settled, as per-channel progress bars on a terminal, as plain lines otherwise.
 
 Stage: CLI. Reads ``GET /api/v1/alerts/{id}/events`` (``router.ingest.observe``);
 when a stream ends without ``done`` (the service restarted or drained) it
 reconnects, until the caller's deadline. A pipe or a log file gets one line per
-change (``accepted: webhook=delivered, file=sending``), which scripts can read.
+change (``deliveries: webhook=delivered, file=sending``), which scripts can read.
+At ``done`` it prints the alert's state with its counts (``alert delivered:
+delivered 3, skipped 1``) and one line per channel that did not deliver, with the
+reason (``  cell_broadcast failed: identifier_pool_exhausted (4371 holds ...)``).
+The server decides when it is settled (``router.store.outcome``): every delivery
+final, or a still-retrying channel covered by a fallback that delivered.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, Protocol
 FINAL = frozenset({"delivered", "failed", "expired", "superseded", "cancelled", "skipped",
                    "standby"})
 FAILED = frozenset({"failed", "expired"})
+NOT_DELIVERED = FAILED | {"pending", "sending", "waiting_for_channel"}
 
 
 class View(Protocol):
@@ -94,22 +100,58 @@ async def sse_events(lines: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, di
 
 
 async def follow(session: Any, events_url: str, auth: str, wait_for: float) -> int:
-    """Exit status: 0 every delivery final and none failed/expired, 1 otherwise."""
+    """Exit status: 0 the alert was delivered on every channel meant to carry it, 1
+    anything else (a channel failed or expired, the alert was cancelled or superseded
+    meanwhile, or it was not settled within ``wait_for``)."""
     view: View = RichView() if sys.stdout.isatty() else PlainView()
     deadline = time.monotonic() + wait_for
-    done = False
+    seen: dict[str, dict[str, Any]] = {}
+    outcome: dict[str, Any] | None = None
     try:
-        while not done and time.monotonic() < deadline:
-            done = await _stream_once(session, events_url, auth, view, deadline)
+        while outcome is None and time.monotonic() < deadline:
+            outcome = await _stream_once(session, events_url, auth, _Tracker(view, seen),
+                                         deadline)
     finally:
         view.close()
-    if not done:
+    if outcome is None:
         print(f"tocsin send: deliveries not finished after {wait_for:.0f} s", file=sys.stderr)
         return 1
-    return 1 if any(state in FAILED for state in view.states.values()) else 0
+    report(outcome, seen)
+    return 0 if outcome.get("state") == "delivered" else 1
 
 
-async def _stream_once(session: Any, url: str, auth: str, view: View, deadline: float) -> bool:
+def report(outcome: dict[str, Any], deliveries: dict[str, dict[str, Any]]) -> None:
+    """The alert's state and counts, then every channel that did not deliver and why."""
+    counts = outcome.get("counts") or {}
+    listed = ", ".join(f"{state} {n}" for state, n in sorted(counts.items()))
+    print(f"alert {outcome.get('state')}: {listed}", flush=True)
+    for channel, delivery in deliveries.items():
+        state = delivery.get("state")
+        if state not in NOT_DELIVERED:
+            continue
+        why = delivery.get("reason") or "no reason given"
+        error = delivery.get("last_error")
+        covered = next((c for c, d in deliveries.items() if d.get("replaced") == channel
+                        and d.get("state") == "delivered"), None)
+        line = f"  {channel} {state}: {why}" + (f" ({str(error)[:200]})" if error else "")
+        print(line + (f"; {covered} delivered in its place" if covered else ""), flush=True)
+
+
+class _Tracker:
+    """Hands each delivery event to the view and keeps the latest of each channel."""
+
+    def __init__(self, view: View, seen: dict[str, dict[str, Any]]) -> None:
+        self.view = view
+        self.seen = seen
+
+    def update(self, delivery: dict[str, Any]) -> None:
+        self.seen[delivery["channel"]] = delivery
+        self.view.update(delivery)
+
+
+async def _stream_once(session: Any, url: str, auth: str, view: _Tracker, deadline: float
+                       ) -> dict[str, Any] | None:
+    """The ``done`` event's data, or None when the stream ended without one."""
     import aiohttp  # noqa: PLC0415
 
     remaining = max(0.1, deadline - time.monotonic())
@@ -122,7 +164,7 @@ async def _stream_once(session: Any, url: str, auth: str, view: View, deadline: 
                 if event == "delivery":
                     view.update(data)
                 elif event == "done":
-                    return True
+                    return data
     except TimeoutError:
-        return False
-    return False
+        return None
+    return None

@@ -2,11 +2,13 @@
 
 Prints the status URL. With ``--wait``, follows the alert's server-sent events:
 per-channel progress bars on a terminal, one line per change of delivery states
-otherwise, until every delivery is final (or ``--timeout``). The key
+otherwise, until the alert's outcome is settled (or ``--timeout``), then its state
+and counts and the reason of every channel that did not deliver. The key
 may come from ``TOCSIN_API_KEY`` instead of the command line, which keeps it
-out of shell history. Exit status: 0 accepted (and, with ``--wait``, every
-delivery delivered or otherwise final), 1 rejected, a delivery failed or expired, or
-not finished in time, 2 usage/network.
+out of shell history. Exit status: 0 accepted (and, with ``--wait``, delivered on
+every channel meant to carry it), 1 rejected, or with ``--wait`` any channel failed
+or expired, or not settled in time, 2 usage/network, 3 duplicate: the identical
+alert was accepted before, nothing new was sent (said on stderr; not followed).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from router.cli.progress import follow
+
+DUPLICATE = 3
 
 
 def register(subparsers: Any) -> None:
@@ -67,6 +71,11 @@ async def _send(args: argparse.Namespace, body: bytes) -> int:
             for finding in answer.get("warnings", []):
                 print(f"  warning {finding['code']} {finding['location']}: "
                       f"{finding['message']}", file=sys.stderr)
+            if response.status == 200:
+                print(f"tocsin send: duplicate: this alert (same sender, identifier, sent and "
+                      f"content) was accepted before as {answer['id']}; nothing new was sent",
+                      file=sys.stderr)
+                return DUPLICATE
             if not args.wait:
                 return 0
             return await follow(session, status_url + "/events",

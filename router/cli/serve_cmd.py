@@ -4,7 +4,9 @@ Runs the service until SIGTERM or SIGINT, then drains: stops accepting
 connections, lets in-flight requests finish (up to ``shutdown_timeout``),
 commits every write already queued, and exits 0. Every flag can also be set
 by environment (``TOCSIN_HOST``, ``TOCSIN_PORT``, ``TOCSIN_DATA_DIR``,
-``TOCSIN_DEMO``, ``TOCSIN_CONFIG``). Exit status 2: invalid configuration.
+``TOCSIN_DEMO``, ``TOCSIN_CONFIG``). The data directory is locked first
+(``router.cli.data_lock``): one server per data directory. Exit status 2: invalid
+configuration, or the data directory is held by another process (its PID is named).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from router.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -31,12 +36,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aiohttp import web  # noqa: PLC0415  (keep `tocsin validate` light)
-    from pydantic import ValidationError  # noqa: PLC0415
+    from pydantic import ValidationError  # noqa: PLC0415  (keep `tocsin validate` light)
 
-    from router.app import DEMO_KEY, create_app  # noqa: PLC0415
-    from router.errors import ConfigurationError  # noqa: PLC0415
-    from router.observability.logging import configure_logging  # noqa: PLC0415
+    from router.cli.data_lock import DataDirLockedError, lock_data_dir  # noqa: PLC0415
     from router.settings import load_settings  # noqa: PLC0415
 
     try:
@@ -46,6 +48,22 @@ def run(args: argparse.Namespace) -> int:
     except (ValidationError, FileNotFoundError) as exc:
         print(f"tocsin serve: invalid settings:\n{exc}", file=sys.stderr)
         return 2
+    try:
+        lock = lock_data_dir(settings.data_dir)  # before anything in it is opened or made
+    except DataDirLockedError as exc:
+        print(f"tocsin serve: {exc}", file=sys.stderr)
+        return 2
+    with lock:
+        return _serve(settings)
+
+
+def _serve(settings: Settings) -> int:
+    from aiohttp import web  # noqa: PLC0415
+
+    from router.app import DEMO_KEY, create_app  # noqa: PLC0415
+    from router.errors import ConfigurationError  # noqa: PLC0415
+    from router.observability.logging import configure_logging  # noqa: PLC0415
+
     configure_logging(settings.log_level, settings.log_format)
     try:
         app = create_app(settings)

@@ -12,6 +12,17 @@ send safe. Rules:
   standby fallback for that channel (the fallback records what it ``replaced``);
   with an open breaker the primary is still retried when the breaker lets a
   trial through, because a second channel reaching people is not a duplicate;
+- a delivery that may not call its channel (breaker open, or its one half-open
+  trial already taken) is not sent and not counted as an attempt: it becomes
+  ``waiting_for_channel`` until the breaker lets a trial through, once per
+  cool-down, and is due at once when a trial succeeds and the breaker closes.
+  A transient failure that leaves the breaker open waits the same way, so a
+  long outage costs one attempt per cool-down, not one per poll;
+- ``ChannelBusyError`` (every cell-broadcast identifier of the class holds another
+  live alert) is not an outage: the channel answered, so the breaker counts a
+  success and no fallback is woken; the delivery is retried on its usual
+  schedule and, if the deadline comes first, ends ``failed`` with the busy
+  reason (``identifier_pool_exhausted``), not ``expired``;
 - a success marks unneeded standby fallbacks ``skipped``;
 - per-channel concurrency limits keep one slow network from taking every slot;
 - one attempt may take ``send_timeout_s`` (the setting ``dispatch_send_timeout_s``),
@@ -43,8 +54,14 @@ from tenacity import RetryCallState, wait_exponential_jitter
 from router.assets.media import parse, with_speech
 from router.cap import Alert, parse_cap
 from router.channel import Channel, Delivery, MsgType, Receipt
-from router.delivery.breaker import Breaker
-from router.errors import FailureReason, NotApplicableError, PermanentError, TransientError
+from router.delivery.breaker import Breaker, BreakerState
+from router.errors import (
+    ChannelBusyError,
+    FailureReason,
+    NotApplicableError,
+    PermanentError,
+    TransientError,
+)
 from router.observability.metrics import Metrics
 from router.record import Recorder
 from router.render import RenderedAlert
@@ -168,10 +185,11 @@ class Dispatcher:
     def _deadline(self, item: ClaimedDelivery, alert: Alert) -> datetime:
         """``<expires>`` when every info has one; otherwise the retry window counted from
         when the alert was sent or accepted, whichever is later (an alert re-posted from
-        an archive, or one whose sender clock lags, still gets its whole window)."""
+        an archive, or one whose sender clock lags, still gets its whole window), or
+        from when someone asked for the delivery to be retried."""
         if item.deadline is not None:
             return item.deadline
-        start = max(alert.sent, item.received_at) if item.received_at else alert.sent
+        start = max(t for t in (alert.sent, item.received_at, item.retry_requested_at) if t)
         return start + timedelta(seconds=self.settings.retry_window_s)
 
     # -- one delivery -----------------------------------------------------------------
@@ -214,10 +232,7 @@ class Dispatcher:
         channel, alert, deadline = ready
         breaker = self.breakers[item.channel]
         if not breaker.allow():
-            await self.recorder.fallbacks(item.alert_id, item.channel, needed=True)
-            retry_at = started + timedelta(seconds=breaker.retry_in() or 0.1)
-            await self._reschedule(item, retry_at, deadline, "breaker open")
-            self.wake()
+            await self._wait_for_channel(item, breaker, deadline)
             return
         replaces = self._prior_receipt(item)
         kind = channel.capabilities.recipients
@@ -233,26 +248,59 @@ class Dispatcher:
                 async with asyncio.timeout(max(timeout, 0.001)):
                     receipt = await self._hand_over(channel, delivery)
         except NotApplicableError as exc:
-            breaker.success()
+            await self._answered(item.channel)
             await self._finish(item, number, started, "not-applicable", DeliveryState.SKIPPED,
                                exc)
             return
         except PermanentError as exc:
-            breaker.success()  # the channel answered; it refused this alert
+            await self._answered(item.channel)  # the channel answered; it refused this alert
             await self._finish(item, number, started, "permanent", DeliveryState.FAILED, exc)
             return
-        except (TransientError, TimeoutError) as exc:
-            breaker.failure()
-            await self._retry_or_expire(item, number, started, deadline, exc)
+        except Exception as exc:  # transient, busy, a timeout, or an adapter bug
+            await self._not_now(item, number, started, deadline, exc)
             return
-        except Exception as exc:  # an adapter bug: treat as transient, loudly
-            log.exception("channel_adapter_error")
-            breaker.failure()
-            await self._retry_or_expire(item, number, started, deadline, exc)
-            return
-        breaker.success()
+        await self._answered(item.channel)
         await self._finish(item, number, started, "delivered", DeliveryState.DELIVERED, None,
                            receipt)
+
+    async def _not_now(self, item: ClaimedDelivery, number: int, started: datetime,
+                       deadline: datetime, exc: Exception) -> None:
+        """A send that may succeed later. Busy is the channel answering (no breaker count);
+        anything else counts against the breaker, an adapter bug loudly."""
+        if isinstance(exc, ChannelBusyError):
+            await self._answered(item.channel)
+        else:
+            if not isinstance(exc, (TransientError, TimeoutError)):
+                log.error("channel_adapter_error", exc_info=exc)
+            self.breakers[item.channel].failure()
+        await self._retry_or_expire(item, number, started, deadline, exc)
+
+    async def _answered(self, channel: str) -> None:
+        """The channel answered: its breaker closes, and if it was not closed, the
+        deliveries waiting for the channel are due now rather than at their wait's end."""
+        breaker = self.breakers[channel]
+        was_closed = breaker.state is BreakerState.CLOSED
+        breaker.success()
+        if not was_closed and await self.store.release_waiting(channel, datetime.now(UTC)):
+            self.wake()
+
+    async def _wait_for_channel(self, item: ClaimedDelivery, breaker: Breaker,
+                                deadline: datetime) -> None:
+        """The breaker refused the call: wake the fallbacks and wait, unsent, until the
+        breaker lets a trial through. When the trial is already taken (half-open), wait a
+        whole cool-down: a trial that succeeds releases the waiting at once, one that
+        fails opens the breaker again for that long."""
+        now = datetime.now(UTC)
+        wait_s = (breaker.retry_in() if breaker.state is BreakerState.OPEN
+                  else breaker.reset_after_s)
+        until = min(now + timedelta(seconds=max(wait_s, 0.001)), deadline)
+        # the wait is written before anything else is awaited, so a trial that succeeds
+        # from here on releases it; one that succeeded meanwhile is caught just after
+        await self.recorder.waiting(item, until, f"breaker open on {item.channel}")
+        if breaker.state is BreakerState.CLOSED:
+            await self.store.release_waiting(item.channel, datetime.now(UTC))
+        await self.recorder.fallbacks(item.alert_id, item.channel, needed=True)
+        self.wake()
 
     def attempt_timeout(self, channel: Channel) -> float:
         """Seconds one attempt on ``channel`` may take, before the deadline's cut."""
@@ -300,33 +348,37 @@ class Dispatcher:
 
     async def _retry_or_expire(self, item: ClaimedDelivery, number: int, started: datetime,
                                deadline: datetime, exc: BaseException) -> None:
+        """Another go on the back-off schedule (no earlier than the breaker allows), or
+        the end at the deadline: ``expired``, or ``failed`` for a busy channel."""
+        busy = isinstance(exc, ChannelBusyError)
         state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # only the count is read
-        state.attempt_number = number
-        next_at = datetime.now(UTC) + timedelta(seconds=self._wait(state))
-        if next_at >= deadline:
-            await self._finish(item, number, started, "transient", DeliveryState.EXPIRED, exc)
+        state.attempt_number = max(1, number - item.retry_base)  # a re-plan starts afresh
+        now = datetime.now(UTC)
+        next_at = now + timedelta(seconds=self._wait(state))
+        breaker = self.breakers[item.channel]
+        blocked = not busy and breaker.state is BreakerState.OPEN
+        if blocked:
+            next_at = max(next_at, now + timedelta(seconds=breaker.retry_in()))
+        if next_at >= deadline:  # a channel down to the end hands over to its fallbacks
+            await self._finish(item, number, started, "transient",
+                               DeliveryState.FAILED if busy else DeliveryState.EXPIRED, exc,
+                               fallbacks=not busy and breaker.state is not BreakerState.CLOSED)
             return
         reason = exc.reason if isinstance(exc, TransientError) else FailureReason.TIMEOUT
         await self.recorder.attempt(item, AttemptResult(
             item.alert_id, item.channel, number, started, datetime.now(UTC), "transient",
-            DeliveryState.PENDING, reason.value, str(exc) or type(exc).__name__, next_at))
-        if self.breakers[item.channel].state != "closed":
+            DeliveryState.WAITING if blocked else DeliveryState.PENDING, reason.value,
+            str(exc) or type(exc).__name__, next_at))
+        if not busy and breaker.state is not BreakerState.CLOSED:
             await self.recorder.fallbacks(item.alert_id, item.channel, needed=True)
             self.wake()
 
-    async def _reschedule(self, item: ClaimedDelivery, retry_at: datetime,
-                          deadline: datetime, why: str) -> None:
-        """Put a claimed delivery back without an attempt (nothing was sent)."""
-        now = datetime.now(UTC)
-        state = DeliveryState.PENDING if retry_at < deadline else DeliveryState.EXPIRED
-        await self.recorder.attempt(item, AttemptResult(
-            item.alert_id, item.channel, item.attempts + 1, now, now, "not-sent", state,
-            FailureReason.UNAVAILABLE.value, why, retry_at if state is DeliveryState.PENDING
-            else None))
-
     async def _finish(self, item: ClaimedDelivery, number: int, started: datetime,  # noqa: PLR0917
                       outcome: str, state: DeliveryState, exc: BaseException | None,
-                      receipt: Receipt | None = None) -> None:
+                      receipt: Receipt | None = None, *, fallbacks: bool | None = None
+                      ) -> None:
+        """Record the delivery's last attempt, then wake its standby fallbacks (``fallbacks``;
+        by default when it failed or was skipped), else mark them skipped."""
         reason = exc.reason.value if isinstance(exc, (TransientError, PermanentError)) else None
         await self.recorder.attempt(item, AttemptResult(
             item.alert_id, item.channel, number, started, datetime.now(UTC), outcome, state,
@@ -334,7 +386,8 @@ class Dispatcher:
             {"reference": receipt.reference, "duplicate": receipt.duplicate,
              "detail": dict(receipt.detail)} if receipt else None),
             self._alerts.get(item.alert_id))
-        needed = state in {DeliveryState.FAILED, DeliveryState.SKIPPED}
+        needed = (state in {DeliveryState.FAILED, DeliveryState.SKIPPED} if fallbacks is None
+                  else fallbacks)
         woken = await self.recorder.fallbacks(item.alert_id, item.channel, needed=needed)
         if woken and needed:
             self.wake()

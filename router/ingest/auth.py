@@ -97,6 +97,13 @@ class Authenticator:
             raise ProblemError(403, "auth.role", "Role required",
                                f"this key does not hold the {role.value!r} role")
 
+    @staticmethod
+    def key_id(header: str | None) -> str:
+        """Which key a request used, for the record: ``sha256:`` and the first 12 hex
+        digits of its hash (names the key among the authority's, cannot be used as one)."""
+        key = (header or "").partition(" ")[2].strip()
+        return hash_api_key(key)[:len("sha256:") + 12]
+
     def authorise_sender(self, principal: Principal, sender: str) -> None:
         """403 unless the principal's authority may issue alerts as this CAP sender."""
         if not self.policy(principal).sender_allowed(sender):

@@ -56,11 +56,13 @@ from router.ingest.schemas import (
     CapKey,
     DeliveryOut,
     Health,
+    PrincipalOut,
     ReferenceOut,
     SignatureOut,
 )
 from router.ingest.variants import render_for_ingest
 from router.store import AcceptOutcome, AlertRecord, AlertState, NewAlert
+from router.store.outcome import alert_outcome
 from router.trust import CheckedAlert, Role, read_alert
 
 CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
@@ -224,8 +226,10 @@ async def _check(ctx: IngestContext, body: bytes, profile: str) -> CheckedAlert:
 
 
 def _alert_out(record: AlertRecord) -> AlertOut:
+    outcome = alert_outcome(record.state.value, record.deliveries)
     return AlertOut(
-        id=record.id, state=record.state.value,
+        id=record.id, state=outcome.state, lifecycle=record.state.value,
+        settled=outcome.settled, counts=outcome.counts,
         key=CapKey(sender=record.sender, identifier=record.identifier, sent=record.sent),
         status=record.status, msg_type=record.msg_type, profile=record.profile,
         authority=record.authority, source_version=record.source_version,
@@ -235,12 +239,17 @@ def _alert_out(record: AlertRecord) -> AlertOut:
         superseded_by=record.superseded_by, cancelled_by=record.cancelled_by,
         deliveries=[DeliveryOut(
             channel=d.channel, state=d.state.value, attempts=d.attempts, route=d.route,
+            reason=d.history[-1].reason if d.history else None,
             fallback_for=d.fallback_for, replaced=d.replaced,
             idempotency_key=d.idempotency_key, deadline=d.deadline,
             next_attempt_at=d.next_attempt_at, last_error=d.last_error, updated_at=d.updated_at,
             history=[AttemptOut(number=a.number, started_at=a.started_at, ended_at=a.ended_at,
                                 outcome=a.outcome, reason=a.reason, error=a.error)
-                     for a in d.history], recipients=d.recipients) for d in record.deliveries],
+                     for a in d.history], recipients=d.recipients,
+            retry_requested_by=PrincipalOut(authority=d.retry_requested_by.authority,
+                                            key=d.retry_requested_by.key)
+            if d.retry_requested_by else None,
+            retry_requested_at=d.retry_requested_at) for d in record.deliveries],
         cap_url=f"/api/v1/alerts/{record.id}/cap",
         signature=SignatureOut.model_validate(record.signature) if record.signature else None,
         approval=None if record.approval is None else ApprovalOut(

@@ -10,10 +10,14 @@ reverse proxy, as for any exporter.
 - ``event: delivery`` -- one per delivery whenever its state, attempts, error or
   schedule changes (the same fields as in the status, without ``history``);
   the first batch is the current state of every delivery;
-- ``event: done`` -- every delivery is final (none pending or sending); the
-  stream then ends. It also ends when the service drains, and after
-  ``MAX_STREAM_S``; a client reconnects to continue (the first batch repeats
-  the current state, so nothing is missed).
+- ``event: alert`` -- the alert's state (``router.store.outcome``: delivering,
+  delivered, partially_delivered, failed, expired, ...), ``lifecycle`` and
+  ``counts`` per delivery state, whenever they change, the first time included;
+- ``event: done`` -- the alert's outcome is settled (every delivery final, or
+  covered by a fallback that delivered), with the same fields; the stream then
+  ends. It also ends when the service drains, and after ``MAX_STREAM_S``; a
+  client reconnects to continue (the first batch repeats the current state, so
+  nothing is missed).
 
 The stream is driven by the record stage's wake-ups and re-reads the store on
 each (and every ``POLL_S`` without one, which covers deliveries another node
@@ -52,7 +56,6 @@ POLL_S = 15.0
 TICK_S = 1.0
 KEEPALIVE_S = 15.0
 MAX_STREAM_S = 2 * 3600.0
-OPEN_STATES = frozenset({"pending", "sending"})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -111,8 +114,9 @@ def _changes(alert: AlertOut, seen: dict[str, str]) -> list[dict[str, Any]]:
     return changed
 
 
-def _done(alert: AlertOut) -> bool:
-    return not any(d.state in OPEN_STATES for d in alert.deliveries)
+def _summary(alert: AlertOut) -> dict[str, Any]:
+    return {"id": alert.id, "state": alert.state, "lifecycle": alert.lifecycle,
+            "settled": alert.settled, "counts": alert.counts}
 
 
 async def alert_events(request: web.Request) -> web.StreamResponse:
@@ -132,6 +136,7 @@ async def _stream_events(request: web.Request, alert_id: str,
     stream = _Stream(request, response, lambda: ctx.draining)
     await stream.write("retry: 2000\n\n")
     seen: dict[str, str] = {}
+    said: dict[str, Any] = {}
     ends_at = time.monotonic() + MAX_STREAM_S
     with ctx.recorder.progress.watch(alert_id) as changed:
         while record is not None and time.monotonic() < ends_at and not stream.closed:
@@ -139,8 +144,12 @@ async def _stream_events(request: web.Request, alert_id: str,
             alert = _alert_out(record)
             for data in _changes(alert, seen):
                 await stream.send("delivery", data)
-            if _done(alert):
-                await stream.send("done", {"id": alert.id, "state": alert.state})
+            summary = _summary(alert)
+            if summary != said:
+                said = summary
+                await stream.send("alert", summary)
+            if alert.settled:
+                await stream.send("done", summary)
                 break
             await stream.wait(changed)
             if stream.closed:

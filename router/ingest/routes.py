@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from router.ingest import approvals, audit_api, handlers, observe, variants, wallet
+from router.ingest import approvals, audit_api, handlers, observe, retry, variants, wallet
 from router.ingest.schemas import (
     Accepted,
     AlertList,
@@ -21,6 +21,7 @@ from router.ingest.schemas import (
     DecisionIn,
     Health,
     Problem,
+    RetryAccepted,
     VariantsOut,
 )
 from router.store import AlertState
@@ -129,6 +130,19 @@ ENDPOINTS: list[Endpoint] = [
                   "schema": {"type": "integer", "minimum": 1, "maximum": 500,
                              "default": audit_api.DEFAULT_LIMIT}},
              ]),
+    Endpoint("POST", "/api/v1/alerts/{alert_id}/deliveries/{channel}/retry",
+             retry.retry_delivery,
+             "Send one failed or expired delivery again while the alert is in force "
+             "(records and audits who asked)",
+             {202: (RetryAccepted, "pending again; the dispatcher is woken"),
+              **_AUTH_ERRORS,
+              403: (Problem, "the key's authority may not use the alert's CAP sender"),
+              404: (Problem, "no such alert, or no delivery on that channel"),
+              409: (Problem, "the alert is cancelled or superseded, or the delivery is not "
+                             "failed or expired"),
+              422: (Problem, "the alert is past its <expires>")},
+             parameters=[_ID, {"name": "channel", "in": "path", "required": True,
+                               "schema": {"type": "string"}}]),
     Endpoint("GET", "/metrics", observe.metrics,
              "Prometheus metrics (bounded labels only; for the operations network)",
              {200: ("text/plain; version=0.0.4", "Prometheus text exposition format")},

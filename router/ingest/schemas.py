@@ -65,8 +65,11 @@ class AttemptOut(_Out):
 
 class DeliveryOut(_Out):
     channel: str
-    state: str = Field(description="pending, standby, sending, delivered, failed, expired, "
-                                   "superseded, cancelled or skipped")
+    state: str = Field(description="pending, standby, sending, waiting_for_channel, "
+                                   "delivered, failed, expired, superseded, cancelled or "
+                                   "skipped")
+    reason: str | None = Field(default=None, description="the last attempt's failure reason "
+                               "(closed set, e.g. unavailable, identifier_pool_exhausted)")
     attempts: int
     route: str
     fallback_for: str | None = Field(description="a standby fallback: the channel it backs up")
@@ -81,6 +84,24 @@ class DeliveryOut(_Out):
         default=None, description="subscriber channels (SMS): recipients per outcome -- "
         "claimed (being sent), sent (accepted, no receipt yet), delivered, failed, expired -- "
         "and accepted (all the network took)")
+    retry_requested_by: PrincipalOut | None = Field(
+        default=None, description="who last asked for this delivery to be retried")
+    retry_requested_at: datetime | None = None
+
+
+class PrincipalOut(_Out):
+    authority: str
+    key: str = Field(description="sha256: and the first 12 hex digits of the key's hash")
+
+
+class RetryAccepted(_Out):
+    """202: the delivery is pending again and the dispatcher has been woken."""
+
+    alert_id: str
+    channel: str
+    state: str
+    status_url: str
+    requested_by: PrincipalOut
 
 
 class SignatureOut(_Out):
@@ -120,8 +141,16 @@ class DecisionIn(_Out):
 
 class AlertOut(_Out):
     id: str
-    state: str = Field(description="accepted, superseded, cancelled, pending_approval, "
-                                   "rejected or expired_unapproved")
+    state: str = Field(description="how its deliveries went: delivering, delivered, "
+                       "partially_delivered, failed, expired, skipped, cancelled, "
+                       "superseded, pending_approval, rejected or expired_unapproved "
+                       "(router.store.outcome)")
+    lifecycle: str = Field(description="accepted, superseded, cancelled, pending_approval, "
+                           "rejected or expired_unapproved: the stored state (the ?state= "
+                           "filter of the list)")
+    settled: bool = Field(description="nothing more to wait for: every delivery is final, or "
+                          "covered by a fallback that delivered")
+    counts: dict[str, int] = Field(description="deliveries per delivery state")
     key: CapKey
     status: str
     msg_type: str

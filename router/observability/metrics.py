@@ -47,7 +47,8 @@ OTHER = "other"
 MSG_TYPES = ("Alert", "Update", "Cancel", "Ack", "Error")
 ATTEMPT_OUTCOMES = ("delivered", "transient", "permanent", "expired", "not_applicable",
                     "not_sent")
-"""What one attempt came to (``not_sent``: the breaker was open, nothing was handed over)."""
+"""What one attempt came to (``not_sent``: the breaker was open, nothing was handed over
+and the delivery waits for the channel; that is counted here but stored as no attempt)."""
 DELIVERY_OUTCOMES = ("delivered", "failed", "expired", "skipped", "cancelled", "superseded")
 """The final states of a delivery."""
 INGEST_OUTCOMES = ("accepted", "duplicate", "rejected")

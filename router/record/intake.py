@@ -14,6 +14,10 @@ alert_cancelled   a new Cancel stored (it cancels what it references)
 alert_duplicate   the identical alert again: nothing stored
 alert_rejected    refused; ``status`` and ``code`` say why
 ================  ==========================================================
+
+``POST /api/v1/alerts/{id}/deliveries/{channel}/retry`` is audited the same way, as
+``delivery_retry_requested`` (re-planned) or ``delivery_retry_refused`` (``status``
+and ``code`` say why), with the authority, the key id, the alert and the channel.
 """
 
 from __future__ import annotations
@@ -68,3 +72,11 @@ class Intake:
                                             else "500").inc()
         audit.info("alert_rejected", audit=True, authority=authority, status=status,
                    code=code, reason=reason.value, findings=findings)
+
+    @staticmethod
+    def retry_requested(*, authority: str | None, key: str | None, alert_id: str, channel: str,
+                        status: int, code: str | None = None) -> None:
+        """One audit line per retry request, re-planned (``code`` None) or refused."""
+        event = "delivery_retry_requested" if code is None else "delivery_retry_refused"
+        audit.info(event, audit=True, authority=authority, key=key, alert_id=alert_id,
+                   channel=channel, status=status, code=code)

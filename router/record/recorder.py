@@ -41,7 +41,9 @@ _EVENTS = {
     DeliveryState.SUPERSEDED: "delivery_superseded",
 }
 """One event name per lifecycle step; a pending result is ``delivery_retry`` (it failed
-transiently) or ``delivery_deferred`` (nothing was sent: the breaker was open)."""
+transiently and goes again); a delivery put back unsent because its channel's breaker
+is open is ``delivery_waiting`` (``Recorder.waiting``)."""
+_AGAIN = frozenset({DeliveryState.PENDING, DeliveryState.WAITING})
 _ERROR_OUTCOMES = frozenset({"transient", "permanent"})
 
 
@@ -70,6 +72,16 @@ class Recorder:
             self._count_receipt(channel, result.receipt)
         _log_attempt(result, state)
         self.progress.changed(result.alert_id)
+        return state
+
+    async def waiting(self, item: ClaimedDelivery, until: datetime, why: str) -> DeliveryState:
+        """Put a claimed delivery back unsent until ``until`` (its channel's breaker is
+        open). Not an attempt: no attempt row, only the ``not_sent`` attempt counter, so
+        a long outage costs one store write per delivery per breaker cool-down."""
+        state = await self.store.wait_for_channel(item.alert_id, item.channel, until, why)
+        self.metrics.attempts.labels(self.metrics.channel(item.channel), "not_sent").inc()
+        log.info("delivery_waiting", state=state.value, until=until.isoformat(), reason=why)
+        self.progress.changed(item.alert_id)
         return state
 
     async def fallbacks(self, alert_id: str, channel: str, *, needed: bool) -> list[str]:
@@ -124,7 +136,7 @@ class Recorder:
                                                              result.ended_at))
         if outcome in _ERROR_OUTCOMES:
             m.errors.labels(channel, m.reason(result.reason)).inc()
-        if state is DeliveryState.PENDING and outcome == "transient":
+        if state in _AGAIN and outcome == "transient":
             m.retries.labels(channel).inc()
         if state.value in DELIVERY_OUTCOMES:
             m.deliveries.labels(channel, state.value).inc()
@@ -164,15 +176,12 @@ def _seconds(start: datetime, end: datetime) -> float:
 
 
 def _log_attempt(result: AttemptResult, state: DeliveryState) -> None:
-    if state is DeliveryState.PENDING:
-        event = "delivery_retry" if result.outcome == "transient" else "delivery_deferred"
-    else:
-        event = _EVENTS.get(state, "delivery_recorded")
+    event = "delivery_retry" if state in _AGAIN else _EVENTS.get(state, "delivery_recorded")
     fields: dict[str, object] = {"attempt": result.number, "outcome": result.outcome,
                                  "state": state.value}
     if result.reason:
         fields |= {"reason": result.reason, "error": result.error}
-    if result.next_attempt_at is not None and state is DeliveryState.PENDING:
+    if result.next_attempt_at is not None and state in _AGAIN:
         fields["next_attempt_at"] = result.next_attempt_at.isoformat()
     if result.receipt is not None:
         fields |= {"reference": result.receipt.get("reference"),

@@ -29,6 +29,8 @@ from router.store.records import (
     DeliveryState,
     NewAlert,
     ReferencedAlert,
+    ReplanResult,
+    Requester,
     SpeechJob,
     StoredKey,
     StoredVariants,
@@ -87,6 +89,18 @@ class Store(Protocol):
 
     async def record_attempt(self, result: AttemptResult) -> DeliveryState:
         """Store one attempt and the delivery's next state; returns the state stored."""
+
+    async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
+                               why: str) -> DeliveryState:
+        """A claimed delivery waits, unsent and without an attempt, until ``until``."""
+
+    async def replan(self, alert_id: str, channel: str, by: Requester,
+                     now: datetime) -> ReplanResult:
+        """A failed or expired delivery of an alert still in force becomes pending again,
+        recording who asked; any other case changes nothing and says why."""
+
+    async def release_waiting(self, channel: str, now: datetime) -> int:
+        """Make ``channel``'s waiting deliveries due at ``now``; returns how many."""
 
     async def settle_fallbacks(self, alert_id: str, channel: str, *,
                                needed: bool) -> builtins.list[str]:

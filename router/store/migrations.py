@@ -221,4 +221,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX approvals_open ON approvals(decision, expires_at);
     """,
+    # 11: a failed or expired delivery re-planned on request: who asked, when, and the
+    # attempt count its back-off restarts from.
+    """
+    ALTER TABLE deliveries ADD COLUMN retry_requested_by TEXT;  -- JSON {authority, key}
+    ALTER TABLE deliveries ADD COLUMN retry_requested_at TEXT;
+    ALTER TABLE deliveries ADD COLUMN retry_base INTEGER NOT NULL DEFAULT 0;
+    """,
 )

@@ -26,6 +26,8 @@ class AlertState(StrEnum):
 
 class DeliveryState(StrEnum):
     PENDING = "pending"  # due for the dispatcher
+    WAITING = "waiting_for_channel"  # the channel's breaker is open: due again when it
+    # lets a trial through (or at once when it closes); nothing is sent meanwhile
     STANDBY = "standby"  # a fallback, used only if its primary fails
     SENDING = "sending"
     DELIVERED = "delivered"
@@ -36,7 +38,10 @@ class DeliveryState(StrEnum):
     SKIPPED = "skipped"  # a standby fallback that was never needed
 
 
-OPEN_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.STANDBY)
+OPEN_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.STANDBY, DeliveryState.WAITING)
+"""Not sent and not being sent: what an Update or Cancel closes."""
+DUE_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.WAITING)
+"""What the dispatcher claims once ``next_attempt_at`` has come."""
 
 
 class AcceptOutcome(StrEnum):
@@ -107,6 +112,8 @@ class DeliveryRecord:
     last_error: str | None = None
     history: tuple[AttemptRecord, ...] = ()
     recipients: dict[str, int] | None = None  # per-recipient outcomes (subscriber channels)
+    retry_requested_by: Requester | None = None  # who last re-planned it, if anyone
+    retry_requested_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,8 @@ class ClaimedDelivery:
     received_at: datetime | None = None  # when the store accepted the alert
     variants: str | None = None  # the rendered variants stored with the alert (JSON)
     speech_state: str | None = None  # of those variants: pending | done | failed | off
+    retry_base: int = 0  # attempts made before the last re-plan: its back-off starts anew
+    retry_requested_at: datetime | None = None  # when it was last re-planned on request
 
 
 @dataclass(frozen=True)
@@ -272,3 +281,27 @@ class SpeechJob:
 
     alert_id: str
     variants: str
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked for a retry: the authority and which of its API keys (``sha256:`` and the first
+    hex digits of the key's hash: names the key, cannot be used as one)."""
+
+    authority: str
+    key: str
+
+
+class ReplanOutcome(StrEnum):
+    REPLANNED = "replanned"
+    NO_ALERT = "no_alert"
+    NO_DELIVERY = "no_delivery"  # the alert has no delivery on that channel
+    NOT_IN_FORCE = "not_in_force"  # cancelled or superseded
+    NOT_RETRYABLE = "not_retryable"  # not failed or expired (delivered, still open, ...)
+    EXPIRED = "expired"  # past its <expires>: a retry could not be sent
+
+
+@dataclass(frozen=True)
+class ReplanResult:
+    outcome: ReplanOutcome
+    state: str | None = None  # the alert's lifecycle state or the delivery's state found

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +45,7 @@ from router.store.areas import AlertArea
 from router.store.messages import SqliteMessageLedger
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
+    DUE_DELIVERY_STATES,
     OPEN_DELIVERY_STATES,
     AcceptOutcome,
     AcceptResult,
@@ -63,6 +64,9 @@ from router.store.records import (
     PriorDelivery,
     ReferencedAlert,
     ReferenceRecord,
+    ReplanOutcome,
+    ReplanResult,
+    Requester,
     SpeechJob,
     StoredKey,
     StoredVariants,
@@ -82,8 +86,24 @@ CLI = AuditPrincipal(via="cli")
 log = structlog.get_logger("tocsin.store")
 
 
-def utc_text(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds")
+def utc_text(value: datetime, *, round_up: bool = False) -> str:
+    """An instant as stored: UTC ISO 8601 to the millisecond, the fraction left out when
+    it is zero. Sub-second precision matters: retry and breaker times are fractions of
+    a second apart, and a time cut to the second makes work due before it is.
+
+    Text columns compare as strings, and this form orders exactly as the instants do,
+    old rows written to the second included: within one second ``...:05+00:00`` (the
+    whole second, as old rows and whole-second values are written) sorts before any
+    ``...:05.001+00:00``, because ``+`` sorts before ``.``, and ``.000`` is never written.
+    CAP times (``sent``, ``expires``) have no fraction, so CAP keys are unchanged.
+    ``round_up`` is for due times: never due before the moment asked for."""
+    moment = value.astimezone(UTC)
+    millis, rest = divmod(moment.microsecond, 1000)
+    if round_up and rest:
+        moment = moment.replace(microsecond=0) + timedelta(milliseconds=millis + 1)
+    else:
+        moment = moment.replace(microsecond=millis * 1000)
+    return moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
 
 
 def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -332,7 +352,8 @@ def _apply_reference(conn: sqlite3.Connection, msg_type: MsgType, target: str, b
     )
     approvals.withdrawn(conn, target, state.value, now)  # a held alert it overtook
     conn.execute(
-        "UPDATE deliveries SET state = ?, updated_at = ? WHERE alert_id = ? AND state IN (?, ?)",
+        "UPDATE deliveries SET state = ?, updated_at = ? WHERE alert_id = ? AND state IN "
+        "(?, ?, ?)",
         (delivery_state.value, now, target, *(s.value for s in OPEN_DELIVERY_STATES)),
     )
 
@@ -348,10 +369,11 @@ def _deadline(new: NewAlert) -> str | None:
 def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelivery]:
     rows = conn.execute(
         "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE rowid IN ("
-        " SELECT rowid FROM deliveries WHERE state = 'pending'"
+        " SELECT rowid FROM deliveries WHERE state IN (?, ?)"
         " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY rowid LIMIT ?)"
-        " RETURNING alert_id, channel, idempotency_key, attempts, deadline",
-        (now, now, limit)).fetchall()
+        " RETURNING alert_id, channel, idempotency_key, attempts, deadline, retry_base,"
+        " retry_requested_at",
+        (now, *(s.value for s in DUE_DELIVERY_STATES), now, limit)).fetchall()
     claimed = []
     for row in rows:
         raw = conn.execute(
@@ -368,21 +390,30 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
             _parse_time(row["deadline"]), bytes(raw["raw"]),
             PriorDelivery(prior["alert_id"], prior["idempotency_key"],
                           json.loads(prior["receipt"])) if prior else None,
-            _parse_time(raw["received_at"]), raw["variants"], raw["speech_state"]))
+            _parse_time(raw["received_at"]), raw["variants"], raw["speech_state"],
+            row["retry_base"], _parse_time(row["retry_requested_at"])))
     return claimed
+
+
+def _still_wanted(conn: sqlite3.Connection, alert_id: str,
+                 next_state: DeliveryState) -> DeliveryState:
+    """``next_state``, unless it is another go and an Update or Cancel overtook the alert
+    while it was being sent: then the delivery ends ``superseded`` or ``cancelled``."""
+    if next_state not in DUE_DELIVERY_STATES:
+        return next_state
+    alert_state = conn.execute("SELECT state FROM alerts WHERE id = ?",
+                               (alert_id,)).fetchone()["state"]
+    if alert_state == AlertState.CANCELLED.value:
+        return DeliveryState.CANCELLED
+    if alert_state == AlertState.SUPERSEDED.value:
+        return DeliveryState.SUPERSEDED
+    return next_state
 
 
 def _record_attempt(conn: sqlite3.Connection, result: AttemptResult) -> DeliveryState:
     """Store one attempt; returns the delivery's new state. A retry of an alert that an
     Update or Cancel overtook while it was being sent is not scheduled."""
-    next_state = result.next_state
-    if next_state is DeliveryState.PENDING:
-        alert_state = conn.execute("SELECT state FROM alerts WHERE id = ?",
-                                   (result.alert_id,)).fetchone()["state"]
-        if alert_state == AlertState.CANCELLED.value:
-            next_state = DeliveryState.CANCELLED
-        elif alert_state == AlertState.SUPERSEDED.value:
-            next_state = DeliveryState.SUPERSEDED
+    next_state = _still_wanted(conn, result.alert_id, result.next_state)
     conn.execute(
         "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (result.alert_id, result.channel, result.number, utc_text(result.started_at),
@@ -391,10 +422,58 @@ def _record_attempt(conn: sqlite3.Connection, result: AttemptResult) -> Delivery
         "UPDATE deliveries SET attempts = ?, state = ?, next_attempt_at = ?, last_error = ?,"
         " receipt = COALESCE(?, receipt), updated_at = ? WHERE alert_id = ? AND channel = ?",
         (result.number, next_state.value,
-         utc_text(result.next_attempt_at) if result.next_attempt_at else None, result.error,
+         utc_text(result.next_attempt_at, round_up=True) if result.next_attempt_at else None,
+         result.error,
          json.dumps(result.receipt) if result.receipt is not None else None,
          utc_text(result.ended_at), result.alert_id, result.channel))
     return next_state
+
+
+def _wait_for_channel(conn: sqlite3.Connection, alert_id: str, channel: str, until: datetime,
+                      why: str) -> DeliveryState:
+    """Put a claimed delivery back, unsent and without an attempt, until ``until``."""
+    state = _still_wanted(conn, alert_id, DeliveryState.WAITING)
+    conn.execute(
+        "UPDATE deliveries SET state = ?, next_attempt_at = ?, last_error = ?, updated_at = ?"
+        " WHERE alert_id = ? AND channel = ? AND state = 'sending'",
+        (state.value, utc_text(until, round_up=True), why, utc_text(datetime.now(UTC)),
+         alert_id, channel))
+    return state
+
+
+def _replan(conn: sqlite3.Connection, alert_id: str, channel: str, by: Requester,
+            now: datetime) -> ReplanResult:
+    """A failed or expired delivery of an alert still in force becomes pending again."""
+    alert = conn.execute("SELECT state FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    if alert is None:
+        return ReplanResult(ReplanOutcome.NO_ALERT)
+    row = conn.execute("SELECT state, attempts, deadline FROM deliveries"
+                       " WHERE alert_id = ? AND channel = ?", (alert_id, channel)).fetchone()
+    if row is None:
+        return ReplanResult(ReplanOutcome.NO_DELIVERY)
+    if alert["state"] != AlertState.ACCEPTED.value:
+        return ReplanResult(ReplanOutcome.NOT_IN_FORCE, alert["state"])
+    if row["state"] not in (DeliveryState.FAILED.value, DeliveryState.EXPIRED.value):
+        return ReplanResult(ReplanOutcome.NOT_RETRYABLE, row["state"])
+    deadline = _parse_time(row["deadline"])
+    if deadline is not None and deadline <= now:
+        return ReplanResult(ReplanOutcome.EXPIRED, row["state"])
+    conn.execute(
+        "UPDATE deliveries SET state = ?, next_attempt_at = NULL, retry_base = attempts,"
+        " retry_requested_by = ?, retry_requested_at = ?, updated_at = ?"
+        " WHERE alert_id = ? AND channel = ?",
+        (DeliveryState.PENDING.value, json.dumps({"authority": by.authority, "key": by.key}),
+         utc_text(now), utc_text(now), alert_id, channel))
+    audit.append(conn, audit_events.retry_requested(
+        alert_id, channel, AuditPrincipal(via="api", authority=by.authority, key=by.key)))
+    return ReplanResult(ReplanOutcome.REPLANNED, DeliveryState.PENDING.value)
+
+
+def _principal(text: str | None) -> Requester | None:
+    if text is None:
+        return None
+    data = json.loads(text)
+    return Requester(str(data["authority"]), str(data["key"]))
 
 
 def _settle_fallbacks(conn: sqlite3.Connection, alert_id: str, channel: str, needed: bool,
@@ -525,6 +604,30 @@ class SqliteStore:
     async def record_attempt(self, result: AttemptResult) -> DeliveryState:
         """Store an attempt and the delivery's next state; returns the state stored."""
         return await self._write(lambda conn: _record_attempt(conn, result))
+
+    async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
+                               why: str) -> DeliveryState:
+        """A claimed delivery whose channel may not be called now (its breaker is open)
+        becomes ``waiting_for_channel`` until ``until``; no attempt is recorded, because
+        nothing was sent. Returns the state stored."""
+        return await self._write(
+            lambda conn: _wait_for_channel(conn, alert_id, channel, until, why))
+
+    async def replan(self, alert_id: str, channel: str, by: Requester,
+                     now: datetime) -> ReplanResult:
+        """Send a failed or expired delivery again, at once, with a fresh back-off: only
+        while the alert is in force (not cancelled, superseded or past ``<expires>``).
+        Records who asked, in the delivery and in the audit trail (same transaction).
+        Nothing changes unless the outcome is ``REPLANNED``."""
+        return await self._write(lambda conn: _replan(conn, alert_id, channel, by, now))
+
+    async def release_waiting(self, channel: str, now: datetime) -> int:
+        """The channel is back (its breaker closed): its waiting deliveries are due now."""
+        def release(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE deliveries SET next_attempt_at = ? WHERE channel = ? AND state = ?",
+                (utc_text(now), channel, DeliveryState.WAITING.value)).rowcount
+        return await self._write(release)
 
     async def settle_fallbacks(self, alert_id: str, channel: str, *, needed: bool) -> list[str]:
         """After ``channel`` of ``alert_id`` ended: its standby fallbacks become pending
@@ -789,6 +892,8 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
             next_attempt_at=_parse_time(d["next_attempt_at"]), last_error=d["last_error"],
             history=tuple(history.get(d["channel"], ())),
             recipients=_recipients(conn, d["idempotency_key"]),
+            retry_requested_by=_principal(d["retry_requested_by"]),
+            retry_requested_at=_parse_time(d["retry_requested_at"]),
         )
         for d in conn.execute(
             "SELECT * FROM deliveries WHERE alert_id = ? ORDER BY fallback_for IS NOT NULL, "

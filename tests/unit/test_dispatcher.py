@@ -23,7 +23,16 @@ from router.channel import (
     TransientError,
 )
 from router.delivery import Dispatcher, DispatchSettings
-from router.store import AlertRecord, DeliveryState, NewAlert, PlannedDelivery, SqliteStore
+from router.errors import ChannelBusyError
+from router.store import (
+    AlertRecord,
+    DeliveryState,
+    NewAlert,
+    PlannedDelivery,
+    Principal,
+    ReplanOutcome,
+    SqliteStore,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 FAST = DispatchSettings(poll_interval_s=0.02, retry_multiplier_s=0.02, retry_max_s=0.1,
@@ -98,7 +107,7 @@ async def settled(store: SqliteStore, alert_id: str, timeout: float = 10.0
         record = await store.get(alert_id)
         assert record is not None
         states = {d.channel: d.state for d in record.deliveries}
-        if not {DeliveryState.PENDING, DeliveryState.SENDING,
+        if not {DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.WAITING,
                 DeliveryState.STANDBY} & set(states.values()):
             return states
         assert asyncio.get_running_loop().time() < deadline, states
@@ -305,3 +314,93 @@ async def test_a_send_longer_than_the_default_completes_within_the_channels_own_
     assert [a.outcome for a in deliveries["cbc"].history] == ["delivered"]
     assert deliveries["plain"].history[0].outcome == "transient"
     assert deliveries["plain"].history[0].reason == FailureReason.TIMEOUT.value
+
+
+async def test_open_breaker_makes_deliveries_wait_and_records_only_what_was_sent(
+        store: SqliteStore) -> None:
+    """Down for 2 s with a 0.5 s cool-down: the deliveries wait (``waiting_for_channel``)
+    instead of spinning, every stored attempt is a call the channel got, and both are
+    delivered once the channel is back."""
+    healthy_at = asyncio.get_running_loop().time() + 2.0
+
+    def script(n: int) -> BaseException | None:
+        if asyncio.get_running_loop().time() < healthy_at:
+            return TransientError("down", FailureReason.UNAVAILABLE)
+        return None
+
+    down = Scripted("a", script)
+    ids = [await accept(store, name, [PlannedDelivery("a", "r")]) for name in ("W1", "W2")]
+    settings = DispatchSettings(poll_interval_s=0.02, retry_multiplier_s=0.02, retry_max_s=0.1,
+                                retry_jitter_s=0.01, breaker_failures=3, breaker_reset_s=0.5)
+    dispatcher = Dispatcher(store, {"a": down}, settings)
+    await dispatcher.start()
+    seen: set[DeliveryState] = set()
+    try:
+        while asyncio.get_running_loop().time() < healthy_at:
+            seen |= {d.state for i in ids for d in (await record(store, i)).deliveries}
+            await asyncio.sleep(0.05)
+        for alert_id in ids:
+            assert await settled(store, alert_id) == {"a": DeliveryState.DELIVERED}
+    finally:
+        await dispatcher.stop()
+    assert DeliveryState.WAITING in seen
+    rows = [a for i in ids for a in (await record(store, i)).deliveries[0].history]
+    assert len(rows) == len(down.calls)  # no row without a call
+    assert {a.outcome for a in rows} == {"transient", "delivered"}
+    # 3 to open the breaker, then about one trial per 0.5 s cool-down, then the two sends
+    assert len(down.calls) <= 3 + 2.0 / 0.5 + 1 + 2
+
+
+class Busy(Scripted):
+    """A channel whose every identifier is taken: it answers, but cannot take the alert."""
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        self.calls.append(delivery.idempotency_key)
+        raise ChannelBusyError("4371 holds id-OTHER; 4372 holds id-THIRD")
+
+
+async def test_busy_channel_is_retried_to_the_deadline_then_fails_without_breaker_or_fallback(
+        store: SqliteStore) -> None:
+    busy, fallback = Busy("cbc"), Scripted("ewss")
+    alert_id = await accept(store, "BUSY", [PlannedDelivery("cbc", "r"),
+                                            PlannedDelivery("ewss", "r", fallback_for="cbc")],
+                            expires_in=2)
+    dispatcher = await run(store, [busy, fallback])
+    try:
+        states = await settled(store, alert_id)
+    finally:
+        await dispatcher.stop()
+    assert states == {"cbc": DeliveryState.FAILED, "ewss": DeliveryState.SKIPPED}
+    assert len(busy.calls) > FAST.breaker_failures  # busy never opened the breaker
+    assert dispatcher.breakers["cbc"].state == "closed"
+    assert fallback.calls == []  # busy is not an outage: the satellite stays quiet
+    delivery = (await record(store, alert_id)).deliveries[0]
+    assert {a.reason for a in delivery.history} == {"identifier_pool_exhausted"}
+    assert len(delivery.history) == len(busy.calls)
+    assert "4371 holds id-OTHER" in (delivery.last_error or "")
+
+
+async def test_a_replanned_delivery_gets_a_new_window_and_a_fresh_back_off(
+        store: SqliteStore) -> None:
+    """An alert without ``<expires>`` whose retry window (1 s here) has passed: asked to
+    retry, its failed channel is sent again, the window counted from the request."""
+    refusing_once = Scripted("a", lambda n: PermanentError("refused", FailureReason.REJECTED)
+                             if n == 1 else None)
+    alert_id = await accept(store, "REPLAN", [PlannedDelivery("a", "r")])
+    settings = DispatchSettings(poll_interval_s=0.02, retry_multiplier_s=0.02,
+                                retry_max_s=0.1, retry_jitter_s=0.01, retry_window_s=1.0)
+    dispatcher = Dispatcher(store, {"a": refusing_once}, settings)
+    await dispatcher.start()
+    try:
+        assert await settled(store, alert_id) == {"a": DeliveryState.FAILED}
+        await asyncio.sleep(1.2)  # the window from acceptance is over
+        result = await store.replan(alert_id, "a", Principal("ops", "sha256:0123456789ab"),
+                                    datetime.now(UTC))
+        assert result.outcome is ReplanOutcome.REPLANNED
+        dispatcher.wake()
+        assert await settled(store, alert_id) == {"a": DeliveryState.DELIVERED}
+    finally:
+        await dispatcher.stop()
+    delivery = (await record(store, alert_id)).deliveries[0]
+    assert [a.outcome for a in delivery.history] == ["permanent", "delivered"]
+    assert delivery.retry_requested_by == Principal("ops", "sha256:0123456789ab")

@@ -37,11 +37,18 @@ async def test_events_stream_progress_until_done(tmp_path: Path) -> None:
         anonymous = await client.get(f"/api/v1/alerts/{alert_id}/events")
         metrics = await client.get("/metrics")
         exposition = await metrics.text()
-    assert received[-1] == ("done", {"id": alert_id, "state": "accepted"})
+    name, done = received[-1]
+    assert (name, done["id"], done["lifecycle"], done["settled"]) == (
+        "done", alert_id, "accepted", True)
+    assert done["state"] in {"delivered", "partially_delivered"}
+    assert sum(done["counts"].values()) == len({d["channel"] for n, d in received
+                                                 if n == "delivery"})
+    assert [d for n, d in received if n == "alert"][-1] == done
     last: dict[str, str] = {}
     for name, data in received[:-1]:
-        assert name == "delivery"
-        last[data["channel"]] = data["state"]
+        assert name in {"delivery", "alert"}
+        if name == "delivery":
+            last[data["channel"]] = data["state"]
     assert last["webhook"] == "delivered"
     assert last["cell_broadcast"] == "delivered"  # the demo's mock CBC
     assert all(state not in {"pending", "sending"} for state in last.values())
