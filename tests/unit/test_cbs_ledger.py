@@ -79,19 +79,31 @@ def test_every_transition_from_every_state(tmp_path: Path) -> None:
     assert reloaded(ledger).slot("4371") == Slot(None, "kill", B)
 
 
+def written(path: Path) -> int:
+    """Bytes of lines in the ledger file (it is zero-filled beyond them)."""
+    return len(path.read_bytes().rstrip(b"\0"))
+
+
 def test_intents_are_on_disk_before_the_call_and_a_torn_line_is_ignored(
         tmp_path: Path) -> None:
     path = tmp_path / "l.jsonl"
     ledger = Ledger(path)
     ledger.begin_write("4371", A)
-    assert ledger.synced_bytes == path.stat().st_size  # fsynced before it returned
+    assert ledger.synced_bytes == written(path)  # fsynced before it returned
     ledger.confirm_write("4371", A.key)
-    assert ledger.synced_bytes < path.stat().st_size  # confirmations ride on the next
+    assert ledger.synced_bytes < written(path)  # confirmations ride on the next fsync
     ledger.close()
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write('{"slot":"4372","intent":"wri')  # a crash mid append
+    end = written(path)
+    with path.open("r+b") as handle:  # a crash mid write, into the zero-filled space
+        handle.seek(end)
+        handle.write(b'{"slot":"4372","intent":"wri')
+    reread = Ledger(path)
+    assert reread.slot("4371").state == "held"
+    assert reread.slot("4372") == FREE
+    reread.begin_write("4373", B)  # the next line goes over the torn one
+    reread.close()
+    assert Ledger(path).slot("4373") == Slot(intent="write", pending=B)
     assert Ledger(path).slot("4371").state == "held"
-    assert Ledger(path).slot("4372") == FREE
 
 
 def test_the_file_is_compacted_and_keeps_every_slot(tmp_path: Path,
@@ -109,6 +121,21 @@ def test_the_file_is_compacted_and_keeps_every_slot(tmp_path: Path,
     assert len(path.read_text().splitlines()) < 20
     assert Ledger(path).slot("4372") == Slot(intent="write", pending=B)
     assert Ledger(path).slot("4371") == FREE
+
+
+def test_a_ledger_of_the_earlier_whole_file_form_is_read_and_rewritten(
+        tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    path.write_text('{"held": {"4371": {"key": "a/cb", "serial": 17264, "state": "active",'
+                    ' "since": 1.0}, "4372": {"key": "b/cb", "serial": 17280, "state":'
+                    ' "pending", "since": 2.0}}, "codes": {"4371": [[55, "a/cb", 1.0]]}}')
+    ledger = Ledger(path)
+    assert ledger.slot("4371") == Slot(confirmed=Holding("a/cb", "a/cb", "a", 17264))
+    assert ledger.slot("4372") == Slot(intent="write", pending=Holding("b/cb", "b/cb", "b",
+                                                                       17280))
+    assert ledger.message_code(4371, "a/cb", 0, 1e12) == 55
+    ledger.close()
+    assert Ledger(path).slot("4371").state == "held"
 
 
 class Crash(BaseException):
@@ -230,6 +257,8 @@ class NeverKillALiveWarning(RuleBasedStateMachine):
         if self._run(cancel()) is done:
             self.cancelling.discard(alert)
             self.cancelled.add(alert)
+            [message] = self.delivered[alert].detail["messages"]
+            assert self.cbc.active.get(message["message_id"]) != message["serial"]["encoded"]
 
     @rule(fault=FAULTS)
     def sweep(self, fault: str) -> None:
