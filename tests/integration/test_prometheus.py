@@ -229,7 +229,7 @@ DEMO_CHANNELS = {"file", "webhook", "cell_broadcast", "sms", "eudi_wallet", "gal
 """Demo mode's instances and every channel config/routes.yaml names."""
 REASONS = {"timeout", "unavailable", "overloaded", "rejected", "invalid_input", "unauthorised",
            "conflict", "expired", "cancelled", "configuration", "storage", "internal",
-           "too_long", "not_applicable"}
+           "too_long", "not_applicable", "identifier_pool_exhausted"}
 
 
 def _route_ids(routes: list[dict[str, Any]]) -> set[str]:
