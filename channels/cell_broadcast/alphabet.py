@@ -9,6 +9,8 @@ read it as the start of an escape, so it is refused here.
 
 from __future__ import annotations
 
+import functools
+
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
 CODEC = "gsm03.38"
@@ -16,8 +18,13 @@ ESC = 0x1B
 CR = 0x0D
 
 
+@functools.lru_cache(maxsize=2048)
 def to_septets(text: str) -> bytes | None:
-    """One septet value per octet, or None when ``text`` needs characters outside GSM-7."""
+    """One septet value per octet, or None when ``text`` needs characters outside GSM-7.
+
+    Cached (a pure function of an immutable string): fitting a bilingual message
+    measures the same candidate texts several times, and the codec maps character by
+    character in Python."""
     if "\x1b" in text:
         return None
     try:

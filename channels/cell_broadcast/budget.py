@@ -14,6 +14,7 @@ the pages a text goes out on.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from channels.cell_broadcast.coding import (
@@ -26,8 +27,11 @@ from channels.cell_broadcast.coding import (
 from channels.cell_broadcast.pages import layout, normalise
 
 
+@functools.lru_cache(maxsize=2048)
 def units(text: str, coding: Coding) -> int:
-    """Septet-equivalents ``text`` occupies when coded with ``coding``."""
+    """Septet-equivalents ``text`` occupies when coded with ``coding`` (cached: a pure
+    function of immutable arguments, asked again for every candidate the fitting of
+    a bilingual message tries)."""
     if not text:
         return 0
     pages = layout(normalise(text), coding)

@@ -5,47 +5,62 @@ It encodes the alert into 3GPP TS 23.041 pages itself and hands them to the CBC
 (``transport``) with an explicit DCS, so what handsets show does not depend on
 the CBC's own text coding.
 
-- Identifier: from the deployment table (``identifiers``); the serial number is
-  GS | message code | update number. A new alert's message code is derived
-  from its CAP key (sha256 of sender, identifier, sent, modulo 1024), moved on
-  to the next free code when another alert used it on that identifier within
-  ``code_reuse_hours``. An Update inherits identifier and code from the
-  receipt of what it replaces and increments the update number modulo 16.
-- The receipt detail keeps, per message, identifier, serial and DCS: the store
-  hands it back for an Update or a Cancel, so the mapping survives restarts.
-- Update: kill the old version, then write the new one (osmo-cbc has no
-  replace, and its 409 answers are unreliable); a 409 all the same -> kill and
-  write once more. Cancel: kill (a 404 means already gone: done).
-- Idempotency: the ledger (``channels.cell_broadcast.ledger``) recognises a
-  retry of a write that succeeded (a duplicate: nothing is sent) and one whose
-  outcome is unknown (kill and write again with the same serial, which
-  handsets that saw the first drop as a repeat).
-- A 409 for a new alert means another message holds the identifier: a
-  permanent ``conflict`` (the route's fallback takes over); it is never killed
-  to make room.
+- Identifier: the deployment table (``identifiers``) picks the alert's class; the
+  class's **pool** (``identifiers.pools``) lists the identifiers handsets in that
+  country show the same way, and a new alert takes the first one the ledger shows
+  free. osmo-cbc holds one message per identifier, so the pool is what lets two
+  simultaneous alerts of a class both go out. Every member busy: ``ChannelBusyError``
+  (reason ``identifier_pool_exhausted``) naming which identifier holds which alert --
+  busy is not an outage. A CBC keyed by identifier *and* serial
+  (``keys_messages_by``) needs no pool.
+- Serial number: GS | message code | update number. A new alert's message code is
+  derived from its CAP key (sha256 of sender, identifier, sent, modulo 1024), moved
+  on to the next free code when another alert used it on that identifier within
+  ``code_reuse_hours``. An Update inherits identifier and code from the receipt of
+  what it replaces (Update and Cancel stay on the identifier the original got) and
+  increments the update number modulo 16.
+- The receipt detail keeps, per message, identifier, serial, DCS and the alert
+  chain: the store hands it back for an Update or a Cancel, so the mapping survives
+  restarts.
+- Update: kill the old version of its own chain, then write the new one (osmo-cbc
+  has no replace). Cancel: kill what its chain has (404 means already gone).
+  Neither ever kills a slot the ledger gives to another chain.
+- Idempotency and unknown outcomes: ``channels.cell_broadcast.operations`` (the
+  ledger's state machine around every call).
+- Broadcast life: ``num_of_bcast`` is counted from the real repetition period (the
+  peer type's unit, ``repetition.peer``) up to the latest ``<expires>``; past the
+  CBC's 65,535 it is 0, "until further notice". Either way the ledger records the
+  expiry with the holding and a sweeper kills due broadcasts, at start and every
+  ``sweep_interval_s`` (so a restart kills what fell due while it was down, and the
+  identifier is freed for the next alert of its class).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from channels.cell_broadcast.area import warning_area
 from channels.cell_broadcast.budget import CbsBudget
 from channels.cell_broadcast.compose import PlannedMessage, plan
 from channels.cell_broadcast.config import CellBroadcastConfig, Deployment, load_deployment
-from channels.cell_broadcast.ledger import Holding, Ledger
+from channels.cell_broadcast.identifiers import additional_language_id
+from channels.cell_broadcast.ledger import Holding, Ledger, Slot
+from channels.cell_broadcast.operations import CbcOperations, message_id_of
 from channels.cell_broadcast.serial import SerialNumber
 from channels.cell_broadcast.transport import (
     CbcMessage,
     EcbeTransport,
-    KillOutcome,
-    OutcomeUnknownError,
     Transport,
     WriteOutcome,
 )
@@ -62,6 +77,9 @@ from router.channel import (
     PlainVariants,
     Receipt,
 )
+from router.errors import ChannelBusyError, TocsinError, TransientError
+
+log = structlog.get_logger("tocsin.channel.cell_broadcast")
 
 SEND_MARGIN_S = 5.0
 """Beyond the CBC calls themselves: the ledger's fsync'd writes and scheduling."""
@@ -72,8 +90,7 @@ def send_timeout(http_timeout_s: float, deployment: Deployment) -> float:
     that may each wait ``http_timeout_s`` (osmo-cbc with no peers takes 15 s per
     call), for the one message of a bilingual or single-language deployment or the
     two of a ``separate`` one. The dispatcher's default (30 s) would cut such an
-    Update short and send it again. The rare busy identifier (kill, write, kill,
-    write) can still take longer: that attempt ends as a timeout and is retried."""
+    Update short and send it again."""
     messages = 2 if deployment.languages.mode == "separate" else 1
     return 2 * messages * http_timeout_s + SEND_MARGIN_S
 
@@ -84,9 +101,31 @@ def code_for(alert: Alert) -> int:
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % 1024
 
 
+@dataclass(frozen=True)
+class Prior:
+    """What a receipt says one slot of the replaced version was."""
+
+    message_id: int
+    serial: SerialNumber
+    chain: str
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """How long a message is broadcast: the count sent to the CBC and the expiry."""
+
+    broadcasts: int
+    expires_at: float | None
+
+    @property
+    def until_further_notice(self) -> bool:
+        return self.broadcasts == 0
+
+
 class CellBroadcastChannel:
     def __init__(self, name: str, config: Mapping[str, Any],
-                 transport: Transport | None = None) -> None:
+                 transport: Transport | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.name = name
         self.config = CellBroadcastConfig.model_validate(config)
         self.deployment: Deployment = load_deployment(self.config.deployment)
@@ -95,10 +134,13 @@ class CellBroadcastChannel:
             supports_update=True, supports_cancel=True, budget=self.budget, public=True,
             send_timeout_s=send_timeout(self.config.timeout_s, self.deployment))
         self.transport: Transport = transport or EcbeTransport(
-            self.config.url, self.config.timeout_s, self.config.cbe_name)
+            self.config.url, self.config.timeout_s, self.config.cbe_name,
+            keyed_by_serial=self.config.keys_messages_by == "identifier_and_serial")
+        self._clock = clock
         state = self.config.state_file
-        self.ledger = Ledger(Path(state) if state else None)
-        self._locks: dict[int, asyncio.Lock] = {}
+        self.ledger = Ledger(Path(state) if state else None, clock)
+        self.operations = CbcOperations(self.ledger, self.transport)
+        self._sweeper: asyncio.Task[None] | None = None
 
     def budget(self, language: str) -> CbsBudget:
         """The whole message's budget in ``language`` (a bilingual message splits it;
@@ -107,9 +149,18 @@ class CellBroadcastChannel:
 
     async def start(self) -> None:
         await self.transport.start()
+        await self.sweep()  # what fell due while the channel was down
+        self._sweeper = asyncio.create_task(self._sweep_forever(),
+                                            name=f"tocsin-{self.name}-sweeper")
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         await self.transport.close()
+        self.ledger.close()
 
     async def health(self) -> Health:
         return await self.transport.health()
@@ -123,101 +174,178 @@ class CellBroadcastChannel:
                                      "did not broadcast has nothing to go out")
         planned = plan(alert, delivery.variants or PlainVariants(alert), self.deployment)
         prior = _prior_messages(delivery.replaces)
-        broadcasts = self._broadcasts(alert)
+        life = self._broadcast(alert)
         area = warning_area(alert, self.deployment.cell_lists)
         details, duplicates = [], []
+        main_id: int | None = None
         for message in planned:
             key = delivery.idempotency_key + ("" if message.slot == "main"
                                               else f"#{message.slot}")
-            cbc = self._cbc_message(alert, message, key, prior.get(message.slot), broadcasts,
-                                    area.coordinates, area.cells)
-            duplicates.append(await self._write(cbc, key, message.slot in prior))
-            details.append(_message_detail(message, cbc))
+            before = prior.get(message.slot)
+            chain = before.chain if before is not None else key
+            holding = Holding(key, chain, delivery.alert_id, 0, life.expires_at)
+            build = self._builder(message, life, area.coordinates, area.cells)
+            if before is not None:
+                cbc, duplicate = await self._update(before, holding, build)
+            else:
+                candidates = self._candidates(message, main_id)
+                cbc, duplicate = await self._new(candidates, holding, build,
+                                                 code_for(alert))
+            if message.slot == "main":
+                main_id = cbc.message_id
+            duplicates.append(duplicate)
+            details.append(_message_detail(message, cbc, chain))
         pages = sum(m.encoded.page_count for m in planned)
+        repetition = self.deployment.repetition
         return Receipt(self.name, delivery.idempotency_key,
                        reference=",".join(f"{d['message_id']}/{d['serial']['encoded']}"
                                           for d in details),
                        detail={"messages": details, "area": area.as_detail(),
-                               "repetition": {"period": self.deployment.repetition.period,
-                                              "broadcasts": broadcasts},
+                               "repetition": {
+                                   "peer": repetition.peer, "period": repetition.period,
+                                   "period_s": repetition.real_period_s,
+                                   "broadcasts": life.broadcasts,
+                                   "until_further_notice": life.until_further_notice,
+                                   "kill_at": _iso(life.expires_at)},
                                "metrics": {"cbs_pages": pages}},
                        duplicate=all(duplicates))
 
-    def _cbc_message(self, alert: Alert, message: PlannedMessage, key: str,  # noqa: PLR0917
-                     prior: tuple[int, SerialNumber] | None, broadcasts: int,
-                     coordinates: bytes | None, cells: tuple[str, ...]) -> CbcMessage:
-        if prior is not None:
-            message_id, serial = prior[0], prior[1].next_update()
-        else:
-            message_id = message.message_id
-            code = self.ledger.message_code(message_id, key, code_for(alert),
-                                            self.deployment.code_reuse_hours * 3600)
-            serial = SerialNumber(self.deployment.scope, code, 0)
+    def _builder(self, message: PlannedMessage, life: Broadcast,
+                 coordinates: bytes | None, cells: tuple[str, ...]
+                 ) -> Callable[[int, SerialNumber], CbcMessage]:
         repetition = self.deployment.repetition
-        return CbcMessage(message_id, serial, message.encoded.coding.dcs, message.encoded.pages,
-                          repetition.period, broadcasts, repetition.category, coordinates,
-                          cells)
 
-    def _broadcasts(self, alert: Alert) -> int:
-        """Broadcasts until the latest ``<expires>`` (the configured number without one)."""
+        def build(message_id: int, serial: SerialNumber) -> CbcMessage:
+            return CbcMessage(message_id, serial, message.encoded.coding.dcs,
+                              message.encoded.pages, repetition.period, life.broadcasts,
+                              repetition.category, coordinates, cells)
+        return build
+
+    def _candidates(self, message: PlannedMessage, main_id: int | None) -> tuple[int, ...]:
+        """The identifiers a new message may go out on, in order of preference."""
+        if message.slot != "main" and main_id is not None:
+            twin = additional_language_id(main_id)
+            return (twin if twin is not None else message.message_id,)
+        if self.transport.keyed_by_serial:
+            return (message.message_id,)  # several messages per identifier: no pool
+        return self.deployment.identifiers.pools.get(message.message_id,
+                                                     (message.message_id,))
+
+    def _code(self, message_id: int, key: str, preferred: int) -> SerialNumber:
+        code = self.ledger.message_code(message_id, key, preferred,
+                                        self.deployment.code_reuse_hours * 3600)
+        return SerialNumber(self.deployment.scope, code, 0)
+
+    async def _retry_of_own(self, holding: Holding,
+                            build: Callable[[int, SerialNumber], CbcMessage]
+                            ) -> tuple[CbcMessage, bool] | None:
+        """A retry (or a restart) of a delivery that already has a slot: a duplicate when
+        held, a reconciliation when its write was never answered."""
+        found = self.ledger.find(holding.key)
+        if found is None:
+            return None
+        name, _ = found
+        async with self.operations.lock(name):
+            slot = self.ledger.slot(name)
+            owner = slot.owner
+            if owner is None or owner.key != holding.key:
+                return None  # freed meanwhile (killed at expiry, or abandoned)
+            message = build(message_id_of(name), SerialNumber.decode(owner.serial))
+            if slot.state == "held":
+                return message, True
+            if slot.state == "killing":
+                raise TransientError(f"message {name} is being withdrawn (expired or "
+                                     "cancelled)", FailureReason.CANCELLED)
+            await self.operations.reconcile_write(name, message, holding.key)
+            return message, False
+
+    async def _new(self, candidates: tuple[int, ...], holding: Holding,
+                   build: Callable[[int, SerialNumber], CbcMessage], preferred: int
+                   ) -> tuple[CbcMessage, bool]:
+        own = await self._retry_of_own(holding, build)
+        if own is not None:
+            return own
+        refused: dict[int, str] = {}
+        for message_id in candidates:
+            serial = self._code(message_id, holding.key, preferred)
+            name = self.operations.slot_name(message_id, serial.encode())
+            lock = self.operations.lock(name)
+            if lock.locked() or self.ledger.slot(name).state != "free":
+                continue
+            async with lock:
+                if self.ledger.slot(name).state != "free":
+                    continue
+                message = build(message_id, serial)
+                stamped = Holding(holding.key, holding.chain, holding.alert_id,
+                                  serial.encode(), holding.expires_at)
+                outcome = await self.operations.write(name, message, stamped)
+            if outcome is WriteOutcome.WRITTEN:
+                return message, False
+            refused[message_id] = "a message not written here (the CBC answered 409)"
+        raise self._exhausted(candidates, refused)
+
+    async def _update(self, before: Prior, holding: Holding,
+                      build: Callable[[int, SerialNumber], CbcMessage]
+                      ) -> tuple[CbcMessage, bool]:
+        """The next version on the identifier the original got: kill its own chain's
+        message there, then write. Another chain there: busy (ours is gone already)."""
+        own = await self._retry_of_own(holding, build)
+        if own is not None:
+            return own
+        mid, serial = before.message_id, before.serial.next_update()
+        old_name = self.operations.slot_name(mid, before.serial.encode())
+        async with self.operations.lock(old_name):
+            owner = self.ledger.slot(old_name).owner
+            if owner is not None and owner.chain != before.chain:
+                raise self._exhausted((mid,), {})
+            if owner is not None:
+                await self.operations.kill(old_name, before.chain)
+        name = self.operations.slot_name(mid, serial.encode())
+        message = build(mid, serial)
+        stamped = Holding(holding.key, holding.chain, holding.alert_id, serial.encode(),
+                          holding.expires_at)
+        async with self.operations.lock(name):
+            if self.ledger.slot(name).state != "free":
+                raise self._exhausted((mid,), {})
+            outcome = await self.operations.write(name, message, stamped)
+        if outcome is WriteOutcome.BUSY:
+            raise self._exhausted((mid,), {mid: "a message not written here (the CBC "
+                                                "answered 409)"})
+        return message, False
+
+    def _exhausted(self, candidates: tuple[int, ...], refused: dict[int, str]
+                   ) -> ChannelBusyError:
+        holders = []
+        for message_id in candidates:
+            if message_id in refused:
+                holders.append(f"{message_id}: {refused[message_id]}")
+                continue
+            held = [(name, slot) for name, slot in self.ledger.slots()
+                    if message_id_of(name) == message_id]
+            for _, slot in held:
+                holders.append(f"{message_id}: {_describe(slot)}")
+        return ChannelBusyError(
+            f"every identifier for this alert's class is busy ({list(candidates)}): "
+            + ("; ".join(holders) or "locked by a call in progress")
+            + ". A CBC that holds one message per identifier needs a free one for each "
+            "simultaneous alert; retried until one is free or the alert expires")
+
+    def _broadcast(self, alert: Alert) -> Broadcast:
+        """The broadcasts to ask for and when to kill: counted from the real period up
+        to the latest ``<expires>``; over 65,535 (the CBC's ceiling), 0 = until further
+        notice, killed at expiry by the sweeper."""
         repetition = self.deployment.repetition
         expiries = [info.expires for info in alert.infos if info.expires is not None]
         if not expiries:
-            return repetition.broadcasts
-        remaining = (max(expiries) - datetime.now(UTC)).total_seconds()
+            return Broadcast(repetition.broadcasts, None)
+        expires = max(expiries)
+        remaining = (expires - datetime.now(UTC)).total_seconds()
         if remaining <= 0:
             raise PermanentError("the alert has expired", FailureReason.EXPIRED)
         if repetition.period == 0:
-            return 1
-        return min(65535, max(1, math.ceil(remaining / (repetition.period
-                                                       * repetition.period_unit_s))))
-
-    def _lock(self, message_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(message_id, asyncio.Lock())
-
-    async def _write(self, message: CbcMessage, key: str, replacing: bool) -> bool:
-        """Put ``message`` on the CBC; True when it was already there (a duplicate)."""
-        mid, serial = message.message_id, message.serial.encode()
-        async with self._lock(mid):
-            held = self.ledger.holder(mid)
-            if held is not None and held.key == key and held.serial == serial:
-                if held.state == "active":
-                    return True
-                await self._kill(mid)  # the last write's outcome is unknown
-                held = None
-            elif replacing and (held is None or _same_chain(held, message.serial)):
-                await self._kill(mid)
-                held = None
-            outcome = await self._try_write(message, key, held)
-            if outcome is WriteOutcome.BUSY and replacing and held is None:
-                await self._kill(mid)  # a version written since (or unknown to the ledger)
-                outcome = await self._try_write(message, key, None)
-            if outcome is WriteOutcome.BUSY:
-                self.ledger.restore(mid, held)
-                owner = f"alert delivery {held.key}" if held else "a message not written here"
-                raise PermanentError(
-                    f"message identifier {mid} is busy on the CBC ({owner}); a second "
-                    "simultaneous alert needs another identifier or a Cancel of the first",
-                    FailureReason.CONFLICT)
-            self.ledger.hold(mid, key, serial, "active")
-            return False
-
-    async def _try_write(self, message: CbcMessage, key: str,
-                         held: Holding | None) -> WriteOutcome:
-        mid = message.message_id
-        self.ledger.hold(mid, key, message.serial.encode(), "pending")
-        try:
-            return await self.transport.write(message)
-        except OutcomeUnknownError:
-            raise  # stays pending: the next attempt kills and writes again
-        except Exception:
-            self.ledger.restore(mid, held)
-            raise
-
-    async def _kill(self, message_id: int) -> KillOutcome:
-        outcome = await self.transport.kill(message_id)
-        self.ledger.release(message_id)
-        return outcome
+            return Broadcast(1, expires.timestamp())
+        count = max(1, math.ceil(remaining / repetition.real_period_s))
+        return Broadcast(count if count <= 65535 else 0, expires.timestamp())
 
     # -- cancel -------------------------------------------------------------------------
 
@@ -226,36 +354,92 @@ class CellBroadcastChannel:
         if not messages:
             raise PermanentError(f"no CBC message is recorded for {receipt.reference}",
                                  FailureReason.REJECTED)
-        for message_id, serial in messages.values():
-            async with self._lock(message_id):
-                held = self.ledger.holder(message_id)
-                if held is not None and not _same_chain(held, serial):
-                    continue  # another alert holds the identifier now: ours is gone
-                await self._kill(message_id)
+        for before in messages.values():
+            name = self.operations.slot_name(before.message_id, before.serial.encode())
+            async with self.operations.lock(name):
+                owner = self.ledger.slot(name).owner
+                if owner is None or owner.chain != before.chain:
+                    continue  # gone already, or another alert's now: never killed
+                await self.operations.kill(name, before.chain)
+
+    # -- expiry -------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Kill every broadcast past its expiry, and finish kills a crash or a lost
+        answer left behind. Returns how many slots were freed."""
+        freed = 0
+        now = self._clock()
+        for name, slot in self.ledger.slots():
+            if not _due(slot, now):
+                continue
+            lock = self.operations.lock(name)
+            if lock.locked():
+                continue  # a send or cancel is on it; the next sweep looks again
+            async with lock:
+                if not _due(self.ledger.slot(name), self._clock()):
+                    continue
+                try:
+                    await self.operations.kill(name, None)
+                except TocsinError as exc:
+                    log.warning("cell_broadcast.expiry_kill_failed", slot=name,
+                                reason=exc.reason.value, error=str(exc))
+                    continue
+                freed += 1
+                log.info("cell_broadcast.expired_killed", slot=name)
+        return freed
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.sweep_interval_s)
+            try:
+                await self.sweep()
+            except Exception:  # a sweep that breaks must not stop the next one
+                log.exception("cell_broadcast.sweep_failed")
 
 
-def _same_chain(held: Holding, serial: SerialNumber) -> bool:
-    """Whether the ledger's message on an identifier is a version of ``serial``'s alert."""
-    return SerialNumber.decode(held.serial).message_code == serial.message_code
+def _due(slot: Slot, now: float) -> bool:
+    owner = slot.owner
+    if owner is None:
+        return False
+    if slot.state == "killing":
+        return True
+    return owner.expires_at is not None and owner.expires_at <= now
 
 
-def _prior_messages(receipt: Receipt | None) -> dict[str, tuple[int, SerialNumber]]:
-    """slot -> (identifier, serial) of what a receipt says was written."""
+def _describe(slot: Slot) -> str:
+    owner = slot.owner
+    if owner is None:
+        return "free"
+    state = {"held": "", "writing": ", being written", "killing": ", being withdrawn"}
+    return (f"alert {owner.alert_id} (delivery {owner.key}, serial {owner.serial}"
+            f"{state.get(slot.state, '')})")
+
+
+def _iso(stamp: float | None) -> str | None:
+    return None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat()
+
+
+def _prior_messages(receipt: Receipt | None) -> dict[str, Prior]:
+    """slot -> what a receipt says was written there."""
     if receipt is None:
         return {}
-    found: dict[str, tuple[int, SerialNumber]] = {}
+    found: dict[str, Prior] = {}
     for item in receipt.detail.get("messages", []) or []:
         try:
-            found[str(item["slot"])] = (int(item["message_id"]),
-                                        SerialNumber.from_detail(item["serial"]))
-        except (KeyError, TypeError, ValueError):
+            slot = str(item["slot"])
+            chain = item.get("chain") or receipt.idempotency_key + (
+                "" if slot == "main" else f"#{slot}")
+            found[slot] = Prior(int(item["message_id"]),
+                                SerialNumber.from_detail(item["serial"]), str(chain))
+        except (KeyError, TypeError, ValueError, AttributeError):
             continue
     return found
 
 
-def _message_detail(message: PlannedMessage, cbc: CbcMessage) -> dict[str, Any]:
+def _message_detail(message: PlannedMessage, cbc: CbcMessage, chain: str) -> dict[str, Any]:
     coding = message.encoded.coding
     return {"slot": message.slot, "message_id": cbc.message_id,
-            "serial": cbc.serial.as_detail(), "dcs": coding.dcs, "alphabet": coding.alphabet,
-            "languages": list(message.languages), "pages": message.encoded.page_count,
-            "text": message.text, "dropped": list(message.dropped)}
+            "serial": cbc.serial.as_detail(), "chain": chain, "dcs": coding.dcs,
+            "alphabet": coding.alphabet, "languages": list(message.languages),
+            "pages": message.encoded.page_count, "text": message.text,
+            "dropped": list(message.dropped)}

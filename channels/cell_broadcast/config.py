@@ -43,6 +43,41 @@ class Identifiers(_Strict):
         IdentifierRule(id=4372, severity=("Extreme",)),
         IdentifierRule(id=4371),
     )
+    pools: dict[int, tuple[int, ...]] = Field(default_factory=lambda: dict(NL_POOLS))
+    """The identifier the table picks -> every identifier handsets in this country
+    show the same way (same title, tone and opt-out), in the order to use them. A CBC
+    that holds one message per identifier needs a free one for each simultaneous
+    alert of the class; a single member means the country's handsets enable only
+    that one (Dutch handsets: shared/specs/cell-broadcast.md §2.2). Every identifier
+    the table can pick must have an entry, so a one-member pool is written down."""
+
+    def pickable(self) -> set[int]:
+        """Every identifier this table can pick for some alert."""
+        ids = {rule.id for rule in self.rules}
+        ids |= {i for i in (self.test, self.exercise) if i is not None}
+        if self.scheme == "cmas":
+            ids |= set(range(4371, 4379))
+        return ids
+
+    @model_validator(mode="after")
+    def _every_identifier_has_a_pool(self) -> Identifiers:
+        missing = sorted(self.pickable() - set(self.pools))
+        if missing:
+            raise ValueError(
+                f"identifiers.pools has no entry for {missing}: list, for each, the "
+                "identifiers handsets in this country show the same way (just itself "
+                "when they enable only that one)")
+        for head, members in self.pools.items():
+            if not members or len(set(members)) != len(members):
+                raise ValueError(f"identifiers.pools[{head}] must list distinct identifiers")
+            if any(not 0 <= m <= 65535 for m in members):
+                raise ValueError(f"identifiers.pools[{head}] has an identifier outside 0..65535")
+        return self
+
+
+NL_POOLS: dict[int, tuple[int, ...]] = {4370: (4370,), 4371: (4371,), 4372: (4372,),
+                                        4380: (4380,), 4381: (4381,)}
+"""Dutch handsets enable one identifier per level (shared/specs/cell-broadcast.md §2.2)."""
 
 
 class Languages(_Strict):
@@ -57,15 +92,40 @@ class Languages(_Strict):
     """The part of the budget the secondary language is sure to get (bilingual)."""
 
 
+PERIOD_UNIT_S = {"cbsp": 1.883, "sbc_ap": 1.0}
+"""Seconds one ``repetition_period`` unit lasts at the CBC's peers: CBSP (2G, to a
+BSC) counts 1.883 s units, SBc-AP (4G/5G, to an MME/AMF) seconds. osmo-cbc passes the
+same integer to both (shared/specs/cell-broadcast.md §4, §8.x)."""
+
+
 class Repetition(_Strict):
-    period: int = Field(default=60, ge=0, le=4095)
-    """Sent to the CBC as-is: seconds on SBc-AP, 1.883 s units on CBSP (osmo-cbc
-    passes one integer to both)."""
-    period_unit_s: float = Field(default=1.0, gt=0)
-    """Seconds one period unit lasts, to count broadcasts up to ``<expires>``."""
+    peer: Literal["cbsp", "sbc_ap"] = "sbc_ap"
+    """What the CBC's peers speak, which decides the unit of the period it sends on:
+    ``cbsp`` (2G BSCs, 1.883 s units) or ``sbc_ap`` (4G/5G MMEs/AMFs, seconds). A CBC
+    with peers of both kinds reads one integer both ways: pick the one whose
+    broadcasts must not end early (the channel kills at expiry either way)."""
+    period_s: float = Field(default=60, ge=0, le=4095 * 1.883)
+    """Seconds between two broadcasts of a message (0: broadcast once)."""
     broadcasts: int = Field(default=0, ge=0, le=65535)
     """Broadcasts when the alert has no ``<expires>`` (0: until cancelled)."""
     category: Literal["normal", "high_priority", "background"] = "high_priority"
+
+    @property
+    def unit_s(self) -> float:
+        return PERIOD_UNIT_S[self.peer]
+
+    @property
+    def period(self) -> int:
+        """The ``repetition_period`` sent to the CBC, in its peers' unit (1..4095,
+        or 0 for a single broadcast)."""
+        if self.period_s == 0:
+            return 0
+        return min(4095, max(1, round(self.period_s / self.unit_s)))
+
+    @property
+    def real_period_s(self) -> float:
+        """The period the handsets see, after rounding to whole units."""
+        return self.period * self.unit_s
 
 
 class Deployment(_Strict):
@@ -99,6 +159,13 @@ class CellBroadcastConfig(_Strict):
     deployment: str | None = None
     """A deployment YAML file (``config/cell_broadcast.yaml``)."""
     transport: Literal["ecbe"] = "ecbe"
+    keys_messages_by: Literal["identifier", "identifier_and_serial"] = "identifier"
+    """How the CBC tells messages apart. osmo-cbc: by ``identifier`` alone (one message
+    per identifier, so simultaneous alerts of a class need the identifier pools); a CBC
+    keyed by ``identifier_and_serial`` holds several per identifier and needs no pool."""
+    sweep_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    """How often the channel looks for broadcasts past their alert's expiry to kill
+    (also once at start, so a restart kills what fell due while it was down)."""
 
     @model_validator(mode="after")
     def _deployment_readable(self) -> CellBroadcastConfig:

@@ -1,23 +1,46 @@
-"""The ledger: which message this channel has on the CBC under each identifier.
+"""The ledger: what this channel has, or may have, on the CBC under each identifier.
 
-Stage: the adapter's own durable memory (a small JSON file, or memory only).
-osmo-cbc has no read or list call, allows one active message per Message
-Identifier, and often does not answer at all where it should answer 409 or 404
-(shared/specs/cell-broadcast.md §8). So the channel keeps track itself:
+Stage: the adapter's own durable memory (an append-only JSON-lines file per channel,
+or memory only). osmo-cbc has no read or list call, holds one message per Message
+Identifier, and sometimes carries out a request without ever answering it
+(shared/specs/cell-broadcast.md §8.x). So the channel keeps track itself, as a small
+state machine per *slot* (an identifier; identifier + serial on a CBC that keys
+messages by both), and it records an **intent** separately from the **confirmed**
+holder::
 
-- before a write it records ``pending`` (the outcome is unknown until the CBC
-  answers), after a 200/201 ``active``; a definite refusal removes the record;
-- a retry that finds its own ``active`` record is a duplicate and sends nothing;
-- a retry that finds its own ``pending`` record (a timeout, a crash mid-call)
-  kills that identifier and writes again with the same serial number: handsets
-  that showed the first write drop the second as a repeat (same identifier and
-  serial), and the kill makes the write safe whether or not the first arrived;
-- message codes handed out per identifier are remembered for
-  ``code_reuse_hours`` so a new alert does not get a code a handset may still
-  hold, and a retry gets the code its first attempt had.
+    free ──begin_write──▶ writing ──confirm_write──▶ held ──begin_kill──▶ killing
+     ▲ ▲                    │  │                                            │
+     │ └──abandon_write─────┘  └──begin_kill (cancel / expiry of a write    │
+     │                            whose answer never came)──▶ killing ──────┤
+     └───────────────────────────────confirm_kill───────────────────────────┘
 
-The file is rewritten whole and fsynced on every change (it holds a handful of
-entries); ``state_file`` should sit on the same durable volume as the store.
+- ``writing``: a POST is (or may be) on its way. Only a *free* slot can be written
+  (``begin_write`` is a compare-and-set that refuses any other state), so a write for
+  one alert is never attempted on a slot the ledger gives to another.
+- ``held``: the CBC answered 200/201 for this holding (or a reconciling POST was
+  answered 409, see the channel).
+- ``killing``: a DELETE is (or may be) on its way; the holding it targets stays
+  recorded until the kill is confirmed, so a crash between the steps leaves a
+  retry that knows what it was killing and for whom.
+
+Every transition is one JSON line appended to the file. A transition that starts an
+HTTP call (``begin_write``, ``begin_kill``) is fsynced before it returns, so every
+intent is on disk before its call goes out. The file is zero-filled ahead of the
+lines in 64 KiB stretches (fsynced with their size when made), and lines are written
+into that space, so each intent's ``fdatasync`` flushes its data alone, with no file
+size change to journal (the cost of an fsynced append on ext4). A confirmation (``confirm_*``,
+``abandon_write``) is appended without its own fsync and reaches the disk with the
+next intent's fsync (one file, appended in order) or at ``close``: losing it to a
+power cut leaves the intent behind, which the next attempt reconciles with the CBC
+(a repeated POST answered 409 / 201, a repeated DELETE answered 404 / 200), so a
+lost confirmation costs a call, never a wrong kill. A torn last line (a crash mid
+append) is ignored on load: its call had not been made. The file is compacted (one
+line per slot, written to a temporary file, fsynced and renamed) when it grows.
+
+``Ledger`` is the interface a shared store can later implement: ``slot`` /
+``slots`` / ``find`` to read, the five transitions to change, ``message_code`` for
+codes handed out per identifier (kept ``code_reuse_hours`` so a new alert does not
+get a code a handset may still hold, and a retry gets the code its first attempt had).
 """
 
 from __future__ import annotations
@@ -25,72 +48,167 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-State = Literal["pending", "active"]
+State = Literal["free", "writing", "held", "killing"]
+COMPACT_AFTER_LINES = 5000
+PREALLOCATE_BYTES = 64 * 1024
+
+
+class LedgerConflictError(Exception):
+    """A transition whose precondition does not hold (the compare-and-set failed)."""
 
 
 @dataclass(frozen=True)
 class Holding:
+    """One message of one alert chain on one slot."""
+
     key: str
+    """The delivery that wrote it (its idempotency key, ``#slot`` for a second message)."""
+    chain: str
+    """The alert chain it belongs to: the key of the original alert's delivery. An
+    Update or a Cancel may only touch slots of its own chain."""
+    alert_id: str
     serial: int
-    state: State
-    since: float
+    expires_at: float | None = None
+    """When the broadcast must end (the alert's latest ``<expires>``); None: on Cancel."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    confirmed: Holding | None = None
+    """What the CBC is known to hold here."""
+    intent: Literal["write", "kill"] | None = None
+    pending: Holding | None = None
+    """The write in flight, or the unconfirmed write a kill is withdrawing."""
+    unknown: int = 0
+    """Calls of the current intent that got no answer."""
+
+    @property
+    def state(self) -> State:
+        if self.intent == "write":
+            return "writing"
+        if self.intent == "kill":
+            return "killing"
+        return "held" if self.confirmed is not None else "free"
+
+    @property
+    def owner(self) -> Holding | None:
+        """The holding this slot is about (confirmed, else the one in flight)."""
+        return self.confirmed or self.pending
+
+    def as_json(self) -> dict[str, Any]:
+        return {"confirmed": asdict(self.confirmed) if self.confirmed else None,
+                "intent": self.intent,
+                "pending": asdict(self.pending) if self.pending else None,
+                "unknown": self.unknown}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Slot:
+        def holding(item: Any) -> Holding | None:
+            return Holding(**item) if isinstance(item, dict) else None
+        return cls(holding(data.get("confirmed")), data.get("intent"),
+                   holding(data.get("pending")), int(data.get("unknown", 0)))
+
+
+FREE = Slot()
 
 
 class Ledger:
-    def __init__(self, path: Path | None, clock: Any = time.time) -> None:
+    def __init__(self, path: Path | None, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self._clock = clock
-        self._held: dict[str, Holding] = {}
+        self._slots: dict[str, Slot] = {}
         self._codes: dict[str, list[tuple[int, str, float]]] = {}
-        if path is not None and path.exists():
-            self._load(path)
+        self._staged: list[dict[str, Any]] = []
+        self._fd: int | None = None
+        self._lines = 0
+        self._offset = 0  # where the next line goes
+        self._allocated = 0  # bytes of the file that exist (lines, then zeros)
+        self.synced_bytes = 0
+        """How much of the file is known to be on disk (what a power cut leaves)."""
+        if path is not None:
+            if path.exists():
+                self._load(path)
+            if self._lines > max(COMPACT_AFTER_LINES // 10, 4 * len(self._slots) + 100):
+                self._compact()
 
-    def _load(self, path: Path) -> None:
-        data = json.loads(path.read_text(encoding="utf-8") or "{}")
-        self._held = {mid: Holding(**h) for mid, h in data.get("held", {}).items()}
-        self._codes = {mid: [(int(c), str(k), float(t)) for c, k, t in codes]
-                       for mid, codes in data.get("codes", {}).items()}
+    # -- reading --------------------------------------------------------------------
 
-    def _save(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"held": {mid: asdict(h) for mid, h in self._held.items()},
-                "codes": self._codes}
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(self.path)
+    def slot(self, slot: str) -> Slot:
+        return self._slots.get(slot, FREE)
 
-    def holder(self, message_id: int) -> Holding | None:
-        return self._held.get(str(message_id))
+    def slots(self) -> Iterator[tuple[str, Slot]]:
+        return iter(list(self._slots.items()))
 
-    def hold(self, message_id: int, key: str, serial: int, state: State) -> None:
-        self._held[str(message_id)] = Holding(key, serial, state, self._clock())
-        self._save()
+    def find(self, key: str) -> tuple[str, Slot] | None:
+        """The slot holding or writing a delivery's own message (a retry, a restart)."""
+        for name, slot in self._slots.items():
+            owner = slot.owner
+            if owner is not None and owner.key == key:
+                return name, slot
+        return None
 
-    def restore(self, message_id: int, previous: Holding | None) -> None:
-        """Put back what was recorded before a write the CBC refused."""
-        if previous is None:
-            self._held.pop(str(message_id), None)
-        else:
-            self._held[str(message_id)] = previous
-        self._save()
+    # -- transitions ----------------------------------------------------------------
 
-    def release(self, message_id: int) -> None:
-        if self._held.pop(str(message_id), None) is not None:
-            self._save()
+    def begin_write(self, slot: str, holding: Holding) -> Slot:
+        """free -> writing (durable before it returns). A slot already ``writing`` the
+        same holding stays so (the retry of a write whose answer never came)."""
+        current = self.slot(slot)
+        if current.state == "writing" and current.pending == holding:
+            return current
+        if current.state != "free":
+            raise LedgerConflictError(f"slot {slot} is {current.state}, not free")
+        return self._set(slot, Slot(intent="write", pending=holding), durable=True)
+
+    def write_unanswered(self, slot: str) -> Slot:
+        """The intent's call got no answer: it stays, counted (durable)."""
+        current = self.slot(slot)
+        if current.intent is None:
+            raise LedgerConflictError(f"slot {slot} has no intent")
+        return self._set(slot, replace(current, unknown=current.unknown + 1), durable=True)
+
+    def confirm_write(self, slot: str, key: str) -> Slot:
+        """writing -> held: the CBC answered for our write."""
+        current = self.slot(slot)
+        if current.state != "writing" or current.pending is None or current.pending.key != key:
+            raise LedgerConflictError(f"slot {slot} is not writing for {key}")
+        return self._set(slot, Slot(confirmed=current.pending), durable=False)
+
+    def abandon_write(self, slot: str, key: str) -> Slot:
+        """writing -> free: the CBC definitely did not take our write."""
+        current = self.slot(slot)
+        if current.state != "writing" or current.pending is None or current.pending.key != key:
+            raise LedgerConflictError(f"slot {slot} is not writing for {key}")
+        return self._set(slot, FREE, durable=False)
+
+    def begin_kill(self, slot: str, chain: str | None = None) -> Slot:
+        """held / writing -> killing (durable before it returns), for ``chain`` only
+        (None: whatever this channel has there, as at expiry). Already killing: stays."""
+        current = self.slot(slot)
+        owner = current.owner
+        if owner is None:
+            raise LedgerConflictError(f"slot {slot} is free: nothing of ours to kill")
+        if chain is not None and owner.chain != chain:
+            raise LedgerConflictError(f"slot {slot} holds chain {owner.chain}, not {chain}")
+        if current.state == "killing":
+            return current
+        return self._set(slot, Slot(current.confirmed, "kill", current.pending), durable=True)
+
+    def confirm_kill(self, slot: str) -> Slot:
+        """killing -> free: the CBC answered 200, or 404 (nothing there)."""
+        if self.slot(slot).state != "killing":
+            raise LedgerConflictError(f"slot {slot} is not killing")
+        return self._set(slot, FREE, durable=False)
 
     def message_code(self, message_id: int, key: str, preferred: int,
                      reuse_after_s: float) -> int:
         """The code for ``key`` on ``message_id``: the one it had, else ``preferred``
-        or the next code no other alert used within ``reuse_after_s``."""
+        or the next code no other alert used within ``reuse_after_s``. Recorded with
+        the next durable transition (the ``begin_write`` that always follows)."""
         now = self._clock()
         recent = [entry for entry in self._codes.get(str(message_id), [])
                   if now - entry[2] < reuse_after_s]
@@ -101,4 +219,124 @@ class Ledger:
         code = next(((preferred + step) % 1024 for step in range(1024)
                      if (preferred + step) % 1024 not in taken), preferred)
         self._codes[str(message_id)] = [*recent, (code, key, now)]
-        return code  # saved with the ``pending`` record that always follows
+        self._staged.append({"codes": str(message_id), "list": self._codes[str(message_id)]})
+        return code
+
+    def close(self) -> None:
+        """Flush the confirmations appended since the last intent."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+            self.synced_bytes = self._offset
+            os.close(self._fd)
+            self._fd = None
+
+    # -- the file -------------------------------------------------------------------
+
+    def _set(self, slot: str, value: Slot, *, durable: bool) -> Slot:
+        if value == FREE:
+            self._slots.pop(slot, None)
+        else:
+            self._slots[slot] = value
+        self._staged.append({"slot": slot, **value.as_json()})
+        self._append(durable)
+        return value
+
+    def _append(self, durable: bool) -> None:
+        lines, self._staged = self._staged, []
+        if self.path is None:
+            return
+        if self._lines >= COMPACT_AFTER_LINES:
+            self._compact()
+            return
+        fd = self._open()
+        data = "".join(json.dumps(line, separators=(",", ":")) + "\n"
+                       for line in lines).encode()
+        if self._offset + len(data) > self._allocated:
+            self._extend(fd, len(data))
+        os.pwrite(fd, data, self._offset)
+        self._offset += len(data)
+        self._lines += len(lines)
+        if durable:
+            os.fdatasync(fd)
+            self.synced_bytes = self._offset
+
+    def _open(self) -> int:
+        if self._fd is None:
+            if self.path is None:
+                raise LedgerConflictError("a memory-only ledger has no file")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._allocated = os.fstat(self._fd).st_size
+        return self._fd
+
+    def _extend(self, fd: int, needed: int) -> None:
+        """Zero-fill the next stretch of the file and fsync it with its new size, so
+        the fdatasync of each transition has only data to flush, no file size."""
+        grow = max(PREALLOCATE_BYTES, needed)
+        os.pwrite(fd, bytes(self._offset + grow - self._allocated), self._allocated)
+        os.fsync(fd)
+        self._allocated = self._offset + grow
+
+    def _load(self, path: Path) -> None:
+        content = path.read_bytes()
+        if content.lstrip().startswith(b'{"held"'):
+            self._load_whole_file_format(content)
+            return
+        end = content.rfind(b"\n") + 1  # after the last whole line; zeros or a torn
+        self._offset = self.synced_bytes = end  # append beyond it are overwritten
+        for line in content[:end].split(b"\n"):
+            try:
+                record = json.loads(line.strip(b"\0"))
+            except ValueError:
+                continue  # a torn append (its call was never made), or a blank
+            self._lines += 1
+            if "slot" in record:
+                value = Slot.from_json(record)
+                if value == FREE:
+                    self._slots.pop(record["slot"], None)
+                else:
+                    self._slots[record["slot"]] = value
+            elif "codes" in record:
+                self._codes[record["codes"]] = [(int(c), str(k), float(t))
+                                                for c, k, t in record["list"]]
+
+    def _load_whole_file_format(self, content: bytes) -> None:
+        """The ledger of earlier releases (one JSON object, ``pending`` / ``active``
+        per identifier): ``active`` is a confirmed holder, ``pending`` a write intent.
+        Their receipts carry no chain, and a receipt's chain then defaults to its own
+        delivery key, which is the key recorded here. Rewritten in the new form."""
+        data = json.loads(content)
+        for slot, item in data.get("held", {}).items():
+            key = str(item["key"])
+            holding = Holding(key, key, key.split("/", 1)[0], int(item["serial"]))
+            self._slots[slot] = (Slot(confirmed=holding) if item.get("state") == "active"
+                                 else Slot(intent="write", pending=holding))
+        self._codes = {mid: [(int(c), str(k), float(t)) for c, k, t in codes]
+                       for mid, codes in data.get("codes", {}).items()}
+        self._compact()
+
+    def _compact(self) -> None:
+        """One line per slot and per code list, written aside, fsynced, renamed."""
+        if self.path is None:
+            return
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        lines = [{"codes": mid, "list": codes} for mid, codes in self._codes.items()]
+        lines += [{"slot": name, **slot.as_json()} for name, slot in self._slots.items()]
+        data = "".join(json.dumps(line, separators=(",", ":")) + "\n"
+                       for line in lines).encode()
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with temporary.open("wb") as handle:
+            handle.write(data + bytes(PREALLOCATE_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        self._lines = len(lines)
+        self._offset = self.synced_bytes = len(data)
+        self._allocated = len(data) + PREALLOCATE_BYTES

@@ -62,6 +62,19 @@ def _units(text: str, coding: Coding) -> list[bytes]:
     return units
 
 
+def _whole_width(text: str, coding: Coding) -> bytes | None:
+    """The text's code units when each character is one unit (GSM-7 with no extension
+    character, UCS-2 with no surrogate pair), else None (``layout`` then keeps each
+    wide character whole, unit by unit)."""
+    if coding.ucs2:
+        data = text.encode("utf-16-be")
+        return data if len(data) == 2 * len(text) else None
+    septets = to_septets(text)
+    if septets is None:
+        raise ValueError("the text needs characters outside the GSM 7-bit alphabet")
+    return septets if ESC not in septets else None
+
+
 def normalise(text: str) -> str:
     """Line breaks as LF (CR is page padding on CBS)."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -72,6 +85,9 @@ def layout(text: str, coding: Coding) -> list[bytes]:
     if "\r" in text:
         raise ValueError("CR is page padding on cell broadcast; normalise() the text first")
     capacity = coding.per_page * (2 if coding.ucs2 else 1)
+    whole = _whole_width(text, coding)
+    if whole is not None:  # every character one unit wide: pages are plain slices
+        return [whole[i:i + capacity] for i in range(0, len(whole), capacity)] or [b""]
     pages: list[bytearray] = [bytearray()]
     for units in _units(text, coding):
         if len(pages[-1]) + len(units) > capacity:

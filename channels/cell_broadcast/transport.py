@@ -4,6 +4,10 @@ interface, and its implementation for osmo-cbc's ECBE REST API.
 Stage: the adapter's I/O. ``Transport`` is what the channel needs from any CBC
 (write a message, kill an identifier, say whether it is reachable), so a CBSP
 or SBc-AP transport can replace ``EcbeTransport`` without touching the channel.
+``keyed_by_serial`` is the one capability the channel asks about: a CBC that tells
+messages apart by identifier *and* serial number holds several per identifier (the
+channel then needs no identifier pool, and a kill names the serial); osmo-cbc keys
+by identifier alone.
 
 ECBE as a real osmo-cbc 0.5.3 answers it (shared/specs/cell-broadcast.md §5.3,
 §8): ``POST /api/ecbe/v1/message`` -> 201 "Created", or 200 with an empty body
@@ -62,10 +66,14 @@ class CbcMessage:
 
 
 class Transport(Protocol):
+    keyed_by_serial: bool
+
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     async def write(self, message: CbcMessage) -> WriteOutcome: ...
-    async def kill(self, message_id: int) -> KillOutcome: ...
+    async def kill(self, message_id: int, serial: int) -> KillOutcome:
+        """Kill ``message_id`` (and only ``serial`` on a CBC keyed by both)."""
+        ...
     async def health(self) -> Health: ...
 
 
@@ -90,8 +98,10 @@ def ecbe_body(message: CbcMessage, cbe_name: str) -> dict[str, Any]:
 
 
 class EcbeTransport:
-    def __init__(self, base_url: str, timeout_s: float, cbe_name: str) -> None:
+    def __init__(self, base_url: str, timeout_s: float, cbe_name: str,
+                 keyed_by_serial: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
+        self.keyed_by_serial = keyed_by_serial
         self.timeout_s = timeout_s
         self.cbe_name = cbe_name
         self._http = HttpClient("the cell broadcast channel", timeout_s)
@@ -135,8 +145,9 @@ class EcbeTransport:
             return WriteOutcome.BUSY
         raise self._fail(f"writing message {message.message_id}", status, text)
 
-    async def kill(self, message_id: int) -> KillOutcome:
-        status, text = await self._call("DELETE", f"{API}/{message_id}")
+    async def kill(self, message_id: int, serial: int) -> KillOutcome:
+        query = f"?serial_nr={serial}" if self.keyed_by_serial else ""
+        status, text = await self._call("DELETE", f"{API}/{message_id}{query}")
         if status == 200:
             return KillOutcome.KILLED
         if status == 404 and "resource not found" not in text.lower():

@@ -17,12 +17,20 @@ HTTP API:
 - ``GET /_mock/received``    every write and kill, decoded, in order of arrival
 - ``GET /_mock/display``     the active messages as a handset shows them
 - ``DELETE /_mock/received`` forget everything (active messages included)
-- ``PUT /_mock/cbc``         ``{"ack_delay_s", "answer": "created"|"ok_empty",
-                             "hang_on_conflict", "hang_on_unknown_kill"}``: the
-                             real server's slow acknowledgements and its habit of
-                             not answering at all where it should say 409 / 404
+- ``PUT /_mock/cbc``         the real server's behaviours (``CbcBehaviour``):
+  ``peers: "none"`` (every call waits ``no_peer_wait_s``, 15 s by default, then
+  answers 200 with an empty body), ``no_answer`` rules (the next N writes / kills with
+  a given outcome are carried out -- ``applied`` -- or not, and never answered),
+  ``hang_on_conflict`` / ``hang_on_unknown_kill`` (409 / 404 never answered),
+  ``hang_s`` (how long an unanswered request is held before the connection closes),
+  ``keys_messages_by: "identifier_and_serial"`` (a CBC holding several messages per
+  identifier: a kill names the serial, ``?serial_nr=``), ``ack_delay_s`` / ``answer``
 - ``PUT /_mock/faults``      the shared fault injection (fail / slow / drop)
 - ``GET /_mock/health``      200
+
+Every request to the ECBE API is in the log with ``answered`` (false when the client
+got no answer), so a test counts the calls that reached the CBC per alert from the
+mock's own record.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,20 +56,64 @@ _LANGUAGES = {0x00: "de", 0x01: "en", 0x02: "it", 0x03: "fr", 0x04: "es", 0x05: 
 _SCOPES = ("cell_wide_immediate", "plmn_wide", "lac_sac_tac_wide", "cell_wide")
 
 
+class NoAnswer(BaseModel):
+    """osmo-cbc's race (shared/specs/cell-broadcast.md §8.x): the main thread completes
+    the operation before the HTTP thread waits for it, and the answer never comes."""
+
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["write", "kill"]
+    outcome: Literal["created", "conflict", "killed", "unknown", "any"] = "any"
+    """Which answer is lost: a write that creates / meets an active message (409), a kill
+    that finds one / finds none (404); ``any`` for the next of that op."""
+    applied: bool = True
+    """Whether the operation is carried out all the same (the real server's "applied,
+    no answer"); false: nothing changes ("not applied, no answer")."""
+    count: int | None = Field(default=1, ge=1, description="requests affected; null = all")
+
+
 class CbcBehaviour(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ack_delay_s: float = Field(default=0.0, ge=0, le=60)
     answer: str = Field(default="created", pattern="^(created|ok_empty)$")
+    peers: Literal["connected", "none"] = "connected"
+    """``none``: osmo-cbc with no peer configured -- every write and kill waits out its
+    acknowledgement timer (``no_peer_wait_s``) and answers 200 with an empty body."""
+    no_peer_wait_s: float = Field(default=15.0, ge=0, le=60)
     hang_on_conflict: bool = False
     hang_on_unknown_kill: bool = False
+    no_answer: list[NoAnswer] = Field(default_factory=list)
+    hang_s: float = Field(default=120.0, ge=0, le=600)
+    """How long an unanswered request is held open before the connection is closed
+    (longer than any client timeout, so the client gives up first)."""
+    keys_messages_by: Literal["identifier", "identifier_and_serial"] = "identifier"
 
 
 @dataclass
 class CbcState:
     behaviour: CbcBehaviour = field(default_factory=CbcBehaviour)
     faults: FaultInjector = field(default_factory=FaultInjector.healthy)
-    active: dict[int, dict[str, Any]] = field(default_factory=dict)
+    active: dict[Any, dict[str, Any]] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
+    hits: list[int] = field(default_factory=list)  # per no_answer rule
+
+    def lose_answer(self, op: str, outcome: str) -> NoAnswer | None:
+        """The first ``no_answer`` rule this request falls under (and count it)."""
+        rules = self.behaviour.no_answer
+        if len(self.hits) != len(rules):
+            self.hits = [0] * len(rules)
+        for index, rule in enumerate(rules):
+            if rule.op != op or rule.outcome not in {"any", outcome}:
+                continue
+            if rule.count is not None and self.hits[index] >= rule.count:
+                continue
+            self.hits[index] += 1
+            return rule
+        return None
+
+    def key(self, message_id: int, serial: int) -> Any:
+        if self.behaviour.keys_messages_by == "identifier_and_serial":
+            return (message_id, serial)
+        return message_id
 
 
 STATE = web.AppKey("mock.cbc", CbcState)
@@ -174,54 +226,82 @@ def parse_write(body: Any) -> dict[str, Any]:
             "display": "".join(page["text"] for page in decoded)}
 
 
-async def _hang(request: web.Request) -> web.StreamResponse:
+async def _hang(state: CbcState, request: web.Request) -> web.StreamResponse:
     """osmo-cbc's race: the HTTP thread never answers."""
-    await asyncio.sleep(HANG_S)
+    await asyncio.sleep(state.behaviour.hang_s)
     if request.transport is not None:
         request.transport.abort()
     return web.Response(status=499)
 
 
 async def _acknowledged(state: CbcState, created: str) -> web.Response:
+    if state.behaviour.peers == "none":  # waits out T_WAIT_WRITE_ACK, then 200, no body
+        await asyncio.sleep(state.behaviour.no_peer_wait_s)
+        return web.Response(status=200)
     await asyncio.sleep(state.behaviour.ack_delay_s)  # waiting for the peers' ACKs
     if state.behaviour.answer == "ok_empty":
         return web.Response(status=200)
     return web.Response(status=201 if created else 200, text=created or "OK")
 
 
+def _record(state: CbcState, **entry: Any) -> None:
+    state.log.append({"at": time.time(), "answered": True, **entry})
+
+
 async def write(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     injected = await state.faults.apply(request)
     if injected is not None:
+        _record(state, op="write", outcome="fault", answered=injected.status != 499)
         return injected
     try:
         entry = parse_write(json.loads(await request.read()))
     except (BadRequestError, ValueError) as exc:
+        _record(state, op="write", outcome="bad_request")
         return web.Response(status=400, text=str(exc))
-    mid = entry["message_id"]
-    if mid in state.active:
-        state.log.append({"op": "write", "outcome": "conflict", "at": time.time(), **entry})
-        return await _hang(request) if state.behaviour.hang_on_conflict else web.Response(
+    key = state.key(entry["message_id"], entry["serial"]["encoded"])
+    outcome = "conflict" if key in state.active else "created"
+    lost = state.lose_answer("write", outcome)
+    if outcome == "conflict":
+        silent = lost is not None or state.behaviour.hang_on_conflict
+        _record(state, op="write", **entry, outcome="conflict", answered=not silent)
+        return await _hang(state, request) if silent else web.Response(
             status=409, text="Could not allocate")
-    state.active[mid] = entry
-    state.log.append({"op": "write", "outcome": "created", "at": time.time(), **entry})
-    return await _acknowledged(state, "Created")
+    applied = lost is None or lost.applied
+    if applied:
+        state.active[key] = entry
+    _record(state, op="write", **entry, outcome="created" if applied else "not_applied",
+            answered=lost is None)
+    return await _hang(state, request) if lost is not None else await _acknowledged(
+        state, "Created")
 
 
 async def kill(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     injected = await state.faults.apply(request)
-    if injected is not None:
-        return injected
     text = request.match_info["message_id"]
     mid = int(text) if text.isdigit() else 0  # osmo-cbc reads "abc" as 0
-    entry = state.active.pop(mid, None)
-    outcome = "killed" if entry else "unknown"
-    state.log.append({"op": "kill", "outcome": outcome, "at": time.time(), "message_id": mid,
-                      "serial": entry["serial"] if entry else None})
-    if entry is None:
-        return await _hang(request) if state.behaviour.hang_on_unknown_kill else web.Response(
-            status=404, text="Unknown message ID")
+    if injected is not None:
+        _record(state, op="kill", outcome="fault", message_id=mid, serial=None,
+                answered=injected.status != 499)
+        return injected
+    serial = request.query.get("serial_nr", "")
+    if state.behaviour.keys_messages_by == "identifier_and_serial" and serial.isdigit():
+        keys = [(mid, int(serial))]
+    else:
+        keys = [k for k in state.active if k == mid or (isinstance(k, tuple) and k[0] == mid)]
+    found = [k for k in keys if k in state.active]
+    lost = state.lose_answer("kill", "killed" if found else "unknown")
+    applied = lost is None or lost.applied
+    entries = [state.active.pop(k) if applied else state.active[k] for k in found]
+    outcome = ("killed" if applied else "not_applied") if found else "unknown"
+    silent = lost is not None or (not found and state.behaviour.hang_on_unknown_kill)
+    _record(state, op="kill", outcome=outcome, message_id=mid,
+            serial=entries[0]["serial"] if entries else None, answered=not silent)
+    if silent:
+        return await _hang(state, request)
+    if not found:
+        return web.Response(status=404, text="Unknown message ID")
     return await _acknowledged(state, "")
 
 
@@ -238,7 +318,9 @@ async def display(request: web.Request) -> web.Response:
     return web.json_response([
         {"message_id": mid, "serial": entry["serial"], "dcs": entry["dcs"],
          "language": entry["language"], "pages": len(entry["pages"]),
-         "text": entry["display"]} for mid, entry in sorted(state.active.items())])
+         "text": entry["display"]} for mid, entry in sorted(
+             ((e["message_id"], e) for e in state.active.values()),
+             key=lambda pair: (pair[0], pair[1]["serial"]["encoded"]))])
 
 
 async def forget(request: web.Request) -> web.Response:
@@ -254,6 +336,7 @@ async def behaviour(request: web.Request) -> web.Response:
     except (ValidationError, ValueError) as exc:
         return web.json_response({"error": str(exc)}, status=400)
     request.app[STATE].behaviour = spec
+    request.app[STATE].hits = []
     return web.json_response(spec.model_dump())
 
 

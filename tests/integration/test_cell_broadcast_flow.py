@@ -124,7 +124,7 @@ async def test_cbc_500s_are_retried_until_it_takes_the_message(
     assert len(healthy.call("GET", "/_mock/display")) == 1
 
 
-async def test_identifier_busy_with_another_message_falls_back(
+async def test_identifier_held_by_a_message_not_written_here_is_busy_never_killed(
         tmp_path: Path, healthy: MockCbcProcess) -> None:
     foreign = {"cbe_name": "other-cbe", "repetition_period": 60, "scope": {"scope_plmn": {}},
                "smscb_message": {"message_id": 4371, "serial_nr": {"serial_nr_encoded": 16400},
@@ -134,17 +134,19 @@ async def test_identifier_busy_with_another_message_falls_back(
         0] == 201
     server = start_server(tmp_path / "data", env=configure(tmp_path, healthy))
     try:
-        alert_id = await post(server, make_alert("CB-409"))
-        deliveries = await until(server, alert_id, all_final)
+        alert_id = await post(server, expiring("CB-409", 4))
+        deliveries = await until(server, alert_id, cb_final)
     finally:
         server.stop()
     cb = deliveries["cell_broadcast"]
-    assert cb["state"] == "failed"
-    assert cb["history"][-1]["reason"] == "conflict"
-    assert deliveries["archive"]["state"] == "delivered"
-    assert deliveries["archive"]["replaced"] == "cell_broadcast"
+    assert cb["state"] == "expired"
+    tried = [a for a in cb["history"] if a["outcome"] == "transient"]
+    assert tried[0]["reason"] == "identifier_pool_exhausted"
+    assert "4371: a message not written here" in tried[0]["error"]
     [still] = healthy.call("GET", "/_mock/display")
     assert still["serial"]["encoded"] == 16400  # the other message was not killed
+    assert [e["op"] for e in healthy.call("GET", "/_mock/received")] == ["write"] * (
+        1 + sum(1 for a in tried if a["reason"] == "identifier_pool_exhausted"))
 
 
 async def test_timeout_with_unknown_outcome_ends_with_one_message(
@@ -219,14 +221,14 @@ def test_mock_cbc_answers_like_osmo_cbc(healthy: MockCbcProcess) -> None:
 
 async def test_real_servers_missing_answer_is_an_unknown_outcome(
         tmp_path: Path, healthy: MockCbcProcess) -> None:
-    """osmo-cbc often does not answer a DELETE of an unknown id; the channel gives up
-    after its timeout with a retryable, outcome-unknown error, never hangs."""
+    """osmo-cbc sometimes carries out a DELETE and never answers it; the channel gives up
+    after its timeout with a retryable, outcome-unknown error, never hangs, and the retry
+    takes the 404 as proof that the message is gone."""
     from channels.cell_broadcast import CellBroadcastChannel  # noqa: PLC0415
     from channels.cell_broadcast.transport import OutcomeUnknownError  # noqa: PLC0415
     from router.cap import parse_cap  # noqa: PLC0415
     from router.channel import Delivery  # noqa: PLC0415
 
-    healthy.call("PUT", "/_mock/cbc", {"hang_on_unknown_kill": True})
     channel = CellBroadcastChannel("cb", {"url": healthy.url, "timeout_s": 0.5})
     raw = make_alert("CB-HANG")
     document = parse_cap(raw).document
@@ -235,8 +237,14 @@ async def test_real_servers_missing_answer_is_an_unknown_outcome(
     await channel.start()
     try:
         receipt = await channel.send(delivery)
-        await channel.cancel(delivery, receipt)
+        healthy.call("PUT", "/_mock/cbc", {"no_answer": [{"op": "kill"}], "hang_s": 2})
         with pytest.raises(OutcomeUnknownError):
-            await channel.cancel(delivery, receipt)  # now unknown to the CBC: no answer
+            await channel.cancel(delivery, receipt)  # done, but never answered
+        assert healthy.call("GET", "/_mock/display") == []
+        await channel.cancel(delivery, receipt)  # 404: gone
+        await channel.cancel(delivery, receipt)  # the ledger knows: no call
     finally:
         await channel.close()
+    assert [(e["op"], e["outcome"], e["answered"]) for e in
+            healthy.call("GET", "/_mock/received")] == [
+        ("write", "created", True), ("kill", "killed", False), ("kill", "unknown", True)]

@@ -213,7 +213,8 @@ def test_nl_identifier_table(fields: dict[str, str], expected: int) -> None:
 
 
 def test_cmas_matrix_and_not_applicable() -> None:
-    cmas = Identifiers(scheme="cmas", rules=())
+    cmas = Identifiers(scheme="cmas", rules=(), pools={
+        i: (i,) for i in (*range(4371, 4379), 4380, 4381)})
     alert = with_fields(**{"<certainty>Observed</certainty>": "<certainty>Likely</certainty>"})
     assert message_identifier(cmas, alert, alert.infos[0]) == 4376
     moderate = with_fields(**{"<severity>Severe</severity>": "<severity>Moderate</severity>"})
