@@ -29,8 +29,8 @@ from router.store import (
     DeliveryState,
     NewAlert,
     PlannedDelivery,
-    Principal,
     ReplanOutcome,
+    Requester,
     SqliteStore,
 )
 
@@ -394,7 +394,7 @@ async def test_a_replanned_delivery_gets_a_new_window_and_a_fresh_back_off(
     try:
         assert await settled(store, alert_id) == {"a": DeliveryState.FAILED}
         await asyncio.sleep(1.2)  # the window from acceptance is over
-        result = await store.replan(alert_id, "a", Principal("ops", "sha256:0123456789ab"),
+        result = await store.replan(alert_id, "a", Requester("ops", "sha256:0123456789ab"),
                                     datetime.now(UTC))
         assert result.outcome is ReplanOutcome.REPLANNED
         dispatcher.wake()
@@ -403,4 +403,4 @@ async def test_a_replanned_delivery_gets_a_new_window_and_a_fresh_back_off(
         await dispatcher.stop()
     delivery = (await record(store, alert_id)).deliveries[0]
     assert [a.outcome for a in delivery.history] == ["permanent", "delivered"]
-    assert delivery.retry_requested_by == Principal("ops", "sha256:0123456789ab")
+    assert delivery.retry_requested_by == Requester("ops", "sha256:0123456789ab")
