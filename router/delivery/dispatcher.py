@@ -217,7 +217,15 @@ class Dispatcher:
             return None
         deadline = self._deadline(item, alert)
         if started >= deadline:
-            await self._finish(item, number, started, "expired", DeliveryState.EXPIRED, None)
+            if item.last_reason == FailureReason.IDENTIFIER_POOL_EXHAUSTED.value:
+                # claimed past the deadline after a busy attempt: it ends as every busy
+                # delivery does at its deadline, failed with the busy reason
+                busy = ChannelBusyError(item.last_error or "every identifier stayed busy")
+                await self._finish(item, number, started, "expired", DeliveryState.FAILED,
+                                   busy, fallbacks=False)
+            else:
+                await self._finish(item, number, started, "expired", DeliveryState.EXPIRED,
+                                   None)
             return None
         return channel, alert, deadline
 

@@ -150,6 +150,8 @@ class ClaimedDelivery:
     speech_state: str | None = None  # of those variants: pending | done | failed | off
     retry_base: int = 0  # attempts made before the last re-plan: its back-off starts anew
     retry_requested_at: datetime | None = None  # when it was last re-planned on request
+    last_reason: str | None = None  # of its last recorded attempt (a FailureReason value)
+    last_error: str | None = None  # and that attempt's message
 
 
 @dataclass(frozen=True)

@@ -385,13 +385,17 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
             " JOIN deliveries d ON d.alert_id = r.resolved_id AND d.channel = ?"
             " WHERE r.alert_id = ? AND d.receipt IS NOT NULL ORDER BY r.position LIMIT 1",
             (row["channel"], row["alert_id"])).fetchone()
+        last = conn.execute(
+            "SELECT reason, error FROM attempts WHERE alert_id = ? AND channel = ?"
+            " ORDER BY number DESC LIMIT 1", (row["alert_id"], row["channel"])).fetchone()
         claimed.append(ClaimedDelivery(
             row["alert_id"], row["channel"], row["idempotency_key"], row["attempts"],
             _parse_time(row["deadline"]), bytes(raw["raw"]),
             PriorDelivery(prior["alert_id"], prior["idempotency_key"],
                           json.loads(prior["receipt"])) if prior else None,
             _parse_time(raw["received_at"]), raw["variants"], raw["speech_state"],
-            row["retry_base"], _parse_time(row["retry_requested_at"])))
+            row["retry_base"], _parse_time(row["retry_requested_at"]),
+            last["reason"] if last else None, last["error"] if last else None))
     return claimed
 
 
