@@ -247,7 +247,7 @@ BOUNDED = {
     "reason": REASONS,
     "profile": {"cap12", "eu-alert", "nl-alert", "ipaws-1.0", "other"},
     "msg_type": {"Alert", "Update", "Cancel", "Ack", "Error", "other"},
-    "status": {"400", "401", "403", "409", "413", "415", "422", "500", "503"},
+    "status": {"400", "401", "403", "408", "409", "413", "415", "422", "500", "503"},
 }
 
 
