@@ -9,6 +9,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,9 +96,12 @@ async def test_refusals_say_why(tmp_path: Path, receiver: MockWebhookProcess) ->
     receiver.call("PUT", "/_mock/faults", {"mode": "fail", "status": 503})  # down
     server = start_server(tmp_path / "data", env=configure(tmp_path, receiver, ALL_THREE))
     try:
+        posted_at = time.time()  # <expires> is at most 2 s after this (whole seconds)
         short = await post(server, with_expiry("RETRY-EXPIRED", 2))
         await until(server, short, lambda d: d["webhook"]["state"] == "expired")
-        await asyncio.sleep(1.0)  # past <expires>, whole seconds
+        # the delivery may end expired before <expires> itself (its next go would come
+        # too late): wait until the alert's own <expires> has passed
+        await asyncio.sleep(max(0.0, posted_at + 2.3 - time.time()))
         expired = await retry_http(server, short, "webhook")
         live = await post(server, make_alert("RETRY-CANCELLED"))
         await until(server, live, lambda d: d["file"]["state"] == "delivered")
