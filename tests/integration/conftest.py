@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.contract.harnesses import MockWebhookProcess, mock_webhook
 from tests.integration.server import REPO, Server, start_server
 
 EXAMPLES = REPO / "config" / "examples"
@@ -27,3 +28,18 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running = start_server(tmp_path / "data")
     yield running
     running.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def webhook_mock() -> Iterator[MockWebhookProcess]:
+    """One mock webhook receiver process per test module."""
+    with mock_webhook() as running:
+        yield running
+
+
+@pytest.fixture
+def receiver(webhook_mock: MockWebhookProcess) -> MockWebhookProcess:
+    """The module's mock webhook receiver, emptied and without faults for each test."""
+    webhook_mock.call("DELETE", "/_mock/received")
+    webhook_mock.call("PUT", "/_mock/faults", {"mode": "none"})
+    return webhook_mock

@@ -10,12 +10,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.contract.harnesses import MockWebhookProcess, mock_webhook
+from tests.contract.harnesses import MockWebhookProcess
 from tests.integration.conftest import make_alert
 from tests.integration.server import DEV_KEY, REPO, Server, start_server
 from tests.integration.test_dispatch_flow import (
@@ -25,19 +22,6 @@ from tests.integration.test_dispatch_flow import (
     post,
     status,
 )
-
-
-@pytest.fixture(scope="module")
-def webhook_mock() -> Iterator[MockWebhookProcess]:
-    with mock_webhook() as running:
-        yield running
-
-
-@pytest.fixture
-def receiver(webhook_mock: MockWebhookProcess) -> MockWebhookProcess:
-    webhook_mock.call("DELETE", "/_mock/received")
-    webhook_mock.call("PUT", "/_mock/faults", {"mode": "none"})
-    return webhook_mock
 
 
 def send(server: Server, path: Path, *args: str) -> subprocess.CompletedProcess[str]:

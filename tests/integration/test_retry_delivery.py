@@ -10,15 +10,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from router.settings import hash_api_key
-from tests.contract.harnesses import MockWebhookProcess, mock_webhook
+from tests.contract.harnesses import MockWebhookProcess
 from tests.integration.conftest import EXAMPLES, make_alert
 from tests.integration.server import DEV_KEY, REPO, Server, start_server
 from tests.integration.test_dispatch_flow import (
@@ -29,19 +27,6 @@ from tests.integration.test_dispatch_flow import (
     until,
     with_expiry,
 )
-
-
-@pytest.fixture(scope="module")
-def webhook_mock() -> Iterator[MockWebhookProcess]:
-    with mock_webhook() as running:
-        yield running
-
-
-@pytest.fixture
-def receiver(webhook_mock: MockWebhookProcess) -> MockWebhookProcess:
-    webhook_mock.call("DELETE", "/_mock/received")
-    webhook_mock.call("PUT", "/_mock/faults", {"mode": "none"})
-    return webhook_mock
 
 
 def retry(server: Server, alert_id: str, channel: str) -> subprocess.CompletedProcess[str]:
