@@ -108,3 +108,31 @@ async def test_an_alert_past_its_window_expires_and_cannot_be_approved(
     await store.accept(held("H3", "a/lead", timedelta(seconds=-1)))
     assert await store.expire_unapproved() == ["01H3"]
     assert await store.reject("01H3", "a/second", "late") is DecisionOutcome.NOT_PENDING
+
+
+async def test_decisions_and_keys_are_chained_in_the_audit_trail(store: SqliteStore) -> None:
+    """Approve, reject, expiry and key made/revoked each append their entry in the
+    transaction that records them, and the chain stays intact."""
+    from router.audit.chain import verify_chain  # noqa: PLC0415
+
+    await store.accept(held("H4", "a/lead", timedelta(minutes=10)))
+    assert await store.approve("01H4", "a/second") is DecisionOutcome.DONE
+    await store.accept(held("H5", "a/lead", timedelta(minutes=10)))
+    assert await store.reject("01H5", "a/second", "wrong area") is DecisionOutcome.DONE
+    await store.accept(held("H6", "a/lead", timedelta(seconds=-1)))
+    assert await store.expire_unapproved() == ["01H6"]
+    await store.add_key(stored("k-9", "audited", ("submit",)))
+    assert await store.revoke_key("k-9")
+    assert not await store.revoke_key("k-9")  # nothing revoked: nothing recorded
+    entries = (await store.audit_page(limit=100)).items
+    decided = [(e.kind, e.subject) for e in entries
+               if e.kind.startswith("alert.") and e.kind != "alert.submitted"]
+    assert decided == [("alert.approved", "01H4"), ("alert.approval-rejected", "01H5"),
+                       ("alert.expired-unapproved", "01H6")]
+    approved = next(e for e in entries if e.kind == "alert.approved")
+    assert (approved.principal.authority, approved.principal.key) == ("a", "a/second")
+    assert [e.kind for e in entries if e.kind.startswith("key.")] == ["key.created",
+                                                                      "key.revoked"]
+    verdict = verify_chain(lambda: iter(entries), await store.audit_head())
+    assert verdict.intact, verdict.broken
+    assert verdict.checked == len(entries)
