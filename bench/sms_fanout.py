@@ -40,9 +40,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from channels.sms import SmsChannel  # noqa: E402
+from router.audience import Subscriber  # noqa: E402
 from router.cap import parse_cap  # noqa: E402
 from router.channel import Delivery  # noqa: E402
-from router.audience import Subscriber  # noqa: E402
 from router.storage import open_stores  # noqa: E402
 from router.store import ClaimedDelivery, NewAlert, PlannedDelivery  # noqa: E402
 

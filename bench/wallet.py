@@ -38,9 +38,9 @@ sys.path.insert(0, str(REPO))
 from channels.eudi_wallet import WalletChannel  # noqa: E402
 from channels.eudi_wallet.keys import b64url_decode, generate_demo_keys  # noqa: E402
 from channels.eudi_wallet.webpush import Subscription, encrypt  # noqa: E402
+from router.audience import NewWalletSubscription  # noqa: E402
 from router.cap import parse_cap  # noqa: E402
 from router.channel import Delivery  # noqa: E402
-from router.audience import NewWalletSubscription  # noqa: E402
 from router.storage import open_stores  # noqa: E402
 from router.store import NewAlert, PlannedDelivery  # noqa: E402
 

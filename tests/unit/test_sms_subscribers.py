@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from router.audience.subscriber_csv import normalise_msisdn, parse_areas
 
+from router.audience import Subscriber
+from router.audience.subscriber_csv import normalise_msisdn, parse_areas
 from router.cap import Alert, parse_cap
 from router.channel import Audience, Recipient, RecipientOutcome, RecipientResult
 from router.cli import main
-from router.audience import Subscriber
 from router.storage import Stores
 from router.store import AlertStore, ClaimedDelivery, NewAlert, PlannedDelivery
 from router.store.records import PriorDelivery

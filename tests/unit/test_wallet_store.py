@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from wallet_support import EXAMPLES
 
+from router.audience import NewWalletSubscription, SubscriptionSaved
 from router.cap import parse_cap
 from router.channel import Audience, RecipientOutcome, RecipientResult
-from router.audience import NewWalletSubscription, SubscriptionSaved
 from router.storage import Stores
 from router.store import AlertStore, ClaimedDelivery, NewAlert, PlannedDelivery
 from tests.stores import opened_stores
