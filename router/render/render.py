@@ -8,7 +8,11 @@ Languages. One variant per language of the alert's ``<info>`` blocks (the first
 ``<info>`` of a language; a second one in the same language is reported). Then,
 for each language of the template library the alert lacks, a variant built only
 from human-verified templates -- when the library has that language for the
-alert's hazard code and every guidance code. Tocsin never translates. For an
+alert's hazard code and every guidance code. Tocsin never translates, and never
+mixes languages: a template variant holds only text written in its language (the
+templates, the labels, the times and the link); the place and sender names the
+authority wrote in another language are left out, each with the finding
+``render.language.slot-omitted``. For an
 Alert or Update, a required language with neither is ``render.language.missing``
 (a warning, or an error when ``missing_language: reject``); one covered only by
 templates is ``render.language.template`` (a warning: less detail than the
@@ -149,12 +153,23 @@ class Renderer:
                 or any(language not in g.text for g in guides)
                 or self._labels(language) is None):
             return None
-        src = replace(cap_source(alert, info, ""), hazard=hazard.text[language], impact="",
-                      guidance=" ".join(g.text[language] for g in guides))
+        authored = cap_source(alert, info, "")
+        # only text written in ``language``: the template texts, the labels and the
+        # times; the authority's place and sender names were written in another
+        # language and are left out, each named in a finding (no language mixing)
+        src = replace(authored, source="", areas="", hazard=hazard.text[language],
+                      impact="", guidance=" ".join(g.text[language] for g in guides))
         scratch: list[Finding] = []
         variant = self._variant(language, "template", index, src,
                                 parts=(src.hazard, src.guidance), findings=scratch)
         findings += [f for f in scratch if f.code != "render.summary.slot-empty"]
+        findings += [warning(
+            "render.language.slot-omitted", f"/alert/info[{index}]",
+            f"the {language} template variant leaves out slot {slot!r}: the alert has "
+            f"it only in {info.effective_language} ({what}) and a form in {language} "
+            "carries only text written in that language")
+            for slot, text, what in (("where", authored.areas, "areaDesc"),
+                                     ("source", authored.source, "senderName")) if text]
         return variant
 
     # -- the alert --------------------------------------------------------------------

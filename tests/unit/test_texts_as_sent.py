@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from wallet_support import example
+
+from router.assets import load_accessibility
+from router.cap import parse_cap
+from router.cap.model import Alert
+from router.render import Renderer
 
 from channels.eudi_wallet.document import Utf8Budget, full_document
 from channels.eudi_wallet.headers import topic
@@ -19,3 +25,31 @@ def test_wallet_document_keeps_the_offsets_the_authority_wrote() -> None:
     assert doc["sent"] == "2026-11-25T14:40:00+01:00"
     assert doc["references"] == [
         "meldkamer@vr-rr.example.nl,NL-VRR-2026-0042,2026-11-25T14:05:00+01:00"]
+
+
+# -- item 1: a form in language L holds only text written in L ----------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "config" / "examples"
+CONFIG = load_accessibility(REPO / "config" / "accessibility")
+
+
+def alert_of(raw: bytes) -> Alert:
+    document = parse_cap(raw).document
+    assert document is not None
+    return document.alert
+
+
+def test_the_english_only_flood_alerts_dutch_form_has_no_english_in_it() -> None:
+    alert = alert_of((EXAMPLES / "wallet-flood-accessible.xml").read_bytes())
+    rendered = Renderer(CONFIG).render(alert)
+    dutch = rendered.variant("nl")
+    assert dutch is not None and dutch.origin == "template"
+    english_words = {w for info in alert.infos for area in info.areas
+                     for w in area.area_desc.split()} | set(
+        (alert.infos[0].sender_name or "").split())
+    for dropped, text in rendered.forms("nl"):
+        assert not english_words & set(text.replace(".", " ").replace(",", " ").split()), \
+            (dropped, text)
+    omitted = [f for f in rendered.findings if f.code == "render.language.slot-omitted"]
+    assert any("'where'" in f.message for f in omitted)
