@@ -20,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from channels.cell_broadcast.alphabet import is_gsm7
-from channels.cell_broadcast.budget import CbsBudget
+from channels.cell_broadcast.budget import CbsBudget, units
 from channels.cell_broadcast.coding import GSM7_PER_PAGE, choose_coding, primary_language
 from channels.cell_broadcast.config import Deployment
 from channels.cell_broadcast.identifiers import additional_language_id, message_identifier
 from channels.cell_broadcast.pages import EncodedMessage, encode, normalise
-from router.channel import Alert, FittedText, Info, PermanentError, Variants
+from router.channel import Alert, FittedText, Info, PermanentError, PreviewForm, Variants
 from router.errors import FailureReason
 
 
@@ -155,3 +155,23 @@ def _separate(variants: Variants, tags: tuple[str, str], message_id: int,
         text, dropped = _whole(variants, tag, deployment.max_pages)
         messages.append(_message(slot, ident, (tag,), text, dropped))
     return messages
+
+
+def preview(alert: Alert, variants: Variants, deployment: Deployment) -> list[PreviewForm]:
+    """What ``plan`` makes of this alert, as the operator sees it before sending: each
+    message as the one message it is (a bilingual NL-Alert is one form of both
+    languages), its pages and alphabet, or why it cannot go out. The same ``plan``
+    the channel's ``send`` runs, so the preview is the broadcast."""
+    pages = deployment.max_pages
+    budget = f"{pages} CBS pages ({pages * GSM7_PER_PAGE} GSM-7 septet units)"
+    limit = pages * GSM7_PER_PAGE
+    try:
+        planned = plan(alert, variants, deployment)
+    except PermanentError as exc:
+        return [PreviewForm("main", tuple(variants.languages[:2]), "", budget, 0, limit,
+                            error=str(exc))]
+    return [PreviewForm(
+        message.slot, message.languages, message.text, budget,
+        units(message.text, message.encoded.coding) if message.text else 0, limit,
+        segments=message.encoded.page_count, dropped=message.dropped,
+        alphabet=message.encoded.coding.alphabet) for message in planned]

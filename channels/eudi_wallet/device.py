@@ -135,8 +135,8 @@ class Device:
         if key in self.seen:
             raise RefusedError("replay", f"{key} was received before")
         self.seen.add(key)
-        for referenced in document.get("references") or ():
-            self.inbox.pop(_canonical_reference(str(referenced)), None)  # an Update replaces, a Cancel withdraws
+        for referenced in document.get("references") or ():  # an Update replaces,
+            self.inbox.pop(_canonical_reference(str(referenced)), None)  # a Cancel withdraws
         if document.get("msg_type") == "Cancel":
             return False, document
         shown = inside(document.get("area") or {}, self.position, self.margin_km)
@@ -170,7 +170,9 @@ class Device:
 def _canonical_reference(text: str) -> str:
     """A document reference (``sender,identifier,sent`` with the authority's offset) as
     the inbox key: the same instant in UTC, so offsets never hide a match."""
-    sender, identifier, sent = text.rsplit(",", 2) if text.count(",") >= 2 else (text, "", "")
+    if text.count(",") < 2:
+        return text
+    sender, identifier, sent = text.rsplit(",", 2)
     try:
         moment = datetime.fromisoformat(sent)
     except ValueError:

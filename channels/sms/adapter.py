@@ -56,7 +56,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from channels.sms.budget import PartsBudget
-from channels.sms.encoding import Part, reference_for, split
+from channels.sms.encoding import Coding, Part, Split, reference_for, split
 from channels.sms.esme import Bind, SmppSettings
 from channels.sms.fanout import FanOut, FanOutResult
 from channels.sms.journal import JournalAudience
@@ -64,17 +64,20 @@ from channels.sms.late import LateReceipts
 from channels.sms.numbers import InvalidNumberError, check_region, international_digits
 from channels.sms.tracking import ReceiptTracker
 from router.channel import (
+    Alert,
     AreaKind,
     Audience,
     Capabilities,
     Delivery,
     FailureReason,
+    FittedText,
     Health,
     MessageLedger,
     MsgType,
     NotApplicableError,
     PermanentError,
     PlainVariants,
+    PreviewForm,
     Receipt,
     Recipient,
     TransientError,
@@ -169,6 +172,37 @@ def _metrics(counts: Mapping[str, int]) -> dict[str, int]:
             "sms_recipients_expired": counts.get("expired", 0)}
 
 
+def language_parts(variants: Variants, language: str, budget: PartsBudget, key: str
+                   ) -> tuple[FittedText, Split | None]:
+    """One language's text fitted to the budget and split into the parts that go out
+    (None when even the shortest form is too long): what ``send`` submits and what
+    ``preview`` shows, by this one function."""
+    fitted = variants.fit(language, budget)
+    if not fitted.fits:
+        return fitted, None
+    return fitted, split(fitted.text, reference_for(f"{key}/{language}"))
+
+
+def _too_long(fitted: FittedText, budget: PartsBudget) -> str:
+    return (f"the {fitted.language} text needs {fitted.cost} SMS parts even in its "
+            f"shortest form, {fitted.overflow} more than the limit of {budget.limit}")
+
+
+def preview(alert: Alert, variants: Variants, budget: PartsBudget) -> list[PreviewForm]:
+    """Per language, the parts a subscriber who chose it is sent (the same
+    ``language_parts`` as ``send``; the concatenation reference is the delivery's and
+    so not known before it exists)."""
+    forms = []
+    for language in variants.languages:
+        fitted, parts = language_parts(variants, language, budget, alert.identifier)
+        forms.append(PreviewForm(
+            language, (language,), fitted.text, budget.name, fitted.cost, budget.limit,
+            segments=len(parts.parts) if parts else fitted.cost, dropped=fitted.dropped,
+            alphabet=("GSM-7" if parts.coding is Coding.GSM7 else "UCS-2") if parts else None,
+            error=None if parts else _too_long(fitted, budget)))
+    return forms
+
+
 class _Texts:
     """Each language's parts, fitted and split once per delivery."""
 
@@ -183,14 +217,10 @@ class _Texts:
             raise PermanentError("the alert has no text to send", FailureReason.INVALID_INPUT)
         self._parts = {}
         for language in self.languages:
-            fitted = variants.fit(language, budget)
-            if not fitted.fits:
-                raise PermanentError(
-                    f"the {language} text needs {fitted.cost} SMS parts even in its shortest "
-                    f"form, {fitted.overflow} more than the limit of {budget.limit}",
-                    FailureReason.TOO_LONG)
-            self._parts[language.lower()] = split(
-                fitted.text, reference_for(f"{self.key}/{language}")).parts
+            fitted, parts = language_parts(variants, language, budget, self.key)
+            if parts is None:
+                raise PermanentError(_too_long(fitted, budget), FailureReason.TOO_LONG)
+            self._parts[language.lower()] = parts.parts
 
     def parts_for(self, recipient: Recipient) -> tuple[Part, ...]:
         if "*" in self._parts:
@@ -216,7 +246,8 @@ class SmsChannel:
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
             supports_update=True, supports_cancel=True, budget=lambda _lang: self.budget,
-            recipients="msisdn", public=True)
+            recipients="msisdn", public=True,
+            preview=lambda alert, variants: preview(alert, variants, self.budget))
         self.tracker = ReceiptTracker()
         self.late: LateReceipts | None = None
         self._binds: list[Bind] = []

@@ -120,7 +120,10 @@ def test_preview_command_shows_every_variant_per_channel() -> None:
     targets = {(f["target"], f["language"]) for f in report["forms"]}
     assert {("file", "nl-NL"), ("short-90", "en-GB"), ("short-360", "nl-NL")} <= targets
     forms = {(f["target"], f["language"]): f for f in report["forms"]}
-    assert forms[("cell_broadcast", "nl-NL")]["segments"] == 4  # 337 GSM-7 characters
+    # one bilingual NL-Alert: both texts in one GSM-7 message, as the CBC receives it
+    cb = forms[("cell_broadcast", "nl-NL+en-GB")]
+    assert (cb["segments"], cb["alphabet"], cb["languages"]) == (8, "GSM-7",
+                                                                 ["nl-NL", "en-GB"])
     assert forms[("sms", "en-GB")]["segments"] == forms[("sms", "en-GB")]["cost"] == 3
     assert forms[("file", "nl-NL")]["segments"] is None  # no encoding of its own
     text = subprocess.run(

@@ -7,13 +7,12 @@ from pathlib import Path
 
 from wallet_support import example
 
+from channels.eudi_wallet.document import Utf8Budget, full_document
+from channels.eudi_wallet.headers import topic
 from router.assets import load_accessibility
 from router.cap import parse_cap
 from router.cap.model import Alert
 from router.render import Renderer
-
-from channels.eudi_wallet.document import Utf8Budget, full_document
-from channels.eudi_wallet.headers import topic
 
 NOW = datetime.now(UTC)
 
@@ -44,7 +43,8 @@ def test_the_english_only_flood_alerts_dutch_form_has_no_english_in_it() -> None
     alert = alert_of((EXAMPLES / "wallet-flood-accessible.xml").read_bytes())
     rendered = Renderer(CONFIG).render(alert)
     dutch = rendered.variant("nl")
-    assert dutch is not None and dutch.origin == "template"
+    assert dutch is not None
+    assert dutch.origin == "template"
     english_words = {w for info in alert.infos for area in info.areas
                      for w in area.area_desc.split()} | set(
         (alert.infos[0].sender_name or "").split())
