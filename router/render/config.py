@@ -13,9 +13,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SLOTS = ("source", "hazard", "impact", "where", "guidance", "time", "link")
-"""The structured summary's slots in reading order: source -> hazard and impact ->
-where -> what to do -> when, then the link to more information."""
+SLOTS = ("status", "source", "hazard", "impact", "where", "guidance", "note", "time", "link")
+"""The structured summary's slots in reading order: the exercise/test marker (only
+for ``status`` Exercise or Test), source -> hazard and impact -> where -> what to do
+-> the exercise's note -> when, then the link to more information."""
+
+NEVER_DROPPED = ("status", "hazard", "where", "guidance")
+"""Without these a warning is not a warning -- or an exercise passes for a real one."""
 
 REQUIRED_SLOTS = ("source", "hazard", "where", "guidance", "time")
 """Slots that must not be empty (the five elements of a complete warning)."""
@@ -93,6 +97,9 @@ class TemplateLibrary(_Data):
     labels: dict[str, Labels] = Field(default_factory=dict)
     hazards: tuple[HazardTemplate, ...] = ()
     guidance: tuple[GuidanceTemplate, ...] = ()
+    status_markers: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="CAP status (Exercise, Test) -> language -> the "
+        "word every form of such an alert starts with (OEFENING, EXERCISE)")
 
 
 class TtsSettings(_Data):
@@ -108,7 +115,7 @@ class AccessibilityConfig(_Data):
 
     required_languages: tuple[str, ...] = ("nl", "en")
     missing_language: MissingLanguage = MissingLanguage.WARN
-    drop_order: tuple[str, ...] = ("link", "impact", "time", "source")
+    drop_order: tuple[str, ...] = ("note", "link", "impact", "time", "source")
     labels_allowed_in_caps: frozenset[str] = frozenset()
     abbreviations: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="language -> abbreviation -> expansion")
@@ -134,7 +141,7 @@ class AccessibilityConfig(_Data):
         unknown = [s for s in value if s not in SLOTS]
         if unknown:
             raise ValueError(f"unknown slots {unknown}; slots are {', '.join(SLOTS)}")
-        kept = [s for s in ("hazard", "where", "guidance") if s in value]
+        kept = [s for s in NEVER_DROPPED if s in value]
         if kept:
             raise ValueError(f"{kept} can never be dropped: without them a warning is "
                              "not a warning")

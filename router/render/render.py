@@ -73,7 +73,9 @@ class Renderer:
         if key not in self._rules:
             self._rules[key] = ScreenReaderRules(
                 self.config.abbreviations.get(key, {}), self.config.symbols.get(key, {}),
-                self.config.labels_allowed_in_caps)
+                self.config.labels_allowed_in_caps | frozenset(
+                    word for markers in self.config.templates.status_markers.values()
+                    for word in markers.values()))
         return self._rules[key]
 
     def _labels(self, language: str) -> Labels | None:
@@ -142,9 +144,34 @@ class Renderer:
         if missing:
             findings.append(warning("render.text.missing-fields", f"/alert/info[{index}]",
                                     f"{info.effective_language} has no {', '.join(missing)}"))
-        return self._variant(info.effective_language, "cap", index,
-                             cap_source(alert, info, fallback), parts=parts,
-                             findings=findings)
+        language = info.effective_language
+        src = replace(cap_source(alert, info, fallback),
+                      status=self._marker(alert, language, index, findings),
+                      note=(alert.note or "") if self._marker_wanted(alert) else "")
+        return self._variant(language, "cap", index, src,
+                             parts=(src.status, *parts, src.note), findings=findings)
+
+    @staticmethod
+    def _marker_wanted(alert: Alert) -> bool:
+        return alert.status.value in {"Exercise", "Test"}
+
+    def _marker(self, alert: Alert, language: str, index: int,
+                findings: list[Finding]) -> str:
+        """The exercise/test marker in ``language`` (empty for a real alert). A language
+        the library has no marker for gets the CAP status word itself, upper case, with
+        a finding: an exercise that reads like a real warning is worse than one word
+        in another language."""
+        if not self._marker_wanted(alert):
+            return ""
+        status = alert.status.value
+        marker = self.config.templates.status_markers.get(status, {}).get(primary(language))
+        if marker:
+            return marker
+        findings.append(warning(
+            "render.status.marker-missing", f"/alert/info[{index}]",
+            f"no {status} marker for {language} in the template library "
+            f"(status_markers.{status}); the form starts with {status.upper()!r}"))
+        return status.upper()
 
     def _template_variant(self, language: str, alert: Alert, info: Info, index: int,
                           findings: list[Finding]) -> LanguageVariant | None:
@@ -158,10 +185,12 @@ class Renderer:
         # times; the authority's place and sender names were written in another
         # language and are left out, each named in a finding (no language mixing)
         src = replace(authored, source="", areas="", hazard=hazard.text[language],
-                      impact="", guidance=" ".join(g.text[language] for g in guides))
+                      impact="", guidance=" ".join(g.text[language] for g in guides),
+                      status=self._marker(alert, language, index, findings))
         scratch: list[Finding] = []
         variant = self._variant(language, "template", index, src,
-                                parts=(src.hazard, src.guidance), findings=scratch)
+                                parts=(src.status, src.hazard, src.guidance),
+                                findings=scratch)
         findings += [f for f in scratch if f.code != "render.summary.slot-empty"]
         findings += [warning(
             "render.language.slot-omitted", f"/alert/info[{index}]",

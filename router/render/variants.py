@@ -42,9 +42,10 @@ def compose(slots: tuple[tuple[str, str], ...], dropped: tuple[str, ...] = ()) -
     """The summary text: "source: hazard" on the first line, each further slot on its
     own line, in reading order, leaving out ``dropped`` slots."""
     kept = {name: text for name, text in slots if name not in dropped and text}
+    status = kept.pop("status", "")
     first = [kept.pop(name) for name in ("source", "hazard") if name in kept]
     head = ": ".join(first) if len(first) == 2 else "".join(first)
-    return "\n".join([line for line in (head, *kept.values()) if line])
+    return "\n".join([line for line in (status, head, *kept.values()) if line])
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ class RenderedAlert:
         yield (), compose(variant.slots)
         present = {name for name, text in variant.slots if text}
         dropped: list[str] = []
-        for name in self.drop_order:
+        order = self.drop_order if "note" in self.drop_order else ("note", *self.drop_order)
+        for name in order:
             if name in present:
                 dropped.append(name)
                 yield tuple(dropped), compose(variant.slots, tuple(dropped))

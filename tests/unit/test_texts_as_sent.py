@@ -53,3 +53,25 @@ def test_the_english_only_flood_alerts_dutch_form_has_no_english_in_it() -> None
             (dropped, text)
     omitted = [f for f in rendered.findings if f.code == "render.language.slot-omitted"]
     assert any("'where'" in f.message for f in omitted)
+
+
+# -- item 7: exercises say so, in every form of every language ----------------------------
+
+def test_an_exercise_says_so_in_every_form_and_keeps_its_note_where_it_fits() -> None:
+    raw = (EXAMPLES / "nl-alert-exercise.xml").read_bytes()
+    alert = alert_of(raw)
+    assert alert.status.value == "Exercise"
+    assert alert.note
+    rendered = Renderer(CONFIG).render(alert)
+    markers = {"nl": "OEFENING", "en": "EXERCISE"}
+    for variant in rendered.variants:
+        marker = markers[variant.language[:2]]
+        forms = rendered.forms(variant.language)
+        assert forms
+        for _dropped, text in forms:
+            assert text.startswith(marker), text
+        assert variant.full_text.startswith(marker)
+        if variant.origin == "cap":
+            assert alert.note.split(".")[0] in forms[0][1]  # the longest form keeps it
+            assert forms[1][0] == ("note",)  # and it is the first to go
+    assert "render.text.unexplained-caps" not in {f.code for f in rendered.findings}
