@@ -22,8 +22,10 @@ recipients are still unsent (the retry offers only those), *permanently* when th
 SMSC refused every message.
 
 A Cancel cannot recall an SMS: it stops the original's fan-out (the audience ends
-when its alert is cancelled) and sends the Cancel's own text -- or ``cancel_text``
-when it has none -- to everyone the original reached.
+when its alert is cancelled) and sends the Cancel's own text to everyone the
+original reached, each in their language: its ``<info>``s, else its ``<note>``, else
+the template library's notice (``notices.Cancel``) -- ``cancel_text`` only when the
+delivery carries no rendered variants at all.
 
 Configuration (``channels.<name>``): ``host`` (127.0.0.1), ``port`` (2775),
 ``system_id``, ``password`` or ``password_env``, ``system_type`` (""), ``binds``
@@ -310,7 +312,12 @@ class SmsChannel:
         return await self._receipt(delivery, audience, result, texts)
 
     async def cancel(self, delivery: Delivery, receipt: Receipt) -> None:
-        own = delivery.alert.msg_type is MsgType.CANCEL and delivery.alert.infos
+        # the Cancel's own text in each recipient's language: its <info>s, else its
+        # <note>, else the template library's notice (all in the rendered variants);
+        # ``cancel_text`` only when nothing was rendered at all
+        own = delivery.alert.msg_type is MsgType.CANCEL and (
+            delivery.alert.infos or (delivery.variants is not None
+                                     and delivery.variants.languages))
         texts = (_Texts(delivery, self.budget) if own
                  else _Texts(delivery, self.budget, self.config.cancel_text))
         key = delivery.idempotency_key

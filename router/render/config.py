@@ -97,6 +97,9 @@ class TemplateLibrary(_Data):
     labels: dict[str, Labels] = Field(default_factory=dict)
     hazards: tuple[HazardTemplate, ...] = ()
     guidance: tuple[GuidanceTemplate, ...] = ()
+    notices: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="msgType (Cancel) -> language -> the human-verified "
+        "line sent when the message has neither <info> nor <note>")
     status_markers: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="CAP status (Exercise, Test) -> language -> the "
         "word every form of such an alert starts with (OEFENING, EXERCISE)")

@@ -220,6 +220,8 @@ class Renderer:
         if alert.infos:
             variants += self._templates(alert, {primary(v.language) for v in variants},
                                         findings)
+        else:
+            variants += self._notices(alert)
         findings += self._language_findings(alert, variants)
         first = alert.infos[0] if alert.infos else None
         return RenderedAlert(
@@ -243,6 +245,28 @@ class Renderer:
             if variant is not None:
                 made.append(variant)
         return made
+
+    def _notices(self, alert: Alert) -> list[LanguageVariant]:
+        """A Cancel without ``<info>``: its ``<note>`` is the authority's own text and
+        goes to everyone as written (one variant, language ``und``: the note may hold
+        several languages, as a bilingual NL-Alert note does); without a note, the
+        library's notice in each of its languages, so every recipient reads it in
+        theirs. Other message types without ``<info>`` have nothing to say."""
+        if alert.msg_type is not MsgType.CANCEL:
+            return []
+        marker = {language: self._marker(alert, language, 0, [])
+                  for language in (*self.config.templates.labels, "und")}
+        if alert.note and alert.note.strip():
+            note = alert.note.strip()
+            text = "\n".join(p for p in (marker["und"], note) if p)
+            return [LanguageVariant("und", "note", None, text, text,
+                                    (("status", marker["und"]), ("guidance", note)))]
+        texts = self.config.templates.notices.get(alert.msg_type.value, {})
+        return [LanguageVariant(language, "template", None,
+                                "\n".join(p for p in (marker.get(language, ""), text) if p),
+                                "\n".join(p for p in (marker.get(language, ""), text) if p),
+                                (("status", marker.get(language, "")), ("guidance", text)))
+                for language, text in texts.items()]
 
     def _language_findings(self, alert: Alert, variants: list[LanguageVariant]
                            ) -> list[Finding]:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 from wallet_support import example
 
 from channels.eudi_wallet.document import Utf8Budget, full_document
 from channels.eudi_wallet.headers import topic
+from channels.sms.adapter import SmsChannel
+from channels.sms.encoding import decode_part
 from router.assets import load_accessibility
 from router.cap import parse_cap
 from router.cap.model import Alert
+from router.channel import Delivery, Receipt, Recipient
 from router.render import Renderer
 
 NOW = datetime.now(UTC)
@@ -75,3 +79,42 @@ def test_an_exercise_says_so_in_every_form_and_keeps_its_note_where_it_fits() ->
             assert alert.note.split(".")[0] in forms[0][1]  # the longest form keeps it
             assert forms[1][0] == ("note",)  # and it is the first to go
     assert "render.text.unexplained-caps" not in {f.code for f in rendered.findings}
+
+
+# -- item 5: a Cancel in the person's language ---------------------------------------------
+
+def _cancel(note: str | None) -> Alert:
+    raw = (EXAMPLES / "nl-alert-fire-cancel.xml").read_text(encoding="utf-8")
+    start, end = raw.index("  <note>"), raw.index("</note>") + len("</note>\n")
+    return alert_of((raw[:start] + (f"  <note>{note}</note>\n" if note else "")
+                     + raw[end:]).encode())
+
+
+async def _cancel_texts(alert: Alert) -> dict[str, str]:
+    """Recipient language -> the text the SMS channel's cancel sends them."""
+    channel = SmsChannel("sms", {"system_id": "t", "password": "x"})
+    rendered = Renderer(CONFIG).render(alert)
+    sent: dict[str, str] = {}
+
+    async def fan_out(_audience: object, texts: Any) -> None:
+        for language in ("nl", "en"):
+            parts = texts.parts_for(Recipient(language, "31600000000", language))
+            sent[language] = "".join(decode_part(p)[1] for p in parts)
+
+    channel._fan_out = fan_out  # type: ignore[method-assign]
+    delivery = Delivery("01C", "sms", "01C/sms", alert, b"", variants=rendered,
+                        audience=cast(Any, object()))
+    await channel.cancel(delivery, Receipt("sms", "01A/sms", "01A/sms"))
+    return sent
+
+
+async def test_a_cancel_uses_its_own_note_for_everyone() -> None:
+    note = "Brand onder controle; de waarschuwing is ingetrokken. Fire under control."
+    sent = await _cancel_texts(_cancel(note))
+    assert sent == {"nl": note, "en": note}
+
+
+async def test_a_cancel_without_text_reaches_each_subscriber_in_their_language() -> None:
+    sent = await _cancel_texts(_cancel(None))
+    assert sent["nl"] == "De eerdere publieke waarschuwing is ingetrokken."
+    assert sent["en"] == "The earlier public warning has been withdrawn."
