@@ -260,12 +260,12 @@ class Renderer:
             note = alert.note.strip()
             text = "\n".join(p for p in (marker["und"], note) if p)
             return [LanguageVariant("und", "note", None, text, text,
-                                    (("status", marker["und"]), ("guidance", note)))]
+                                    (("status", marker["und"]), ("hazard", note)))]
         texts = self.config.templates.notices.get(alert.msg_type.value, {})
         return [LanguageVariant(language, "template", None,
                                 "\n".join(p for p in (marker.get(language, ""), text) if p),
                                 "\n".join(p for p in (marker.get(language, ""), text) if p),
-                                (("status", marker.get(language, "")), ("guidance", text)))
+                                (("status", marker.get(language, "")), ("hazard", text)))
                 for language, text in texts.items()]
 
     def _language_findings(self, alert: Alert, variants: list[LanguageVariant]
