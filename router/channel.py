@@ -147,6 +147,10 @@ class TextBudget(Protocol):
     def cost(self, text: str) -> int:
         """The units ``text`` uses in the channel's encoding."""
 
+    # Optional: ``gsm7_blockers(text) -> str``, the characters of ``text`` that would
+    # make it go out as UCS-2 (empty: none, or no gain). A budget that has it lets the
+    # renderer apply a language's opt-in GSM-7 substitution table (cell broadcast, SMS).
+
 
 @dataclass(frozen=True)
 class CharacterBudget:
@@ -175,6 +179,9 @@ class FittedText:
     cost: int
     limit: int
     dropped: tuple[str, ...] = ()
+    substituted: tuple[str, ...] = ()
+    """Letters replaced to keep the text in the GSM 7-bit alphabet (``"ë→e"``), by the
+    deployment's opt-in table; empty when nothing was replaced."""
 
     @property
     def overflow(self) -> int:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from channels.cell_broadcast.alphabet import is_gsm7
+from channels.cell_broadcast.alphabet import is_gsm7, non_gsm7
 from channels.cell_broadcast.budget import CbsBudget, units
 from channels.cell_broadcast.coding import GSM7_PER_PAGE, choose_coding, primary_language
 from channels.cell_broadcast.config import Deployment
 from channels.cell_broadcast.identifiers import additional_language_id, message_identifier
-from channels.cell_broadcast.pages import EncodedMessage, encode, normalise
+from channels.cell_broadcast.pages import EncodedMessage, encode, layout, normalise
 from router.channel import Alert, FittedText, Info, PermanentError, PreviewForm, Variants
 from router.errors import FailureReason
 
@@ -39,6 +39,8 @@ class PlannedMessage:
     text: str
     encoded: EncodedMessage
     dropped: tuple[str, ...] = ()
+    substituted: tuple[str, ...] = ()
+    """Letters the language's opt-in table replaced to keep the message GSM-7."""
 
 
 def _tag(variants: Variants, language: str | None) -> str | None:
@@ -70,18 +72,22 @@ def _clean(fitted: FittedText) -> str:
     return normalise(fitted.text).rstrip()
 
 
-def _whole(variants: Variants, tag: str, pages: int) -> tuple[str, tuple[str, ...]]:
+Composed = tuple[str, tuple[str, ...], tuple[str, ...]]
+"""The message text, the slots dropped and the letters substituted."""
+
+
+def _whole(variants: Variants, tag: str, pages: int) -> Composed:
     budget = CbsBudget(tag, pages)
     fitted = variants.fit(tag, budget)
     if not fitted.fits:
         raise _too_long([(fitted, budget)])
     if not fitted.text.strip():
         raise PermanentError(f"no text in language {tag}", FailureReason.INVALID_INPUT)
-    return _clean(fitted), fitted.dropped
+    return _clean(fitted), fitted.dropped, fitted.substituted
 
 
 def _bilingual(variants: Variants, first: str, second: str, deployment: Deployment,
-               force_ucs2: bool) -> tuple[str, tuple[str, ...]] | None:
+               force_ucs2: bool) -> Composed | None:
     """The composed text, or None when it only fits as UCS-2 and was measured as GSM-7."""
     languages, pages = deployment.languages, deployment.max_pages
     total = pages * GSM7_PER_PAGE
@@ -105,16 +111,19 @@ def _bilingual(variants: Variants, first: str, second: str, deployment: Deployme
         whole = CbsBudget(first, pages, force_ucs2)
         if whole.cost(text) <= whole.limit:
             return text, tuple(f"{first}:{d}" for d in primary.dropped) + tuple(
-                f"{second}:{d}" for d in secondary.dropped)
+                f"{second}:{d}" for d in secondary.dropped), tuple(dict.fromkeys(
+                    primary.substituted + secondary.substituted))
         slack += whole.cost(text) - whole.limit
     raise PermanentError("the two languages do not fit one cell broadcast message",
                          FailureReason.TOO_LONG)
 
 
-def _message(slot: str, message_id: int, tags: tuple[str, ...], text: str,
-             dropped: tuple[str, ...]) -> PlannedMessage:
+def _message(slot: str, message_id: int, tags: tuple[str, ...], composed: Composed
+             ) -> PlannedMessage:
+    text, dropped, substituted = composed
     coding = choose_coding(tags[0], text)
-    return PlannedMessage(slot, message_id, tags, text, encode(text, coding), dropped)
+    return PlannedMessage(slot, message_id, tags, text, encode(text, coding), dropped,
+                          substituted)
 
 
 def plan(alert: Alert, variants: Variants, deployment: Deployment) -> list[PlannedMessage]:
@@ -129,18 +138,15 @@ def plan(alert: Alert, variants: Variants, deployment: Deployment) -> list[Plann
         raise PermanentError("the alert has no text to broadcast", FailureReason.INVALID_INPUT)
     message_id = message_identifier(deployment.identifiers, alert, _info(alert, first))
     if second is None or second == first or languages.mode == "single":
-        text, dropped = _whole(variants, first, deployment.max_pages)
-        return [_message("main", message_id, (first,), text, dropped)]
+        return [_message("main", message_id, (first,),
+                         _whole(variants, first, deployment.max_pages))]
     if languages.mode == "separate":
         return _separate(variants, (first, second), message_id, deployment)
     composed = (_bilingual(variants, first, second, deployment, force_ucs2=False)
                 or _bilingual(variants, first, second, deployment, force_ucs2=True))
     if composed is None:  # cannot happen: the UCS-2 pass never returns None
         raise PermanentError("no bilingual text", FailureReason.INTERNAL)
-    text, dropped = composed
-    coding = choose_coding(first, text)
-    return [PlannedMessage("main", message_id, (first, second), text, encode(text, coding),
-                           dropped)]
+    return [_message("main", message_id, (first, second), composed)]
 
 
 def _separate(variants: Variants, tags: tuple[str, str], message_id: int,
@@ -152,8 +158,8 @@ def _separate(variants: Variants, tags: tuple[str, str], message_id: int,
                              FailureReason.CONFIGURATION)
     messages = []
     for slot, tag, ident in (("main", tags[0], message_id), ("additional", tags[1], twin)):
-        text, dropped = _whole(variants, tag, deployment.max_pages)
-        messages.append(_message(slot, ident, (tag,), text, dropped))
+        messages.append(_message(slot, ident, (tag,),
+                                 _whole(variants, tag, deployment.max_pages)))
     return messages
 
 
@@ -174,4 +180,38 @@ def preview(alert: Alert, variants: Variants, deployment: Deployment) -> list[Pr
         message.slot, message.languages, message.text, budget,
         units(message.text, message.encoded.coding) if message.text else 0, limit,
         segments=message.encoded.page_count, dropped=message.dropped,
-        alphabet=message.encoded.coding.alphabet) for message in planned]
+        alphabet=message.encoded.coding.alphabet, notes=_notes(message, variants))
+        for message in planned]
+
+
+_UNBOUNDED = 1000
+"""Pages for measuring a language's whole text (never sent: a message has 15 at most)."""
+
+
+def _notes(message: PlannedMessage, variants: Variants) -> tuple[tuple[str, str], ...]:
+    """What the operator should know before sending: the letters the opt-in table
+    replaced, and per language the letters that make its whole text UCS-2, with what
+    they cost in pages (whether the message then went as UCS-2 or dropped slots)."""
+    notes = []
+    if message.substituted:
+        notes.append(("render.text.gsm7-substituted",
+                      f"{', '.join(message.substituted)} replaced to keep the message in "
+                      f"the GSM 7-bit alphabet ({message.encoded.page_count} pages)"))
+    for tag in message.languages:
+        whole = variants.fit(tag, CbsBudget(tag, _UNBOUNDED)).text
+        blockers = non_gsm7(normalise(whole))
+        if not blockers:
+            continue
+        text = normalise(whole)
+        stand_in = text.translate({ord(char): "?" for char in blockers})
+        ucs2 = len(layout(text, choose_coding(tag, text)))
+        gsm7 = len(layout(stand_in, choose_coding(tag, stand_in)))
+        sent = (f"sent: {message.encoded.page_count} {message.encoded.coding.alphabet} "
+                f"pages" + (f", without {', '.join(message.dropped)}" if message.dropped
+                            else ""))
+        notes.append(("render.text.ucs2",
+                      f"{' '.join(blockers[:20])} {'is' if len(blockers) == 1 else 'are'} not "
+                      f"in the GSM 7-bit alphabet: the whole {tag} text takes {ucs2} UCS-2 "
+                      f"pages, {gsm7} in GSM-7 without them ({sent}); a language's table in "
+                      "config/accessibility/gsm7-substitutions.yaml replaces letters, opt-in"))
+    return tuple(notes)

@@ -58,7 +58,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from channels.sms.budget import PartsBudget
-from channels.sms.encoding import Coding, Part, Split, reference_for, split
+from channels.sms.encoding import (
+    MAX_PARTS,
+    Coding,
+    Part,
+    Split,
+    part_count,
+    reference_for,
+    split,
+)
 from channels.sms.esme import Bind, SmppSettings
 from channels.sms.fanout import FanOut, FanOutResult
 from channels.sms.journal import JournalAudience
@@ -201,8 +209,33 @@ def preview(alert: Alert, variants: Variants, budget: PartsBudget) -> list[Previ
             language, (language,), fitted.text, budget.name, fitted.cost, budget.limit,
             segments=len(parts.parts) if parts else fitted.cost, dropped=fitted.dropped,
             alphabet=("GSM-7" if parts.coding is Coding.GSM7 else "UCS-2") if parts else None,
-            error=None if parts else _too_long(fitted, budget)))
+            error=None if parts else _too_long(fitted, budget),
+            notes=_notes(variants, language, fitted, budget)))
     return forms
+
+
+def _notes(variants: Variants, language: str, fitted: FittedText, budget: PartsBudget
+           ) -> tuple[tuple[str, str], ...]:
+    """Letters replaced by the opt-in table, and the letters that make the whole text
+    UCS-2 with the parts they cost (whether the SMS then went as UCS-2 or shorter)."""
+    notes = []
+    if fitted.substituted:
+        notes.append(("render.text.gsm7-substituted",
+                      f"{', '.join(fitted.substituted)} replaced to keep the SMS in the GSM "
+                      "7-bit alphabet"))
+    whole = variants.fit(language, PartsBudget(MAX_PARTS)).text
+    blockers = budget.gsm7_blockers(whole)
+    if blockers:
+        stand_in = whole.translate({ord(char): "?" for char in blockers})
+        sent = f"sent: {fitted.cost} parts" + (
+            f", without {', '.join(fitted.dropped)}" if fitted.dropped else "")
+        notes.append(("render.text.ucs2",
+                      f"{' '.join(blockers[:20])} {'is' if len(blockers) == 1 else 'are'} not "
+                      f"in the GSM 7-bit alphabet: the whole {language} text takes "
+                      f"{part_count(whole)} UCS-2 parts, {part_count(stand_in)} in GSM-7 "
+                      f"without them ({sent}); a language's table in config/accessibility/"
+                      "gsm7-substitutions.yaml replaces letters, opt-in"))
+    return tuple(notes)
 
 
 class _Texts:

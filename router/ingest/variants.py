@@ -72,7 +72,9 @@ def variants_out(ctx: IngestContext, alert_id: str, rendered: RenderedAlert,
     rows = preview(rendered, ctx.capabilities, reference, alert)
     return VariantsOut(
         alert_id=alert_id, languages=list(rendered.languages),
-        findings=list(rendered.findings),
+        findings=list(rendered.findings) + [  # the channels' notes (UCS-2 cost, ...)
+            f for f in fit_findings([r for r in rows if r.notes])
+            if f.code != "render.fit.too-long"],
         variants=[LanguageVariantOut(
             language=v.language, origin=v.origin, info_index=v.info_index,
             full_text=v.full_text, screen_reader_text=v.screen_reader_text,

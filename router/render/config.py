@@ -105,6 +105,25 @@ class TemplateLibrary(_Data):
         "word every form of such an alert starts with (OEFENING, EXERCISE)")
 
 
+class Gsm7Substitution(_Data):
+    """One language's opt-in replacements for letters outside the GSM 7-bit alphabet
+    (Dutch ``ë`` -> ``e``): a cell broadcast or SMS text with one such letter goes out
+    as UCS-2 and takes about twice the pages. Off unless ``enabled``; applied only when
+    it makes the whole text GSM-7 (never a spelling change for nothing), and what is
+    substituted is listed in the preview before anything is sent."""
+
+    enabled: bool = False
+    table: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("table")
+    @classmethod
+    def _single_characters(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [key for key in value if len(key) != 1]
+        if bad:
+            raise ValueError(f"keys must be single characters: {bad}")
+        return value
+
+
 class TtsSettings(_Data):
     enabled: bool = True
     voices: dict[str, str] = Field(default_factory=dict,
@@ -136,6 +155,7 @@ class AccessibilityConfig(_Data):
         default_factory=lambda: {"short-90": 90, "short-360": 360},
         description="name -> characters: short forms shown beside every channel")
     templates: TemplateLibrary = Field(default_factory=TemplateLibrary)
+    gsm7_substitutions: dict[str, Gsm7Substitution] = Field(default_factory=dict)
     tts: TtsSettings = Field(default_factory=TtsSettings)
 
     @field_validator("drop_order")

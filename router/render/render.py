@@ -232,6 +232,8 @@ class Renderer:
             cadence=self._cadence(first) if first else None,
             sign_language=tuple(_resource(r) for info in alert.infos[:1]
                                 for r in info.resources if self._is_sign_language(r)),
+            substitutions={language: dict(table.table) for language, table
+                           in self.config.gsm7_substitutions.items() if table.enabled},
         )
 
     def _templates(self, alert: Alert, present: set[str],

@@ -97,6 +97,9 @@ class RenderedAlert:
     version: int = RENDER_VERSION
     speech: tuple[Asset, ...] = ()  # attached at hand-over, never stored (see module doc)
     speech_state: str | None = None  # pending | done | failed | off; None: not known
+    substitutions: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Primary language -> the enabled GSM-7 substitution table (``config/accessibility/
+    gsm7-substitutions.yaml``), applied by ``fit`` for budgets with ``gsm7_blockers``."""
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -143,8 +146,14 @@ class RenderedAlert:
         variant = self.variant(language)
         if variant is None:
             return fitted
-        for dropped, text in self._forms(variant):
-            fitted = FittedText(language, text, budget.cost(text), budget.limit, dropped)
+        table = self.substitutions.get(primary(language))
+        blockers = getattr(budget, "gsm7_blockers", None) if table else None
+        for dropped, form in self._forms(variant):
+            text, swapped = form, tuple[str, ...]()
+            if table and callable(blockers):
+                text, swapped = _substituted(form, table, blockers)
+            fitted = FittedText(language, text, budget.cost(text), budget.limit, dropped,
+                                swapped)
             if fitted.fits:
                 return fitted
         return fitted
@@ -162,6 +171,7 @@ class RenderedAlert:
                         "pattern_ms": self.cadence.pattern_ms, "tone_hz": self.cadence.tone_hz}
             if self.cadence else None,
             "sign_language": self.sign_language,
+            **({"substitutions": self.substitutions} if self.substitutions else {}),
         }
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
@@ -182,7 +192,21 @@ class RenderedAlert:
                                   "tone_hz": tuple(body["cadence"]["tone_hz"])})
             if body["cadence"] else None,
             sign_language=tuple(body["sign_language"]),
+            substitutions=dict(body.get("substitutions") or {}),
         )
+
+
+def _substituted(text: str, table: dict[str, str], blockers: Any
+                 ) -> tuple[str, tuple[str, ...]]:
+    """``text`` with the table's letters replaced when that makes it GSM-7, and what was
+    replaced; else ``text`` unchanged (a spelling is never changed for nothing)."""
+    found = str(blockers(text))
+    if not found or any(char not in table for char in found):
+        return text, ()
+    candidate = text.translate({ord(char): table[char] for char in found})
+    if blockers(candidate):
+        return text, ()
+    return candidate, tuple(f"{char}→{table[char]}" for char in found)
 
 
 def _clip(resource: dict[str, Any]) -> Asset:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from test_preview_is_broadcast import RecordingCbc
 from wallet_support import example
 
+from channels.cell_broadcast import CellBroadcastChannel
+from channels.cell_broadcast.transport import ecbe_body
 from channels.eudi_wallet.document import Utf8Budget, full_document
 from channels.eudi_wallet.headers import topic
+from channels.mock.cbc import parse_write
 from channels.sms.adapter import SmsChannel
 from channels.sms.encoding import decode_part
 from router.assets import load_accessibility
 from router.cap import parse_cap
 from router.cap.model import Alert
 from router.channel import Delivery, Receipt, Recipient
-from router.render import Renderer
+from router.render import AccessibilityConfig, Renderer, preview
 
 NOW = datetime.now(UTC)
 
@@ -118,3 +124,56 @@ async def test_a_cancel_without_text_reaches_each_subscriber_in_their_language()
     sent = await _cancel_texts(_cancel(None))
     assert sent["nl"] == "De eerdere publieke waarschuwing is ingetrokken."
     assert sent["en"] == "The earlier public warning has been withdrawn."
+
+
+# -- item 3: what costs pages, and the opt-in substitution table -------------------------
+
+def _dutch_with_diacritics() -> tuple[Alert, bytes]:
+    raw = (EXAMPLES / "nl-alert-fire.xml").read_text(encoding="utf-8")
+    raw = raw[:raw.index("  <info>\n    <language>en-GB")] + "</alert>\n"
+    raw = raw.replace("Er komt veel rook vrij.", "Er komt veel rook vrij, tot in België. "
+                      "Blijf binnen tot vóór de avond. " * 6)
+    raw = raw.replace("<senderName>", "<expires>2099-01-01T00:00:00+01:00</expires>"
+                      "<senderName>")
+    return alert_of(raw.encode()), raw.encode()
+
+
+def _cb_forms(config: AccessibilityConfig, tmp: Path) -> tuple[dict[str, Any], str]:
+    alert, raw = _dutch_with_diacritics()
+    rendered = Renderer(config).render(alert)
+    channel = CellBroadcastChannel("cb", {"url": "http://127.0.0.1:9",
+                                   "state_file": str(tmp / "l.json")}, transport=RecordingCbc())
+    [row] = [r.as_dict() | {"notes": r.notes} for r in
+             preview(rendered, {"cb": channel.capabilities}, {}, alert)]
+    asyncio.run(channel.send(Delivery("01D", "cb", "01D/cb", alert, raw, variants=rendered)))
+    channel.ledger.close()
+    [message] = channel.transport.written  # type: ignore[attr-defined]
+    return row, parse_write(ecbe_body(message, "t"))["display"]
+
+
+def test_letters_that_force_ucs2_are_named_with_their_cost_in_pages(tmp_path: Path) -> None:
+    row, sent = _cb_forms(CONFIG, tmp_path)
+    [(_code, message)] = [n for n in row["notes"] if n[0] == "render.text.ucs2"]
+    assert "ë" in message
+    assert "ó" in message
+    assert re.search(r"takes \d+ UCS-2 pages, \d+ in GSM-7 without them", message)
+    assert f"sent: {row['segments']} {row['alphabet']} pages, without " in message
+    assert row["text"] == sent
+
+
+def test_the_opt_in_dutch_table_keeps_it_gsm7_and_what_is_sent_is_what_was_previewed(
+        tmp_path: Path) -> None:
+    tables = dict(CONFIG.gsm7_substitutions)
+    tables["nl"] = tables["nl"].model_copy(update={"enabled": True})
+    config = CONFIG.model_copy(update={"gsm7_substitutions": tables})
+    row, sent = _cb_forms(config, tmp_path)
+    assert row["alphabet"] == "GSM-7"
+    assert "België" not in row["text"]
+    assert "Belgie" in row["text"]
+    assert any(code == "render.text.gsm7-substituted" and "ë→e" in message
+               for code, message in row["notes"])
+    assert row["text"] == sent
+    (tmp_path / "off").mkdir()
+    before, _ = _cb_forms(CONFIG, tmp_path / "off")
+    assert row["dropped"] == []  # GSM-7: the description fits
+    assert "nl-NL:impact" in before["dropped"]  # without: the description had to go
