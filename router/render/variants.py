@@ -106,6 +106,12 @@ class RenderedAlert:
         return tuple(v.language for v in self.variants)
 
     @property
+    def authored(self) -> tuple[str, ...]:
+        """Languages with the authority's own text (an ``<info>`` or the ``<note>``), not
+        template text only; channels that pick languages use it to keep them."""
+        return tuple(v.language for v in self.variants if v.origin != "template")
+
+    @property
     def assets(self) -> tuple[Asset, ...]:
         """The spoken audio made so far, then the linked sign-language clips."""
         clips = tuple(_clip(r) for r in self.sign_language if r.get("uri"))

@@ -177,3 +177,35 @@ def test_the_opt_in_dutch_table_keeps_it_gsm7_and_what_is_sent_is_what_was_previ
     before, _ = _cb_forms(CONFIG, tmp_path / "off")
     assert row["dropped"] == []  # GSM-7: the description fits
     assert "nl-NL:impact" in before["dropped"]  # without: the description had to go
+
+
+# -- item 2: the authority's own words reach cell broadcast in any language ------------------
+
+def test_an_arabic_only_alert_broadcasts_the_authoritys_arabic_beside_the_templates(
+        tmp_path: Path) -> None:
+    raw = (EXAMPLES / "nl-alert-fire.xml").read_text(encoding="utf-8")
+    raw = raw[:raw.index("  <info>\n    <language>en-GB")] + "</alert>\n"
+    arabic = {"nl-NL": "ar", "Grote brand in Rotterdam-Zuid": "حريق كبير في روتردام",
+              "Ga naar binnen. Sluit ramen en deuren. Zet mechanische ventilatie uit.":
+              "ادخل إلى المبنى. أغلق النوافذ والأبواب.",
+              "<senderName>": "<expires>2099-01-01T00:00:00+01:00</expires><senderName>"}
+    for old, new in arabic.items():
+        raw = raw.replace(old, new)
+    alert = alert_of(raw.encode())
+    rendered = Renderer(CONFIG).render(alert)
+    assert rendered.authored == ("ar",)
+    channel = CellBroadcastChannel("cb", {"url": "http://127.0.0.1:9",
+                                   "state_file": str(tmp_path / "l.json")},
+                                   transport=RecordingCbc())
+    [row] = preview(rendered, {"cb": channel.capabilities}, {}, alert)
+    asyncio.run(channel.send(Delivery("01A", "cb", "01A/cb", alert, raw.encode(),
+                                      variants=rendered)))
+    channel.ledger.close()
+    [message] = channel.transport.written  # type: ignore[attr-defined]
+    shown = parse_write(ecbe_body(message, "t"))
+    assert "حريق كبير في روتردام" in shown["display"]
+    assert "ادخل إلى المبنى" in shown["display"]
+    assert shown["alphabet"] == "ucs2"
+    assert row.languages == ("nl", "en", "ar")
+    assert row.fitted.text == shown["display"]
+    assert "render.language.authored-added" in [code for code, _ in row.notes]
