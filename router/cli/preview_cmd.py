@@ -57,7 +57,7 @@ def _setup(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 def _report(path: Path, renderer: Any, capabilities: dict[str, Any]) -> dict[str, Any]:
     from router.cap import has_errors, parse_cap  # noqa: PLC0415
-    from router.render import fit_findings, preview  # noqa: PLC0415
+    from router.render import fit_findings, preview, short_findings  # noqa: PLC0415
 
     outcome = parse_cap(path.read_bytes())
     if outcome.document is None:
@@ -67,7 +67,7 @@ def _report(path: Path, renderer: Any, capabilities: dict[str, Any]) -> dict[str
     rows = preview(rendered, capabilities, renderer.config.reference_forms,
                    outcome.document.alert)
     channel_rows = [r for r in rows if r.kind == "channel"]
-    findings = list(rendered.findings) + fit_findings(channel_rows)
+    findings = list(rendered.findings) + fit_findings(channel_rows) + short_findings(rows)
     return {
         "file": str(path), "readable": True, "languages": list(rendered.languages),
         "ok": not has_errors(findings) and all(r.fits for r in channel_rows),

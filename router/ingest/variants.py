@@ -23,7 +23,7 @@ from router.ingest.access import readable_record
 from router.ingest.context import IngestContext
 from router.ingest.problems import ProblemError
 from router.ingest.schemas import AssetOut, FormOut, LanguageVariantOut, SlotOut, VariantsOut
-from router.render import RenderedAlert, fit_findings, preview
+from router.render import RenderedAlert, fit_findings, preview, short_findings
 from router.store import AssetRecord
 
 log = structlog.get_logger("tocsin.render")
@@ -74,7 +74,7 @@ def variants_out(ctx: IngestContext, alert_id: str, rendered: RenderedAlert,
         alert_id=alert_id, languages=list(rendered.languages),
         findings=list(rendered.findings) + [  # the channels' notes (UCS-2 cost, ...)
             f for f in fit_findings([r for r in rows if r.notes])
-            if f.code != "render.fit.too-long"],
+            if f.code != "render.fit.too-long"] + short_findings(rows),
         variants=[LanguageVariantOut(
             language=v.language, origin=v.origin, info_index=v.info_index,
             full_text=v.full_text, screen_reader_text=v.screen_reader_text,

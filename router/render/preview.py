@@ -68,13 +68,13 @@ def _segments(budget: TextBudget, text: str) -> int | None:
 
 
 def _row(rendered: RenderedAlert, target: str, kind: str, language: str,
-         budget: TextBudget | None) -> FormRow:
+         budget: TextBudget | None, *, short: bool = False) -> FormRow:
     if budget is None:
         variant = rendered.variant(language)
         text = variant.summary if variant else ""  # the longest form
         return FormRow(target, kind, "no limit",
                        FittedText(language, text, len(text), len(text)), unlimited=True)
-    fitted = rendered.fit(language, budget)
+    fitted = rendered.fit_short(language, budget) if short else rendered.fit(language, budget)
     return FormRow(target, kind, budget.name, fitted, _segments(budget, fitted.text))
 
 
@@ -105,8 +105,19 @@ def preview(rendered: RenderedAlert, channels: Mapping[str, Capabilities],
     for name, limit in reference_forms.items():
         for language in rendered.languages:
             rows.append(_row(rendered, name, "reference", language,
-                             CharacterBudget(f"{limit} characters", limit)))
+                             CharacterBudget(f"{limit} characters", limit), short=True))
     return rows
+
+
+def short_findings(rows: list[FormRow]) -> list[Finding]:
+    """A finding for every reference short form nothing fits, naming the shortest
+    candidate and its length."""
+    return [warning(
+        "render.short.none-fits", f"/variants/{row.target}/{row.fitted.language}",
+        f"no {row.target} form fits for {row.fitted.language}: the shortest candidate is "
+        f"{row.fitted.cost} of {row.fitted.limit} characters: {row.fitted.text!r}; "
+        "write a shorter <headline>")
+        for row in rows if row.kind == "reference" and not row.fitted.fits]
 
 
 def fit_findings(rows: list[FormRow]) -> list[Finding]:

@@ -22,6 +22,7 @@ alert's other languages as written, then template-only languages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from router.cap import Finding
@@ -131,7 +132,8 @@ class Renderer:
                 f"{language} text scores {b.metric} {b.value:g}; wanted {b.wanted} "
                 f"{b.limit:g}") for b in readability.breaches(scores, limits)]
         return LanguageVariant(language, origin, index, full_text + link, spoken + link,
-                               filled, scores)
+                               filled, scores, _short_candidates(filled, safe(src.event).text
+                                                                 if src.event else ""))
 
     def _cap_variant(self, alert: Alert, info: Info, index: int,
                      findings: list[Finding]) -> LanguageVariant:
@@ -184,7 +186,7 @@ class Renderer:
         # only text written in ``language``: the template texts, the labels and the
         # times; the authority's place and sender names were written in another
         # language and are left out, each named in a finding (no language mixing)
-        src = replace(authored, source="", areas="", hazard=hazard.text[language],
+        src = replace(authored, source="", areas="", event="", hazard=hazard.text[language],
                       impact="", guidance=" ".join(g.text[language] for g in guides),
                       status=self._marker(alert, language, index, findings))
         scratch: list[Finding] = []
@@ -325,6 +327,25 @@ _SLOT_MEANING = {"source": "who sends it (senderName)",
                  "hazard": "what the hazard is (headline/event)",
                  "where": "where (areaDesc)", "guidance": "what to do (instruction)",
                  "time": "when"}
+
+
+_FIRST_SENTENCE = re.compile(r"^.*?[.!?](?=\s|$)", re.DOTALL)
+
+
+def _short_candidates(slots: tuple[tuple[str, str], ...], event: str) -> tuple[str, ...]:
+    """The short forms tried when even the fewest slots are too long, best first (the
+    headline first): headline + place + one instruction, the headline alone, then
+    the event + place + one instruction. Whole sentences only, never a cut word; the
+    exercise marker stays in front of each."""
+    filled = dict(slots)
+    match = _FIRST_SENTENCE.match(filled.get("guidance", ""))
+    one = match.group(0) if match else filled.get("guidance", "")
+    status, headline, where = filled.get("status", ""), filled.get("hazard", ""), \
+        filled.get("where", "")
+    candidates = [(status, headline, where, one), (status, headline),
+                  (status, sentence(event), where, one) if event else ()]
+    texts = ["\n".join(p for p in parts if p) for parts in candidates if parts]
+    return tuple(dict.fromkeys(t for t in texts if t))
 
 
 def _resource(resource: Resource) -> dict[str, object]:

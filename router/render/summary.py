@@ -44,6 +44,7 @@ class SlotSource:
     guidance: str
     times: tuple[datetime | None, datetime | None, datetime]  # from, until, issued
     link: str
+    event: str = ""  # the CAP <event>, for the short forms
     status: str = ""  # the exercise/test marker in this language, as the library has it
     note: str = ""  # an exercise's <note>, in the authority's own variants only
 
@@ -58,6 +59,7 @@ def cap_source(alert: Alert, info: Info, guidance_fallback: str) -> SlotSource:
         guidance=info.instruction or guidance_fallback,
         times=(start, info.expires, alert.sent),
         link=info.web or "",
+        event=info.event or "",
     )
 
 

@@ -60,6 +60,10 @@ class LanguageVariant:
     screen_reader_text: str
     slots: tuple[tuple[str, str], ...]
     readability: dict[str, float] = field(default_factory=dict)
+    short: tuple[str, ...] = ()
+    """Short-form candidates beyond the slot drops, best first: the headline with the
+    place and one instruction, the headline alone, the event with the place and one
+    instruction (each after the exercise marker); see ``RenderedAlert.fit_short``."""
 
     @property
     def summary(self) -> str:
@@ -164,13 +168,32 @@ class RenderedAlert:
                 return fitted
         return fitted
 
+    def fit_short(self, language: str, budget: TextBudget) -> FittedText:
+        """The longest summary form that fits, else the first short candidate that fits
+        (headline first); else the shortest of all, not fitting (``fits`` False), for
+        the finding that names it. Reference short forms (``short-90``) use this."""
+        fitted = self.fit(language, budget)
+        variant = self.variant(language)
+        if fitted.fits or variant is None:
+            return fitted
+        tried = [fitted]
+        for text in variant.short:
+            candidate = FittedText(language, text, budget.cost(text), budget.limit,
+                                   ("short",))
+            if candidate.fits:
+                return candidate
+            tried.append(candidate)
+        return min(tried, key=lambda f: f.cost)
+
     def to_json(self) -> str:
         body = {
             "version": self.version, "drop_order": self.drop_order,
             "variants": [{"language": v.language, "origin": v.origin,
                           "info_index": v.info_index, "full_text": v.full_text,
                           "screen_reader_text": v.screen_reader_text, "slots": v.slots,
-                          "readability": v.readability} for v in self.variants],
+                          "readability": v.readability,
+                          **({"short": v.short} if v.short else {})}
+                         for v in self.variants],
             "findings": [f.model_dump(mode="json") for f in self.findings],
             "icon": {"id": self.icon.id, "alt": self.icon.alt} if self.icon else None,
             "cadence": {"id": self.cadence.id, "severity": self.cadence.severity,
@@ -188,7 +211,8 @@ class RenderedAlert:
             raise ValueError(f"stored variants have layout version {body.get('version')}, "
                              f"this Tocsin reads {RENDER_VERSION}")
         return cls(
-            variants=tuple(LanguageVariant(**{**v, "slots": tuple(map(tuple, v["slots"]))})
+            variants=tuple(LanguageVariant(**{**v, "slots": tuple(map(tuple, v["slots"])),
+                                              "short": tuple(v.get("short", ()))})
                            for v in body["variants"]),
             drop_order=tuple(body["drop_order"]),
             findings=tuple(Finding.model_validate(f) for f in body["findings"]),

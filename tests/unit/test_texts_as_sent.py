@@ -22,7 +22,7 @@ from router.assets import load_accessibility
 from router.cap import parse_cap
 from router.cap.model import Alert
 from router.channel import Delivery, Receipt, Recipient
-from router.render import AccessibilityConfig, Renderer, preview
+from router.render import AccessibilityConfig, Renderer, preview, short_findings
 
 NOW = datetime.now(UTC)
 
@@ -209,3 +209,28 @@ def test_an_arabic_only_alert_broadcasts_the_authoritys_arabic_beside_the_templa
     assert row.languages == ("nl", "en", "ar")
     assert row.fitted.text == shown["display"]
     assert "render.language.authored-added" in [code for code, _ in row.notes]
+
+
+# -- item 4: short forms that fit ---------------------------------------------------------
+
+def test_short_90_fits_the_shipped_fire_alert_headline_first() -> None:
+    alert = alert_of((EXAMPLES / "nl-alert-fire.xml").read_bytes())
+    rendered = Renderer(CONFIG).render(alert)
+    rows = {r.fitted.language: r for r in preview(rendered, {}, {"short-90": 90})}
+    assert rows["nl-NL"].fitted.fits
+    assert rows["nl-NL"].fitted.text.startswith("Grote brand in Rotterdam-Zuid")
+    assert rows["en-GB"].fitted.fits
+    assert short_findings(list(rows.values())) == []
+
+
+def test_short_90_reports_when_nothing_fits_naming_the_shortest_candidate() -> None:
+    long = ("Zeer grote brand met giftige rook bij het chemiebedrijf aan de Waalhaven in "
+            "Rotterdam-Zuid en omgeving")
+    raw = (EXAMPLES / "nl-alert-fire.xml").read_text(encoding="utf-8").replace(
+        "Grote brand in Rotterdam-Zuid", long).replace(
+        "<event>Grote brand</event>", f"<event>{long}</event>")
+    rendered = Renderer(CONFIG).render(alert_of(raw.encode()))
+    rows = [r for r in preview(rendered, {}, {"short-90": 90}) if r.fitted.language == "nl-NL"]
+    [finding] = short_findings(rows)
+    assert finding.code == "render.short.none-fits"
+    assert long in finding.message
