@@ -39,6 +39,8 @@ import structlog
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from verdicts import figure, verdict  # noqa: E402  (sibling module, bench/ on sys.path)
+
 from channels.sms import SmsChannel  # noqa: E402
 from router.audience import Subscriber  # noqa: E402
 from router.cap import parse_cap  # noqa: E402
@@ -193,6 +195,11 @@ async def run(args: argparse.Namespace) -> None:
           f"{growth:.1f} MB (target <= {RSS_TARGET_MB:.0f} MB for 100,000)")
     print(f"projected for 1,000,000 recipients at {people:.0f}/s: "
           f"{1_000_000 / people / 60:.1f} min")
+    verdict("sms_fanout", "tocsin_over_smpp_ceiling", ratio, f">= {RATIO_TARGET:g}",
+            ratio >= RATIO_TARGET)
+    verdict("sms_fanout", "peak_rss_growth_mb", growth, f"<= {RSS_TARGET_MB:g}",
+            growth <= RSS_TARGET_MB)
+    figure("sms_fanout", "recipients_per_s", people)
 
 
 def main() -> None:

@@ -35,6 +35,8 @@ import aiohttp
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from verdicts import figure  # noqa: E402  (sibling module, bench/ on sys.path)
+
 from channels.eudi_wallet import WalletChannel  # noqa: E402
 from channels.eudi_wallet.keys import b64url_decode, generate_demo_keys  # noqa: E402
 from channels.eudi_wallet.webpush import Subscription, encrypt  # noqa: E402
@@ -168,6 +170,8 @@ def main() -> int:
     print(f"channel / bare                  {wallet_rate / bare_rate:10.2f}")
     print(f"RFC 8291 encryption alone       {cost:10.0f} us/message "
           f"({1e6 / cost:.0f} messages/s on one core)")
+    figure("wallet", "channel_over_bare_post_loop", wallet_rate / bare_rate)
+    figure("wallet", "encryption_us_per_message", cost)
     return 0
 
 
