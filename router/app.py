@@ -23,7 +23,7 @@ from router.assets.speech import SpeechWorker
 from router.assets.tts import Speaker
 from router.audience import AudienceStore
 from router.audience.subscriber_csv import read_rows
-from router.channel import LateReceipts
+from router.channel import Channel, KeepsChannelState, LateReceipts
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
@@ -275,6 +275,16 @@ def signature_checker(settings: Settings) -> SignatureChecker:
                             skew=timedelta(seconds=settings.signature_clock_skew_s))
 
 
+def _hand_durable_state(channels: dict[str, Channel], stores: Stores) -> None:
+    """Give each channel the durable areas it asks for: its message ledger (late
+    receipts find their recipients after a restart) and its channel state."""
+    for name, channel in channels.items():
+        if isinstance(channel, LateReceipts):
+            channel.use_message_ledger(stores.audience.message_ledger(name))
+        if isinstance(channel, KeepsChannelState):  # shared by every node on the store
+            channel.use_channel_state(stores.channel_state.for_channel(name))
+
+
 def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
     """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
@@ -290,9 +300,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
                                    max_batch=settings.group_commit_max)
     store = stores.alerts
     auth, approval = _principals(settings, app, set(channels), store)
-    for name, channel in channels.items():  # late receipts find recipients after restarts
-        if isinstance(channel, LateReceipts):
-            channel.use_message_ledger(stores.audience.message_ledger(name))
+    _hand_durable_state(channels, stores)
     recorder = Recorder(store, build_metrics(set(channels), profiles, router.config))
     context = IngestContext(settings=settings, profiles=profiles, router=router,
                             store=store, audience=stores.audience, auth=auth, recorder=recorder,

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 from router.audience import AudienceStore
 from router.audience.sqlite import SqliteAudienceStore
+from router.channel_state import ChannelStateStore
+from router.channel_state.sqlite import SqliteChannelStateStore
 from router.errors import ConfigurationError
 from router.store import AlertStore, SqliteStore
 
@@ -42,6 +44,7 @@ class Stores:
 
     alerts: AlertStore
     audience: AudienceStore
+    channel_state: ChannelStateStore
     url: str
     """The store URL as the operator would recognise it (no password: logged)."""
     _open: Callable[[], Awaitable[None]]
@@ -87,5 +90,6 @@ def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256) -> Sto
     path = sqlite_path(url, data_dir)
     alerts = SqliteStore(path, max_batch=max_batch)
     return Stores(alerts=alerts, audience=SqliteAudienceStore(alerts),
+                  channel_state=SqliteChannelStateStore(alerts),
                   url=f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}",
                   _open=alerts.open, _close=alerts.close)
