@@ -46,7 +46,7 @@ from router.ingest.audit_trail import principal_of
 from router.ingest.authorise import authorise, forbidden
 from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
-from router.ingest.problems import ProblemError
+from router.ingest.problems import ProblemError, reject_unknown_parameters
 from router.ingest.schemas import (
     Accepted,
     AlertList,
@@ -69,6 +69,10 @@ CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
 INLINE_PARSE_BYTES = 64 * 1024
 """Bodies up to this size are validated on the event loop (about a millisecond at
 most); larger ones in a worker thread so that one big alert cannot stall the rest."""
+
+LIST_QUERY = frozenset({"state", "since", "cursor", "limit"})
+"""The parameters ``GET /api/v1/alerts`` understands; any other is a 400, because a
+misspelt filter (``?status=cancelled``) silently ignored answers a different question."""
 
 log = structlog.get_logger("tocsin.ingest")
 
@@ -284,6 +288,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     principal = await ctx.auth.authenticate(request.headers.get("Authorization"))
     ctx.auth.require(principal, Role.READ)
     query = request.query
+    reject_unknown_parameters(query, LIST_QUERY)
     try:
         state = AlertState(query["state"]) if "state" in query else None
     except ValueError as exc:
@@ -309,7 +314,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ProblemError(400, "query.cursor", "Bad cursor", str(exc)) from exc
     return _json(AlertList(items=[_alert_out(r) for r in page.items],
-                           next_cursor=page.next_cursor))
+                           next_cursor=page.next_cursor, total=page.total))
 
 
 async def healthz(_request: web.Request) -> web.Response:

@@ -253,6 +253,9 @@ class StoredKey:
 class AlertPage:
     items: list[AlertRecord]
     next_cursor: str | None
+    total: int
+    """Alerts matching the filters over every page (the cursor left aside), so that an
+    operator's tooling knows how many there are without paging through them."""
 
 
 @dataclass(frozen=True)

@@ -792,25 +792,30 @@ class SqliteStore:
                    authorities: Collection[str] | None = None) -> AlertPage:
         """A page of alerts; ``authorities``: only theirs (None: everyone's)."""
         after = decode_cursor(cursor) if cursor else 0
-        clauses, params = ["seq > ?"], [after]
+        clauses: builtins.list[str] = []
+        params: builtins.list[object] = []
         if authorities is not None:
             clauses.append("authority IN (" + ",".join("?" * len(authorities)) + ")"
                            if authorities else "0")
-            params.extend(authorities)  # type: ignore[arg-type]
+            params.extend(authorities)
         if state is not None:
             clauses.append("state = ?")
-            params.append(state.value)  # type: ignore[arg-type]
+            params.append(state.value)
         if since is not None:
             clauses.append("received_at >= ?")
-            params.append(utc_text(since))  # type: ignore[arg-type]
-        where = " AND ".join(clauses)  # fixed fragments; values are bound parameters
-        sql = "SELECT * FROM alerts WHERE " + where + " ORDER BY seq LIMIT ?"  # noqa: S608
+            params.append(utc_text(since))
+        where = " AND ".join(clauses) or "1"  # fixed fragments; values are bound parameters
+        sql = ("SELECT * FROM alerts WHERE seq > ? AND " + where  # noqa: S608
+               + " ORDER BY seq LIMIT ?")
+        count_sql = "SELECT count(*) FROM alerts WHERE " + where  # noqa: S608
 
         def read(conn: sqlite3.Connection) -> AlertPage:
-            rows = conn.execute(sql, (*params, limit + 1)).fetchall()
+            rows = conn.execute(sql, (after, *params, limit + 1)).fetchall()
+            total = int(conn.execute(count_sql, params).fetchone()[0])
             items = [_record(conn, row) for row in rows[:limit]]
             more = len(rows) > limit
-            return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None)
+            return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None,
+                             total)
 
         return await self._read(read)
 
