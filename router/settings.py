@@ -207,6 +207,10 @@ class Settings(BaseSettings):
         description="live event streams (GET /api/v1/alerts/{id}/events) one API key may "
                     "hold open at once; the next is 429 sse.too-many-streams")
     default_profile: str = "cap12"
+    expired_on_arrival: Literal["warn", "reject"] = Field(
+        default="warn", description="an alert whose every <expires> is already past when "
+        "it arrives: accepted with the warning cap.expires.past (warn), or refused with "
+        "422 and that finding as an error (reject)")
     profile_dirs: list[Path] = Field(default_factory=list)
     routes_file: Path = Path("config/routes.yaml")
     authorities: list[Authority] = Field(default_factory=list)

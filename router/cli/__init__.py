@@ -57,9 +57,9 @@ def tocsin_version() -> str:
 
 def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
     yield parser
-    for action in parser._actions:  # noqa: SLF001  (argparse keeps sub-parsers here only)
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
-            for choice in action._choices_actions:  # noqa: SLF001  (the listed help lines)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
                 choice.help = plain(choice.help)
             for sub in dict.fromkeys(action.choices.values()):
                 yield from _parsers(sub)
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         each.formatter_class = argparse.RawDescriptionHelpFormatter
         each.description = plain(each.description)
         each.epilog = plain(each.epilog)
-        for action in each._actions:  # noqa: SLF001
+        for action in each._actions:
             action.help = plain(action.help)
     return parser
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import structlog
@@ -38,8 +39,9 @@ from aiohttp import web
 from pydantic import BaseModel
 from ulid import ULID
 
-from router.cap import Alert, Finding, FindingSeverity, XmlLimits
+from router.cap import Alert, Finding, FindingSeverity, ParseOutcome, XmlLimits
 from router.cap.findings import error
+from router.cap.rules import arrival_findings
 from router.errors import ReferenceForbiddenError, StoreUnavailableError
 from router.ingest.access import not_found, readable_authorities, readable_record
 from router.ingest.audit_trail import principal_of
@@ -144,6 +146,9 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
     checked = await _check(ctx, body, profile)
     outcome = checked.outcome
     document = outcome.document
+    if document is not None:
+        outcome = with_arrival_findings(outcome, document.alert,
+                                        ctx.settings.expired_on_arrival == "reject")
     if not outcome.readable or (document is None and not outcome.findings):
         first = outcome.findings[0] if outcome.findings else None
         raise ProblemError(400, first.code if first else "xml.malformed",
@@ -227,6 +232,14 @@ async def _check(ctx: IngestContext, body: bytes, profile: str) -> CheckedAlert:
         return read_alert(body, ctx.profiles, profile, ctx.signatures, limits)
     return await asyncio.to_thread(read_alert, body, ctx.profiles, profile, ctx.signatures,
                                    limits)
+
+
+def with_arrival_findings(outcome: ParseOutcome, alert: Alert,
+                          reject_expired: bool) -> ParseOutcome:
+    """The outcome with what is wrong at this moment (``cap.expires.past``) added, so
+    that a 422 lists it with the rest and a 202 carries it as a warning."""
+    arrival = arrival_findings(alert, datetime.now(UTC), reject_expired=reject_expired)
+    return replace(outcome, findings=[*outcome.findings, *arrival]) if arrival else outcome
 
 
 def _alert_out(record: AlertRecord) -> AlertOut:

@@ -13,8 +13,8 @@ from router.cli import build_parser, main
 
 def _every_parser(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     found = [parser]
-    for action in parser._actions:  # noqa: SLF001
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
             for sub in dict.fromkeys(action.choices.values()):
                 found += _every_parser(sub)
     return found

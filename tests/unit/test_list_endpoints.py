@@ -35,12 +35,15 @@ async def test_unknown_parameters_are_400_and_pages_carry_the_total(tmp_path: Pa
         assert misspelt.content_type == "application/problem+json"
         problem = await misspelt.json()
         assert problem["code"] == "query.unknown-parameter"
-        assert "status" in problem["detail"] and "state" in problem["detail"]
+        assert "status" in problem["detail"]
+        assert "state" in problem["detail"]
 
         first = await (await client.get("/api/v1/alerts?limit=2", headers=AUTH)).json()
-        assert len(first["items"]) == 2 and first["total"] == 3
+        assert len(first["items"]) == 2
+        assert first["total"] == 3
         second = await (await client.get(f"/api/v1/alerts?limit=2&cursor={first['next_cursor']}",
                                          headers=AUTH)).json()
-        assert len(second["items"]) == 1 and second["total"] == 3
+        assert len(second["items"]) == 1
+        assert second["total"] == 3
         none = await (await client.get("/api/v1/alerts?state=cancelled", headers=AUTH)).json()
         assert none == {"items": [], "next_cursor": None, "total": 0}
