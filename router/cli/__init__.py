@@ -20,6 +20,7 @@ import structlog
 from router.cli import (
     approval_cmd,
     audit_cmd,
+    check_config_cmd,
     keys_cmd,
     mock_cmd,
     preview_cmd,
@@ -32,7 +33,7 @@ from router.cli import (
 )
 
 _COMMANDS = (serve_cmd, send_cmd, retry_cmd, validate_cmd, routes_cmd, keys_cmd, mock_cmd,
-             preview_cmd, subscribers_cmd, audit_cmd, approval_cmd)
+             preview_cmd, subscribers_cmd, audit_cmd, approval_cmd, check_config_cmd)
 
 
 _LITERAL = re.compile(r"``([^`]+)``|`([^`]+)`")
