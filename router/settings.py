@@ -129,6 +129,10 @@ class Authority(BaseModel):
         default_factory=list, description="authorities whose alerts it may update, cancel "
                                           "and approve")
     read: Literal["own", "all"] = "own"
+    forward_unknown_references: bool = Field(
+        default=False, description="true: an Update or Cancel whose references name no "
+        "alert in this store is routed and sent (alerts first announced through another "
+        "system); false: it is held as held_unknown_reference and sent nowhere")
 
     @field_validator("key_hashes")
     @classmethod

@@ -181,6 +181,7 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         variants=rendered.to_json() if rendered else None,
         speech_pending=ctx.speech and rendered is not None, hold=authorised.hold,
         reference_authorities=authorised.reference_authorities,
+        forward_unknown_references=authority.forward_unknown_references,
         signature=checked.signature.to_json() if checked.signature else None,
         principal=principal_of(request, authority.name),
     )

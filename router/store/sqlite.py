@@ -77,6 +77,7 @@ from router.store.subscribers import (
     outcome_counts,
     upsert_subscribers,
 )
+from router.store.unknown_references import held_finding, held_for_unknown_references
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -240,14 +241,19 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
         resolved.append((position, ref, row["id"] if row else None))
 
     now = utc_text(new.received_at)
-    held = new.hold is not None
+    unknown = held_for_unknown_references(alert.msg_type, [t for _p, _r, t in resolved],
+                                          forward_unknown=new.forward_unknown_references)
+    if unknown:
+        warnings.append(held_finding(alert.msg_type))
+    held = new.hold is not None and not unknown
+    state = (AlertState.HELD_UNKNOWN_REFERENCE if unknown else
+             AlertState.PENDING_APPROVAL if held else AlertState.ACCEPTED)
     conn.execute(
         "INSERT INTO alerts (id, sender, identifier, sent_utc, sent, status, msg_type, state, "
         "profile, authority, source_version, content_hash, received_at, findings, raw, "
         "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.id, alert.sender, alert.identifier, sent_utc, alert.sent.isoformat(),
-         alert.status.value, alert.msg_type.value,
-         (AlertState.PENDING_APPROVAL if held else AlertState.ACCEPTED).value, new.profile,
+         alert.status.value, alert.msg_type.value, state.value, new.profile,
          new.authority, new.source_version, new.content_hash, now, _findings_json(warnings),
          new.raw, json.dumps(new.signature) if new.signature is not None else None),
     )
@@ -261,7 +267,9 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
     if new.variants is not None:
         conn.execute("INSERT INTO alert_variants VALUES (?, ?, ?, ?)",
                      (new.id, new.variants, "pending" if new.speech_pending else "off", now))
-    if new.hold is not None:
+    if unknown:
+        pass  # held: nothing planned, nothing applied (router.store.unknown_references)
+    elif new.hold is not None:
         approvals.hold(conn, new.id, new.hold, plan=list(new.plan), deadline=_deadline(new),
                        now=new.received_at)
     else:
