@@ -53,7 +53,8 @@ async def test_a_cancel_of_nothing_known_is_held(tmp_path: Path) -> None:
         out, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
         line = next(line for line in out.decode().splitlines() if body["id"] in line)
-        assert "held_unknown_reference" in line and "NL-VRR-2026-0043" in line
+        assert "held_unknown_reference" in line
+        assert "NL-VRR-2026-0043" in line
 
 
 async def test_the_senders_policy_may_forward_unknown_references(tmp_path: Path) -> None:
@@ -62,7 +63,8 @@ async def test_the_senders_policy_may_forward_unknown_references(tmp_path: Path)
         body = await posted.json()
         assert posted.status == 202, body
         codes = {f["code"] for f in body["warnings"]}
-        assert "ingest.reference.unknown" in codes and "ingest.reference.held" not in codes
+        assert "ingest.reference.unknown" in codes
+        assert "ingest.reference.held" not in codes
         status = await (await client.get(body["status_url"],
                                          headers=_headers(RELAY_KEY))).json()
         assert status["lifecycle"] == "accepted"
