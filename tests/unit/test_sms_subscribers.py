@@ -124,6 +124,7 @@ async def test_cancel_reaches_only_those_the_earlier_alert_reached(store: Sqlite
 
 
 async def test_fan_out_stops_when_the_alert_is_cancelled(store: SqliteStore) -> None:
+    await accept(store, "nl-alert-fire.xml", "NL-VRR-2026-0042")  # what the Update updates
     alert = await accept(store, "nl-alert-fire-update.xml", "NL-VRR-2026-0043")
     audience = store.audience("msisdn", claimed("NL-VRR-2026-0043"), alert)
     batches = audience.batches(1)
