@@ -38,8 +38,9 @@ unit: install
 
 test: install system-deps lint typecheck importcheck unit
 
+# Every bench in turn, then one table of all their verdicts (bench/collect.py).
 bench: install
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/collect.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -23,6 +23,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from verdicts import figure
+
 from router.cap import parse_cap
 from router.store import NewAlert, PlannedDelivery, SqliteStore, sqlite
 
@@ -76,7 +78,10 @@ def main() -> int:
     parser.add_argument("--alerts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--quick", action="store_true", help="40 accepts, 2 rounds (smoke test)")
     args = parser.parse_args()
+    if args.quick:
+        args.alerts, args.rounds = 40, 2
     rates: dict[str, list[float]] = {"bare": [], "audited": []}
     with tempfile.TemporaryDirectory(prefix="tocsin-bench-audit-") as tmp:
         for round_ in range(args.rounds):
@@ -90,6 +95,7 @@ def main() -> int:
               + " ".join(f"{v:.0f}" for v in values))
     ratio = statistics.median(rates["audited"]) / statistics.median(rates["bare"])
     print(f"audited / bare = {ratio:.2f}")
+    figure("audit_append", "audited_over_bare", ratio)
     return 0
 
 

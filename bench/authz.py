@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from verdicts import figure, verdict
+
 from router.cap.model import Alert
 from router.profiles import load_profiles
 from router.settings import ApprovalSettings, AreaPolicy, Authority, Settings
@@ -95,20 +97,17 @@ def main() -> int:
         authz_us.append(timed(authorise, repeat))
     parse_median, authz_median = statistics.median(parse_us), statistics.median(authz_us)
     ratio = authz_median / parse_median
-    verdict = authz_median <= TARGET_US
+    passed = authz_median <= TARGET_US
     print(f"alert: {FIXTURE.name} ({len(body)} bytes, {len(alert.infos)} infos, "
           "50-point polygons); policy polygon: 50 vertices, tolerance 250 m")
     print(f"parse+validate (nl-alert)  {parse_median:9.1f} us/alert   (baseline, same run)")
     print(f"authz check                {authz_median:9.1f} us/alert   "
           f"= {ratio:.3f} x parse+validate")
-    print(f"target authz <= {TARGET_US:.0f} us: {'PASS' if verdict else 'MISS'} "
+    print(f"target authz <= {TARGET_US:.0f} us: {'PASS' if passed else 'MISS'} "
           f"({rounds} rounds, medians; a shared machine: read ratios, not absolutes)")
-    for metric, value, target, passed in (
-            ("authz_check_us", authz_median, TARGET_US, verdict),
-            ("parse_validate_us", parse_median, None, None),
-            ("authz_over_parse_validate", ratio, None, None)):
-        print(json.dumps({"bench": "authz", "metric": metric, "value": round(value, 3),
-                          "target": target, "pass": passed}))
+    verdict("authz", "authz_check_us", authz_median, f"<= {TARGET_US:g}", passed)
+    figure("authz", "parse_validate_us", parse_median)
+    figure("authz", "authz_over_parse_validate", ratio)
     return 0
 
 

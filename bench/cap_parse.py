@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from verdicts import figure, verdict
 
 from router.cap import parse_cap
 from router.cap.build import build_alert
@@ -44,6 +45,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "cap"
 SIZES = ("small", "medium", "large")
 RATIO_TARGET = 2.5
 CAPPARSER_TARGET = 10.0
+LARGE_TARGET = 5.0
 
 
 def hardened_parser() -> etree.XMLParser:
@@ -133,7 +135,7 @@ def main() -> int:
 
     print_table(results)
     print_breakdown(FIXTURES / "medium.xml", nl_alert, rounds, budget)
-    return print_verdicts(results["medium"])
+    return print_verdicts(results)
 
 
 def print_table(results: dict[str, dict[str, float]]) -> None:
@@ -172,15 +174,24 @@ def print_breakdown(path: Path, nl_alert: Any, rounds: int, budget: float) -> No
         print(f"  {name:<30}{seconds * 1e6:>9.1f}")
 
 
-def print_verdicts(medium: dict[str, float]) -> int:
+def print_verdicts(results: dict[str, dict[str, float]]) -> int:
+    medium = results["medium"]
     ratio = medium["tocsin"] / medium["lxml+xsd"]
-    verdict = "PASS" if ratio <= RATIO_TARGET else "MISS"
-    print(f"\n{verdict}: medium tocsin / (lxml + XSD) = {ratio:.2f} (target <= {RATIO_TARGET})")
+    lines = [("medium_over_lxml_xsd", ratio, f"<= {RATIO_TARGET:g}", ratio <= RATIO_TARGET)]
+    if "large" in results:
+        large = results["large"]["tocsin"] / results["large"]["lxml+xsd"]
+        lines.append(("large_over_lxml_xsd", large, f"<= {LARGE_TARGET:g}",
+                      large <= LARGE_TARGET))
     if "capparser" in medium:
         speedup = medium["capparser"] / medium["tocsin"]
-        verdict = "PASS" if speedup >= CAPPARSER_TARGET else "MISS"
-        print(f"{verdict}: medium capparser / tocsin = {speedup:.1f} "
-              f"(target >= {CAPPARSER_TARGET})")
+        lines.append(("capparser_over_medium", speedup, f">= {CAPPARSER_TARGET:g}",
+                      speedup >= CAPPARSER_TARGET))
+    print()
+    for metric, value, target, passed in lines:
+        print(f"{'PASS' if passed else 'MISS'}: {metric} = {value:.2f} (target {target})")
+    for metric, value, target, passed in lines:
+        verdict("cap_parse", metric, value, target, passed)
+    figure("cap_parse", "medium_tocsin_us", medium["tocsin"] * 1e6)
     return 0
 
 

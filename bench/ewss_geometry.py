@@ -30,6 +30,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from verdicts import figure  # noqa: E402  (sibling module, bench/ on sys.path)
+
 from channels.galileo_ewss import camf, geometry, mapping  # noqa: E402
 from channels.galileo_ewss.geometry import Shapes  # noqa: E402
 from channels.galileo_ewss.settings import load_tables  # noqa: E402
@@ -130,6 +132,7 @@ def speed(repeat: int) -> None:
                        for p in area.polygons)
         print(f"map {name:15} ({len(alert.infos)} infos, {vertices:5} vertices -> "
               f"{count} messages): {full * 1e3:7.2f} ms = {full / codec:6.0f} x the baseline")
+        figure("ewss_geometry", f"map_{name.replace(' ', '_')}_over_codec", full / codec)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from verdicts import figure
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -143,6 +144,12 @@ async def run(args: argparse.Namespace) -> None:
                       f"server CPU {busy * 100:.1f} % of a core over {args.seconds:.0f} s; "
                       f"idle baseline {idle * 100:.1f} %; "
                       f"difference {max(busy - idle, 0) * 100:.1f} points")
+                figure("hostile_requests", "attribute_flood_peak_rss_kib", hostile[0])
+                figure("hostile_requests", "attribute_flood_over_medium_rss",
+                       hostile[0] / max(medium[0], 1))
+                figure("hostile_requests", "sse_streams_open", len(streams))
+                figure("hostile_requests", "sse_cpu_points_over_idle",
+                       max(busy - idle, 0) * 100)
                 for stream in streams:
                     stream.close()
         finally:

@@ -2,17 +2,22 @@
 aiohttp handler, measured in the same run, on 127.0.0.1 only.
 
 (a) ``bare``:   an aiohttp server whose handler reads the body and returns 202.
-(b) ``tocsin``: ``tocsin serve`` with its SQLite store (WAL, synchronous=FULL, group
-                commit), posting the medium alert (tests/fixtures/cap/medium.xml,
-                two languages, 50-point polygons) under ``?profile=nl-alert``, each
-                request with its own identifier so every one is a new durable alert.
+(b) ``tocsin``: ``tocsin serve --demo`` as shipped (speech, variants, dispatcher on)
+                with its SQLite store (WAL, synchronous=FULL, group commit), posting
+                the medium alert (tests/fixtures/cap/medium.xml, two languages,
+                50-point polygons) under ``?profile=nl-alert``, each request with its
+                own identifier so every one is a new durable alert.
+(c) ``ingest``: the same with ``dispatch_enabled: false`` (an ingest-only node).
 
 Both servers run as separate processes; the load generator is one aiohttp client
 with a fixed number of requests in flight (default 64), a bounded request count
-and a time cap. Prints requests/s and p50/p99 latency, and b/a.
-Targets (issue "Durable ingest service"): b/a >= 0.20, tocsin p99 <= 50 ms.
+and a time cap. Prints requests/s and p50/p99 latency, b/a and c/a, and one JSON
+verdict line per target (``bench/verdicts.py``).
+Targets (issue "Speed"): b/a >= 0.20 with tocsin p99 <= 50 ms at 64 in flight;
+c/a >= 0.30.
 
-Run: ``.venv/bin/python bench/ingest.py [--requests N] [--concurrency C]``.
+Run: ``.venv/bin/python bench/ingest.py [--requests N] [--concurrency C] [--quick]``
+(``--quick``: 100 requests per target, for the smoke test).
 """
 
 from __future__ import annotations
@@ -31,12 +36,14 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
+from verdicts import figure, verdict  # sibling module (bench/ is on sys.path)
 
 REPO = Path(__file__).resolve().parent.parent
 MEDIUM = (REPO / "tests" / "fixtures" / "cap" / "medium.xml").read_bytes()
 KEY = "bench-key-0123456789"
 RATIO_TARGET = 0.20
 P99_TARGET_MS = 50.0
+INGEST_ONLY_TARGET = 0.30
 TIME_CAP_S = 60.0
 
 
@@ -134,45 +141,63 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="100 requests (smoke test)")
     args = parser.parse_args()
+    if args.quick:
+        args.requests = 100
     if args.bare_server:
         bare_server(args.bare_server)
         return 0
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="tocsin-bench-") as data:
-        bare_port, tocsin_port = free_port(), free_port()
+        bare_port = free_port()
         bare = start([sys.executable, __file__, "--bare-server", str(bare_port)], bare_port)
-        tocsin = start([sys.executable, "-m", "router.cli", "serve", "--demo", "--host",
-                        "127.0.0.1", "--port", str(tocsin_port), "--data-dir", data],
-                       tocsin_port, env={
-                           "TOCSIN_DEV_API_KEY": KEY, "TOCSIN_LOG_LEVEL": "warning",
-                           # thousands of posts with one key: the write limit is switched off
-                           "TOCSIN_WRITE_RATE_LIMIT": '{"per_s": 0, "burst": 1}'})
         try:
             results["bare"] = asyncio.run(measure(
                 "bare", f"http://127.0.0.1:{bare_port}/api/v1/alerts", args.requests,
                 args.concurrency))
-            results["tocsin"] = asyncio.run(measure(
-                "tocsin", f"http://127.0.0.1:{tocsin_port}/api/v1/alerts?profile=nl-alert",
-                args.requests, args.concurrency))
+            for name, dispatch in (("tocsin", "true"), ("ingest", "false")):
+                port = free_port()
+                tocsin = start([sys.executable, "-m", "router.cli", "serve", "--demo",
+                                "--host", "127.0.0.1", "--port", str(port),
+                                "--data-dir", str(Path(data) / name)], port, env={
+                    "TOCSIN_DEV_API_KEY": KEY, "TOCSIN_LOG_LEVEL": "warning",
+                    "TOCSIN_DISPATCH_ENABLED": dispatch,
+                    # thousands of posts with one key: the write limit is switched off
+                    "TOCSIN_WRITE_RATE_LIMIT": '{"per_s": 0, "burst": 1}'})
+                try:
+                    results[name] = asyncio.run(measure(
+                        name, f"http://127.0.0.1:{port}/api/v1/alerts?profile=nl-alert",
+                        args.requests, args.concurrency))
+                finally:
+                    tocsin.send_signal(signal.SIGTERM)
+                    tocsin.wait(timeout=30)
         finally:
-            for proc in (bare, tocsin):
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=30)
+            bare.send_signal(signal.SIGTERM)
+            bare.wait(timeout=30)
 
     print(f"medium alert ({len(MEDIUM)} bytes), concurrency {args.concurrency}, "
-          f"{args.requests} requests per target (after 200 warm-up)")
+          f"{args.requests} requests per target (after a warm-up); tocsin = serve --demo "
+          "as shipped, ingest = the same with dispatch_enabled false")
     print(f"{'target':<8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'n':>7}")
     for name, row in results.items():
         print(f"{name:<8}{row['rate']:>10.0f}{row['p50']:>10.1f}{row['p99']:>10.1f}"
               f"{int(row['n']):>7}")
     ratio = results["tocsin"]["rate"] / results["bare"]["rate"]
+    only = results["ingest"]["rate"] / results["bare"]["rate"]
     p99 = results["tocsin"]["p99"]
-    print(f"\n{'PASS' if ratio >= RATIO_TARGET else 'MISS'}: tocsin/bare throughput = "
-          f"{ratio:.2f} (target >= {RATIO_TARGET})")
-    print(f"{'PASS' if p99 <= P99_TARGET_MS else 'MISS'}: tocsin p99 = {p99:.1f} ms "
-          f"(target <= {P99_TARGET_MS:.0f} ms)")
+    lines = [("tocsin_over_bare", ratio, f">= {RATIO_TARGET:g}", ratio >= RATIO_TARGET),
+             ("tocsin_p99_ms", p99, f"<= {P99_TARGET_MS:g}", p99 <= P99_TARGET_MS),
+             ("ingest_only_over_bare", only, f">= {INGEST_ONLY_TARGET:g}",
+              only >= INGEST_ONLY_TARGET)]
+    print()
+    for metric, value, target, passed in lines:
+        print(f"{'PASS' if passed else 'MISS'}: {metric} = {value:.2f} (target {target})")
+    for metric, value, target, passed in lines:
+        verdict("ingest", metric, value, target, passed)
+    figure("ingest", "tocsin_req_per_s", results["tocsin"]["rate"])
+    figure("ingest", "bare_req_per_s", results["bare"]["rate"])
     return 0
 
 

@@ -34,6 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from verdicts import verdict
+
 from router.assets import load_accessibility
 from router.assets.speech import spoken_text
 from router.assets.tts import Speaker
@@ -131,8 +133,9 @@ def main() -> int:
     print(f"medium alert ({len(MEDIUM)} bytes, 2 languages), median of {rounds} rounds:")
     print(f"  parse + validate (nl-alert)  {parse * 1e6:9.1f} us   {1 / parse:8.0f} alerts/s")
     print(f"  render all variants          {render * 1e6:9.1f} us   {1 / render:8.0f} variants/s")
-    verdict = "PASS" if ratio <= TARGET else "MISS"
-    print(f"{verdict}: render / parse = {ratio:.2f} (target <= {TARGET})")
+    print(f"{'PASS' if ratio <= TARGET else 'MISS'}: render / parse = {ratio:.2f} "
+          f"(target <= {TARGET})")
+    verdict("render", "render_over_parse", ratio, f"<= {TARGET:g}", ratio <= TARGET)
     if shutil.which("espeak-ng") is None:
         print("espeak-ng not installed: speech not measured")
         return 0

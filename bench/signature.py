@@ -26,7 +26,6 @@ Run: ``.venv/bin/python bench/signature.py`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from verdicts import figure, verdict  # noqa: E402  (sibling module, bench/ on sys.path)
+
 from router.cap.xmlsafe import parse_xml  # noqa: E402
 from router.profiles import load_profiles  # noqa: E402
 from router.trust import SignatureChecker, load_trust_store, read_alert  # noqa: E402
@@ -112,11 +113,11 @@ def main() -> int:
         print(f"  {name:24} {seconds * 1e6:9.0f} us   {seconds / base:5.2f} x unsigned")
     added = (times["signed (RSA-SHA256)"] - base) / base
     added_ec = (times["signed (ECDSA-SHA256)"] - base) / base
-    verdict = "PASS" if added <= TARGET else "MISS"
     print(f"verification adds {added:.2f} x the unsigned cost (RSA; ECDSA {added_ec:.2f} x); "
-          f"target <= {TARGET} x: {verdict}")
-    print(json.dumps({"bench": "signature", "metric": "verification_added_over_unsigned",
-                      "value": round(added, 3), "target": TARGET, "pass": added <= TARGET}))
+          f"target <= {TARGET} x: {'PASS' if added <= TARGET else 'MISS'}")
+    figure("signature", "verification_added_over_unsigned_ecdsa", added_ec)
+    verdict("signature", "verification_added_over_unsigned", added, f"<= {TARGET:g}",
+            added <= TARGET)
     return 0
 
 

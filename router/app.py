@@ -21,6 +21,8 @@ from aiohttp import web
 from router.assets import AccessibilityConfigError, load_accessibility
 from router.assets.speech import SpeechWorker
 from router.assets.tts import Speaker
+from router.audience import AudienceStore
+from router.audience.subscriber_csv import read_rows
 from router.channel import LateReceipts
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
@@ -37,8 +39,8 @@ from router.registry import build_channels
 from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
 from router.settings import ApiKey, Authority, Settings, hash_api_key
-from router.store import SqliteStore
-from router.store.subscriber_csv import read_rows
+from router.storage import Stores, open_stores
+from router.store import AlertStore
 from router.trust import (
     ApprovalPolicy,
     PolicyConfigError,
@@ -176,7 +178,7 @@ def _load_parts(settings: Settings, public: dict[str, bool]
 
 
 def _principals(settings: Settings, app: web.Application, channels: set[str],
-                store: SqliteStore) -> tuple[Authenticator, ApprovalPolicy]:
+                store: AlertStore) -> tuple[Authenticator, ApprovalPolicy]:
     """Who may call (settings keys, demo keys, keys in the store), each authority's
     compiled policy (a bad polygon file is a ConfigurationError naming it), and the
     approval policy."""
@@ -256,7 +258,7 @@ def dispatch_settings(settings: Settings) -> DispatchSettings:
         breaker_reset_s=settings.dispatch_breaker_reset_s)
 
 
-async def seed_demo_subscribers(store: SqliteStore) -> None:
+async def seed_demo_subscribers(store: AudienceStore) -> None:
     """Demo mode: a few made-up SMS subscribers in the example alert's area, once."""
     if await store.subscriber_count("msisdn") == 0 and DEMO_SUBSCRIBERS.is_file():
         problems: list[str] = []
@@ -273,7 +275,8 @@ def signature_checker(settings: Settings) -> SignatureChecker:
                             skew=timedelta(seconds=settings.signature_clock_skew_s))
 
 
-def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
+def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
+    """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
     mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
     channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
@@ -283,31 +286,33 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     app = web.Application(middlewares=[request_context, rate_limits],
                           client_max_size=settings.max_body_bytes)
     app[THROTTLE] = Throttle(settings)
-    sqlite_store = store or SqliteStore(settings.database_path,
-                                        max_batch=settings.group_commit_max)
-    auth, approval = _principals(settings, app, set(channels), sqlite_store)
+    stores = stores or open_stores(settings.store, settings.data_dir,
+                                   max_batch=settings.group_commit_max)
+    store = stores.alerts
+    auth, approval = _principals(settings, app, set(channels), store)
     for name, channel in channels.items():  # late receipts find recipients after restarts
         if isinstance(channel, LateReceipts):
-            channel.use_message_ledger(sqlite_store.message_ledger(name))
-    recorder = Recorder(sqlite_store, build_metrics(set(channels), profiles, router.config))
+            channel.use_message_ledger(stores.audience.message_ledger(name))
+    recorder = Recorder(store, build_metrics(set(channels), profiles, router.config))
     context = IngestContext(settings=settings, profiles=profiles, router=router,
-                            store=sqlite_store, auth=auth, recorder=recorder,
+                            store=store, audience=stores.audience, auth=auth, recorder=recorder,
                             renderer=Renderer(accessibility),
                             capabilities={n: c.capabilities for n, c in channels.items()},
                             speech=accessibility.tts.enabled, channels=channels,
                             signatures=signatures, approval=approval,
-                            audit=(trail := AuditTrail(sqlite_store, auth, settings)))
+                            audit=(trail := AuditTrail(store, auth, settings)))
     app[CONTEXT] = context
-    dispatcher = Dispatcher(sqlite_store, channels, dispatch_settings(settings), recorder)
-    speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts), settings.data_dir / "assets",
+    dispatcher = Dispatcher(store, channels, dispatch_settings(settings), recorder,
+                            audience=stores.audience)
+    speech = SpeechWorker(store, Speaker(accessibility.tts), settings.data_dir / "assets",
                           enabled=settings.dispatch_enabled and accessibility.tts.enabled)
     context.on_accepted = _each(dispatcher.wake, speech.wake)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         mock_runners = await _start_mock_elements(settings, mock_ports)
-        await sqlite_store.open()
+        await stores.open()
         if settings.demo:
-            await seed_demo_subscribers(sqlite_store)
+            await seed_demo_subscribers(stores.audience)
         if settings.dispatch_enabled:
             await dispatcher.start()
         else:
@@ -321,7 +326,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
             log.info("service.stopping", step="dispatcher")
             await dispatcher.stop(settings.shutdown_timeout)
         log.info("service.stopping", step="store")
-        await sqlite_store.close()
+        await stores.close()
         if mock_runners:
             log.info("service.stopping", step="mock-channels")
         for runner in mock_runners:
@@ -338,7 +343,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     app.cleanup_ctx.append(lambda _app: trail.running(loaded))  # likewise
     if approval.enabled and settings.dispatch_enabled:
         app.cleanup_ctx.append(ApprovalSweeper(
-            sqlite_store, settings.approval_sweep_interval_s).running)
+            store, settings.approval_sweep_interval_s).running)
     app.on_shutdown.append(start_draining)
     add_routes(app)
     return app

@@ -61,6 +61,7 @@ __all__ = [
     "NotApplicableError",
     "PermanentError",
     "PlainVariants",
+    "PreviewForm",
     "Receipt",
     "Recipient",
     "RecipientOutcome",
@@ -103,6 +104,11 @@ class Capabilities:
     run time the delivery ends ``skipped`` with reason ``scope``. True unless the
     adapter declares otherwise, so that a channel that says nothing is treated as the
     one that could do harm."""
+    preview: Callable[[Alert, Variants], Sequence[PreviewForm]] | None = None
+    """What the channel would send for this alert, built by the code ``send`` builds it
+    with (a cell broadcast message as composed and paged, the SMS parts per language),
+    so that ``tocsin preview`` and ``/variants`` show exactly what goes out. Pure and
+    computed only when asked. None: the preview fits each language to ``budget``."""
     send_timeout_s: float | None = None
     """How long one ``send`` (or ``cancel``) may take before the dispatcher gives up on
     the attempt and retries it, when the channel needs longer than the deployment's
@@ -141,6 +147,10 @@ class TextBudget(Protocol):
     def cost(self, text: str) -> int:
         """The units ``text`` uses in the channel's encoding."""
 
+    # Optional: ``gsm7_blockers(text) -> str``, the characters of ``text`` that would
+    # make it go out as UCS-2 (empty: none, or no gain). A budget that has it lets the
+    # renderer apply a language's opt-in GSM-7 substitution table (cell broadcast, SMS).
+
 
 @dataclass(frozen=True)
 class CharacterBudget:
@@ -169,6 +179,9 @@ class FittedText:
     cost: int
     limit: int
     dropped: tuple[str, ...] = ()
+    substituted: tuple[str, ...] = ()
+    """Letters replaced to keep the text in the GSM 7-bit alphabet (``"ë→e"``), by the
+    deployment's opt-in table; empty when nothing was replaced."""
 
     @property
     def overflow(self) -> int:
@@ -177,6 +190,33 @@ class FittedText:
     @property
     def fits(self) -> bool:
         return self.cost <= self.limit
+
+
+@dataclass(frozen=True)
+class PreviewForm:
+    """One message a channel would send: its text and how it is carried.
+
+    ``languages`` are the variants the message is built from (a bilingual NL-Alert
+    is one message of two); ``segments`` the pages or parts it goes out in;
+    ``alphabet`` the coding (``GSM-7``/``UCS-2``) where the channel has one;
+    ``error``, when it cannot be sent, why (``fits`` is then False); ``notes``
+    (code, message) pairs the operator should read (text added or substituted)."""
+
+    slot: str
+    languages: tuple[str, ...]
+    text: str
+    budget: str
+    cost: int
+    limit: int
+    segments: int | None = None
+    dropped: tuple[str, ...] = ()
+    alphabet: str | None = None
+    error: str | None = None
+    notes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def fits(self) -> bool:
+        return self.error is None and self.cost <= self.limit
 
 
 @runtime_checkable

@@ -219,6 +219,10 @@ class Settings(BaseSettings):
     routes_file: Path = Path("config/routes.yaml")
     authorities: list[Authority] = Field(default_factory=list)
     shutdown_timeout: float = Field(default=10.0, gt=0)
+    store: str | None = Field(
+        default=None, description="where alerts and audiences are stored: unset for SQLite "
+        "in the data directory, or a store URL such as sqlite:///var/lib/tocsin/t.sqlite3 "
+        "(router.storage)")
     group_commit_max: int = Field(default=256, ge=1, le=10_000)
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

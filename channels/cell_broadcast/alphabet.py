@@ -40,3 +40,11 @@ def is_gsm7(text: str) -> bool:
 def from_septets(septets: bytes) -> str:
     """The text for unpacked septet values (the inverse of ``to_septets``)."""
     return septets.decode(CODEC)
+
+
+def non_gsm7(text: str) -> str:
+    """The characters of ``text`` outside the GSM 7-bit alphabet, each once, in order
+    (what makes a text UCS-2; ESC counts, as ``to_septets`` refuses it)."""
+    if to_septets(text) is not None:
+        return ""
+    return "".join(dict.fromkeys(char for char in text if to_septets(char) is None))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from channels.cell_broadcast.alphabet import non_gsm7
 from channels.cell_broadcast.coding import (
     GSM7_PER_PAGE,
     MAX_PAGES,
@@ -66,6 +67,11 @@ class CbsBudget:
 
     def cost(self, text: str) -> int:
         return units(text, self.coding(text))
+
+    def gsm7_blockers(self, text: str) -> str:
+        """The characters that make ``text`` UCS-2, each once (empty when it is GSM-7,
+        or when the whole message is UCS-2 anyway: replacing them gains nothing)."""
+        return "" if self.force_ucs2 else non_gsm7(text)
 
     def segments(self, text: str) -> int:
         """CBS pages of the message ``text`` goes out in (``tocsin preview`` shows them).

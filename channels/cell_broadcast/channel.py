@@ -52,7 +52,7 @@ import structlog
 
 from channels.cell_broadcast.area import warning_area
 from channels.cell_broadcast.budget import CbsBudget
-from channels.cell_broadcast.compose import PlannedMessage, plan
+from channels.cell_broadcast.compose import PlannedMessage, plan, preview
 from channels.cell_broadcast.config import CellBroadcastConfig, Deployment, load_deployment
 from channels.cell_broadcast.identifiers import additional_language_id
 from channels.cell_broadcast.ledger import Holding, Ledger, Slot
@@ -132,6 +132,7 @@ class CellBroadcastChannel:
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
             supports_update=True, supports_cancel=True, budget=self.budget, public=True,
+            preview=lambda alert, variants: preview(alert, variants, self.deployment),
             send_timeout_s=send_timeout(self.config.timeout_s, self.deployment))
         self.transport: Transport = transport or EcbeTransport(
             self.config.url, self.config.timeout_s, self.config.cbe_name,

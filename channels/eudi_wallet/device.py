@@ -135,8 +135,8 @@ class Device:
         if key in self.seen:
             raise RefusedError("replay", f"{key} was received before")
         self.seen.add(key)
-        for referenced in document.get("references") or ():
-            self.inbox.pop(referenced, None)  # an Update replaces, a Cancel withdraws
+        for referenced in document.get("references") or ():  # an Update replaces,
+            self.inbox.pop(_canonical_reference(str(referenced)), None)  # a Cancel withdraws
         if document.get("msg_type") == "Cancel":
             return False, document
         shown = inside(document.get("area") or {}, self.position, self.margin_km)
@@ -165,3 +165,16 @@ class Device:
         sent = datetime.fromisoformat(str(document.get("sent")))
         return (f"{document.get('sender')},{document.get('cap_identifier')},"
                 f"{sent.astimezone(UTC).isoformat(timespec='seconds')}")
+
+
+def _canonical_reference(text: str) -> str:
+    """A document reference (``sender,identifier,sent`` with the authority's offset) as
+    the inbox key: the same instant in UTC, so offsets never hide a match."""
+    if text.count(",") < 2:
+        return text
+    sender, identifier, sent = text.rsplit(",", 2)
+    try:
+        moment = datetime.fromisoformat(sent)
+    except ValueError:
+        return text
+    return f"{sender},{identifier},{moment.astimezone(UTC).isoformat(timespec='seconds')}"

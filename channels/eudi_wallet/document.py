@@ -6,7 +6,8 @@ Stage: channel adapter (pure). The document is JSON, signed as a compact JWS
 - ``typ``: ``alert`` (the full document) or ``tickle`` (fetch the full one from ``fetch``);
 - ``iss`` (the operator's issuer id), ``iat`` (signing time, Unix seconds), ``topic``;
 - the CAP message: ``cap_identifier``, ``sender``, ``sent``, ``status``, ``msg_type``,
-  ``references`` (``"sender,identifier,sent"`` strings as CAP writes them);
+  ``references`` (``"sender,identifier,sent"`` strings as CAP writes them, each
+  time with the offset the authority wrote: never rewritten to UTC);
 - from the first ``<info>``: ``event``, ``severity``, ``urgency``, ``certainty``;
   ``expires`` is the latest ``<expires>`` of all infos (null: no end given);
 - ``variants``: per language, ``lang``, ``headline`` and the accessible ``text``
@@ -44,7 +45,6 @@ from datetime import datetime
 from typing import Any
 
 from channels.eudi_wallet.area import area_document
-from channels.eudi_wallet.headers import cap_key_text
 from router.channel import (
     Alert,
     Asset,
@@ -151,6 +151,12 @@ def _latest_expiry(alert: Alert) -> str | None:
     return max(value for value in expiries if value is not None).isoformat()
 
 
+def _reference_text(sender: str, identifier: str, sent: datetime) -> str:
+    """A reference as the authority wrote it: ``sent`` keeps its own offset (a phone
+    shows the time as it was sent; only the push Topic hashes keys in UTC)."""
+    return f"{sender},{identifier},{sent.isoformat(timespec='seconds')}"
+
+
 def _header(delivery: Delivery, kind: str, issuer: str, topic: str,
             now: datetime) -> dict[str, Any]:
     alert = delivery.alert
@@ -161,7 +167,7 @@ def _header(delivery: Delivery, kind: str, issuer: str, topic: str,
         "cap_identifier": alert.identifier, "sender": alert.sender,
         "sent": alert.sent.isoformat(), "status": alert.status.value,
         "msg_type": alert.msg_type.value,
-        "references": [cap_key_text(r.sender, r.identifier, r.sent)
+        "references": [_reference_text(r.sender, r.identifier, r.sent)
                        for r in alert.references or ()],
         "event": first.event if first else None,
         "severity": first.severity.value if first else None,

@@ -22,8 +22,10 @@ recipients are still unsent (the retry offers only those), *permanently* when th
 SMSC refused every message.
 
 A Cancel cannot recall an SMS: it stops the original's fan-out (the audience ends
-when its alert is cancelled) and sends the Cancel's own text -- or ``cancel_text``
-when it has none -- to everyone the original reached.
+when its alert is cancelled) and sends the Cancel's own text to everyone the
+original reached, each in their language: its ``<info>``s, else its ``<note>``, else
+the template library's notice (``notices.Cancel``) -- ``cancel_text`` only when the
+delivery carries no rendered variants at all.
 
 Configuration (``channels.<name>``): ``host`` (127.0.0.1), ``port`` (2775),
 ``system_id``, ``password`` or ``password_env``, ``system_type`` (""), ``binds``
@@ -56,7 +58,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from channels.sms.budget import PartsBudget
-from channels.sms.encoding import Part, reference_for, split
+from channels.sms.encoding import (
+    MAX_PARTS,
+    Coding,
+    Part,
+    Split,
+    part_count,
+    reference_for,
+    split,
+)
 from channels.sms.esme import Bind, SmppSettings
 from channels.sms.fanout import FanOut, FanOutResult
 from channels.sms.journal import JournalAudience
@@ -64,17 +74,20 @@ from channels.sms.late import LateReceipts
 from channels.sms.numbers import InvalidNumberError, check_region, international_digits
 from channels.sms.tracking import ReceiptTracker
 from router.channel import (
+    Alert,
     AreaKind,
     Audience,
     Capabilities,
     Delivery,
     FailureReason,
+    FittedText,
     Health,
     MessageLedger,
     MsgType,
     NotApplicableError,
     PermanentError,
     PlainVariants,
+    PreviewForm,
     Receipt,
     Recipient,
     TransientError,
@@ -169,6 +182,62 @@ def _metrics(counts: Mapping[str, int]) -> dict[str, int]:
             "sms_recipients_expired": counts.get("expired", 0)}
 
 
+def language_parts(variants: Variants, language: str, budget: PartsBudget, key: str
+                   ) -> tuple[FittedText, Split | None]:
+    """One language's text fitted to the budget and split into the parts that go out
+    (None when even the shortest form is too long): what ``send`` submits and what
+    ``preview`` shows, by this one function."""
+    fitted = variants.fit(language, budget)
+    if not fitted.fits:
+        return fitted, None
+    return fitted, split(fitted.text, reference_for(f"{key}/{language}"))
+
+
+def _too_long(fitted: FittedText, budget: PartsBudget) -> str:
+    return (f"the {fitted.language} text needs {fitted.cost} SMS parts even in its "
+            f"shortest form, {fitted.overflow} more than the limit of {budget.limit}")
+
+
+def preview(alert: Alert, variants: Variants, budget: PartsBudget) -> list[PreviewForm]:
+    """Per language, the parts a subscriber who chose it is sent (the same
+    ``language_parts`` as ``send``; the concatenation reference is the delivery's and
+    so not known before it exists)."""
+    forms = []
+    for language in variants.languages:
+        fitted, parts = language_parts(variants, language, budget, alert.identifier)
+        forms.append(PreviewForm(
+            language, (language,), fitted.text, budget.name, fitted.cost, budget.limit,
+            segments=len(parts.parts) if parts else fitted.cost, dropped=fitted.dropped,
+            alphabet=("GSM-7" if parts.coding is Coding.GSM7 else "UCS-2") if parts else None,
+            error=None if parts else _too_long(fitted, budget),
+            notes=_notes(variants, language, fitted, budget)))
+    return forms
+
+
+def _notes(variants: Variants, language: str, fitted: FittedText, budget: PartsBudget
+           ) -> tuple[tuple[str, str], ...]:
+    """Letters replaced by the opt-in table, and the letters that make the whole text
+    UCS-2 with the parts they cost (whether the SMS then went as UCS-2 or shorter)."""
+    notes = []
+    if fitted.substituted:
+        notes.append(("render.text.gsm7-substituted",
+                      f"{', '.join(fitted.substituted)} replaced to keep the SMS in the GSM "
+                      "7-bit alphabet"))
+    whole = variants.fit(language, PartsBudget(MAX_PARTS)).text
+    blockers = budget.gsm7_blockers(whole)
+    if blockers:
+        stand_in = whole.translate({ord(char): "?" for char in blockers})
+        sent = f"sent: {fitted.cost} parts" + (
+            f", without {', '.join(fitted.dropped)}" if fitted.dropped else "")
+        notes.append(("render.text.ucs2",
+                      f"{' '.join(blockers[:20])} {'is' if len(blockers) == 1 else 'are'} not "
+                      f"in the GSM 7-bit alphabet: the whole {language} text takes "
+                      f"{part_count(whole)} UCS-2 parts, {part_count(stand_in)} in GSM-7 "
+                      f"without them ({sent}); a language's table in config/accessibility/"
+                      "gsm7-substitutions.yaml replaces letters, opt-in"))
+    return tuple(notes)
+
+
 class _Texts:
     """Each language's parts, fitted and split once per delivery."""
 
@@ -183,14 +252,10 @@ class _Texts:
             raise PermanentError("the alert has no text to send", FailureReason.INVALID_INPUT)
         self._parts = {}
         for language in self.languages:
-            fitted = variants.fit(language, budget)
-            if not fitted.fits:
-                raise PermanentError(
-                    f"the {language} text needs {fitted.cost} SMS parts even in its shortest "
-                    f"form, {fitted.overflow} more than the limit of {budget.limit}",
-                    FailureReason.TOO_LONG)
-            self._parts[language.lower()] = split(
-                fitted.text, reference_for(f"{self.key}/{language}")).parts
+            fitted, parts = language_parts(variants, language, budget, self.key)
+            if parts is None:
+                raise PermanentError(_too_long(fitted, budget), FailureReason.TOO_LONG)
+            self._parts[language.lower()] = parts.parts
 
     def parts_for(self, recipient: Recipient) -> tuple[Part, ...]:
         if "*" in self._parts:
@@ -216,7 +281,8 @@ class SmsChannel:
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE, AreaKind.GEOCODE}),
             supports_update=True, supports_cancel=True, budget=lambda _lang: self.budget,
-            recipients="msisdn", public=True)
+            recipients="msisdn", public=True,
+            preview=lambda alert, variants: preview(alert, variants, self.budget))
         self.tracker = ReceiptTracker()
         self.late: LateReceipts | None = None
         self._binds: list[Bind] = []
@@ -279,7 +345,12 @@ class SmsChannel:
         return await self._receipt(delivery, audience, result, texts)
 
     async def cancel(self, delivery: Delivery, receipt: Receipt) -> None:
-        own = delivery.alert.msg_type is MsgType.CANCEL and delivery.alert.infos
+        # the Cancel's own text in each recipient's language: its <info>s, else its
+        # <note>, else the template library's notice (all in the rendered variants);
+        # ``cancel_text`` only when nothing was rendered at all
+        own = delivery.alert.msg_type is MsgType.CANCEL and (
+            delivery.alert.infos or (delivery.variants is not None
+                                     and delivery.variants.languages))
         texts = (_Texts(delivery, self.budget) if own
                  else _Texts(delivery, self.budget, self.config.cancel_text))
         key = delivery.idempotency_key

@@ -6,7 +6,10 @@ reported at once, each with its file and path, like the routing loader does.
 - ``accessibility.yaml``: languages, missing-language policy, drop order,
   readability thresholds, cadences, icons, speech;
 - ``abbreviations.yaml``: ``labels_allowed_in_caps``, ``abbreviations``, ``symbols``;
-- ``instructions.yaml``: the template library (``labels``, ``hazards``, ``guidance``).
+- ``instructions.yaml``: the template library (``labels``, ``hazards``, ``guidance``,
+  ``notices``, ``status_markers``);
+- ``gsm7-substitutions.yaml``: per language, the opt-in table of letters replaced so
+  that a text fits the GSM 7-bit alphabet (``gsm7_substitutions``).
 
 A missing directory or file is not an error: its part of the configuration keeps
 its defaults (NL: ``nl`` and ``en`` required, a missing one warns).
@@ -23,7 +26,8 @@ from pydantic import ValidationError
 from router.render.config import AccessibilityConfig
 
 DEFAULT_DIR = Path("config/accessibility")
-_FILES = ("accessibility.yaml", "abbreviations.yaml", "instructions.yaml")
+_FILES = ("accessibility.yaml", "abbreviations.yaml", "instructions.yaml",
+          "gsm7-substitutions.yaml")
 
 
 class AccessibilityConfigError(ValueError):
@@ -48,8 +52,11 @@ def _read(path: Path, problems: list[str]) -> dict[str, Any]:
 
 def load_accessibility(directory: Path = DEFAULT_DIR) -> AccessibilityConfig:
     problems: list[str] = []
-    main, words, library = (_read(directory / name, problems) for name in _FILES)
+    main, words, library, substitutions = (_read(directory / name, problems)
+                                           for name in _FILES)
     merged = {**main, **words}
+    if substitutions:
+        merged["gsm7_substitutions"] = substitutions
     if library:
         merged["templates"] = library
     try:

@@ -5,7 +5,9 @@ variant (full text, screen-reader-safe text, structured summary, readability),
 the icon and attention cadence, and for every configured channel instance
 (``channels`` in the settings; ``--demo`` adds the demo's channels) and each
 reference short form the text it will carry, with its cost, limit, budget use,
-pages/parts where the channel's budget counts them, and the slots dropped.
+pages/parts where the channel's budget counts them, and the slots dropped. Cell
+broadcast and SMS show what their ``send`` builds (the composed message, as one
+message when it is bilingual; the parts per language), by the same code.
 Nothing is sent and no network element is contacted.
 
 Exit status: 0 every form fits and nothing is missing; 1 a form cannot fit or a
@@ -55,19 +57,20 @@ def _setup(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 def _report(path: Path, renderer: Any, capabilities: dict[str, Any]) -> dict[str, Any]:
     from router.cap import has_errors, parse_cap  # noqa: PLC0415
-    from router.render import fit_findings, preview  # noqa: PLC0415
+    from router.render import fit_findings, preview, short_findings  # noqa: PLC0415
 
     outcome = parse_cap(path.read_bytes())
     if outcome.document is None:
         return {"file": str(path), "readable": False,
                 "findings": [f.model_dump(mode="json") for f in outcome.findings]}
     rendered = renderer.render(outcome.document.alert)
-    rows = preview(rendered, capabilities, renderer.config.reference_forms)
+    rows = preview(rendered, capabilities, renderer.config.reference_forms,
+                   outcome.document.alert)
     channel_rows = [r for r in rows if r.kind == "channel"]
-    findings = list(rendered.findings) + fit_findings(channel_rows)
+    findings = list(rendered.findings) + fit_findings(channel_rows) + short_findings(rows)
     return {
         "file": str(path), "readable": True, "languages": list(rendered.languages),
-        "ok": not has_errors(findings) and all(r.fitted.fits for r in channel_rows),
+        "ok": not has_errors(findings) and all(r.fits for r in channel_rows),
         "findings": [f.model_dump(mode="json") for f in findings],
         "icon": rendered.icon.id if rendered.icon else None,
         "cadence": {"id": rendered.cadence.id, "duration_ms": rendered.cadence.duration_ms}
@@ -96,13 +99,19 @@ def _text(report: dict[str, Any]) -> None:
         print(f"  -- {variant['language']} ({variant['origin']}) {scores}")
         for line in variant["summary"].splitlines():
             print(f"     | {line}")
-    print(f"  {'target':18} {'lang':7} {'budget':24} {'cost/limit':>12} {'use':>7} "
+    for form in report["forms"]:
+        if form["kind"] == "channel" and form["segments"] is not None and form["text"]:
+            print(f"  == {form['target']} {form['language']} "
+                  f"({form['segments']} {form['alphabet'] or ''} segments)")
+            for line in form["text"].splitlines():
+                print(f"     | {line}")
+    print(f"  {'target':18} {'lang':13} {'budget':24} {'cost/limit':>12} {'use':>7} "
           f"{'segments':>8}  fits  dropped")
     for form in report["forms"]:
         limit = "-" if form["limit"] is None else str(form["limit"])
         use = "-" if form["use_percent"] is None else f"{form['use_percent']:g}%"
         segments = "-" if form["segments"] is None else str(form["segments"])
-        print(f"  {form['target']:18} {form['language']:7} {form['budget'][:24]:24} "
+        print(f"  {form['target']:18} {form['language'][:13]:13} {form['budget'][:24]:24} "
               f"{str(form['cost']) + '/' + limit:>12} {use:>7} {segments:>8}  "
               f"{'yes' if form['fits'] else 'NO':4}  {', '.join(form['dropped']) or '-'}")
 

@@ -29,6 +29,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, help="port (default 8080; 0 = any free port)")
     parser.add_argument("--data-dir", type=Path,
                         help="where the SQLite store lives (default ./data)")
+    parser.add_argument("--store", metavar="URL",
+                        help="store URL (setting store; default: SQLite in the data "
+                             "directory; sqlite:///path for another file)")
     parser.add_argument("--config", type=Path, help="settings file (YAML)")
     parser.add_argument("--trust-store", type=Path, metavar="PATH",
                         help="XML-DSig trust store: a PEM file or directory of PEM files "
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings(args.config, host=args.host, port=args.port,
-                                 data_dir=args.data_dir, demo=args.demo,
+                                 data_dir=args.data_dir, demo=args.demo, store=args.store,
                                  trust_store=args.trust_store)
     except (ValidationError, FileNotFoundError) as exc:
         print(f"tocsin serve: invalid settings:\n{exc}", file=sys.stderr)

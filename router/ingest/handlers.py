@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -243,7 +244,17 @@ def with_arrival_findings(outcome: ParseOutcome, alert: Alert,
     return replace(outcome, findings=[*outcome.findings, *arrival]) if arrival else outcome
 
 
-def _alert_out(record: AlertRecord) -> AlertOut:
+async def alert_out(ctx: IngestContext, record: AlertRecord) -> AlertOut:
+    """The status answer of ``record``, with the recipient counts of its subscriber
+    deliveries from the audience store (the alert store knows no recipients)."""
+    recipients = await ctx.audience.recipient_counts(
+        [d.idempotency_key for d in record.deliveries]) if ctx.audience else {}
+    return _alert_out(record, recipients)
+
+
+def _alert_out(record: AlertRecord,
+               recipients: Mapping[str, dict[str, int]] | None = None) -> AlertOut:
+    recipients = recipients or {}
     outcome = alert_outcome(record.state.value, record.deliveries)
     return AlertOut(
         id=record.id, state=outcome.state, lifecycle=record.state.value,
@@ -263,7 +274,7 @@ def _alert_out(record: AlertRecord) -> AlertOut:
             next_attempt_at=d.next_attempt_at, last_error=d.last_error, updated_at=d.updated_at,
             history=[AttemptOut(number=a.number, started_at=a.started_at, ended_at=a.ended_at,
                                 outcome=a.outcome, reason=a.reason, error=a.error)
-                     for a in d.history], recipients=d.recipients,
+                     for a in d.history], recipients=recipients.get(d.idempotency_key),
             retry_requested_by=PrincipalOut(authority=d.retry_requested_by.authority,
                                             key=d.retry_requested_by.key)
             if d.retry_requested_by else None,
@@ -284,8 +295,8 @@ def _not_found(alert_id: str) -> ProblemError:
 
 
 async def get_alert(request: web.Request) -> web.Response:
-    _ctx, _principal, record = await readable_record(request)
-    return _json(_alert_out(record))
+    ctx, _principal, record = await readable_record(request)
+    return _json(await alert_out(ctx, record))
 
 
 async def get_alert_cap(request: web.Request) -> web.Response:
@@ -327,7 +338,7 @@ async def list_alerts(request: web.Request) -> web.Response:
                                         ctx.auth.policy(principal)))
     except ValueError as exc:
         raise ProblemError(400, "query.cursor", "Bad cursor", str(exc)) from exc
-    return _json(AlertList(items=[_alert_out(r) for r in page.items],
+    return _json(AlertList(items=[await alert_out(ctx, r) for r in page.items],
                            next_cursor=page.next_cursor, total=page.total))
 
 

@@ -216,7 +216,12 @@ class LanguageVariantOut(_Out):
 class FormOut(_Out):
     target: str = Field(description="a configured channel instance or a reference short form")
     kind: str = Field(description="channel or reference")
-    language: str
+    language: str = Field(description="the form's language; languages joined with '+' "
+                                      "for one message of several (a bilingual NL-Alert)")
+    languages: list[str] = Field(default_factory=list)
+    alphabet: str | None = Field(default=None, description="GSM-7 or UCS-2, where the "
+                                 "channel codes its text itself")
+    error: str | None = Field(default=None, description="why the channel cannot send it")
     budget: str
     cost: int
     limit: int | None

@@ -17,13 +17,13 @@ import dataclasses
 import structlog
 from aiohttp import web
 
-from router.cap import Alert, Finding, has_errors
+from router.cap import Alert, Finding, has_errors, parse_cap
 from router.cap.findings import warning
 from router.ingest.access import readable_record
 from router.ingest.context import IngestContext
 from router.ingest.problems import ProblemError
 from router.ingest.schemas import AssetOut, FormOut, LanguageVariantOut, SlotOut, VariantsOut
-from router.render import RenderedAlert, fit_findings, preview
+from router.render import RenderedAlert, fit_findings, preview, short_findings
 from router.store import AssetRecord
 
 log = structlog.get_logger("tocsin.render")
@@ -64,12 +64,17 @@ def _audio(alert_id: str, assets: list[AssetRecord], language: str) -> AssetOut 
 
 
 def variants_out(ctx: IngestContext, alert_id: str, rendered: RenderedAlert,
-                 assets: list[AssetRecord], speech: str) -> VariantsOut:
+                 assets: list[AssetRecord], speech: str, *, alert: Alert | None = None
+                 ) -> VariantsOut:
+    """With ``alert``, cell broadcast and SMS show what their ``send`` builds (computed
+    here, when asked, never before the 202)."""
     reference = ctx.renderer.config.reference_forms if ctx.renderer else {}
-    rows = preview(rendered, ctx.capabilities, reference)
+    rows = preview(rendered, ctx.capabilities, reference, alert)
     return VariantsOut(
         alert_id=alert_id, languages=list(rendered.languages),
-        findings=list(rendered.findings),
+        findings=list(rendered.findings) + [  # the channels' notes (UCS-2 cost, ...)
+            f for f in fit_findings([r for r in rows if r.notes])
+            if f.code != "render.fit.too-long"] + short_findings(rows),
         variants=[LanguageVariantOut(
             language=v.language, origin=v.origin, info_index=v.info_index,
             full_text=v.full_text, screen_reader_text=v.screen_reader_text,
@@ -95,7 +100,10 @@ async def get_variants(request: web.Request) -> web.Response:
                            else f"no alert with id {alert_id!r}")
     rendered = RenderedAlert.from_json(stored.variants)
     assets = await ctx.store.assets(alert_id)
-    body = variants_out(ctx, alert_id, rendered, assets, stored.speech_state)
+    raw = await ctx.store.raw_cap(alert_id)
+    parsed = parse_cap(raw).document if raw is not None else None
+    body = variants_out(ctx, alert_id, rendered, assets, stored.speech_state,
+                        alert=parsed.alert if parsed is not None else None)
     return web.Response(body=body.model_dump_json(), content_type="application/json")
 
 

@@ -6,7 +6,7 @@ renders and stores, the dispatcher hands the stored variants to every channel.
 """
 
 from router.render.config import AccessibilityConfig
-from router.render.preview import FormRow, fit_findings, preview
+from router.render.preview import FormRow, fit_findings, preview, short_findings
 from router.render.render import Renderer
 from router.render.variants import LanguageVariant, RenderedAlert, compose
 
@@ -19,4 +19,5 @@ __all__ = [
     "compose",
     "fit_findings",
     "preview",
+    "short_findings",
 ]

@@ -13,9 +13,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SLOTS = ("source", "hazard", "impact", "where", "guidance", "time", "link")
-"""The structured summary's slots in reading order: source -> hazard and impact ->
-where -> what to do -> when, then the link to more information."""
+SLOTS = ("status", "source", "hazard", "impact", "where", "guidance", "note", "time", "link")
+"""The structured summary's slots in reading order: the exercise/test marker (only
+for ``status`` Exercise or Test), source -> hazard and impact -> where -> what to do
+-> the exercise's note -> when, then the link to more information."""
+
+NEVER_DROPPED = ("status", "hazard", "where", "guidance")
+"""Without these a warning is not a warning -- or an exercise passes for a real one."""
 
 REQUIRED_SLOTS = ("source", "hazard", "where", "guidance", "time")
 """Slots that must not be empty (the five elements of a complete warning)."""
@@ -93,6 +97,31 @@ class TemplateLibrary(_Data):
     labels: dict[str, Labels] = Field(default_factory=dict)
     hazards: tuple[HazardTemplate, ...] = ()
     guidance: tuple[GuidanceTemplate, ...] = ()
+    notices: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="msgType (Cancel) -> language -> the human-verified "
+        "line sent when the message has neither <info> nor <note>")
+    status_markers: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="CAP status (Exercise, Test) -> language -> the "
+        "word every form of such an alert starts with (OEFENING, EXERCISE)")
+
+
+class Gsm7Substitution(_Data):
+    """One language's opt-in replacements for letters outside the GSM 7-bit alphabet
+    (Dutch ``ë`` -> ``e``): a cell broadcast or SMS text with one such letter goes out
+    as UCS-2 and takes about twice the pages. Off unless ``enabled``; applied only when
+    it makes the whole text GSM-7 (never a spelling change for nothing), and what is
+    substituted is listed in the preview before anything is sent."""
+
+    enabled: bool = False
+    table: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("table")
+    @classmethod
+    def _single_characters(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [key for key in value if len(key) != 1]
+        if bad:
+            raise ValueError(f"keys must be single characters: {bad}")
+        return value
 
 
 class TtsSettings(_Data):
@@ -108,7 +137,7 @@ class AccessibilityConfig(_Data):
 
     required_languages: tuple[str, ...] = ("nl", "en")
     missing_language: MissingLanguage = MissingLanguage.WARN
-    drop_order: tuple[str, ...] = ("link", "impact", "time", "source")
+    drop_order: tuple[str, ...] = ("note", "link", "impact", "time", "source")
     labels_allowed_in_caps: frozenset[str] = frozenset()
     abbreviations: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="language -> abbreviation -> expansion")
@@ -126,6 +155,7 @@ class AccessibilityConfig(_Data):
         default_factory=lambda: {"short-90": 90, "short-360": 360},
         description="name -> characters: short forms shown beside every channel")
     templates: TemplateLibrary = Field(default_factory=TemplateLibrary)
+    gsm7_substitutions: dict[str, Gsm7Substitution] = Field(default_factory=dict)
     tts: TtsSettings = Field(default_factory=TtsSettings)
 
     @field_validator("drop_order")
@@ -134,7 +164,7 @@ class AccessibilityConfig(_Data):
         unknown = [s for s in value if s not in SLOTS]
         if unknown:
             raise ValueError(f"unknown slots {unknown}; slots are {', '.join(SLOTS)}")
-        kept = [s for s in ("hazard", "where", "guidance") if s in value]
+        kept = [s for s in NEVER_DROPPED if s in value]
         if kept:
             raise ValueError(f"{kept} can never be dropped: without them a warning is "
                              "not a warning")

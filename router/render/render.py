@@ -8,7 +8,11 @@ Languages. One variant per language of the alert's ``<info>`` blocks (the first
 ``<info>`` of a language; a second one in the same language is reported). Then,
 for each language of the template library the alert lacks, a variant built only
 from human-verified templates -- when the library has that language for the
-alert's hazard code and every guidance code. Tocsin never translates. For an
+alert's hazard code and every guidance code. Tocsin never translates, and never
+mixes languages: a template variant holds only text written in its language (the
+templates, the labels, the times and the link); the place and sender names the
+authority wrote in another language are left out, each with the finding
+``render.language.slot-omitted``. For an
 Alert or Update, a required language with neither is ``render.language.missing``
 (a warning, or an error when ``missing_language: reject``); one covered only by
 templates is ``render.language.template`` (a warning: less detail than the
@@ -18,6 +22,7 @@ alert's other languages as written, then template-only languages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from router.cap import Finding
@@ -69,7 +74,9 @@ class Renderer:
         if key not in self._rules:
             self._rules[key] = ScreenReaderRules(
                 self.config.abbreviations.get(key, {}), self.config.symbols.get(key, {}),
-                self.config.labels_allowed_in_caps)
+                self.config.labels_allowed_in_caps | frozenset(
+                    word for markers in self.config.templates.status_markers.values()
+                    for word in markers.values()))
         return self._rules[key]
 
     def _labels(self, language: str) -> Labels | None:
@@ -125,7 +132,8 @@ class Renderer:
                 f"{language} text scores {b.metric} {b.value:g}; wanted {b.wanted} "
                 f"{b.limit:g}") for b in readability.breaches(scores, limits)]
         return LanguageVariant(language, origin, index, full_text + link, spoken + link,
-                               filled, scores)
+                               filled, scores, _short_candidates(filled, safe(src.event).text
+                                                                 if src.event else ""))
 
     def _cap_variant(self, alert: Alert, info: Info, index: int,
                      findings: list[Finding]) -> LanguageVariant:
@@ -138,9 +146,34 @@ class Renderer:
         if missing:
             findings.append(warning("render.text.missing-fields", f"/alert/info[{index}]",
                                     f"{info.effective_language} has no {', '.join(missing)}"))
-        return self._variant(info.effective_language, "cap", index,
-                             cap_source(alert, info, fallback), parts=parts,
-                             findings=findings)
+        language = info.effective_language
+        src = replace(cap_source(alert, info, fallback),
+                      status=self._marker(alert, language, index, findings),
+                      note=(alert.note or "") if self._marker_wanted(alert) else "")
+        return self._variant(language, "cap", index, src,
+                             parts=(src.status, *parts, src.note), findings=findings)
+
+    @staticmethod
+    def _marker_wanted(alert: Alert) -> bool:
+        return alert.status.value in {"Exercise", "Test"}
+
+    def _marker(self, alert: Alert, language: str, index: int,
+                findings: list[Finding]) -> str:
+        """The exercise/test marker in ``language`` (empty for a real alert). A language
+        the library has no marker for gets the CAP status word itself, upper case, with
+        a finding: an exercise that reads like a real warning is worse than one word
+        in another language."""
+        if not self._marker_wanted(alert):
+            return ""
+        status = alert.status.value
+        marker = self.config.templates.status_markers.get(status, {}).get(primary(language))
+        if marker:
+            return marker
+        findings.append(warning(
+            "render.status.marker-missing", f"/alert/info[{index}]",
+            f"no {status} marker for {language} in the template library "
+            f"(status_markers.{status}); the form starts with {status.upper()!r}"))
+        return status.upper()
 
     def _template_variant(self, language: str, alert: Alert, info: Info, index: int,
                           findings: list[Finding]) -> LanguageVariant | None:
@@ -149,12 +182,25 @@ class Renderer:
                 or any(language not in g.text for g in guides)
                 or self._labels(language) is None):
             return None
-        src = replace(cap_source(alert, info, ""), hazard=hazard.text[language], impact="",
-                      guidance=" ".join(g.text[language] for g in guides))
+        authored = cap_source(alert, info, "")
+        # only text written in ``language``: the template texts, the labels and the
+        # times; the authority's place and sender names were written in another
+        # language and are left out, each named in a finding (no language mixing)
+        src = replace(authored, source="", areas="", event="", hazard=hazard.text[language],
+                      impact="", guidance=" ".join(g.text[language] for g in guides),
+                      status=self._marker(alert, language, index, findings))
         scratch: list[Finding] = []
         variant = self._variant(language, "template", index, src,
-                                parts=(src.hazard, src.guidance), findings=scratch)
+                                parts=(src.status, src.hazard, src.guidance),
+                                findings=scratch)
         findings += [f for f in scratch if f.code != "render.summary.slot-empty"]
+        findings += [warning(
+            "render.language.slot-omitted", f"/alert/info[{index}]",
+            f"the {language} template variant leaves out slot {slot!r}: the alert has "
+            f"it only in {info.effective_language} ({what}) and a form in {language} "
+            "carries only text written in that language")
+            for slot, text, what in (("where", authored.areas, "areaDesc"),
+                                     ("source", authored.source, "senderName")) if text]
         return variant
 
     # -- the alert --------------------------------------------------------------------
@@ -176,6 +222,8 @@ class Renderer:
         if alert.infos:
             variants += self._templates(alert, {primary(v.language) for v in variants},
                                         findings)
+        else:
+            variants += self._notices(alert)
         findings += self._language_findings(alert, variants)
         first = alert.infos[0] if alert.infos else None
         return RenderedAlert(
@@ -186,6 +234,8 @@ class Renderer:
             cadence=self._cadence(first) if first else None,
             sign_language=tuple(_resource(r) for info in alert.infos[:1]
                                 for r in info.resources if self._is_sign_language(r)),
+            substitutions={language: dict(table.table) for language, table
+                           in self.config.gsm7_substitutions.items() if table.enabled},
         )
 
     def _templates(self, alert: Alert, present: set[str],
@@ -199,6 +249,28 @@ class Renderer:
             if variant is not None:
                 made.append(variant)
         return made
+
+    def _notices(self, alert: Alert) -> list[LanguageVariant]:
+        """A Cancel without ``<info>``: its ``<note>`` is the authority's own text and
+        goes to everyone as written (one variant, language ``und``: the note may hold
+        several languages, as a bilingual NL-Alert note does); without a note, the
+        library's notice in each of its languages, so every recipient reads it in
+        theirs. Other message types without ``<info>`` have nothing to say."""
+        if alert.msg_type is not MsgType.CANCEL:
+            return []
+        marker = {language: self._marker(alert, language, 0, [])
+                  for language in (*self.config.templates.labels, "und")}
+        if alert.note and alert.note.strip():
+            note = alert.note.strip()
+            text = "\n".join(p for p in (marker["und"], note) if p)
+            return [LanguageVariant("und", "note", None, text, text,
+                                    (("status", marker["und"]), ("hazard", note)))]
+        texts = self.config.templates.notices.get(alert.msg_type.value, {})
+        return [LanguageVariant(language, "template", None,
+                                "\n".join(p for p in (marker.get(language, ""), text) if p),
+                                "\n".join(p for p in (marker.get(language, ""), text) if p),
+                                (("status", marker.get(language, "")), ("hazard", text)))
+                for language, text in texts.items()]
 
     def _language_findings(self, alert: Alert, variants: list[LanguageVariant]
                            ) -> list[Finding]:
@@ -255,6 +327,25 @@ _SLOT_MEANING = {"source": "who sends it (senderName)",
                  "hazard": "what the hazard is (headline/event)",
                  "where": "where (areaDesc)", "guidance": "what to do (instruction)",
                  "time": "when"}
+
+
+_FIRST_SENTENCE = re.compile(r"^.*?[.!?](?=\s|$)", re.DOTALL)
+
+
+def _short_candidates(slots: tuple[tuple[str, str], ...], event: str) -> tuple[str, ...]:
+    """The short forms tried when even the fewest slots are too long, best first (the
+    headline first): headline + place + one instruction, the headline alone, then
+    the event + place + one instruction. Whole sentences only, never a cut word; the
+    exercise marker stays in front of each."""
+    filled = dict(slots)
+    match = _FIRST_SENTENCE.match(filled.get("guidance", ""))
+    one = match.group(0) if match else filled.get("guidance", "")
+    status, headline, where = filled.get("status", ""), filled.get("hazard", ""), \
+        filled.get("where", "")
+    candidates = [(status, headline, where, one), (status, headline),
+                  (status, sentence(event), where, one) if event else ()]
+    texts = ["\n".join(p for p in parts if p) for parts in candidates if parts]
+    return tuple(dict.fromkeys(t for t in texts if t))
 
 
 def _resource(resource: Resource) -> dict[str, object]:

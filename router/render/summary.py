@@ -15,6 +15,8 @@ hazard and its impact, where, what to do and when): source -> hazard -> impact
 | guidance | ``instruction``, else template guidance for the ``responseType`` codes |
 | time | ``onset``/``effective`` ("from"), ``expires`` ("until"); else ``sent`` ("issued") |
 | link | ``web`` |
+| status | Exercise/Test: the library's marker word in the language (``OEFENING``) |
+| note | Exercise/Test: the alert's ``<note>`` (authored variants only) |
 
 Slot texts are screen-reader-safe (``router.render.text``) and end in sentence
 punctuation so that a speech synthesiser pauses between them.
@@ -42,6 +44,9 @@ class SlotSource:
     guidance: str
     times: tuple[datetime | None, datetime | None, datetime]  # from, until, issued
     link: str
+    event: str = ""  # the CAP <event>, for the short forms
+    status: str = ""  # the exercise/test marker in this language, as the library has it
+    note: str = ""  # an exercise's <note>, in the authority's own variants only
 
 
 def cap_source(alert: Alert, info: Info, guidance_fallback: str) -> SlotSource:
@@ -54,6 +59,7 @@ def cap_source(alert: Alert, info: Info, guidance_fallback: str) -> SlotSource:
         guidance=info.instruction or guidance_fallback,
         times=(start, info.expires, alert.sent),
         link=info.web or "",
+        event=info.event or "",
     )
 
 
@@ -92,11 +98,13 @@ def slots(src: SlotSource, labels: Labels | None,
         where = f"{labels.where}: {where}"
     time = time_text(src.times, labels) if labels is not None else ""
     link = f"{labels.more}: {src.link}" if src.link and labels is not None else src.link
-    filled = (("source", clean(src.source).rstrip(":")),
+    filled = (("status", src.status),  # a library word: not rewritten (it is ALL-CAPS)
+              ("source", clean(src.source).rstrip(":")),
               ("hazard", sentence(clean(src.hazard))),
               ("impact", sentence(clean(src.impact))),
               ("where", sentence(where)),
               ("guidance", sentence(clean(src.guidance))),
+              ("note", sentence(clean(src.note))),
               ("time", sentence(time)),
               ("link", link))
     return filled, reports

@@ -42,9 +42,10 @@ def compose(slots: tuple[tuple[str, str], ...], dropped: tuple[str, ...] = ()) -
     """The summary text: "source: hazard" on the first line, each further slot on its
     own line, in reading order, leaving out ``dropped`` slots."""
     kept = {name: text for name, text in slots if name not in dropped and text}
+    status = kept.pop("status", "")
     first = [kept.pop(name) for name in ("source", "hazard") if name in kept]
     head = ": ".join(first) if len(first) == 2 else "".join(first)
-    return "\n".join([line for line in (head, *kept.values()) if line])
+    return "\n".join([line for line in (status, head, *kept.values()) if line])
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ class LanguageVariant:
     screen_reader_text: str
     slots: tuple[tuple[str, str], ...]
     readability: dict[str, float] = field(default_factory=dict)
+    short: tuple[str, ...] = ()
+    """Short-form candidates beyond the slot drops, best first: the headline with the
+    place and one instruction, the headline alone, the event with the place and one
+    instruction (each after the exercise marker); see ``RenderedAlert.fit_short``."""
 
     @property
     def summary(self) -> str:
@@ -96,10 +101,19 @@ class RenderedAlert:
     version: int = RENDER_VERSION
     speech: tuple[Asset, ...] = ()  # attached at hand-over, never stored (see module doc)
     speech_state: str | None = None  # pending | done | failed | off; None: not known
+    substitutions: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Primary language -> the enabled GSM-7 substitution table (``config/accessibility/
+    gsm7-substitutions.yaml``), applied by ``fit`` for budgets with ``gsm7_blockers``."""
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(v.language for v in self.variants)
+
+    @property
+    def authored(self) -> tuple[str, ...]:
+        """Languages with the authority's own text (an ``<info>`` or the ``<note>``), not
+        template text only; channels that pick languages use it to keep them."""
+        return tuple(v.language for v in self.variants if v.origin != "template")
 
     @property
     def assets(self) -> tuple[Asset, ...]:
@@ -131,7 +145,8 @@ class RenderedAlert:
         yield (), compose(variant.slots)
         present = {name for name, text in variant.slots if text}
         dropped: list[str] = []
-        for name in self.drop_order:
+        order = self.drop_order if "note" in self.drop_order else ("note", *self.drop_order)
+        for name in order:
             if name in present:
                 dropped.append(name)
                 yield tuple(dropped), compose(variant.slots, tuple(dropped))
@@ -141,11 +156,34 @@ class RenderedAlert:
         variant = self.variant(language)
         if variant is None:
             return fitted
-        for dropped, text in self._forms(variant):
-            fitted = FittedText(language, text, budget.cost(text), budget.limit, dropped)
+        table = self.substitutions.get(primary(language))
+        blockers = getattr(budget, "gsm7_blockers", None) if table else None
+        for dropped, form in self._forms(variant):
+            text, swapped = form, tuple[str, ...]()
+            if table and callable(blockers):
+                text, swapped = _substituted(form, table, blockers)
+            fitted = FittedText(language, text, budget.cost(text), budget.limit, dropped,
+                                swapped)
             if fitted.fits:
                 return fitted
         return fitted
+
+    def fit_short(self, language: str, budget: TextBudget) -> FittedText:
+        """The longest summary form that fits, else the first short candidate that fits
+        (headline first); else the shortest of all, not fitting (``fits`` False), for
+        the finding that names it. Reference short forms (``short-90``) use this."""
+        fitted = self.fit(language, budget)
+        variant = self.variant(language)
+        if fitted.fits or variant is None:
+            return fitted
+        tried = [fitted]
+        for text in variant.short:
+            candidate = FittedText(language, text, budget.cost(text), budget.limit,
+                                   ("short",))
+            if candidate.fits:
+                return candidate
+            tried.append(candidate)
+        return min(tried, key=lambda f: f.cost)
 
     def to_json(self) -> str:
         body = {
@@ -153,13 +191,16 @@ class RenderedAlert:
             "variants": [{"language": v.language, "origin": v.origin,
                           "info_index": v.info_index, "full_text": v.full_text,
                           "screen_reader_text": v.screen_reader_text, "slots": v.slots,
-                          "readability": v.readability} for v in self.variants],
+                          "readability": v.readability,
+                          **({"short": v.short} if v.short else {})}
+                         for v in self.variants],
             "findings": [f.model_dump(mode="json") for f in self.findings],
             "icon": {"id": self.icon.id, "alt": self.icon.alt} if self.icon else None,
             "cadence": {"id": self.cadence.id, "severity": self.cadence.severity,
                         "pattern_ms": self.cadence.pattern_ms, "tone_hz": self.cadence.tone_hz}
             if self.cadence else None,
             "sign_language": self.sign_language,
+            **({"substitutions": self.substitutions} if self.substitutions else {}),
         }
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
@@ -170,7 +211,8 @@ class RenderedAlert:
             raise ValueError(f"stored variants have layout version {body.get('version')}, "
                              f"this Tocsin reads {RENDER_VERSION}")
         return cls(
-            variants=tuple(LanguageVariant(**{**v, "slots": tuple(map(tuple, v["slots"]))})
+            variants=tuple(LanguageVariant(**{**v, "slots": tuple(map(tuple, v["slots"])),
+                                              "short": tuple(v.get("short", ()))})
                            for v in body["variants"]),
             drop_order=tuple(body["drop_order"]),
             findings=tuple(Finding.model_validate(f) for f in body["findings"]),
@@ -180,7 +222,21 @@ class RenderedAlert:
                                   "tone_hz": tuple(body["cadence"]["tone_hz"])})
             if body["cadence"] else None,
             sign_language=tuple(body["sign_language"]),
+            substitutions=dict(body.get("substitutions") or {}),
         )
+
+
+def _substituted(text: str, table: dict[str, str], blockers: Any
+                 ) -> tuple[str, tuple[str, ...]]:
+    """``text`` with the table's letters replaced when that makes it GSM-7, and what was
+    replaced; else ``text`` unchanged (a spelling is never changed for nothing)."""
+    found = str(blockers(text))
+    if not found or any(char not in table for char in found):
+        return text, ()
+    candidate = text.translate({ord(char): table[char] for char in found})
+    if blockers(candidate):
+        return text, ()
+    return candidate, tuple(f"{char}→{table[char]}" for char in found)
 
 
 def _clip(resource: dict[str, Any]) -> Asset:

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from router.audit.chain import Principal
 from router.cap import Alert, Finding
+from router.planning import PlannedDelivery as PlannedDelivery  # noqa: PLC0414  (re-exported)
+from router.planning import delivery_deadline
 
 
 class AlertState(StrEnum):
@@ -53,15 +55,6 @@ class AcceptOutcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class PlannedDelivery:
-    """One row of an alert's delivery plan, decided by routing before the alert is stored."""
-
-    channel: str
-    route: str
-    fallback_for: str | None = None  # set for a standby fallback channel
-
-
-@dataclass(frozen=True)
 class HoldForApproval:
     """An accepted alert that must wait for a second principal (``pending_approval``)."""
 
@@ -93,6 +86,14 @@ class NewAlert:
     forward_unknown_references: bool = False
     """The sender's policy forwards an Update or Cancel whose references name nothing in
     this store (it may have been announced through another system); False: held."""
+    deadline: datetime | None = field(default=None)
+    """After it no delivery of this alert is attempted. Set by the planning rule
+    (``router.planning.delivery_deadline``) when the record is made; the store
+    persists it as given."""
+
+    def __post_init__(self) -> None:
+        if self.deadline is None:
+            object.__setattr__(self, "deadline", delivery_deadline(self.alert))
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,6 @@ class DeliveryRecord:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     history: tuple[AttemptRecord, ...] = ()
-    recipients: dict[str, int] | None = None  # per-recipient outcomes (subscriber channels)
     retry_requested_by: Requester | None = None  # who last re-planned it, if anyone
     retry_requested_at: datetime | None = None
 

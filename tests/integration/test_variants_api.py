@@ -51,9 +51,9 @@ async def test_variants_per_channel_and_spoken_assets(server: Server) -> None:
     forms = {(f["target"], f["language"]): f for f in body["forms"]}
     assert forms[("file", "nl-NL")]["budget"] == "no limit"
     assert forms[("short-360", "en-GB")]["fits"] is True
-    short = forms[("short-90", "nl-NL")]
-    assert short["fits"] is False
-    assert short["overflow"] == short["cost"] - 90 > 0
+    short = forms[("short-90", "nl-NL")]  # the headline: no summary form fits 90
+    assert short["fits"] is True
+    assert short["text"] == "Grote brand in Rotterdam-Zuid."
     assert shutil.which("espeak-ng"), "espeak-ng is not installed: run `make system-deps`"
     for _ in range(100):  # bounded: speech is made after the 202, by the worker
         status, body = await get_json(server, f"/api/v1/alerts/{accepted['id']}/variants")
@@ -120,7 +120,10 @@ def test_preview_command_shows_every_variant_per_channel() -> None:
     targets = {(f["target"], f["language"]) for f in report["forms"]}
     assert {("file", "nl-NL"), ("short-90", "en-GB"), ("short-360", "nl-NL")} <= targets
     forms = {(f["target"], f["language"]): f for f in report["forms"]}
-    assert forms[("cell_broadcast", "nl-NL")]["segments"] == 4  # 337 GSM-7 characters
+    # one bilingual NL-Alert: both texts in one GSM-7 message, as the CBC receives it
+    cb = forms[("cell_broadcast", "nl-NL+en-GB")]
+    assert (cb["segments"], cb["alphabet"], cb["languages"]) == (8, "GSM-7",
+                                                                 ["nl-NL", "en-GB"])
     assert forms[("sms", "en-GB")]["segments"] == forms[("sms", "en-GB")]["cost"] == 3
     assert forms[("file", "nl-NL")]["segments"] is None  # no encoding of its own
     text = subprocess.run(
