@@ -48,8 +48,8 @@ def tour_blocks(readme: str) -> tuple[list[str], list[str]]:
         body = "\n".join(lines[index + 1:closing])
         marker = _MARKER.search(lines[index - 1]) if index else None
         kind = fence.group(1)
-        if kind in ("yaml", "json"):
-            pass  # configuration shown, not commands
+        if kind in ("yaml", "json", "text"):
+            pass  # configuration or a diagram shown, not commands
         elif kind != "sh":
             raise AssertionError(f"tour block of kind {kind!r}: mark it or make it sh")
         elif marker is None:
