@@ -149,17 +149,17 @@ def _load_parts(settings: Settings, public: dict[str, bool]
     except ProfileConfigError as exc:
         problems += exc.problems
     try:
-        routing = load_routing(settings.routes_file)
+        # Outside demo mode the loader checks every channel a route names against the
+        # configured instances, each problem with its file and line.
+        routing = load_routing(settings.routes_file,
+                               None if settings.demo else channel_names)
         router = Router(routing)
         named = _route_channels(routing.routes) | set(routing.default)
         missing = sorted(named - channel_names)
-        if missing and settings.demo:
+        if missing:
             log.warning("channels.unavailable", channels=missing,
                         detail="routes name channels this demo does not have yet; their "
                         "deliveries fail and fall back")
-        elif missing:
-            problems += [f"{settings.routes_file}: channel {name!r} is used by a route but is "
-                         "not configured under `channels`" for name in missing]
     except RoutingConfigError as exc:
         problems += exc.problems
     if profiles is not None:
@@ -355,3 +355,35 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
     app.on_shutdown.append(start_draining)
     add_routes(app)
     return app
+
+
+def check_configuration(settings: Settings) -> list[str]:
+    """Every problem start-up would meet, without starting anything (``tocsin
+    check-config``): channel instances built (and closed unstarted), accessibility files,
+    profiles, routes against the channels, the scope rule, authority policies with their
+    polygon files, the trust store. Each problem names its file (and line) or setting;
+    an empty list means ``tocsin serve`` with these settings starts."""
+    problems: list[str] = []
+    public: dict[str, bool] = {}
+    try:
+        built = build_channels(channel_configs(settings, {}))
+        public = {name: channel.capabilities.public for name, channel in built.items()}
+    except ConfigurationError as exc:
+        problems += exc.problems
+        public = dict.fromkeys(channel_configs(settings, {}), True)  # still check routes
+    try:
+        _load_parts(settings, public)
+    except ConfigurationError as exc:
+        problems += exc.problems
+    authorities = list(settings.authorities)
+    if settings.demo:
+        authorities.append(demo_authority(settings)[0])
+    try:
+        compile_policies(authorities, set(public))
+    except PolicyConfigError as exc:
+        problems += exc.problems
+    try:
+        signature_checker(settings)
+    except ConfigurationError as exc:
+        problems += exc.problems
+    return problems

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import structlog
@@ -39,15 +40,16 @@ from aiohttp import web
 from pydantic import BaseModel
 from ulid import ULID
 
-from router.cap import Alert, Finding, FindingSeverity, XmlLimits
+from router.cap import Alert, Finding, FindingSeverity, ParseOutcome, XmlLimits
 from router.cap.findings import error
+from router.cap.rules import arrival_findings
 from router.errors import ReferenceForbiddenError, StoreUnavailableError
 from router.ingest.access import not_found, readable_authorities, readable_record
 from router.ingest.audit_trail import principal_of
 from router.ingest.authorise import authorise, forbidden
 from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
-from router.ingest.problems import ProblemError
+from router.ingest.problems import ProblemError, reject_unknown_parameters
 from router.ingest.schemas import (
     Accepted,
     AlertList,
@@ -70,6 +72,10 @@ CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
 INLINE_PARSE_BYTES = 64 * 1024
 """Bodies up to this size are validated on the event loop (about a millisecond at
 most); larger ones in a worker thread so that one big alert cannot stall the rest."""
+
+LIST_QUERY = frozenset({"state", "since", "cursor", "limit"})
+"""The parameters ``GET /api/v1/alerts`` understands; any other is a 400, because a
+misspelt filter (``?status=cancelled``) silently ignored answers a different question."""
 
 log = structlog.get_logger("tocsin.ingest")
 
@@ -141,6 +147,9 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
     checked = await _check(ctx, body, profile)
     outcome = checked.outcome
     document = outcome.document
+    if document is not None:
+        outcome = with_arrival_findings(outcome, document.alert,
+                                        ctx.settings.expired_on_arrival == "reject")
     if not outcome.readable or (document is None and not outcome.findings):
         first = outcome.findings[0] if outcome.findings else None
         raise ProblemError(400, first.code if first else "xml.malformed",
@@ -173,6 +182,7 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         variants=rendered.to_json() if rendered else None,
         speech_pending=ctx.speech and rendered is not None, hold=authorised.hold,
         reference_authorities=authorised.reference_authorities,
+        forward_unknown_references=authority.forward_unknown_references,
         signature=checked.signature.to_json() if checked.signature else None,
         principal=principal_of(request, authority.name),
     )
@@ -224,6 +234,14 @@ async def _check(ctx: IngestContext, body: bytes, profile: str) -> CheckedAlert:
         return read_alert(body, ctx.profiles, profile, ctx.signatures, limits)
     return await asyncio.to_thread(read_alert, body, ctx.profiles, profile, ctx.signatures,
                                    limits)
+
+
+def with_arrival_findings(outcome: ParseOutcome, alert: Alert,
+                          reject_expired: bool) -> ParseOutcome:
+    """The outcome with what is wrong at this moment (``cap.expires.past``) added, so
+    that a 422 lists it with the rest and a 202 carries it as a warning."""
+    arrival = arrival_findings(alert, datetime.now(UTC), reject_expired=reject_expired)
+    return replace(outcome, findings=[*outcome.findings, *arrival]) if arrival else outcome
 
 
 async def alert_out(ctx: IngestContext, record: AlertRecord) -> AlertOut:
@@ -295,6 +313,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     principal = await ctx.auth.authenticate(request.headers.get("Authorization"))
     ctx.auth.require(principal, Role.READ)
     query = request.query
+    reject_unknown_parameters(query, LIST_QUERY)
     try:
         state = AlertState(query["state"]) if "state" in query else None
     except ValueError as exc:
@@ -320,7 +339,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ProblemError(400, "query.cursor", "Bad cursor", str(exc)) from exc
     return _json(AlertList(items=[await alert_out(ctx, r) for r in page.items],
-                           next_cursor=page.next_cursor))
+                           next_cursor=page.next_cursor, total=page.total))
 
 
 async def healthz(_request: web.Request) -> web.Response:

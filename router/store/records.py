@@ -24,6 +24,8 @@ class AlertState(StrEnum):
     PENDING_APPROVAL = "pending_approval"  # stored, nothing planned: waits for a second person
     REJECTED = "rejected"  # the second person refused it; never delivered
     EXPIRED_UNAPPROVED = "expired_unapproved"  # nobody approved it within the window
+    HELD_UNKNOWN_REFERENCE = "held_unknown_reference"  # an Update/Cancel of nothing known:
+    # stored, nothing planned or applied (router.store.unknown_references)
 
 
 class DeliveryState(StrEnum):
@@ -81,6 +83,9 @@ class NewAlert:
     reference_authorities: frozenset[str] | None = None
     """The authorities whose alerts this one may reference (Update, Cancel, Ack, Error);
     None: any. Checked again inside the transaction that applies the references."""
+    forward_unknown_references: bool = False
+    """The sender's policy forwards an Update or Cancel whose references name nothing in
+    this store (it may have been announced through another system); False: held."""
     deadline: datetime | None = field(default=None)
     """After it no delivery of this alert is attempted. Set by the planning rule
     (``router.planning.delivery_deadline``) when the record is made; the store
@@ -253,6 +258,9 @@ class StoredKey:
 class AlertPage:
     items: list[AlertRecord]
     next_cursor: str | None
+    total: int
+    """Alerts matching the filters over every page (the cursor left aside), so that an
+    operator's tooling knows how many there are without paging through them."""
 
 
 @dataclass(frozen=True)

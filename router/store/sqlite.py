@@ -69,6 +69,7 @@ from router.store.records import (
     StoredKey,
     StoredVariants,
 )
+from router.store.unknown_references import held_finding, held_for_unknown_references
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -232,14 +233,19 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
         resolved.append((position, ref, row["id"] if row else None))
 
     now = utc_text(new.received_at)
-    held = new.hold is not None
+    unknown = held_for_unknown_references(alert.msg_type, [t for _p, _r, t in resolved],
+                                          forward_unknown=new.forward_unknown_references)
+    if unknown:
+        warnings.append(held_finding(alert.msg_type))
+    held = new.hold is not None and not unknown
+    state = (AlertState.HELD_UNKNOWN_REFERENCE if unknown else
+             AlertState.PENDING_APPROVAL if held else AlertState.ACCEPTED)
     conn.execute(
         "INSERT INTO alerts (id, sender, identifier, sent_utc, sent, status, msg_type, state, "
         "profile, authority, source_version, content_hash, received_at, findings, raw, "
         "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.id, alert.sender, alert.identifier, sent_utc, alert.sent.isoformat(),
-         alert.status.value, alert.msg_type.value,
-         (AlertState.PENDING_APPROVAL if held else AlertState.ACCEPTED).value, new.profile,
+         alert.status.value, alert.msg_type.value, state.value, new.profile,
          new.authority, new.source_version, new.content_hash, now, _findings_json(warnings),
          new.raw, json.dumps(new.signature) if new.signature is not None else None),
     )
@@ -253,7 +259,9 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
     if new.variants is not None:
         conn.execute("INSERT INTO alert_variants VALUES (?, ?, ?, ?)",
                      (new.id, new.variants, "pending" if new.speech_pending else "off", now))
-    if new.hold is not None:
+    if unknown:
+        pass  # held: nothing planned, nothing applied (router.store.unknown_references)
+    elif new.hold is not None:
         approvals.hold(conn, new.id, new.hold, plan=list(new.plan), deadline=_deadline(new),
                        now=new.received_at)
     else:
@@ -747,25 +755,30 @@ class SqliteStore:
                    authorities: Collection[str] | None = None) -> AlertPage:
         """A page of alerts; ``authorities``: only theirs (None: everyone's)."""
         after = decode_cursor(cursor) if cursor else 0
-        clauses, params = ["seq > ?"], [after]
+        clauses: builtins.list[str] = []
+        params: builtins.list[object] = []
         if authorities is not None:
             clauses.append("authority IN (" + ",".join("?" * len(authorities)) + ")"
                            if authorities else "0")
-            params.extend(authorities)  # type: ignore[arg-type]
+            params.extend(authorities)
         if state is not None:
             clauses.append("state = ?")
-            params.append(state.value)  # type: ignore[arg-type]
+            params.append(state.value)
         if since is not None:
             clauses.append("received_at >= ?")
-            params.append(utc_text(since))  # type: ignore[arg-type]
-        where = " AND ".join(clauses)  # fixed fragments; values are bound parameters
-        sql = "SELECT * FROM alerts WHERE " + where + " ORDER BY seq LIMIT ?"  # noqa: S608
+            params.append(utc_text(since))
+        where = " AND ".join(clauses) or "1"  # fixed fragments; values are bound parameters
+        sql = ("SELECT * FROM alerts WHERE seq > ? AND " + where  # noqa: S608
+               + " ORDER BY seq LIMIT ?")
+        count_sql = "SELECT count(*) FROM alerts WHERE " + where  # noqa: S608
 
         def read(conn: sqlite3.Connection) -> AlertPage:
-            rows = conn.execute(sql, (*params, limit + 1)).fetchall()
+            rows = conn.execute(sql, (after, *params, limit + 1)).fetchall()
+            total = int(conn.execute(count_sql, params).fetchone()[0])
             items = [_record(conn, row) for row in rows[:limit]]
             more = len(rows) > limit
-            return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None)
+            return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None,
+                             total)
 
         return await self.run_read(read)
 

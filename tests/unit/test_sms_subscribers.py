@@ -125,6 +125,7 @@ async def test_cancel_reaches_only_those_the_earlier_alert_reached(stores: Store
 
 
 async def test_fan_out_stops_when_the_alert_is_cancelled(stores: Stores) -> None:
+    await accept(stores.alerts, "nl-alert-fire.xml", "NL-VRR-2026-0042")  # the Update's original
     alert = await accept(stores.alerts, "nl-alert-fire-update.xml", "NL-VRR-2026-0043")
     audience = stores.audience.audience("msisdn", claimed("NL-VRR-2026-0043"), alert)
     batches = audience.batches(1)
