@@ -17,8 +17,13 @@ def test_the_alert_store_does_not_import(imported: str) -> None:
     assert chain is None, " -> ".join(chain or ())
 
 
-def test_only_the_factory_and_the_cli_name_the_sqlite_implementations() -> None:
+SHARING = ("router.store", "router.audience", "router.channel_state")
+"""The stores that share one SQLite database (each SQLite implementation wraps it)."""
+
+
+def test_only_the_factory_names_the_sqlite_implementations() -> None:
     importers = {m for m in GRAPH.find_modules_that_directly_import("router.store.sqlite")
                  | GRAPH.find_modules_that_directly_import("router.audience.sqlite")
-                 if not m.startswith(("router.store", "router.audience"))}
+                 | GRAPH.find_modules_that_directly_import("router.channel_state.sqlite")
+                 if not m.startswith(SHARING)}
     assert importers == {"router.storage"}
