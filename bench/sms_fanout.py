@@ -42,15 +42,11 @@ sys.path.insert(0, str(REPO))
 from verdicts import figure, verdict  # noqa: E402  (sibling module, bench/ on sys.path)
 
 from channels.sms import SmsChannel  # noqa: E402
+from router.audience import Subscriber  # noqa: E402
 from router.cap import parse_cap  # noqa: E402
 from router.channel import Delivery  # noqa: E402
-from router.store import (  # noqa: E402
-    ClaimedDelivery,
-    NewAlert,
-    PlannedDelivery,
-    SqliteStore,
-    Subscriber,
-)
+from router.storage import open_stores  # noqa: E402
+from router.store import ClaimedDelivery, NewAlert, PlannedDelivery  # noqa: E402
 
 ALERT = REPO / "config" / "examples" / "nl-alert-fire.xml"
 RATIO_TARGET = 0.7
@@ -124,8 +120,9 @@ async def ceiling(smsc: Smsc, count: int, binds: int, window: int) -> float:
 
 async def tocsin(smsc: Smsc, count: int, binds: int, window: int, workdir: Path
                  ) -> tuple[float, float, float, dict[str, Any]]:
-    store = SqliteStore(workdir / "bench.sqlite3")
-    await store.open()
+    stores = open_stores(f"sqlite:///{workdir / 'bench.sqlite3'}", workdir)
+    await stores.open()
+    store, audience = stores.alerts, stores.audience
     try:
         batch: list[Subscriber] = []
         for i in range(count):  # inside the example alert's polygon
@@ -133,10 +130,10 @@ async def tocsin(smsc: Smsc, count: int, binds: int, window: int, workdir: Path
                                     points=((51.871 + (i % 200) * 0.0001,
                                              4.431 + (i // 200 % 250) * 0.0002),)))
             if len(batch) == 1000:
-                await store.import_subscribers(batch)
+                await audience.import_subscribers(batch)
                 batch = []
         if batch:
-            await store.import_subscribers(batch)
+            await audience.import_subscribers(batch)
         raw = ALERT.read_bytes()
         document = parse_cap(raw).document
         assert document is not None
@@ -147,10 +144,10 @@ async def tocsin(smsc: Smsc, count: int, binds: int, window: int, workdir: Path
         claimed = ClaimedDelivery("BENCH", "sms", "BENCH/sms", 0, None, raw)
         channel = SmsChannel("sms", {"port": smsc.smpp, "system_id": "tocsin",
                                      "password": "bench", "binds": binds, "window": window})
-        channel.use_message_ledger(store.message_ledger("sms"))  # as tocsin serve does
+        channel.use_message_ledger(audience.message_ledger("sms"))  # as tocsin serve does
         await channel.start()
         delivery = Delivery("BENCH", "sms", "BENCH/sms", document.alert, raw,
-                            audience=store.audience("msisdn", claimed, document.alert))
+                            audience=audience.audience("msisdn", claimed, document.alert))
         base, peak = rss_mb(), rss_mb()
         sampling = True
 
@@ -171,7 +168,7 @@ async def tocsin(smsc: Smsc, count: int, binds: int, window: int, workdir: Path
         accepted = smsc.call("GET", "/_mock/stats")["accepted"] - before
         return accepted / elapsed, count / elapsed, peak - base, dict(receipt.detail)
     finally:
-        await store.close()
+        await stores.close()
 
 
 async def run(args: argparse.Namespace) -> None:

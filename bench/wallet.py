@@ -40,9 +40,11 @@ from verdicts import figure  # noqa: E402  (sibling module, bench/ on sys.path)
 from channels.eudi_wallet import WalletChannel  # noqa: E402
 from channels.eudi_wallet.keys import b64url_decode, generate_demo_keys  # noqa: E402
 from channels.eudi_wallet.webpush import Subscription, encrypt  # noqa: E402
+from router.audience import NewWalletSubscription  # noqa: E402
 from router.cap import parse_cap  # noqa: E402
 from router.channel import Delivery  # noqa: E402
-from router.store import NewAlert, NewWalletSubscription, PlannedDelivery, SqliteStore  # noqa: E402
+from router.storage import open_stores  # noqa: E402
+from router.store import NewAlert, PlannedDelivery  # noqa: E402
 
 IN_FLIGHT = 64
 ALERT = REPO / "config" / "examples" / "nl-alert-fire.xml"
@@ -94,10 +96,11 @@ async def bare_loop(subscriptions: list[dict[str, Any]], body: bytes) -> float:
 
 
 async def channel_run(data: Path, subscriptions: list[dict[str, Any]]) -> tuple[float, int]:
-    store = SqliteStore(data / "bench.sqlite3")
-    await store.open()
+    stores = open_stores(f"sqlite:///{data / 'bench.sqlite3'}", data)
+    await stores.open()
+    store = stores.alerts
     for start in range(0, len(subscriptions), 500):  # concurrent saves share commits
-        await asyncio.gather(*(store.save_wallet_subscription(NewWalletSubscription(
+        await asyncio.gather(*(stores.audience.save_wallet_subscription(NewWalletSubscription(
             sub["endpoint"], sub["keys"]["p256dh"], sub["keys"]["auth"]))
             for sub in subscriptions[start:start + 500]))
     raw = ALERT.read_bytes()
@@ -116,14 +119,14 @@ async def channel_run(data: Path, subscriptions: list[dict[str, Any]]) -> tuple[
     await channel.start()
     delivery = Delivery(alert_id="bench", channel="eudi_wallet",
                         idempotency_key=claimed.idempotency_key, alert=alert, raw=raw,
-                        audience=store.audience("wallet", claimed, alert))
+                        audience=stores.audience.audience("wallet", claimed, alert))
     try:
         started = time.perf_counter()
         receipt = await channel.send(delivery)
         elapsed = time.perf_counter() - started
     finally:
         await channel.close()
-        await store.close()
+        await stores.close()
     sent = int(receipt.detail["metrics"]["wallet_pushes"])
     assert sent == len(subscriptions), receipt.detail
     return sent / elapsed, int(receipt.detail["bytes"])

@@ -21,7 +21,9 @@ from aiohttp import web
 from router.assets import AccessibilityConfigError, load_accessibility
 from router.assets.speech import SpeechWorker
 from router.assets.tts import Speaker
-from router.channel import LateReceipts
+from router.audience import AudienceStore
+from router.audience.subscriber_csv import read_rows
+from router.channel import Channel, KeepsChannelState, LateReceipts
 from router.delivery import Dispatcher, DispatchSettings
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
@@ -37,8 +39,8 @@ from router.registry import build_channels
 from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
 from router.settings import ApiKey, Authority, Settings, hash_api_key
-from router.store import SqliteStore
-from router.store.subscriber_csv import read_rows
+from router.storage import Stores, open_stores
+from router.store import AlertStore
 from router.trust import (
     ApprovalPolicy,
     PolicyConfigError,
@@ -147,17 +149,17 @@ def _load_parts(settings: Settings, public: dict[str, bool]
     except ProfileConfigError as exc:
         problems += exc.problems
     try:
-        routing = load_routing(settings.routes_file)
+        # Outside demo mode the loader checks every channel a route names against the
+        # configured instances, each problem with its file and line.
+        routing = load_routing(settings.routes_file,
+                               None if settings.demo else channel_names)
         router = Router(routing)
         named = _route_channels(routing.routes) | set(routing.default)
         missing = sorted(named - channel_names)
-        if missing and settings.demo:
+        if missing:
             log.warning("channels.unavailable", channels=missing,
                         detail="routes name channels this demo does not have yet; their "
                         "deliveries fail and fall back")
-        elif missing:
-            problems += [f"{settings.routes_file}: channel {name!r} is used by a route but is "
-                         "not configured under `channels`" for name in missing]
     except RoutingConfigError as exc:
         problems += exc.problems
     if profiles is not None:
@@ -176,7 +178,7 @@ def _load_parts(settings: Settings, public: dict[str, bool]
 
 
 def _principals(settings: Settings, app: web.Application, channels: set[str],
-                store: SqliteStore) -> tuple[Authenticator, ApprovalPolicy]:
+                store: AlertStore) -> tuple[Authenticator, ApprovalPolicy]:
     """Who may call (settings keys, demo keys, keys in the store), each authority's
     compiled policy (a bad polygon file is a ConfigurationError naming it), and the
     approval policy."""
@@ -256,7 +258,7 @@ def dispatch_settings(settings: Settings) -> DispatchSettings:
         breaker_reset_s=settings.dispatch_breaker_reset_s)
 
 
-async def seed_demo_subscribers(store: SqliteStore) -> None:
+async def seed_demo_subscribers(store: AudienceStore) -> None:
     """Demo mode: a few made-up SMS subscribers in the example alert's area, once."""
     if await store.subscriber_count("msisdn") == 0 and DEMO_SUBSCRIBERS.is_file():
         problems: list[str] = []
@@ -273,7 +275,18 @@ def signature_checker(settings: Settings) -> SignatureChecker:
                             skew=timedelta(seconds=settings.signature_clock_skew_s))
 
 
-def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Application:
+def _hand_durable_state(channels: dict[str, Channel], stores: Stores) -> None:
+    """Give each channel the durable areas it asks for: its message ledger (late
+    receipts find their recipients after a restart) and its channel state."""
+    for name, channel in channels.items():
+        if isinstance(channel, LateReceipts):
+            channel.use_message_ledger(stores.audience.message_ledger(name))
+        if isinstance(channel, KeepsChannelState):  # shared by every node on the store
+            channel.use_channel_state(stores.channel_state.for_channel(name))
+
+
+def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
+    """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
     mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
     channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
@@ -283,31 +296,31 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     app = web.Application(middlewares=[request_context, rate_limits],
                           client_max_size=settings.max_body_bytes)
     app[THROTTLE] = Throttle(settings)
-    sqlite_store = store or SqliteStore(settings.database_path,
-                                        max_batch=settings.group_commit_max)
-    auth, approval = _principals(settings, app, set(channels), sqlite_store)
-    for name, channel in channels.items():  # late receipts find recipients after restarts
-        if isinstance(channel, LateReceipts):
-            channel.use_message_ledger(sqlite_store.message_ledger(name))
-    recorder = Recorder(sqlite_store, build_metrics(set(channels), profiles, router.config))
+    stores = stores or open_stores(settings.store, settings.data_dir,
+                                   max_batch=settings.group_commit_max)
+    store = stores.alerts
+    auth, approval = _principals(settings, app, set(channels), store)
+    _hand_durable_state(channels, stores)
+    recorder = Recorder(store, build_metrics(set(channels), profiles, router.config))
     context = IngestContext(settings=settings, profiles=profiles, router=router,
-                            store=sqlite_store, auth=auth, recorder=recorder,
+                            store=store, audience=stores.audience, auth=auth, recorder=recorder,
                             renderer=Renderer(accessibility),
                             capabilities={n: c.capabilities for n, c in channels.items()},
                             speech=accessibility.tts.enabled, channels=channels,
                             signatures=signatures, approval=approval,
-                            audit=(trail := AuditTrail(sqlite_store, auth, settings)))
+                            audit=(trail := AuditTrail(store, auth, settings)))
     app[CONTEXT] = context
-    dispatcher = Dispatcher(sqlite_store, channels, dispatch_settings(settings), recorder)
-    speech = SpeechWorker(sqlite_store, Speaker(accessibility.tts), settings.data_dir / "assets",
+    dispatcher = Dispatcher(store, channels, dispatch_settings(settings), recorder,
+                            audience=stores.audience)
+    speech = SpeechWorker(store, Speaker(accessibility.tts), settings.data_dir / "assets",
                           enabled=settings.dispatch_enabled and accessibility.tts.enabled)
     context.on_accepted = _each(dispatcher.wake, speech.wake)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         mock_runners = await _start_mock_elements(settings, mock_ports)
-        await sqlite_store.open()
+        await stores.open()
         if settings.demo:
-            await seed_demo_subscribers(sqlite_store)
+            await seed_demo_subscribers(stores.audience)
         if settings.dispatch_enabled:
             await dispatcher.start()
         else:
@@ -321,7 +334,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
             log.info("service.stopping", step="dispatcher")
             await dispatcher.stop(settings.shutdown_timeout)
         log.info("service.stopping", step="store")
-        await sqlite_store.close()
+        await stores.close()
         if mock_runners:
             log.info("service.stopping", step="mock-channels")
         for runner in mock_runners:
@@ -338,7 +351,39 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> web.Appl
     app.cleanup_ctx.append(lambda _app: trail.running(loaded))  # likewise
     if approval.enabled and settings.dispatch_enabled:
         app.cleanup_ctx.append(ApprovalSweeper(
-            sqlite_store, settings.approval_sweep_interval_s).running)
+            store, settings.approval_sweep_interval_s).running)
     app.on_shutdown.append(start_draining)
     add_routes(app)
     return app
+
+
+def check_configuration(settings: Settings) -> list[str]:
+    """Every problem start-up would meet, without starting anything (``tocsin
+    check-config``): channel instances built (and closed unstarted), accessibility files,
+    profiles, routes against the channels, the scope rule, authority policies with their
+    polygon files, the trust store. Each problem names its file (and line) or setting;
+    an empty list means ``tocsin serve`` with these settings starts."""
+    problems: list[str] = []
+    public: dict[str, bool] = {}
+    try:
+        built = build_channels(channel_configs(settings, {}))
+        public = {name: channel.capabilities.public for name, channel in built.items()}
+    except ConfigurationError as exc:
+        problems += exc.problems
+        public = dict.fromkeys(channel_configs(settings, {}), True)  # still check routes
+    try:
+        _load_parts(settings, public)
+    except ConfigurationError as exc:
+        problems += exc.problems
+    authorities = list(settings.authorities)
+    if settings.demo:
+        authorities.append(demo_authority(settings)[0])
+    try:
+        compile_policies(authorities, set(public))
+    except PolicyConfigError as exc:
+        problems += exc.problems
+    try:
+        signature_checker(settings)
+    except ConfigurationError as exc:
+        problems += exc.problems
+    return problems

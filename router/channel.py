@@ -478,3 +478,41 @@ class DocumentPublisher(Protocol):
 
 class ChannelFactory(Protocol):
     def __call__(self, name: str, config: Mapping[str, Any]) -> Channel: ...
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One value of a channel's durable state and the version a change must name."""
+
+    key: str
+    value: bytes
+    version: int  # 1 when first written, +1 at every change
+
+
+class ChannelState(Protocol):
+    """A small durable key -> value area of one channel instance, shared by every node
+    on the same store, with compare-and-set: what an adapter keeps that must survive a
+    restart or another node taking over (identifier holders, intents, serial numbers).
+    Every call returns once the change is committed (durable), so an intent written
+    before a network call is on disk before the call is made."""
+
+    async def get(self, key: str) -> StateEntry | None: ...
+
+    async def compare_and_set(self, key: str, value: bytes,
+                              expected_version: int | None) -> StateEntry | None:
+        """Write ``value`` if the key is at ``expected_version`` (None: absent); the new
+        entry, or None when another writer changed it first (nothing written)."""
+
+    async def scan(self, prefix: str) -> list[StateEntry]:
+        """Every entry whose key starts with ``prefix``, in key order."""
+
+    async def delete(self, key: str, expected_version: int) -> bool:
+        """Remove the key if it is at ``expected_version``; False otherwise."""
+
+
+@runtime_checkable
+class KeepsChannelState(Protocol):
+    """A channel that keeps durable state in Tocsin's store (``ChannelState``); Tocsin
+    hands it its own area before ``start``."""
+
+    def use_channel_state(self, state: ChannelState) -> None: ...

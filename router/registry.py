@@ -47,6 +47,9 @@ def build_channels(instances: Mapping[str, Mapping[str, Any]]) -> dict[str, Chan
             channels[name] = factory(name, options)
         except (ValueError, TypeError) as exc:
             problems.append(f"channels.{name}: {exc}")
+        except OSError as exc:  # a key or table file it names cannot be read
+            where = f" {exc.filename}" if exc.filename else ""
+            problems.append(f"channels.{name}: cannot read{where}: {exc.strerror or exc}")
     if problems:
         raise ConfigurationError(problems)
     return channels

@@ -129,6 +129,10 @@ class Authority(BaseModel):
         default_factory=list, description="authorities whose alerts it may update, cancel "
                                           "and approve")
     read: Literal["own", "all"] = "own"
+    forward_unknown_references: bool = Field(
+        default=False, description="true: an Update or Cancel whose references name no "
+        "alert in this store is routed and sent (alerts first announced through another "
+        "system); false: it is held as held_unknown_reference and sent nowhere")
 
     @field_validator("key_hashes")
     @classmethod
@@ -207,10 +211,18 @@ class Settings(BaseSettings):
         description="live event streams (GET /api/v1/alerts/{id}/events) one API key may "
                     "hold open at once; the next is 429 sse.too-many-streams")
     default_profile: str = "cap12"
+    expired_on_arrival: Literal["warn", "reject"] = Field(
+        default="warn", description="an alert whose every <expires> is already past when "
+        "it arrives: accepted with the warning cap.expires.past (warn), or refused with "
+        "422 and that finding as an error (reject)")
     profile_dirs: list[Path] = Field(default_factory=list)
     routes_file: Path = Path("config/routes.yaml")
     authorities: list[Authority] = Field(default_factory=list)
     shutdown_timeout: float = Field(default=10.0, gt=0)
+    store: str | None = Field(
+        default=None, description="where alerts and audiences are stored: unset for SQLite "
+        "in the data directory, or a store URL such as sqlite:///var/lib/tocsin/t.sqlite3 "
+        "(router.storage)")
     group_commit_max: int = Field(default=256, ge=1, le=10_000)
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

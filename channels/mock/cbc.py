@@ -16,6 +16,8 @@ HTTP API:
 - ``POST /api/ecbe/v1/message``, ``DELETE /api/ecbe/v1/message/{id}``  the ECBE API
 - ``GET /_mock/received``    every write and kill, decoded, in order of arrival
 - ``GET /_mock/display``     the active messages as a handset shows them
+- ``GET /_mock/phones``      what a phone set to each language shows, one list per
+  language (``?language=nl&language=en`` chooses; default: every language heard)
 - ``DELETE /_mock/received`` forget everything (active messages included)
 - ``PUT /_mock/cbc``         the real server's behaviours (``CbcBehaviour``):
   ``peers: "none"`` (every call waits ``no_peer_wait_s``, 15 s by default, then
@@ -323,6 +325,37 @@ async def display(request: web.Request) -> web.Response:
              key=lambda pair: (pair[0], pair[1]["serial"]["encoded"]))])
 
 
+ADDITIONAL_LANGUAGE_IDS = range(4383, 4396)
+"""EU-Alert message identifiers for an additional language (ETSI TS 102 900 §5.1):
+the primary-language identifiers (4370-4382) alert every phone; these only phones
+whose language setting is the message's language (its DCS or text prefix)."""
+
+
+def phone_view(active: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    """What a phone whose language setting is ``language`` displays, in identifier
+    order: every primary-language message, and the additional-language ones in its
+    language. A bilingual NL-Alert is one message and is shown as one."""
+    shown = []
+    for entry in active:
+        extra = entry["message_id"] in ADDITIONAL_LANGUAGE_IDS
+        if extra and (entry["language"] or "").lower() != language.lower():
+            continue
+        shown.append({"message_id": entry["message_id"],
+                      "serial": entry["serial"]["encoded"], "language": entry["language"],
+                      "alphabet": entry["alphabet"], "pages": len(entry["pages"]),
+                      "text": entry["display"]})
+    return shown
+
+
+async def phones(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    active = sorted(state.active.values(),
+                    key=lambda entry: (entry["message_id"], entry["serial"]["encoded"]))
+    wanted = request.query.getall("language", []) or sorted(
+        {entry["language"] for entry in active if entry["language"]})
+    return web.json_response({language: phone_view(active, language) for language in wanted})
+
+
 async def forget(request: web.Request) -> web.Response:
     state = request.app[STATE]
     state.active.clear()
@@ -347,6 +380,7 @@ def create_cbc(behaviour_: CbcBehaviour | None = None) -> web.Application:
     app.router.add_delete(API + "/{message_id}", kill)
     app.router.add_get("/_mock/received", received)
     app.router.add_get("/_mock/display", display)
+    app.router.add_get("/_mock/phones", phones)
     app.router.add_delete("/_mock/received", forget)
     app.router.add_put("/_mock/cbc", behaviour)
     add_control_routes(app, lambda element: element[STATE].faults)

@@ -12,7 +12,10 @@ Run it as a process (what the integration tests and the benchmark do):
 
 Control API (HTTP, like every mock network element):
 
-- ``GET /_mock/received``     every accepted submit_sm (``?brief=1``: without bodies)
+- ``GET /_mock/received``     every accepted submit_sm (``?brief=1``: without bodies),
+                              each with ``decoded``: its text and concatenation header
+- ``GET /_mock/phones``       what each phone shows: the texts decoded, concatenated
+                              parts joined (``channels.mock.sms_display``)
 - ``GET /_mock/stats``        counters: binds, accepted, rejected per status, receipts
 - ``DELETE /_mock/received``  forget them
 - ``PUT /_mock/faults``       ``{"mode": "throttle"|"queue_full"|"reject"|"drop"|"none",
@@ -55,6 +58,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from channels.mock import ports
+from channels.mock.sms_display import phone_messages, read_part
 
 RECEIPT_STATES = {"DELIVRD": 2, "EXPIRED": 3, "UNDELIV": 5, "REJECTD": 8}
 ESME_RTHROTTLED = 0x58  # SMPP 3.4 command_status values (the spec's numbers)
@@ -111,7 +115,9 @@ def _note(state: SmscState, event: smpp34.SubmitSmEvent, message_id: str) -> Non
             "dest_addr_npi": event.dest_addr_npi,
             "esm_class": event.esm_class, "data_coding": event.data_coding,
             "registered_delivery": event.registered_delivery,
-            "short_message": event.short_message.hex(), "at": time.time()}
+            "short_message": event.short_message.hex(),
+            "decoded": read_part(event.short_message, event.esm_class, event.data_coding),
+            "at": time.time()}
     state.received.append(item)
     if state.record is not None:
         state.record.write(json.dumps(item) + "\n")
@@ -203,8 +209,13 @@ async def serve_smpp(state: SmscState, host: str, port: int) -> None:
 async def _received(request: web.Request) -> web.Response:
     brief = request.query.get("brief") == "1"
     items = request.app[STATE].received
-    return web.json_response([{k: v for k, v in item.items() if k != "short_message"}
+    return web.json_response([{k: v for k, v in item.items()
+                               if k not in ("short_message", "decoded")}
                               for item in items] if brief else items)
+
+
+async def _phones(request: web.Request) -> web.Response:
+    return web.json_response(phone_messages(request.app[STATE].received))
 
 
 async def _stats(request: web.Request) -> web.Response:
@@ -264,6 +275,7 @@ def create_smsc(host: str, smpp_port: int, record: Path | None = None) -> web.Ap
     app.cleanup_ctx.append(smpp)
     app.router.add_get("/_mock/received", _received)
     app.router.add_get("/_mock/stats", _stats)
+    app.router.add_get("/_mock/phones", _phones)
     app.router.add_delete("/_mock/received", _forget)
     app.router.add_put("/_mock/faults", _faults)
     app.router.add_post("/_mock/receipts/release", _release)

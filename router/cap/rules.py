@@ -59,10 +59,12 @@ def _scope_rules(alert: Alert) -> Iterator[Finding]:
 
 def _reference_rules(alert: Alert) -> Iterator[Finding]:
     refs = alert.references
-    if refs is not None and not refs:
-        yield error("cap.references.empty", "/alert/references",
-                    "<references> is present but empty; list sender,identifier,sent triples "
-                    "or leave the element out")
+    if refs is not None and not refs and alert.msg_type not in _REFERENCING:
+        # Nothing is referenced either way: an Alert means the same with or without
+        # the empty element, so refusing it would refuse a real warning for its form.
+        yield warning("cap.references.empty", "/alert/references",
+                      "<references> is present but empty; a plain Alert references nothing, "
+                      "so leave the element out")
     if alert.msg_type in _REFERENCING and not refs:
         yield error("cap.references.required", "/alert/references",
                     f"msgType {alert.msg_type.value} must reference the message(s) it "
@@ -89,23 +91,35 @@ def _message_rules(alert: Alert) -> Iterator[Finding]:
 
 
 @lru_cache(maxsize=512)
-def _language_problem(tag: str) -> str | None:
-    """RFC 3066 via BCP 47: the XSD checks the shape; this checks the subtags exist."""
+def _language_finding(tag: str, where: str) -> Finding | None:
+    """RFC 3066 via BCP 47: the XSD checks the shape; this checks the subtags exist.
+
+    A tag that cannot be read as BCP 47 at all is an error: nobody can tell which
+    language the text is in. A well-formed tag whose subtags are not in the IANA
+    registry (an old feed's ``sp-US``) is a warning: the text is still the
+    authority's, channels that match on the language will not pick it, and an
+    alert is not refused for its form."""
     try:
         if langcodes.tag_is_valid(tag):
             return None
-    except ValueError:
-        pass
-    return f"{tag!r} is not a valid RFC 3066 / BCP 47 language tag (e.g. nl-NL, en-GB, fr)"
+        langcodes.Language.get(tag)
+    except (ValueError, LookupError):
+        return error("cap.language.invalid", where,
+                     f"{tag!r} is not a well-formed RFC 3066 / BCP 47 language tag "
+                     "(e.g. nl-NL, en-GB, fr)")
+    return warning("cap.language.unregistered", where,
+                   f"{tag!r} is well-formed but names a subtag the IANA language subtag "
+                   "registry does not have (e.g. es-US, not sp-US); channels choosing "
+                   "<info> by language will not recognise it")
 
 
 def _info_rules(alert: Alert) -> Iterator[Finding]:
     for index, info in enumerate(alert.infos, start=1):
         where = f"/alert/info[{index}]"
         if info.language is not None:
-            problem = _language_problem(info.language)
-            if problem:
-                yield error("cap.language.invalid", f"{where}/language", problem)
+            language = _language_finding(info.language, f"{where}/language")
+            if language is not None:
+                yield language
         yield from _time_rules(alert.sent, info, where)
         if info.web is not None and not _absolute_url(info.web):
             yield error("cap.web.not-absolute", f"{where}/web",
@@ -230,3 +244,28 @@ SPEC_RULES: tuple[Rule, ...] = (
 def spec_findings(document: CapDocument) -> list[Finding]:
     """Every CAP 1.2 rule beyond the XSD, applied to one alert."""
     return [finding for rule in SPEC_RULES for finding in rule(document.alert)]
+
+
+def arrival_findings(alert: Alert, now: datetime, *, reject_expired: bool = False) -> list[Finding]:
+    """What is wrong with an alert at the moment it arrives (so not part of
+    ``spec_findings``, which depend on the document alone).
+
+    ``cap.expires.past``: an ``<info>`` whose ``<expires>`` is not after ``now`` will be
+    delivered by no channel. When every ``<info>`` has expired the whole alert is dead
+    on arrival: a warning by default (an archive or a late relay may post it on
+    purpose) and an error with ``reject_expired`` (the operator wants it refused with
+    422 rather than stored with deliveries that all end ``expired``). When only some
+    have, it is always a warning: the others are delivered."""
+    infos = alert.infos
+    expired = [(index, info.expires) for index, info in enumerate(infos, start=1)
+               if info.expires is not None and info.expires <= now]
+    if not expired:
+        return []
+    whole = len(expired) == len(infos)
+    make = error if whole and reject_expired else warning
+    consequence = ("no channel will deliver the alert" if whole else
+                   "this <info> is not delivered; the others are")
+    return [make("cap.expires.past", f"/alert/info[{index}]/expires",
+                     f"<expires> {expires.isoformat()} is already past at arrival "
+                     f"({now.isoformat(timespec='seconds')}): {consequence}")
+                for index, expires in expired]

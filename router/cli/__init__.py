@@ -10,14 +10,17 @@ status. Sub-commands import their heavy dependencies lazily so that
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 import structlog
 
 from router.cli import (
     approval_cmd,
     audit_cmd,
+    check_config_cmd,
     keys_cmd,
     mock_cmd,
     preview_cmd,
@@ -30,14 +33,53 @@ from router.cli import (
 )
 
 _COMMANDS = (serve_cmd, send_cmd, retry_cmd, validate_cmd, routes_cmd, keys_cmd, mock_cmd,
-             preview_cmd, subscribers_cmd, audit_cmd, approval_cmd)
+             preview_cmd, subscribers_cmd, audit_cmd, approval_cmd, check_config_cmd)
+
+
+_LITERAL = re.compile(r"``([^`]+)``|`([^`]+)`")
+
+
+def plain(text: str | None) -> str | None:
+    """Help text as a terminal shows it: the modules' docstrings mark names as
+    reStructuredText literals (````x````), which ``--help`` would print verbatim."""
+    if text is None:
+        return None
+    return _LITERAL.sub(lambda match: match.group(1) or match.group(2), text)
+
+
+def tocsin_version() -> str:
+    """The installed distribution's version (what ``pip`` installed), so that a report
+    of a problem names the code that had it."""
+    try:
+        return version("tocsin")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = plain(choice.help)
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tocsin", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version",
+                        version=f"tocsin {tocsin_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in _COMMANDS:
         command.register(subparsers)
+    for each in _parsers(parser):
+        # Descriptions are the commands' docstrings: keep their paragraphs and lists.
+        each.formatter_class = argparse.RawDescriptionHelpFormatter
+        each.description = plain(each.description)
+        each.epilog = plain(each.epilog)
+        for action in each._actions:
+            action.help = plain(action.help)
     return parser
 
 

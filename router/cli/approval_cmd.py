@@ -3,6 +3,9 @@ pair of eyes, over the service's HTTP API (``--url``, ``--key`` or ``TOCSIN_URL`
 ``TOCSIN_API_KEY``). The key must hold ``approve`` and be another principal than the
 one that submitted the alert.
 
+``pending`` lists the alerts waiting for approval, then the Updates and Cancels held
+because nothing they reference is known here (``held_unknown_reference``).
+
 Exit status: 0 done (``pending``: listed), 1 refused (the problem is printed),
 2 usage or network.
 """
@@ -65,6 +68,14 @@ def _pending(args: argparse.Namespace) -> int:
         print(f"{item['id']}  {item['key']['sender']}  {item['key']['identifier']}  "
               f"by {approval.get('submitted_by')}  until {approval.get('expires_at')}  "
               f"({approval.get('reason')})")
+    status, held = asyncio.run(_call(args, "GET", "/api/v1/alerts?state=held_unknown_reference"
+                                     "&limit=500", None))
+    if status != 200 or not isinstance(held, dict):
+        return _problem("pending", status, held)
+    for item in held["items"]:
+        refs = ", ".join(f"{r['sender']},{r['identifier']}" for r in item["references"])
+        print(f"{item['id']}  {item['key']['sender']}  {item['key']['identifier']}  "
+              f"held_unknown_reference  {item['msg_type']} of {refs} (not in this store)")
     return 0
 
 

@@ -30,7 +30,7 @@ from router.settings import ROLES, hash_api_key
 
 if TYPE_CHECKING:
     from router.settings import Settings
-    from router.store import SqliteStore, StoredKey
+    from router.store import AlertStore, StoredKey
 
 
 def register(subparsers: Any) -> None:
@@ -68,14 +68,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _with_store(settings: Settings, job: Any) -> Any:
-    from router.store import SqliteStore  # noqa: PLC0415
+    from router.storage import open_stores  # noqa: PLC0415
 
-    store: SqliteStore = SqliteStore(settings.database_path)
-    await store.open()
+    stores = open_stores(settings.store, settings.data_dir)
+    await stores.open()
     try:
-        return await job(store)
+        return await job(stores.alerts)
     finally:
-        await store.close()
+        await stores.close()
 
 
 def _new(args: argparse.Namespace) -> int:
@@ -164,21 +164,14 @@ def _audit_created(args: argparse.Namespace, key_hash: str) -> None:
     from router.audit import events as audit_events  # noqa: PLC0415
     from router.audit.chain import Principal  # noqa: PLC0415
     from router.settings import load_settings  # noqa: PLC0415
-    from router.store import SqliteStore  # noqa: PLC0415
-
     settings = load_settings(args.config, data_dir=args.data_dir)
     event = audit_events.key_created(key_hash, Principal(via="cli", actor=getpass.getuser()),
                                      authority=None)
 
-    async def append() -> None:
-        store = SqliteStore(settings.database_path)
-        await store.open()
-        try:
-            await store.append_audit([event])
-        finally:
-            await store.close()
+    async def append(store: AlertStore) -> None:
+        await store.append_audit([event])
 
-    asyncio.run(append())
+    asyncio.run(_with_store(settings, append))
 
 
 def _hash(_args: argparse.Namespace) -> int:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from router.store import SqliteStore, Subscriber
+    from router.audience import Subscriber
+    from router.storage import Stores
 
 BATCH = 1000
 
@@ -46,8 +47,9 @@ def register(subparsers: Any) -> None:
     load.set_defaults(handler=run_import)
 
 
-async def _import(store: SqliteStore, rows: Iterator[Subscriber]) -> int:
-    await store.open()
+async def _import(stores: Stores, rows: Iterator[Subscriber]) -> int:
+    await stores.open()
+    store = stores.audience
     try:
         total, batch = 0, []
         for subscriber in rows:
@@ -59,15 +61,16 @@ async def _import(store: SqliteStore, rows: Iterator[Subscriber]) -> int:
             total += await store.import_subscribers(batch)
         return total
     finally:
-        await store.close()
+        await stores.close()
 
 
 def run_import(args: argparse.Namespace) -> int:
     from pydantic import ValidationError  # noqa: PLC0415
 
+    from router.audience.subscriber_csv import read_rows  # noqa: PLC0415
+    from router.errors import ConfigurationError  # noqa: PLC0415
     from router.settings import load_settings  # noqa: PLC0415
-    from router.store import SqliteStore  # noqa: PLC0415
-    from router.store.subscriber_csv import read_rows  # noqa: PLC0415
+    from router.storage import open_stores  # noqa: PLC0415
 
     try:
         settings = load_settings(args.config, data_dir=args.data_dir,
@@ -79,11 +82,15 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"tocsin subscribers import: {args.file}: no such file", file=sys.stderr)
         return 2
     problems: list[str] = []
-    store = SqliteStore(settings.database_path)
-    count = asyncio.run(_import(store, read_rows(args.file, args.kind, problems,
-                                                      settings.subscriber_default_region)))
+    try:
+        stores = open_stores(settings.store, settings.data_dir)
+    except ConfigurationError as exc:
+        print(f"tocsin subscribers import: {exc}", file=sys.stderr)
+        return 2
+    count = asyncio.run(_import(stores, read_rows(args.file, args.kind, problems,
+                                                       settings.subscriber_default_region)))
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"{count} subscriber(s) imported into {settings.database_path}"
+    print(f"{count} subscriber(s) imported into {stores.url}"
           + (f"; {len(problems)} row(s) skipped" if problems else ""))
     return 1 if problems else 0

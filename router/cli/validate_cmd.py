@@ -6,6 +6,10 @@ without it no signer is trusted), certificates judged at the alert's ``<sent>``.
 An invalid signature is an error finding under every profile; an untrusted one
 under a profile whose ``signature:`` is ``required`` or ``if-present``.
 
+An alert whose every ``<expires>`` is already past gets ``cap.expires.past``: a
+warning, or an error with ``--expired-on-arrival reject`` (as the service does with
+its setting ``expired_on_arrival``).
+
 Exit status: 0 every file valid; 1 at least one file has error findings;
 2 at least one file could not be read (missing file, not XML, hostile XML,
 too large, not a CAP ``<alert>``). The worst status over all files wins.
@@ -16,11 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from router.cap import ParseOutcome, XmlLimits, has_errors
 from router.cap.findings import error
+from router.cap.rules import arrival_findings
 from router.profiles import DEFAULT_PROFILE, ProfileConfigError, ProfileSet, load_profiles
 from router.trust import (
     CheckedAlert,
@@ -50,6 +57,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--signature-time", choices=("valid-at-sent", "valid-now"),
                         default="valid-at-sent",
                         help="judge certificates at the alert's <sent> (default) or now")
+    parser.add_argument("--expired-on-arrival", choices=("warn", "reject"), default="warn",
+                        help="an alert whose every <expires> is past now: a warning "
+                             "(default) or an error, as the service's setting of that name")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(handler=run)
 
@@ -67,7 +77,14 @@ def _check_file(path: Path, args: argparse.Namespace, profiles: ProfileSet,
     except OSError as exc:
         finding = error("file.unreadable", str(path), f"cannot read the file: {exc.strerror}")
         return CheckedAlert(ParseOutcome(None, [finding], readable=False), None)
-    return read_alert(data, profiles, args.profile, checker, XmlLimits(args.max_bytes))
+    checked = read_alert(data, profiles, args.profile, checker, XmlLimits(args.max_bytes))
+    document = checked.outcome.document
+    if document is None:
+        return checked
+    arrival = arrival_findings(document.alert, datetime.now(UTC),
+                               reject_expired=args.expired_on_arrival == "reject")
+    outcome = replace(checked.outcome, findings=[*checked.outcome.findings, *arrival])
+    return replace(checked, outcome=outcome)
 
 
 def _signature_line(verdict: SignatureVerdict) -> str:

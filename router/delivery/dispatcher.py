@@ -52,11 +52,13 @@ import structlog
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from router.assets.media import parse, with_speech
+from router.audience import AudienceStore
 from router.cap import Alert, parse_cap
 from router.channel import Channel, Delivery, MsgType, Receipt
 from router.delivery.breaker import Breaker, BreakerState
 from router.errors import (
     ChannelBusyError,
+    ConfigurationError,
     FailureReason,
     NotApplicableError,
     PermanentError,
@@ -65,7 +67,7 @@ from router.errors import (
 from router.observability.metrics import Metrics
 from router.record import Recorder
 from router.render import RenderedAlert
-from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
+from router.store import AlertStore, AttemptResult, ClaimedDelivery, DeliveryState
 from router.trust import confidential
 
 log = structlog.get_logger("tocsin.dispatch")
@@ -87,10 +89,18 @@ class DispatchSettings:
 
 
 class Dispatcher:
-    def __init__(self, store: Store, channels: Mapping[str, Channel],
-                 settings: DispatchSettings | None = None, recorder: Recorder | None = None
-                 ) -> None:
+    def __init__(self, store: AlertStore, channels: Mapping[str, Channel],
+                 settings: DispatchSettings | None = None, recorder: Recorder | None = None,
+                 *, audience: AudienceStore | None = None) -> None:
+        """``audience``: where the recipients of channels that name
+        ``Capabilities.recipients`` come from; required when any channel does."""
+        needy = sorted(name for name, c in channels.items() if c.capabilities.recipients)
+        if needy and audience is None:
+            raise ConfigurationError([f"channel {name!r} sends to subscribers, but the "
+                                      "dispatcher was given no audience store"
+                                      for name in needy])
         self.store = store
+        self.audience = audience
         self.recorder = recorder or Recorder(store, Metrics(channels))
         self.channels = dict(channels)
         self.settings = settings or DispatchSettings()
@@ -248,7 +258,8 @@ class Dispatcher:
                             idempotency_key=item.idempotency_key, alert=alert, raw=item.raw,
                             attempt=number, deadline=deadline, replaces=replaces,
                             variants=await self._variants(item),
-                            audience=self.store.audience(kind, item, alert) if kind else None)
+                            audience=self.audience.audience(kind, item, alert)
+                            if kind and self.audience else None)
         try:
             async with self.recorder.slot(item.channel, self._limits[item.channel]):
                 timeout = min(self.attempt_timeout(channel),

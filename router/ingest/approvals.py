@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from router.ingest.access import readable_record
-from router.ingest.handlers import _alert_out, _json
+from router.ingest.handlers import _json, alert_out
 from router.ingest.problems import ProblemError
 from router.ingest.schemas import DecisionIn
 from router.store import DecisionOutcome
@@ -58,7 +58,7 @@ async def approve_alert(request: web.Request) -> web.Response:
         raise _refused(outcome, record.id)
     ctx.on_accepted()
     decided = await ctx.store.get(record.id)
-    return _json(_alert_out(decided or record))
+    return _json(await alert_out(ctx, decided or record))
 
 
 async def reject_alert(request: web.Request) -> web.Response:
@@ -73,4 +73,4 @@ async def reject_alert(request: web.Request) -> web.Response:
     if outcome is not DecisionOutcome.DONE:
         raise _refused(outcome, record.id)
     decided = await ctx.store.get(record.id)
-    return _json(_alert_out(decided or record))
+    return _json(await alert_out(ctx, decided or record))

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from router.audit.chain import AuditEntry
 from router.ingest.context import CONTEXT
-from router.ingest.problems import ProblemError
+from router.ingest.problems import ProblemError, reject_unknown_parameters
 from router.trust import Principal, Role
 
 QUERY = frozenset({"since", "principal", "cursor", "limit"})
@@ -55,6 +55,7 @@ class AuditList(BaseModel):
     model_config = ConfigDict(frozen=True)
     items: list[AuditEntryOut]
     next_cursor: str | None
+    total: int = Field(description="entries matching the filters, over every page")
 
 
 def _out(entry: AuditEntry) -> AuditEntryOut:
@@ -114,15 +115,13 @@ async def get_audit(request: web.Request) -> web.Response:
         if ctx.audit is not None:
             await ctx.audit.refused(request, problem)
         raise
-    unknown = sorted(set(request.query) - QUERY)
-    if unknown:
-        raise ProblemError(400, "query.unknown-parameter", "Unknown query parameter",
-                           f"unknown: {', '.join(unknown)}; known: {', '.join(sorted(QUERY))}")
+    reject_unknown_parameters(request.query, QUERY)
     query = request.query
     page = await ctx.store.audit_page(after=_after(query.get("cursor")),
                                       since=_since(query.get("since")),
                                       principal=query.get("principal"),
                                       limit=_limit(query.get("limit")))
     body = AuditList(items=[_out(e) for e in page.items],
-                     next_cursor=_cursor(page.next_after) if page.next_after else None)
+                     next_cursor=_cursor(page.next_after) if page.next_after else None,
+                     total=page.total)
     return web.Response(body=body.model_dump_json(), content_type="application/json")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from router.audience import AudienceStore
 from router.channel import Capabilities, Channel
 from router.ingest.audit_trail import AuditTrail
 from router.ingest.auth import Authenticator
@@ -19,7 +20,7 @@ from router.record import Recorder
 from router.render import Renderer
 from router.routing import Router
 from router.settings import Settings
-from router.store import Store
+from router.store import AlertStore
 from router.trust import ApprovalPolicy, SignatureChecker, TrustStore
 
 
@@ -28,7 +29,7 @@ class IngestContext:
     settings: Settings
     profiles: ProfileSet
     router: Router
-    store: Store
+    store: AlertStore
     auth: Authenticator
     recorder: Recorder
     """The record stage: ingest metrics and audit lines, live progress for SSE."""
@@ -51,6 +52,9 @@ class IngestContext:
     """Appends refused requests to the audit trail (accepted alerts: the store itself)."""
     approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
     """Which accepted alerts wait for a second principal (off unless configured)."""
+    audience: AudienceStore | None = None
+    """Subscribers and recipient outcomes (``router.audience``); None: a service with no
+    subscriber channels, whose status answers carry no recipient counts."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import structlog
@@ -38,15 +40,16 @@ from aiohttp import web
 from pydantic import BaseModel
 from ulid import ULID
 
-from router.cap import Alert, Finding, FindingSeverity, XmlLimits
+from router.cap import Alert, Finding, FindingSeverity, ParseOutcome, XmlLimits
 from router.cap.findings import error
+from router.cap.rules import arrival_findings
 from router.errors import ReferenceForbiddenError, StoreUnavailableError
 from router.ingest.access import not_found, readable_authorities, readable_record
 from router.ingest.audit_trail import principal_of
 from router.ingest.authorise import authorise, forbidden
 from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
-from router.ingest.problems import ProblemError
+from router.ingest.problems import ProblemError, reject_unknown_parameters
 from router.ingest.schemas import (
     Accepted,
     AlertList,
@@ -69,6 +72,10 @@ CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
 INLINE_PARSE_BYTES = 64 * 1024
 """Bodies up to this size are validated on the event loop (about a millisecond at
 most); larger ones in a worker thread so that one big alert cannot stall the rest."""
+
+LIST_QUERY = frozenset({"state", "since", "cursor", "limit"})
+"""The parameters ``GET /api/v1/alerts`` understands; any other is a 400, because a
+misspelt filter (``?status=cancelled``) silently ignored answers a different question."""
 
 log = structlog.get_logger("tocsin.ingest")
 
@@ -140,6 +147,9 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
     checked = await _check(ctx, body, profile)
     outcome = checked.outcome
     document = outcome.document
+    if document is not None:
+        outcome = with_arrival_findings(outcome, document.alert,
+                                        ctx.settings.expired_on_arrival == "reject")
     if not outcome.readable or (document is None and not outcome.findings):
         first = outcome.findings[0] if outcome.findings else None
         raise ProblemError(400, first.code if first else "xml.malformed",
@@ -172,6 +182,7 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         variants=rendered.to_json() if rendered else None,
         speech_pending=ctx.speech and rendered is not None, hold=authorised.hold,
         reference_authorities=authorised.reference_authorities,
+        forward_unknown_references=authority.forward_unknown_references,
         signature=checked.signature.to_json() if checked.signature else None,
         principal=principal_of(request, authority.name),
     )
@@ -225,7 +236,25 @@ async def _check(ctx: IngestContext, body: bytes, profile: str) -> CheckedAlert:
                                    limits)
 
 
-def _alert_out(record: AlertRecord) -> AlertOut:
+def with_arrival_findings(outcome: ParseOutcome, alert: Alert,
+                          reject_expired: bool) -> ParseOutcome:
+    """The outcome with what is wrong at this moment (``cap.expires.past``) added, so
+    that a 422 lists it with the rest and a 202 carries it as a warning."""
+    arrival = arrival_findings(alert, datetime.now(UTC), reject_expired=reject_expired)
+    return replace(outcome, findings=[*outcome.findings, *arrival]) if arrival else outcome
+
+
+async def alert_out(ctx: IngestContext, record: AlertRecord) -> AlertOut:
+    """The status answer of ``record``, with the recipient counts of its subscriber
+    deliveries from the audience store (the alert store knows no recipients)."""
+    recipients = await ctx.audience.recipient_counts(
+        [d.idempotency_key for d in record.deliveries]) if ctx.audience else {}
+    return _alert_out(record, recipients)
+
+
+def _alert_out(record: AlertRecord,
+               recipients: Mapping[str, dict[str, int]] | None = None) -> AlertOut:
+    recipients = recipients or {}
     outcome = alert_outcome(record.state.value, record.deliveries)
     return AlertOut(
         id=record.id, state=outcome.state, lifecycle=record.state.value,
@@ -245,7 +274,7 @@ def _alert_out(record: AlertRecord) -> AlertOut:
             next_attempt_at=d.next_attempt_at, last_error=d.last_error, updated_at=d.updated_at,
             history=[AttemptOut(number=a.number, started_at=a.started_at, ended_at=a.ended_at,
                                 outcome=a.outcome, reason=a.reason, error=a.error)
-                     for a in d.history], recipients=d.recipients,
+                     for a in d.history], recipients=recipients.get(d.idempotency_key),
             retry_requested_by=PrincipalOut(authority=d.retry_requested_by.authority,
                                             key=d.retry_requested_by.key)
             if d.retry_requested_by else None,
@@ -266,8 +295,8 @@ def _not_found(alert_id: str) -> ProblemError:
 
 
 async def get_alert(request: web.Request) -> web.Response:
-    _ctx, _principal, record = await readable_record(request)
-    return _json(_alert_out(record))
+    ctx, _principal, record = await readable_record(request)
+    return _json(await alert_out(ctx, record))
 
 
 async def get_alert_cap(request: web.Request) -> web.Response:
@@ -284,6 +313,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     principal = await ctx.auth.authenticate(request.headers.get("Authorization"))
     ctx.auth.require(principal, Role.READ)
     query = request.query
+    reject_unknown_parameters(query, LIST_QUERY)
     try:
         state = AlertState(query["state"]) if "state" in query else None
     except ValueError as exc:
@@ -308,8 +338,8 @@ async def list_alerts(request: web.Request) -> web.Response:
                                         ctx.auth.policy(principal)))
     except ValueError as exc:
         raise ProblemError(400, "query.cursor", "Bad cursor", str(exc)) from exc
-    return _json(AlertList(items=[_alert_out(r) for r in page.items],
-                           next_cursor=page.next_cursor))
+    return _json(AlertList(items=[await alert_out(ctx, r) for r in page.items],
+                           next_cursor=page.next_cursor, total=page.total))
 
 
 async def healthz(_request: web.Request) -> web.Response:

@@ -47,7 +47,7 @@ from aiohttp import web
 
 from router.ingest.access import readable_record
 from router.ingest.context import CONTEXT
-from router.ingest.handlers import _alert_out
+from router.ingest.handlers import alert_out
 from router.ingest.schemas import AlertOut
 from router.ingest.streams import principal_of
 from router.store import AlertRecord
@@ -141,7 +141,7 @@ async def _stream_events(request: web.Request, alert_id: str,
     with ctx.recorder.progress.watch(alert_id) as changed:
         while record is not None and time.monotonic() < ends_at and not stream.closed:
             changed.clear()
-            alert = _alert_out(record)
+            alert = await alert_out(ctx, record)
             for data in _changes(alert, seen):
                 await stream.send("delivery", data)
             summary = _summary(alert)

@@ -10,6 +10,8 @@ memory (the CAP core already bounds schema errors the same way).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 from aiohttp import web
 
 from router.cap import Finding
@@ -43,3 +45,12 @@ class ProblemError(Exception):
         return web.Response(status=self.status, headers=self.headers,
                             body=body.model_dump_json(exclude_none=True),
                             content_type="application/problem+json")
+
+
+def reject_unknown_parameters(given: Iterable[str], known: Collection[str]) -> None:
+    """400 ``query.unknown-parameter`` for a query parameter the route does not read: a
+    misspelt filter that were ignored would answer another question without saying so."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ProblemError(400, "query.unknown-parameter", "Unknown query parameter",
+                           f"unknown: {', '.join(unknown)}; known: {', '.join(sorted(known))}")

@@ -70,7 +70,8 @@ ENDPOINTS: list[Endpoint] = [
              cap_body=True),
     Endpoint("GET", "/api/v1/alerts", handlers.list_alerts,
              "List alerts in the order they were accepted, a page at a time",
-             {200: (AlertList, "a page of alerts"), 400: (Problem, "bad filter or cursor"),
+             {200: (AlertList, "a page of alerts"),
+              400: (Problem, "unknown query parameter, bad filter or cursor"),
               **_AUTH_ERRORS},
              parameters=[
                  {"name": "state", "in": "query", "schema": {

@@ -173,6 +173,7 @@ class AlertOut(_Out):
 class AlertList(_Out):
     items: list[AlertOut]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+    total: int = Field(description="alerts matching the filters, over every page")
 
 
 class Health(_Out):

@@ -44,14 +44,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router.assets.media import stored_variants
+from router.audience import AudienceStore, NewWalletSubscription
+from router.audience.subscription_checks import LanguageTag, check_endpoint, check_keys
 from router.cap import parse_cap
 from router.channel import Delivery, DocumentPublisher
 from router.errors import StoreUnavailableError
 from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.problems import ProblemError
-from router.ingest.subscription_checks import LanguageTag, check_endpoint, check_keys
-from router.store import AlertRecord, DeliveryState, NewWalletSubscription
+from router.store import AlertRecord, DeliveryState
 
 JWKS_PATH = "/api/v1/wallet/jwks.json"
 SUBSCRIPTIONS_PATH = "/api/v1/wallet/subscriptions"
@@ -119,6 +120,13 @@ async def _given(request: web.Request) -> NewWalletSubscription:
                                  tuple(given.languages))
 
 
+def _audience(ctx: IngestContext) -> AudienceStore:
+    if ctx.audience is None:
+        raise ProblemError(404, "wallet.disabled", "Wallet push is not enabled",
+                           "this Tocsin keeps no subscriptions")
+    return ctx.audience
+
+
 def _store_down(exc: StoreUnavailableError) -> ProblemError:
     return ProblemError(503, "store.unavailable", "Store unavailable", str(exc),
                         headers={"Retry-After": "1"})
@@ -128,7 +136,7 @@ async def post_subscription(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     new = await _given(request)
     try:
-        saved = await ctx.store.save_wallet_subscription(new)
+        saved = await _audience(ctx).save_wallet_subscription(new)
     except StoreUnavailableError as exc:
         raise _store_down(exc) from exc
     if saved.id is None:
@@ -147,7 +155,7 @@ async def put_subscription(request: web.Request) -> web.Response:
     subscription_id = request.match_info["subscription_id"]
     new = await _given(request)
     try:
-        renewed = await ctx.store.renew_wallet_subscription(subscription_id, new)
+        renewed = await _audience(ctx).renew_wallet_subscription(subscription_id, new)
     except StoreUnavailableError as exc:
         raise _store_down(exc) from exc
     if not renewed:
@@ -161,7 +169,7 @@ async def put_subscription(request: web.Request) -> web.Response:
 async def delete_subscription(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     subscription_id = request.match_info["subscription_id"]
-    if not await ctx.store.delete_wallet_subscription(subscription_id):
+    if not await _audience(ctx).delete_wallet_subscription(subscription_id):
         raise ProblemError(404, "wallet.subscription-not-found", "No such subscription",
                            "no subscription with that id (already deleted?)")
     return web.Response(status=204)

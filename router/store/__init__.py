@@ -1,9 +1,11 @@
-"""Durable storage of alerts, their raw bytes and their delivery plans.
+"""Durable storage of the alert's life: alerts, their raw bytes, plans, deliveries,
+attempts, references, asset metadata, the audit chain, keys and approvals.
 
-Stage: below routing and ingest, above the CAP core. Knows nothing of HTTP.
+Stage: below the audience, routing and ingest, above planning and the CAP core.
+Knows nothing of HTTP or of the channel contract. ``AlertStore`` is the protocol.
 """
 
-from router.store.base import Store
+from router.store.base import AlertStore, Store
 from router.store.records import (
     AcceptOutcome,
     AcceptResult,
@@ -32,8 +34,6 @@ from router.store.records import (
     StoredVariants,
 )
 from router.store.sqlite import SqliteStore, decode_cursor
-from router.store.subscribers import Subscriber, SubscriberAudience
-from router.store.wallet import NewWalletSubscription, SubscriptionSaved
 
 __all__ = [
     "AcceptOutcome",
@@ -41,6 +41,7 @@ __all__ = [
     "AlertPage",
     "AlertRecord",
     "AlertState",
+    "AlertStore",
     "ApprovalRecord",
     "AssetRecord",
     "AttemptRecord",
@@ -51,7 +52,6 @@ __all__ = [
     "DeliveryState",
     "HoldForApproval",
     "NewAlert",
-    "NewWalletSubscription",
     "PlannedDelivery",
     "PriorDelivery",
     "ReferenceRecord",
@@ -64,8 +64,5 @@ __all__ = [
     "Store",
     "StoredKey",
     "StoredVariants",
-    "Subscriber",
-    "SubscriberAudience",
-    "SubscriptionSaved",
     "decode_cursor",
 ]

@@ -118,22 +118,28 @@ class AuditPage:
     items: list[AuditEntry]
     next_after: int | None
     """The ``seq`` to continue after, when there are more."""
+    total: int
+    """Entries matching the filters over every page (the cursor left aside)."""
 
 
 def page(conn: sqlite3.Connection, *, after: int, since: str | None, principal: str | None,
          limit: int) -> AuditPage:
     """Entries after ``after`` in sequence order, at or after ``since`` (UTC text),
     whose principal's authority or key id is ``principal``."""
-    clauses, params = ["seq > ?"], [after]
+    clauses: list[str] = []
+    params: list[object] = []
     if since is not None:
         clauses.append("at >= ?")
-        params.append(since)  # type: ignore[arg-type]
+        params.append(since)
     if principal is not None:
         clauses.append("(authority = ? OR key_id = ?)")
-        params += [principal, principal]  # type: ignore[list-item]
-    sql = (f"SELECT {_COLUMNS} FROM audit_log WHERE "  # noqa: S608  (fixed fragments)
-           + " AND ".join(clauses) + " ORDER BY seq LIMIT ?")
-    rows = conn.execute(sql, (*params, limit + 1)).fetchall()
+        params += [principal, principal]
+    filters = " AND ".join(clauses) or "1"
+    sql = (f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? AND "  # noqa: S608  (fixed
+           + filters + " ORDER BY seq LIMIT ?")                      # fragments)
+    rows = conn.execute(sql, (after, *params, limit + 1)).fetchall()
+    total = conn.execute("SELECT count(*) FROM audit_log WHERE " + filters,  # noqa: S608
+                         params).fetchone()[0]
     items = [_entry(tuple(row)) for row in rows[:limit]]
     more = len(rows) > limit and bool(items)
-    return AuditPage(items, items[-1].seq if more else None)
+    return AuditPage(items, items[-1].seq if more else None, total)

@@ -1,7 +1,14 @@
-"""The ``Store`` protocol: what the service needs from durable storage.
+"""The ``AlertStore`` protocol: the durable life of an alert.
 
-Stage: the store layer. The embedded default is SQLite (``router.store.sqlite``);
-a PostgreSQL store for several router instances implements the same protocol.
+Stage: the store layer. It keeps alerts and their raw bytes, delivery plans,
+deliveries and attempts, references, the metadata of assets made for them, the
+audit chain, API keys and approvals -- and nothing of who is reached
+(``router.audience``) or of the channel contract (it imports no ``router.channel``).
+It decides no rule either: deadlines and the follow-ups of an Update or Cancel come
+from ``router.planning``, called with the rows read inside the accepting transaction.
+
+The embedded default is SQLite (``router.store.sqlite``); ``router.storage.open_stores``
+picks the implementation from a store URL.
 
 The one promise every implementation keeps: when ``accept`` returns
 ``CREATED``, the alert, its raw bytes and its whole delivery plan are durable
@@ -16,7 +23,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from router.cap import Alert, Finding
-from router.channel import Audience, MessageLedger
 from router.store.records import (
     AcceptResult,
     AlertPage,
@@ -38,11 +44,11 @@ from router.store.records import (
 
 if TYPE_CHECKING:
     from router.audit.chain import AuditEntry, AuditEvent, Head
+    from router.audit.chain import Principal as AuditPrincipal
     from router.store.audit import AuditPage
-    from router.store.wallet import NewWalletSubscription, SubscriptionSaved
 
 
-class Store(Protocol):
+class AlertStore(Protocol):
     async def open(self) -> None:
         """Create or migrate the schema and start background writers."""
 
@@ -123,19 +129,6 @@ class Store(Protocol):
         """Store the audio made for an alert, add its findings to the alert's, and set
         its speech state (``done`` or ``failed``) in one transaction."""
 
-    async def save_wallet_subscription(self, new: NewWalletSubscription) -> SubscriptionSaved:
-        """Store a push subscription; the same endpoint and keys again is the same one,
-        the same endpoint with other keys is refused (``id`` None)."""
-
-    async def renew_wallet_subscription(self, subscription_id: str,
-                                        new: NewWalletSubscription) -> bool:
-        """New keys for the subscription with this id and endpoint; False if none."""
-
-    async def delete_wallet_subscription(self, subscription_id: str) -> bool:
-        """Remove a subscription; False when there was none with that id."""
-
-    async def count_wallet_subscriptions(self) -> int: ...
-
     async def append_audit(self, events: builtins.list[AuditEvent]
                            ) -> builtins.list[AuditEntry]:
         """Append audit entries in a transaction of their own (acts that change nothing
@@ -148,8 +141,16 @@ class Store(Protocol):
                          principal: str | None = None, limit: int = 100) -> AuditPage:
         """Audit entries after sequence number ``after``, oldest first."""
 
-    def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
-        """The subscribers of address ``kind`` that ``delivery`` goes to (streamed)."""
+    async def add_key(self, key: StoredKey, by: AuditPrincipal = ...) -> None:
+        """Store a key's hash and its ``key.created`` audit entry in one transaction."""
 
-    def message_ledger(self, channel: str) -> MessageLedger:
-        """Network message id -> recipient for ``channel``, filled by its audiences."""
+    async def revoke_key(self, key_id: str, by: AuditPrincipal = ...) -> bool:
+        """Revoke a live key and append ``key.revoked`` in one transaction; False if
+        there was no live key with that id."""
+
+    async def keys(self) -> builtins.list[StoredKey]:
+        """Every key made with ``tocsin keys new --authority``, revoked ones too."""
+
+
+Store = AlertStore
+"""The name the alert store protocol had before the audience moved out of it."""

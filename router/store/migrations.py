@@ -228,4 +228,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN retry_requested_at TEXT;
     ALTER TABLE deliveries ADD COLUMN retry_base INTEGER NOT NULL DEFAULT 0;
     """,
+    # 12: channel state: a durable key -> value area per channel instance, changed by
+    # compare-and-set on ``version`` (router.channel.ChannelState).
+    """
+    CREATE TABLE channel_state (
+        channel     TEXT NOT NULL,             -- the channel instance name
+        key         TEXT NOT NULL,
+        value       BLOB NOT NULL,
+        version     INTEGER NOT NULL,          -- 1 when written first, +1 per change
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (channel, key)
+    ) WITHOUT ROWID;
+    """,
 )

@@ -23,6 +23,8 @@ state                         when
                               yet, not settled
 ``rejected``,                 the second principal refused it, or nobody approved it
 ``expired_unapproved``        within the approval window: nothing was sent
+``held_unknown_reference``    an Update or Cancel of nothing this store knows: held,
+                              nothing sent (``router.store.unknown_references``)
 ============================  ===========================================================
 
 A primary delivery still retrying while a fallback that replaced it has delivered
@@ -53,7 +55,9 @@ HEADLINES: Mapping[str, str] = {AlertState.CANCELLED.value: "cancelled",
                                 AlertState.SUPERSEDED.value: "superseded",
                                 AlertState.PENDING_APPROVAL.value: "pending_approval",
                                 AlertState.REJECTED.value: "rejected",
-                                AlertState.EXPIRED_UNAPPROVED.value: "expired_unapproved"}
+                                AlertState.EXPIRED_UNAPPROVED.value: "expired_unapproved",
+                                AlertState.HELD_UNKNOWN_REFERENCE.value:
+                                    "held_unknown_reference"}
 """Stored lifecycle states that are the alert's state whatever its deliveries did."""
 AWAITING = frozenset({AlertState.PENDING_APPROVAL.value})
 """Lifecycle states with nothing planned yet but more to come: never settled (a watcher

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from router.audit.chain import Principal
 from router.cap import Alert, Finding
+from router.planning import PlannedDelivery as PlannedDelivery  # noqa: PLC0414  (re-exported)
+from router.planning import delivery_deadline
 
 
 class AlertState(StrEnum):
@@ -22,6 +24,8 @@ class AlertState(StrEnum):
     PENDING_APPROVAL = "pending_approval"  # stored, nothing planned: waits for a second person
     REJECTED = "rejected"  # the second person refused it; never delivered
     EXPIRED_UNAPPROVED = "expired_unapproved"  # nobody approved it within the window
+    HELD_UNKNOWN_REFERENCE = "held_unknown_reference"  # an Update/Cancel of nothing known:
+    # stored, nothing planned or applied (router.store.unknown_references)
 
 
 class DeliveryState(StrEnum):
@@ -48,15 +52,6 @@ class AcceptOutcome(StrEnum):
     CREATED = "created"
     DUPLICATE = "duplicate"  # same CAP key, same content: the original result
     CONFLICT = "conflict"  # same CAP key, different content
-
-
-@dataclass(frozen=True)
-class PlannedDelivery:
-    """One row of an alert's delivery plan, decided by routing before the alert is stored."""
-
-    channel: str
-    route: str
-    fallback_for: str | None = None  # set for a standby fallback channel
 
 
 @dataclass(frozen=True)
@@ -88,6 +83,17 @@ class NewAlert:
     reference_authorities: frozenset[str] | None = None
     """The authorities whose alerts this one may reference (Update, Cancel, Ack, Error);
     None: any. Checked again inside the transaction that applies the references."""
+    forward_unknown_references: bool = False
+    """The sender's policy forwards an Update or Cancel whose references name nothing in
+    this store (it may have been announced through another system); False: held."""
+    deadline: datetime | None = field(default=None)
+    """After it no delivery of this alert is attempted. Set by the planning rule
+    (``router.planning.delivery_deadline``) when the record is made; the store
+    persists it as given."""
+
+    def __post_init__(self) -> None:
+        if self.deadline is None:
+            object.__setattr__(self, "deadline", delivery_deadline(self.alert))
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,6 @@ class DeliveryRecord:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     history: tuple[AttemptRecord, ...] = ()
-    recipients: dict[str, int] | None = None  # per-recipient outcomes (subscriber channels)
     retry_requested_by: Requester | None = None  # who last re-planned it, if anyone
     retry_requested_at: datetime | None = None
 
@@ -253,6 +258,9 @@ class StoredKey:
 class AlertPage:
     items: list[AlertRecord]
     next_cursor: str | None
+    total: int
+    """Alerts matching the filters over every page (the cursor left aside), so that an
+    operator's tooling knows how many there are without paging through them."""
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,9 @@ from router.audit.chain import Principal as AuditPrincipal
 from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
-from router.channel import Audience, MessageLedger
 from router.errors import ReferenceForbiddenError, StoreUnavailableError
-from router.store import approvals, audit, keys, wallet
-from router.store.areas import AlertArea
-from router.store.messages import SqliteMessageLedger
+from router.planning import ReferenceEffect, follow_up_deliveries, reference_effect
+from router.store import approvals, audit, keys
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
     DUE_DELIVERY_STATES,
@@ -71,12 +69,7 @@ from router.store.records import (
     StoredKey,
     StoredVariants,
 )
-from router.store.subscribers import (
-    Subscriber,
-    SubscriberAudience,
-    outcome_counts,
-    upsert_subscribers,
-)
+from router.store.unknown_references import held_finding, held_for_unknown_references
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -240,14 +233,19 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
         resolved.append((position, ref, row["id"] if row else None))
 
     now = utc_text(new.received_at)
-    held = new.hold is not None
+    unknown = held_for_unknown_references(alert.msg_type, [t for _p, _r, t in resolved],
+                                          forward_unknown=new.forward_unknown_references)
+    if unknown:
+        warnings.append(held_finding(alert.msg_type))
+    held = new.hold is not None and not unknown
+    state = (AlertState.HELD_UNKNOWN_REFERENCE if unknown else
+             AlertState.PENDING_APPROVAL if held else AlertState.ACCEPTED)
     conn.execute(
         "INSERT INTO alerts (id, sender, identifier, sent_utc, sent, status, msg_type, state, "
         "profile, authority, source_version, content_hash, received_at, findings, raw, "
         "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.id, alert.sender, alert.identifier, sent_utc, alert.sent.isoformat(),
-         alert.status.value, alert.msg_type.value,
-         (AlertState.PENDING_APPROVAL if held else AlertState.ACCEPTED).value, new.profile,
+         alert.status.value, alert.msg_type.value, state.value, new.profile,
          new.authority, new.source_version, new.content_hash, now, _findings_json(warnings),
          new.raw, json.dumps(new.signature) if new.signature is not None else None),
     )
@@ -261,7 +259,9 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
     if new.variants is not None:
         conn.execute("INSERT INTO alert_variants VALUES (?, ?, ?, ?)",
                      (new.id, new.variants, "pending" if new.speech_pending else "off", now))
-    if new.hold is not None:
+    if unknown:
+        pass  # held: nothing planned, nothing applied (router.store.unknown_references)
+    elif new.hold is not None:
         approvals.hold(conn, new.id, new.hold, plan=list(new.plan), deadline=_deadline(new),
                        now=new.received_at)
     else:
@@ -279,7 +279,8 @@ def _release(conn: sqlite3.Connection, alert_id: str, msg_type: MsgType, *,
     for target in targets:
         if target is not None:
             _apply_reference(conn, msg_type, target, alert_id, now)
-    for planned in plan + _follow_up_channels(conn, msg_type, targets, plan):
+    carried = _carried_channels(conn, targets) if reference_effect(msg_type) else []
+    for planned in plan + follow_up_deliveries(msg_type, plan, carried):
         state = DeliveryState.STANDBY if planned.fallback_for else DeliveryState.PENDING
         conn.execute(
             "INSERT INTO deliveries (alert_id, channel, route, fallback_for, state, "
@@ -312,39 +313,32 @@ def _changed_by(conn: sqlite3.Connection, new: NewAlert) -> list[tuple[str, bool
     return list(changed.items())  # an alert referenced twice is one entry
 
 
-def _follow_up_channels(conn: sqlite3.Connection, msg_type: MsgType,
-                        targets: list[str | None],
-                        plan: list[PlannedDelivery]) -> list[PlannedDelivery]:
-    """An Update or Cancel also goes to every channel that already carried (or is
-    carrying) what it refers to, whatever routing says of the new message: a
-    Cancel that never reaches the network that broadcast the alert cancels nothing."""
-    if msg_type not in (MsgType.UPDATE, MsgType.CANCEL):
-        return []
-    planned = {p.channel for p in plan}
-    extra: list[PlannedDelivery] = []
-    for target in targets:
-        if target is None:
-            continue
-        for row in conn.execute(
+def _carried_channels(conn: sqlite3.Connection, targets: list[str | None]) -> list[str]:
+    """The channels the referenced alerts went out on or are going out on, in plan order:
+    the rows ``router.planning.follow_up_deliveries`` decides the follow-ups from."""
+    return [row["channel"] for target in targets if target is not None
+            for row in conn.execute(
                 "SELECT channel FROM deliveries WHERE alert_id = ? AND state IN "
-                "('delivered', 'sending') ORDER BY rowid", (target,)):
-            if row["channel"] not in planned:
-                planned.add(row["channel"])
-                extra.append(PlannedDelivery(row["channel"], "references"))
-    return extra
+                "('delivered', 'sending') ORDER BY rowid", (target,))]
+
+
+_EFFECTS = {
+    ReferenceEffect.SUPERSEDE: (AlertState.SUPERSEDED, "superseded_by",
+                                DeliveryState.SUPERSEDED),
+    ReferenceEffect.CANCEL: (AlertState.CANCELLED, "cancelled_by", DeliveryState.CANCELLED),
+}
+"""How each ``router.planning.ReferenceEffect`` is stored: the referenced alert's state,
+the column naming the alert that did it, and the state its open deliveries end in."""
 
 
 def _apply_reference(conn: sqlite3.Connection, msg_type: MsgType, target: str, by: str,
                      now: str) -> None:
-    """Update supersedes, Cancel cancels: the referenced alert and its open deliveries."""
-    if msg_type is MsgType.UPDATE:
-        state, column, delivery_state = (AlertState.SUPERSEDED, "superseded_by",
-                                         DeliveryState.SUPERSEDED)
-    elif msg_type is MsgType.CANCEL:
-        state, column, delivery_state = (AlertState.CANCELLED, "cancelled_by",
-                                         DeliveryState.CANCELLED)
-    else:
+    """Persist the reference's effect (``router.planning.reference_effect``) on the
+    referenced alert and its open deliveries."""
+    effect = reference_effect(msg_type)
+    if effect is None:
         return
+    state, column, delivery_state = _EFFECTS[effect]
     conn.execute(
         f"UPDATE alerts SET state = ?, {column} = ? WHERE id = ? AND state IN (?, ?)",  # noqa: S608
         (state.value, by, target, AlertState.ACCEPTED.value,
@@ -359,11 +353,8 @@ def _apply_reference(conn: sqlite3.Connection, msg_type: MsgType, target: str, b
 
 
 def _deadline(new: NewAlert) -> str | None:
-    """The latest ``<expires>`` of the alert's infos; None if any info never expires."""
-    expiries = [info.expires for info in new.alert.infos]
-    if not expiries or any(value is None for value in expiries):
-        return None
-    return utc_text(max(value for value in expiries if value is not None))
+    """The deadline the planning step gave the alert, as stored."""
+    return utc_text(new.deadline) if new.deadline is not None else None
 
 
 def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelivery]:
@@ -585,36 +576,36 @@ class SqliteStore:
     # -- writes -----------------------------------------------------------------------
 
     async def accept(self, new: NewAlert) -> AcceptResult:
-        return await self._write(lambda conn: _accept_audited(conn, new))
+        return await self.run_write(lambda conn: _accept_audited(conn, new))
 
     async def append_audit(self, events: builtins.list[AuditEvent]) -> builtins.list[AuditEntry]:
         """Append entries that record no other change of this store (a rejection, a
         configuration loaded) in a transaction of their own."""
-        return await self._write(lambda conn: audit.append_all(conn, events))
+        return await self.run_write(lambda conn: audit.append_all(conn, events))
 
     async def audit_head(self) -> Head | None:
-        return await self._read(audit.head)
+        return await self.run_read(audit.head)
 
     async def audit_page(self, *, after: int = 0, since: datetime | None = None,
                          principal: str | None = None, limit: int = 100) -> audit.AuditPage:
         since_text = since.astimezone(UTC).isoformat(timespec="milliseconds") if since else None
-        return await self._read(lambda conn: audit.page(
+        return await self.run_read(lambda conn: audit.page(
             conn, after=after, since=since_text, principal=principal, limit=limit))
 
     async def claim_due(self, now: datetime, limit: int) -> list[ClaimedDelivery]:
         """Take up to ``limit`` due pending deliveries (they become ``sending``)."""
-        return await self._write(lambda conn: _claim(conn, utc_text(now), limit))
+        return await self.run_write(lambda conn: _claim(conn, utc_text(now), limit))
 
     async def record_attempt(self, result: AttemptResult) -> DeliveryState:
         """Store an attempt and the delivery's next state; returns the state stored."""
-        return await self._write(lambda conn: _record_attempt(conn, result))
+        return await self.run_write(lambda conn: _record_attempt(conn, result))
 
     async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
                                why: str) -> DeliveryState:
         """A claimed delivery whose channel may not be called now (its breaker is open)
         becomes ``waiting_for_channel`` until ``until``; no attempt is recorded, because
         nothing was sent. Returns the state stored."""
-        return await self._write(
+        return await self.run_write(
             lambda conn: _wait_for_channel(conn, alert_id, channel, until, why))
 
     async def replan(self, alert_id: str, channel: str, by: Requester,
@@ -623,7 +614,7 @@ class SqliteStore:
         while the alert is in force (not cancelled, superseded or past ``<expires>``).
         Records who asked, in the delivery and in the audit trail (same transaction).
         Nothing changes unless the outcome is ``REPLANNED``."""
-        return await self._write(lambda conn: _replan(conn, alert_id, channel, by, now))
+        return await self.run_write(lambda conn: _replan(conn, alert_id, channel, by, now))
 
     async def release_waiting(self, channel: str, now: datetime) -> int:
         """The channel is back (its breaker closed): its waiting deliveries are due now."""
@@ -631,13 +622,13 @@ class SqliteStore:
             return conn.execute(
                 "UPDATE deliveries SET next_attempt_at = ? WHERE channel = ? AND state = ?",
                 (utc_text(now), channel, DeliveryState.WAITING.value)).rowcount
-        return await self._write(release)
+        return await self.run_write(release)
 
     async def settle_fallbacks(self, alert_id: str, channel: str, *, needed: bool) -> list[str]:
         """After ``channel`` of ``alert_id`` ended: its standby fallbacks become pending
         (``needed``, it failed) or skipped. Returns the fallback channels touched."""
         now = utc_text(datetime.now(UTC))
-        return await self._write(
+        return await self.run_write(
             lambda conn: _settle_fallbacks(conn, alert_id, channel, needed, now))
 
     async def release_in_flight(self) -> int:
@@ -646,24 +637,24 @@ class SqliteStore:
         def release(conn: sqlite3.Connection) -> int:
             return conn.execute("UPDATE deliveries SET state = 'pending' "
                                 "WHERE state = 'sending'").rowcount
-        return await self._write(release)
+        return await self.run_write(release)
 
     # -- four-eyes approval (router.store.approvals) -----------------------------------
 
     async def approve(self, alert_id: str, principal: str) -> DecisionOutcome:
         now = datetime.now(UTC)
-        return await self._write(
+        return await self.run_write(
             lambda conn: approvals.approve(conn, alert_id, principal, now, _release))
 
     async def reject(self, alert_id: str, principal: str, reason: str) -> DecisionOutcome:
         now = datetime.now(UTC)
-        return await self._write(
+        return await self.run_write(
             lambda conn: approvals.reject(conn, alert_id, principal, reason, now))
 
     async def expire_unapproved(self) -> list[str]:
         """Held alerts whose approval window closed become ``expired_unapproved``."""
         now = datetime.now(UTC)
-        return await self._write(lambda conn: approvals.expire_due(conn, now))
+        return await self.run_write(lambda conn: approvals.expire_due(conn, now))
 
     async def referenced(self, alert: Alert) -> list[ReferencedAlert]:
         """The alerts ``alert`` references that are in this store, with their authority."""
@@ -679,7 +670,7 @@ class SqliteStore:
                                                  approvals.was_approved(conn, row["id"])))
             return found
 
-        return await self._read(read)
+        return await self.run_read(read)
 
     # -- API keys (router.store.keys) -------------------------------------------------
 
@@ -691,7 +682,7 @@ class SqliteStore:
         def job(conn: sqlite3.Connection) -> None:
             keys.add(conn, key)
             audit.append(conn, event)
-        await self._write(job)
+        await self.run_write(job)
 
     async def revoke_key(self, key_id: str, by: AuditPrincipal = CLI) -> bool:
         """Revoke a live key and append ``key.revoked``, in one transaction."""
@@ -705,53 +696,23 @@ class SqliteStore:
             audit.append(conn, audit_events.key_revoked(live.key_hash, by,
                                                         authority=live.authority))
             return True
-        return await self._write(job)
+        return await self.run_write(job)
 
     async def key_by_hash(self, key_hash: str) -> StoredKey | None:
-        return await self._read(lambda conn: keys.by_hash(conn, key_hash))
+        return await self.run_read(lambda conn: keys.by_hash(conn, key_hash))
 
     async def keys(self) -> builtins.list[StoredKey]:
-        return await self._read(keys.every)
+        return await self.run_read(keys.every)
 
     async def record_speech(self, alert_id: str, assets: list[AssetRecord],
                             findings: list[Finding], *, state: str) -> None:
         """Store the audio made for an alert, append its findings to the alert's and
         set its speech state, in one transaction."""
-        await self._write(lambda conn: _record_speech(conn, alert_id, assets, findings, state))
-    # -- subscribers ------------------------------------------------------------------
-
-    async def import_subscribers(self, subscribers: list[Subscriber]) -> int:
-        """Insert or replace one batch of subscribers (by kind and address), atomically."""
-        return await self._write(lambda conn: upsert_subscribers(conn, subscribers))
-
-    async def subscriber_count(self, kind: str) -> int:
-        return int(await self._read(lambda conn: conn.execute(
-            "SELECT count(*) FROM subscribers WHERE kind = ?", (kind,)).fetchone()[0]))
-
-    def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
-        """The recipients of ``delivery`` among subscribers of address ``kind``.
-
-        ``wallet`` (``wallet:CC``): every wallet subscription (of that country) -- the
-        device decides whether it is inside the area, so the store holds no location.
-        Any other kind (``msisdn``): the subscriber registry, those the earlier alert
-        reached (Update, Cancel) and those whose home area the alert reaches (not Cancel).
-        """
-        if kind.partition(":")[0] == wallet.WALLET:
-            return wallet.WalletAudience(self._read, self._write, kind=kind,
-                                         delivery_key=delivery.idempotency_key,
-                                         alert_id=delivery.alert_id)
-        prior = delivery.replaces.idempotency_key if delivery.replaces else None
-        area = None if alert.msg_type is MsgType.CANCEL else AlertArea(alert)
-        return SubscriberAudience(self._read, self._write, kind=kind,
-                                  delivery_key=delivery.idempotency_key,
-                                  alert_id=delivery.alert_id, area=area, prior_key=prior,
-                                  channel=delivery.channel)
-
-    def message_ledger(self, channel: str) -> MessageLedger:
-        """Where ``channel``'s late receipts find their recipients (``router.store.messages``)."""
-        return SqliteMessageLedger(self._write, channel)
-
-    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        await self.run_write(lambda conn: _record_speech(conn, alert_id, assets, findings, state))
+    async def run_write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` on the writer, inside the next group-committed transaction (its
+        own savepoint); returns once that transaction is on disk. Public for the
+        stores that share this database (``router.audience.sqlite``)."""
         if self._writer is None:
             raise StoreUnavailableError("the store is not open")
         result: T = await asyncio.shield(self._writer.submit(job))
@@ -766,7 +727,9 @@ class SqliteStore:
             self._local.conn = conn
         return conn
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on a read-only connection of the reader pool (WAL: beside the
+        writer). Public for the stores that share this database."""
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._readers, lambda: fn(self._reader()))
@@ -778,41 +741,46 @@ class SqliteStore:
             row = conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
             return None if row is None else _record(conn, row)
 
-        return await self._read(read)
+        return await self.run_read(read)
 
     async def raw_cap(self, alert_id: str) -> bytes | None:
         def read(conn: sqlite3.Connection) -> bytes | None:
             row = conn.execute("SELECT raw FROM alerts WHERE id = ?", (alert_id,)).fetchone()
             return None if row is None else bytes(row["raw"])
 
-        return await self._read(read)
+        return await self.run_read(read)
 
     async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
                    cursor: str | None = None, limit: int = 50,
                    authorities: Collection[str] | None = None) -> AlertPage:
         """A page of alerts; ``authorities``: only theirs (None: everyone's)."""
         after = decode_cursor(cursor) if cursor else 0
-        clauses, params = ["seq > ?"], [after]
+        clauses: builtins.list[str] = []
+        params: builtins.list[object] = []
         if authorities is not None:
             clauses.append("authority IN (" + ",".join("?" * len(authorities)) + ")"
                            if authorities else "0")
-            params.extend(authorities)  # type: ignore[arg-type]
+            params.extend(authorities)
         if state is not None:
             clauses.append("state = ?")
-            params.append(state.value)  # type: ignore[arg-type]
+            params.append(state.value)
         if since is not None:
             clauses.append("received_at >= ?")
-            params.append(utc_text(since))  # type: ignore[arg-type]
-        where = " AND ".join(clauses)  # fixed fragments; values are bound parameters
-        sql = "SELECT * FROM alerts WHERE " + where + " ORDER BY seq LIMIT ?"  # noqa: S608
+            params.append(utc_text(since))
+        where = " AND ".join(clauses) or "1"  # fixed fragments; values are bound parameters
+        sql = ("SELECT * FROM alerts WHERE seq > ? AND " + where  # noqa: S608
+               + " ORDER BY seq LIMIT ?")
+        count_sql = "SELECT count(*) FROM alerts WHERE " + where  # noqa: S608
 
         def read(conn: sqlite3.Connection) -> AlertPage:
-            rows = conn.execute(sql, (*params, limit + 1)).fetchall()
+            rows = conn.execute(sql, (after, *params, limit + 1)).fetchall()
+            total = int(conn.execute(count_sql, params).fetchone()[0])
             items = [_record(conn, row) for row in rows[:limit]]
             more = len(rows) > limit
-            return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None)
+            return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None,
+                             total)
 
-        return await self._read(read)
+        return await self.run_read(read)
 
     async def variants(self, alert_id: str) -> StoredVariants | None:
         def read(conn: sqlite3.Connection) -> StoredVariants | None:
@@ -820,7 +788,7 @@ class SqliteStore:
                                "WHERE alert_id = ?", (alert_id,)).fetchone()
             return None if row is None else StoredVariants(row["variants"], row["speech_state"])
 
-        return await self._read(read)
+        return await self.run_read(read)
 
     async def assets(self, alert_id: str) -> builtins.list[AssetRecord]:
         def read(conn: sqlite3.Connection) -> builtins.list[AssetRecord]:
@@ -828,7 +796,7 @@ class SqliteStore:
                 "SELECT * FROM alert_assets WHERE alert_id = ? ORDER BY created_at, name",
                 (alert_id,))]
 
-        return await self._read(read)
+        return await self.run_read(read)
 
     async def speech_due(self, limit: int) -> builtins.list[SpeechJob]:
         def read(conn: sqlite3.Connection) -> builtins.list[SpeechJob]:
@@ -836,29 +804,12 @@ class SqliteStore:
                 "SELECT alert_id, variants FROM alert_variants WHERE speech_state = 'pending'"
                 " ORDER BY rowid LIMIT ?", (limit,))]
 
-        return await self._read(read)
-    # -- wallet subscriptions and fan-out progress (router.store.wallet) --------------
-
-    async def save_wallet_subscription(self, new: wallet.NewWalletSubscription
-                                       ) -> wallet.SubscriptionSaved:
-        return await self._write(lambda conn: wallet.save_subscription(conn, new))
-
-    async def renew_wallet_subscription(self, subscription_id: str,
-                                        new: wallet.NewWalletSubscription) -> bool:
-        return await self._write(
-            lambda conn: wallet.renew_subscription(conn, subscription_id, new))
-
-    async def delete_wallet_subscription(self, subscription_id: str) -> bool:
-        return await self._write(lambda conn: wallet.delete_subscription(conn, subscription_id))
-
-    async def count_wallet_subscriptions(self) -> int:
-        return await self._read(wallet.count_subscriptions)
-
+        return await self.run_read(read)
     async def ping(self) -> bool:
         if self._writer is None or not self._writer.is_alive():
             return False
         try:
-            await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+            await self.run_read(lambda conn: conn.execute("SELECT 1").fetchone())
         except (sqlite3.Error, StoreUnavailableError):
             return False
         return True
@@ -866,12 +817,6 @@ class SqliteStore:
 
 def _parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
-
-
-def _recipients(conn: sqlite3.Connection, delivery_key: str) -> dict[str, int] | None:
-    """Per-recipient outcome counts of a subscriber channel's delivery, else None."""
-    counts = outcome_counts(conn, delivery_key)
-    return counts if len(counts) > 1 else None
 
 
 def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
@@ -895,7 +840,6 @@ def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
             updated_at=datetime.fromisoformat(d["updated_at"]), replaced=d["replaced"],
             next_attempt_at=_parse_time(d["next_attempt_at"]), last_error=d["last_error"],
             history=tuple(history.get(d["channel"], ())),
-            recipients=_recipients(conn, d["idempotency_key"]),
             retry_requested_by=_principal(d["retry_requested_by"]),
             retry_requested_at=_parse_time(d["retry_requested_at"]),
         )

@@ -52,6 +52,7 @@ class AuthorityPolicy:
     channels: frozenset[str] | None = None
     supervises: frozenset[str] = frozenset()
     read_all: bool = False
+    forward_unknown_references: bool = False
 
     def sender_allowed(self, sender: str) -> bool:
         return any(fnmatchcase(sender, pattern) for pattern in self.senders)
@@ -148,7 +149,8 @@ def compile_policy(authority: Authority) -> AuthorityPolicy:
         max_severity=authority.max_severity,
         area=None if authority.area is None else load_area(authority.area),
         channels=None if authority.channels is None else frozenset(authority.channels),
-        supervises=frozenset(authority.supervises), read_all=authority.read == "all")
+        supervises=frozenset(authority.supervises), read_all=authority.read == "all",
+        forward_unknown_references=authority.forward_unknown_references)
 
 
 def compile_policies(authorities: Iterable[Authority],

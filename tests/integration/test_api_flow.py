@@ -62,12 +62,15 @@ async def test_update_supersedes_and_cancel_cancels(server: Server) -> None:
         assert cancelling["references"][0]["alert_id"] == update["id"]
 
 
-async def test_reference_to_unknown_alert_is_accepted_with_a_warning(server: Server) -> None:
+async def test_reference_to_unknown_alert_is_held_with_its_findings(server: Server) -> None:
+    """Stored durably (202) with the unknown reference named, and held: a Cancel of
+    nothing this store knows is sent nowhere (router.store.unknown_references)."""
     body = (EXAMPLES / "nl-alert-fire-cancel.xml").read_bytes()
     async with aiohttp.ClientSession(headers=server.headers) as session:
         status, answer = await _post(session, server, body)
     assert status == 202
-    assert [w["code"] for w in answer["warnings"]] == ["ingest.reference.unknown"]
+    assert [w["code"] for w in answer["warnings"]] == ["ingest.reference.unknown",
+                                                       "ingest.reference.held"]
 
 
 async def test_raw_bytes_listing_and_pagination(server: Server) -> None:

@@ -89,7 +89,7 @@ CASES: list[tuple[str, tuple[tuple[str, str], ...], str, str, str]] = [
     ("Ack without references", ((REF, "<msgType>Ack</msgType>"),),
      "cap.references.required", "error", "/alert/references"),
     ("empty references", ((SCOPE, SCOPE + "<references> </references>"),),
-     "cap.references.empty", "error", "/alert/references"),
+     "cap.references.empty", "warning", "/alert/references"),
     ("references not triples", ((SCOPE, SCOPE + "<references>a@b.nl,X-1</references>"),),
      "cap.references.format", "error", "/alert/references"),
     ("references with Z time",
@@ -109,7 +109,7 @@ CASES: list[tuple[str, tuple[tuple[str, str], ...], str, str, str]] = [
     ("Alert without info", (("<info>", "<!--"), ("</info>", "-->")),
      "cap.info.missing", "warning", "/alert"),
     ("unknown language", (("<language>nl-NL</language>", "<language>xx-QQ</language>"),),
-     "cap.language.invalid", "error", "/alert/info[1]/language"),
+     "cap.language.unregistered", "warning", "/alert/info[1]/language"),
     ("expires before sent", ((EXPIRES, "<expires>2026-11-25T09:00:00+01:00</expires>"),),
      "cap.expires.before-start", "error", "/alert/info[1]/expires"),
     ("expires before effective",
@@ -170,11 +170,11 @@ CASES: list[tuple[str, tuple[tuple[str, str], ...], str, str, str]] = [
     ("unknown urgency", (("<urgency>Immediate</urgency>", "<urgency>Now</urgency>"),),
      "xsd.invalid", "error", "/alert/info[1]/urgency"),
     ("two categories are fine but a missing event is not", (("<event>Grote brand</event>", ""),),
-     "xsd.invalid", "error", "/alert/info[1]"),
+     "cap.element-missing", "error", "/alert/info[1]"),
     ("element out of order",
      (("<status>Actual</status>\n  <msgType>Alert</msgType>",
        "<msgType>Alert</msgType>\n  <status>Actual</status>"),),
-     "xsd.invalid", "error", "/alert"),
+     "cap.element-order", "error", "/alert/msgType"),
 ]
 
 

@@ -46,3 +46,31 @@ def test_unreadable_alert_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     junk.write_bytes(b"<nope/>")
     assert main(["routes", "test", "--routes", str(REPO / "config/routes.yaml"), str(junk)]) == 2
     assert "cap.namespace" in capsys.readouterr().err
+
+
+EXAMPLES = REPO / "config" / "examples"
+
+
+def test_a_cancel_follows_the_channels_that_carried_the_original(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole plan: routing gives the example Cancel (no <info>) the wallet and the
+    webhook only, while the service also sends it to cell broadcast and SMS, which
+    carried the alert and its Update."""
+    files = [str(EXAMPLES / f"nl-alert-fire{part}.xml") for part in ("", "-update", "-cancel")]
+    assert main(["routes", "test", "--routes", str(REPO / "config/routes.yaml"),
+                 "--format", "json", *files]) == 0
+    cancel = json.loads(capsys.readouterr().out)["results"][2]
+    plan = {(step["channel"], step["route"]) for step in cancel["plan"]}
+    assert {("cell_broadcast", "references"), ("sms", "references")} <= plan
+    assert {channel for channel, _route in plan} == {"cell_broadcast", "sms", "eudi_wallet",
+                                                     "webhook"}
+    assert cancel["held_if_unknown"] is False
+
+
+def test_a_cancel_alone_says_what_a_store_without_its_original_does(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes", "test", "--routes", str(REPO / "config/routes.yaml"),
+                 str(EXAMPLES / "nl-alert-fire-cancel.xml")]) == 0
+    out = capsys.readouterr().out
+    assert "references meldkamer@vr-rr.example.nl,NL-VRR-2026-0043: not among the files" in out
+    assert "held_unknown_reference" in out

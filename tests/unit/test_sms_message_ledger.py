@@ -12,6 +12,7 @@ import pytest
 from channels.sms.late import LateReceipts
 from router.channel import MessageLedger, RecipientOutcome, RecipientResult
 from router.store import SqliteStore
+from tests.stores import opened_stores
 from tests.unit.test_sms_subscribers import PEOPLE, accept, claimed, drain
 
 DELIVERED, EXPIRED = RecipientOutcome.DELIVERED, RecipientOutcome.EXPIRED
@@ -20,25 +21,21 @@ DELIVERED, EXPIRED = RecipientOutcome.DELIVERED, RecipientOutcome.EXPIRED
 async def sent_with_ids(path: Path, ids: dict[int, str]) -> dict[str, str]:
     """Send alert A to its audience, recipient n getting the message ids ``ids[n]``;
     the recipients' keys by those ids."""
-    store = SqliteStore(path)
-    await store.open()
-    try:
-        await store.import_subscribers(PEOPLE)
-        alert = await accept(store, "nl-alert-fire.xml", "A")
-        audience = store.audience("msisdn", claimed("A"), alert)
+    async with opened_stores(path.parent, path.name) as stores:
+        await stores.audience.import_subscribers(PEOPLE)
+        alert = await accept(stores.alerts, "nl-alert-fire.xml", "A")
+        audience = stores.audience.audience("msisdn", claimed("A"), alert)
         people = await drain(audience)
         await audience.record([RecipientResult(p.key, RecipientOutcome.SENT, ids[n])
                                for n, p in enumerate(people)])
         return {ids[n]: p.key for n, p in enumerate(people)}
-    finally:
-        await store.close()
 
 
 async def states(path: Path) -> dict[str, str]:
-    store = SqliteStore(path)
+    store = SqliteStore(path)  # the table itself: what a receipt changed
     await store.open()
     try:
-        rows: list[tuple[int, str]] = await store._read(lambda conn: conn.execute(
+        rows: list[tuple[int, str]] = await store.run_read(lambda conn: conn.execute(
             "SELECT subscriber_id, state FROM recipient_outcomes").fetchall())
         return {str(key): state for key, state in rows}
     finally:
@@ -48,12 +45,8 @@ async def states(path: Path) -> dict[str, str]:
 async def settle(path: Path, receipts: Sequence[tuple[str, RecipientOutcome]],
                  channel: str = "sms") -> set[str]:
     """Receipts through a fresh store: what a restarted process has."""
-    store = SqliteStore(path)
-    await store.open()
-    try:
-        return await store.message_ledger(channel).settle_messages(receipts)
-    finally:
-        await store.close()
+    async with opened_stores(path.parent, path.name) as stores:
+        return await stores.audience.message_ledger(channel).settle_messages(receipts)
 
 
 async def test_a_recipient_is_delivered_when_every_part_is_even_across_restarts(

@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from router.audience import Subscriber
+from router.audience.subscriber_csv import normalise_msisdn, parse_areas
 from router.cap import Alert, parse_cap
 from router.channel import Audience, Recipient, RecipientOutcome, RecipientResult
 from router.cli import main
-from router.store import ClaimedDelivery, NewAlert, PlannedDelivery, SqliteStore, Subscriber
+from router.storage import Stores
+from router.store import AlertStore, ClaimedDelivery, NewAlert, PlannedDelivery
 from router.store.records import PriorDelivery
-from router.store.subscriber_csv import normalise_msisdn, parse_areas
+from tests.stores import opened_stores
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 GEOCODE = (b"<polygon>51.8950,4.4300 51.8950,4.4900 51.8700,4.4900 51.8700,4.4300 "
@@ -42,7 +45,7 @@ def parsed(name: str, geocode: bool = False) -> tuple[Alert, bytes]:
     return document.alert, raw
 
 
-async def accept(store: SqliteStore, name: str, alert_id: str, geocode: bool = False) -> Alert:
+async def accept(store: AlertStore, name: str, alert_id: str, geocode: bool = False) -> Alert:
     alert, raw = parsed(name, geocode)
     await store.accept(NewAlert(id=alert_id, alert=alert, raw=raw, content_hash=alert_id,
                                 profile="cap12", authority="t", received_at=datetime.now(UTC),
@@ -56,12 +59,10 @@ def claimed(alert_id: str, prior: str | None = None) -> ClaimedDelivery:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "s.sqlite3")
-    await opened.open()
-    await opened.import_subscribers(PEOPLE)
-    yield opened
-    await opened.close()
+async def stores(tmp_path: Path) -> AsyncIterator[Stores]:
+    async with opened_stores(tmp_path) as opened:
+        await opened.audience.import_subscribers(PEOPLE)
+        yield opened
 
 
 async def drain(audience: Audience, size: int = 2) -> list[Recipient]:
@@ -74,69 +75,70 @@ async def send_all(audience: Audience) -> list[Recipient]:
     return people
 
 
-async def test_selects_subscribers_whose_home_area_the_alert_reaches(store: SqliteStore) -> None:
-    alert = await accept(store, "nl-alert-fire.xml", "A", geocode=True)
-    people = await drain(store.audience("msisdn", claimed("A"), alert))
+async def test_selects_subscribers_whose_home_area_the_alert_reaches(stores: Stores) -> None:
+    alert = await accept(stores.alerts, "nl-alert-fire.xml", "A", geocode=True)
+    people = await drain(stores.audience.audience("msisdn", claimed("A"), alert))
     assert sorted(p.address for p in people) == ["31600000001", "31600000004", "31600000006"]
     assert {p.address: p.language for p in people}["31600000001"] == "en"
     assert "3160" not in repr(people[0])  # the number stays out of reprs and tracebacks
 
 
-async def test_a_second_run_offers_nobody_already_sent(store: SqliteStore) -> None:
-    alert = await accept(store, "nl-alert-fire.xml", "A")
-    first = await send_all(store.audience("msisdn", claimed("A"), alert))
+async def test_a_second_run_offers_nobody_already_sent(stores: Stores) -> None:
+    alert = await accept(stores.alerts, "nl-alert-fire.xml", "A")
+    first = await send_all(stores.audience.audience("msisdn", claimed("A"), alert))
     assert len(first) == 2
-    assert await drain(store.audience("msisdn", claimed("A"), alert)) == []
+    assert await drain(stores.audience.audience("msisdn", claimed("A"), alert)) == []
 
 
-async def test_claims_left_by_a_crash_are_offered_again(store: SqliteStore) -> None:
-    alert = await accept(store, "nl-alert-fire.xml", "A")
-    crashed = store.audience("msisdn", claimed("A"), alert)
+async def test_claims_left_by_a_crash_are_offered_again(stores: Stores) -> None:
+    alert = await accept(stores.alerts, "nl-alert-fire.xml", "A")
+    crashed = stores.audience.audience("msisdn", claimed("A"), alert)
     taken = await drain(crashed)  # claimed, never recorded: the process died here
     assert len(taken) == 2
-    again = await drain(store.audience("msisdn", claimed("A"), alert))
+    again = await drain(stores.audience.audience("msisdn", claimed("A"), alert))
     assert sorted(p.key for p in again) == sorted(p.key for p in taken)
 
 
-async def test_unsent_gives_a_recipient_back(store: SqliteStore) -> None:
-    alert = await accept(store, "nl-alert-fire.xml", "A")
-    audience = store.audience("msisdn", claimed("A"), alert)
+async def test_unsent_gives_a_recipient_back(stores: Stores) -> None:
+    alert = await accept(stores.alerts, "nl-alert-fire.xml", "A")
+    audience = stores.audience.audience("msisdn", claimed("A"), alert)
     one, two = await drain(audience)
     await audience.record([RecipientResult(one.key, RecipientOutcome.SENT, "m1"),
                            RecipientResult(two.key, RecipientOutcome.UNSENT)])
-    assert [p.key for p in await drain(store.audience("msisdn", claimed("A"), alert))] == [two.key]
+    assert [p.key for p in await drain(stores.audience.audience("msisdn", claimed("A"), alert))] == [two.key]
 
 
-async def test_update_reaches_earlier_recipients_and_its_own_area(store: SqliteStore) -> None:
-    alert = await accept(store, "nl-alert-fire.xml", "NL-VRR-2026-0042")
-    await send_all(store.audience("msisdn", claimed("NL-VRR-2026-0042"), alert))
-    update = await accept(store, "nl-alert-fire-update.xml", "U")
-    people = await drain(store.audience("msisdn", claimed("U", "NL-VRR-2026-0042"), update))
+async def test_update_reaches_earlier_recipients_and_its_own_area(stores: Stores) -> None:
+    alert = await accept(stores.alerts, "nl-alert-fire.xml", "NL-VRR-2026-0042")
+    await send_all(stores.audience.audience("msisdn", claimed("NL-VRR-2026-0042"), alert))
+    update = await accept(stores.alerts, "nl-alert-fire-update.xml", "U")
+    people = await drain(stores.audience.audience("msisdn", claimed("U", "NL-VRR-2026-0042"), update))
     assert sorted(p.address for p in people) == ["31600000001", "31600000002", "31600000006"]
 
 
-async def test_cancel_reaches_only_those_the_earlier_alert_reached(store: SqliteStore) -> None:
-    update = await accept(store, "nl-alert-fire-update.xml", "U")
-    sent = await send_all(store.audience("msisdn", claimed("U"), update))
-    cancel = await accept(store, "nl-alert-fire-cancel.xml", "C")
-    people = await drain(store.audience("msisdn", claimed("C", "U"), cancel))
+async def test_cancel_reaches_only_those_the_earlier_alert_reached(stores: Stores) -> None:
+    update = await accept(stores.alerts, "nl-alert-fire-update.xml", "U")
+    sent = await send_all(stores.audience.audience("msisdn", claimed("U"), update))
+    cancel = await accept(stores.alerts, "nl-alert-fire-cancel.xml", "C")
+    people = await drain(stores.audience.audience("msisdn", claimed("C", "U"), cancel))
     assert sorted(p.key for p in people) == sorted(p.key for p in sent)
 
 
-async def test_fan_out_stops_when_the_alert_is_cancelled(store: SqliteStore) -> None:
-    alert = await accept(store, "nl-alert-fire-update.xml", "NL-VRR-2026-0043")
-    audience = store.audience("msisdn", claimed("NL-VRR-2026-0043"), alert)
+async def test_fan_out_stops_when_the_alert_is_cancelled(stores: Stores) -> None:
+    await accept(stores.alerts, "nl-alert-fire.xml", "NL-VRR-2026-0042")  # the Update's original
+    alert = await accept(stores.alerts, "nl-alert-fire-update.xml", "NL-VRR-2026-0043")
+    audience = stores.audience.audience("msisdn", claimed("NL-VRR-2026-0043"), alert)
     batches = audience.batches(1)
     first = await anext(batches)
-    await accept(store, "nl-alert-fire-cancel.xml", "C")  # cancels 0043
+    await accept(stores.alerts, "nl-alert-fire-cancel.xml", "C")  # cancels 0043
     assert [p async for batch in batches for p in batch] == []
     assert len(first) == 1
     assert audience.interrupted == "cancelled"
 
 
-async def test_outcomes_and_receipts_show_in_counts_and_status(store: SqliteStore) -> None:
-    alert = await accept(store, "nl-alert-fire.xml", "A")
-    audience = store.audience("msisdn", claimed("A"), alert)
+async def test_outcomes_and_receipts_show_in_counts_and_status(stores: Stores) -> None:
+    alert = await accept(stores.alerts, "nl-alert-fire.xml", "A")
+    audience = stores.audience.audience("msisdn", claimed("A"), alert)
     one, two = await drain(audience)
     await audience.settle([RecipientResult(one.key, RecipientOutcome.DELIVERED)])  # early
     await audience.record([RecipientResult(one.key, RecipientOutcome.SENT, "m1"),
@@ -144,17 +146,15 @@ async def test_outcomes_and_receipts_show_in_counts_and_status(store: SqliteStor
     await audience.settle([RecipientResult(two.key, RecipientOutcome.EXPIRED)])
     counts = await audience.counts()
     assert counts == {"delivered": 1, "expired": 1, "accepted": 2}
-    record = await store.get("A")
-    assert record is not None
-    assert record.deliveries[0].recipients == counts
+    assert await stores.audience.recipient_counts(["A/sms", "none/sms"]) == {"A/sms": counts}
 
 
-async def test_reimport_replaces_areas_and_keeps_one_row(store: SqliteStore) -> None:
+async def test_reimport_replaces_areas_and_keeps_one_row(stores: Stores) -> None:
     moved = Subscriber("msisdn", "31600000003", "nl", points=((51.88, 4.46),))
-    await store.import_subscribers([moved])
-    assert await store.subscriber_count("msisdn") == 5
-    alert = await accept(store, "nl-alert-fire.xml", "A")
-    people = await drain(store.audience("msisdn", claimed("A"), alert))
+    await stores.audience.import_subscribers([moved])
+    assert await stores.audience.subscriber_count("msisdn") == 5
+    alert = await accept(stores.alerts, "nl-alert-fire.xml", "A")
+    people = await drain(stores.audience.audience("msisdn", claimed("A"), alert))
     assert "31600000003" in {p.address for p in people}
 
 

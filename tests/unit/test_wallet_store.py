@@ -12,16 +12,12 @@ from pathlib import Path
 import pytest
 from wallet_support import EXAMPLES
 
+from router.audience import NewWalletSubscription, SubscriptionSaved
 from router.cap import parse_cap
 from router.channel import Audience, RecipientOutcome, RecipientResult
-from router.store import (
-    ClaimedDelivery,
-    NewAlert,
-    NewWalletSubscription,
-    PlannedDelivery,
-    SqliteStore,
-    SubscriptionSaved,
-)
+from router.storage import Stores
+from router.store import AlertStore, ClaimedDelivery, NewAlert, PlannedDelivery
+from tests.stores import opened_stores
 
 ALLOWED = {"seq", "id", "endpoint", "p256dh", "auth", "country", "languages", "created_on"}
 FORBIDDEN = re.compile(
@@ -36,11 +32,9 @@ def forbidden(column: str) -> bool:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "t.sqlite3")
-    await opened.open()
-    yield opened
-    await opened.close()
+async def stores(tmp_path: Path) -> AsyncIterator[Stores]:
+    async with opened_stores(tmp_path) as opened:
+        yield opened
 
 
 def subscription(n: int, country: str | None = None) -> NewWalletSubscription:
@@ -49,8 +43,8 @@ def subscription(n: int, country: str | None = None) -> NewWalletSubscription:
 
 
 async def test_subscription_tables_have_no_identity_or_location_columns(
-        store: SqliteStore) -> None:
-    conn = sqlite3.connect(store.path)
+        stores: Stores, tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "s.sqlite3")
     try:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(wallet_subscriptions)")}
         results = {row[1] for row in conn.execute("PRAGMA table_info(wallet_push_results)")}
@@ -68,31 +62,31 @@ def test_the_forbidden_pattern_catches_what_it_should() -> None:
     assert not forbidden("endpoint")
 
 
-async def test_same_endpoint_is_one_subscription(store: SqliteStore) -> None:
-    first = await store.save_wallet_subscription(subscription(1))
-    again = await store.save_wallet_subscription(subscription(1, "NL"))
+async def test_same_endpoint_is_one_subscription(stores: Stores) -> None:
+    first = await stores.audience.save_wallet_subscription(subscription(1))
+    again = await stores.audience.save_wallet_subscription(subscription(1, "NL"))
     assert first.created
     assert not again.created
     assert again.id == first.id
-    assert await store.count_wallet_subscriptions() == 1
-    assert await store.delete_wallet_subscription(first.id)
-    assert not await store.delete_wallet_subscription(first.id)
+    assert await stores.audience.count_wallet_subscriptions() == 1
+    assert await stores.audience.delete_wallet_subscription(first.id)
+    assert not await stores.audience.delete_wallet_subscription(first.id)
 
 
 async def test_same_endpoint_with_other_keys_is_refused_until_the_id_proves_it(
-        store: SqliteStore) -> None:
-    first = await store.save_wallet_subscription(subscription(1))
+        stores: Stores) -> None:
+    first = await stores.audience.save_wallet_subscription(subscription(1))
     other = NewWalletSubscription("https://push.example/1", "D" + "A" * 86, "E" * 22)
-    assert await store.save_wallet_subscription(other) == SubscriptionSaved(None, created=False)
-    assert not await store.renew_wallet_subscription("not-the-id", other)
+    assert await stores.audience.save_wallet_subscription(other) == SubscriptionSaved(None, created=False)
+    assert not await stores.audience.renew_wallet_subscription("not-the-id", other)
     assert first.id is not None
-    assert await store.renew_wallet_subscription(first.id, other)
-    again = await store.save_wallet_subscription(other)
+    assert await stores.audience.renew_wallet_subscription(first.id, other)
+    again = await stores.audience.save_wallet_subscription(other)
     assert (again.id, again.created) == (first.id, False)
-    assert await store.count_wallet_subscriptions() == 1
+    assert await stores.audience.count_wallet_subscriptions() == 1
 
 
-async def accepted(store: SqliteStore, identifier: str = "W-1") -> ClaimedDelivery:
+async def accepted(store: AlertStore, identifier: str = "W-1") -> ClaimedDelivery:
     raw = (EXAMPLES / "nl-alert-fire.xml").read_bytes().replace(b"NL-VRR-2026-0042",
                                                                 identifier.encode())
     document = parse_cap(raw).document
@@ -109,11 +103,11 @@ async def collect(audience: Audience, size: int) -> list[str]:
 
 
 async def test_audience_offers_each_subscription_until_it_has_a_final_outcome(
-        store: SqliteStore) -> None:
+        stores: Stores) -> None:
     for n in range(25):
-        await store.save_wallet_subscription(subscription(n))
-    delivery = await accepted(store)
-    audience = store.audience("wallet", delivery, parse_cap(delivery.raw).document.alert)  # type: ignore[union-attr]
+        await stores.audience.save_wallet_subscription(subscription(n))
+    delivery = await accepted(stores.alerts)
+    audience = stores.audience.audience("wallet", delivery, parse_cap(delivery.raw).document.alert)  # type: ignore[union-attr]
     keys = await collect(audience, 10)
     assert len(keys) == 25
     outcomes = [RecipientOutcome.SENT] * 20 + [RecipientOutcome.UNSENT] * 3 \
@@ -121,14 +115,14 @@ async def test_audience_offers_each_subscription_until_it_has_a_final_outcome(
     await audience.record([RecipientResult(k, o) for k, o in zip(keys, outcomes, strict=True)])
     assert await collect(audience, 10) == keys[20:23]  # only the unsent are offered again
     assert await audience.counts() == {"sent": 20, "unsent": 3, "gone": 2}
-    assert await store.count_wallet_subscriptions() == 23  # gone ones are deleted
+    assert await stores.audience.count_wallet_subscriptions() == 23  # gone ones are deleted
 
 
-async def test_audience_by_country_includes_subscriptions_without_one(store: SqliteStore) -> None:
-    await store.save_wallet_subscription(subscription(1, "NL"))
-    await store.save_wallet_subscription(subscription(2, "BE"))
-    await store.save_wallet_subscription(subscription(3))
-    delivery = await accepted(store)
+async def test_audience_by_country_includes_subscriptions_without_one(stores: Stores) -> None:
+    await stores.audience.save_wallet_subscription(subscription(1, "NL"))
+    await stores.audience.save_wallet_subscription(subscription(2, "BE"))
+    await stores.audience.save_wallet_subscription(subscription(3))
+    delivery = await accepted(stores.alerts)
     alert = parse_cap(delivery.raw).document.alert  # type: ignore[union-attr]
-    assert len(await collect(store.audience("wallet:NL", delivery, alert), 10)) == 2
-    assert len(await collect(store.audience("wallet", delivery, alert), 10)) == 3
+    assert len(await collect(stores.audience.audience("wallet:NL", delivery, alert), 10)) == 2
+    assert len(await collect(stores.audience.audience("wallet", delivery, alert), 10)) == 3

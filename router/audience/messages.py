@@ -1,6 +1,6 @@
 """The message ledger: network message id -> recipient, for receipts that come late.
 
-Stage: the store layer. Implements ``router.channel.MessageLedger`` on SQLite.
+Stage: the audience layer. Implements ``router.channel.MessageLedger`` on SQLite.
 
 Why the store and not the channel's memory: an SMS delivery receipt can come minutes
 or hours after the submit -- after ``tocsin serve`` restarted, or, with several nodes,

@@ -1,5 +1,5 @@
 """The subscriber import format (CSV): ``address,language,areas``; see
-``tocsin subscribers import --help`` for the rules. Stage: the store layer.
+``tocsin subscribers import --help`` for the rules. Stage: the audience layer.
 
 Problems are reported by line number only: the file holds personal data, and the
 messages end up in terminals and logs.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import phonenumbers
 
-from router.store.subscribers import Subscriber
+from router.audience.records import Subscriber
 
 
 def normalise_msisdn(text: str, default_region: str | None = None) -> str:

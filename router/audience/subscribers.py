@@ -1,11 +1,11 @@
 """The subscriber registry and each delivery's audience, on the SQLite store.
 
-Stage: the store layer. Implements ``router.channel.Audience`` for channels that
+Stage: the audience layer. Implements ``router.channel.Audience`` for channels that
 send one message per subscriber (SMS, wallet push). Nothing here logs an address.
 
 An audience is selected, not materialised: ``batches`` walks the subscribers of one
 address kind in id order (keyset pages, so memory stays flat at any size), keeps
-those whose home area the alert reaches (``router.store.areas``), skips those that
+those whose home area the alert reaches (``router.audience.areas``), skips those that
 already have an outcome for this delivery, and *claims* each batch in one write
 before handing it out. A claim carries the run's token; a later run (a retry, a
 restart after a crash) offers claimed-but-unfinished recipients again, so nobody
@@ -23,30 +23,18 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from router.audience.areas import AlertArea
+from router.audience.messages import index_messages
+from router.audience.records import MAX_AREAS, Subscriber
 from router.channel import Recipient, RecipientOutcome, RecipientResult
-from router.store.areas import AlertArea
-from router.store.messages import index_messages
 from router.store.records import AlertState
 
 T = TypeVar("T")
 Run = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
 FINAL = ("delivered", "failed", "expired")
-MAX_AREAS = 16  # per subscriber; keeps a keyset page from ending inside one subscriber
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    """One opt-in address with its home areas (points and/or geocodes)."""
-
-    kind: str
-    address: str
-    language: str | None = None
-    points: tuple[tuple[float, float], ...] = ()
-    geocodes: tuple[tuple[str, str], ...] = ()
 
 
 def _now() -> str:

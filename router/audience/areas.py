@@ -1,6 +1,6 @@
 """Which subscriber home areas an alert's area reaches: the geometry of the selector.
 
-Stage: the store layer (pure geometry, no SQL). A subscriber's home area is a point
+Stage: the audience layer (pure geometry, no SQL). A subscriber's home area is a point
 (latitude, longitude) or a CAP geocode (``valueName``/``value``). An alert reaches
 a point inside any of its polygons or circles, and a geocode it names itself.
 Two deliberate limits: a point is not matched by a geocode (Tocsin holds no

@@ -1,6 +1,6 @@
 """Wallet push subscriptions and the per-recipient progress of fan-out deliveries.
 
-Stage: the store layer (SQL over the connections ``router.store.sqlite`` hands in).
+Stage: the audience layer (SQL over the connections ``router.store.sqlite`` hands in).
 
 A subscription row holds only what sending needs: the push endpoint and its two
 keys (RFC 8291), plus the optional country and preferred languages the holder
@@ -21,30 +21,15 @@ import json
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from router.audience.records import NewWalletSubscription, SubscriptionSaved
 from router.channel import Recipient, RecipientOutcome, RecipientResult
 
 T = TypeVar("T")
 WALLET = "wallet"
 Runner = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
-
-
-@dataclass(frozen=True)
-class NewWalletSubscription:
-    endpoint: str
-    p256dh: str  # base64url, as the PushSubscription gives it
-    auth: str
-    country: str | None = None
-    languages: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SubscriptionSaved:
-    id: str | None  # None: refused (the endpoint is subscribed with other keys)
-    created: bool  # False: the endpoint was subscribed already, with these keys
 
 
 def _same_keys(row: sqlite3.Row, new: NewWalletSubscription) -> bool:

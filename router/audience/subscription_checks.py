@@ -1,6 +1,6 @@
 """What a wallet subscription must be before it is stored: checks with no I/O.
 
-Stage: ingest (pure; ``router.ingest.wallet`` calls it). Everything here was once
+Stage: the audience layer (pure; the wallet subscription routes call it). Everything here was once
 stored unchecked and broke a later fan-out or let the route be misused:
 
 - ``keys.p256dh`` must be a point on P-256 in uncompressed form (RFC 8291 §3.1):

@@ -1,0 +1,95 @@
+"""The one place that turns a store URL into stores: ``open_stores(url, data_dir)``.
+
+Stage: just below the composition root (``router.app``) and the CLI, which use it;
+everything else is typed against the protocols (``router.store.AlertStore``,
+``router.audience.AudienceStore``) and never names an implementation.
+
+Store URLs:
+
+- ``None`` or empty: SQLite in the data directory, ``<data_dir>/tocsin.sqlite3`` (the
+  embedded default; ``make run`` needs nothing else).
+- ``sqlite:///absolute/path.sqlite3`` or ``sqlite:relative/path.sqlite3``: SQLite at
+  that path (a relative path is taken from the data directory, not the working
+  directory, so that a service started from elsewhere finds the same file).
+
+Any other scheme is refused with a ``ConfigurationError`` naming the schemes known,
+before anything is opened.
+
+``Stores.open()`` opens what the implementation needs (for SQLite: one database file
+shared by both stores, one writer thread) and ``close()`` closes it after every write
+already submitted; nothing is opened by ``open_stores`` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from router.audience import AudienceStore
+from router.audience.sqlite import SqliteAudienceStore
+from router.channel_state import ChannelStateStore
+from router.channel_state.sqlite import SqliteChannelStateStore
+from router.errors import ConfigurationError
+from router.store import AlertStore, SqliteStore
+
+SQLITE_FILE = "tocsin.sqlite3"
+SCHEMES = ("sqlite",)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The stores of one deployment, and how to open and close them together."""
+
+    alerts: AlertStore
+    audience: AudienceStore
+    channel_state: ChannelStateStore
+    url: str
+    """The store URL as the operator would recognise it (no password: logged)."""
+    _open: Callable[[], Awaitable[None]]
+    _close: Callable[[], Awaitable[None]]
+
+    async def open(self) -> None:
+        """Create or migrate the schema and start the writers."""
+        await self._open()
+
+    async def close(self) -> None:
+        """Finish every write already submitted, then release everything."""
+        await self._close()
+
+
+def sqlite_path(url: str | None, data_dir: Path) -> Path:
+    """The SQLite file a store URL names (``None``: the data directory's)."""
+    if not url:
+        return data_dir / SQLITE_FILE
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite":
+        raise ConfigurationError([_unknown(url)])
+    if parts.netloc:
+        raise ConfigurationError([f"store {url!r}: a sqlite URL names a file, not a host "
+                                  "(sqlite:///absolute/path or sqlite:relative/path)"])
+    if not parts.path or parts.path.endswith("/"):
+        raise ConfigurationError([f"store {url!r}: no database file named"])
+    path = Path(parts.path)
+    return path if path.is_absolute() else data_dir / path
+
+
+def _unknown(url: str) -> str:
+    scheme = urlsplit(url).scheme or "(none)"
+    return (f"store {url.rsplit('@', maxsplit=1)[-1]!r}: unknown scheme {scheme!r} "
+            f"(known: {', '.join(SCHEMES)}; or leave it unset for the data directory)")
+
+
+def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256) -> Stores:
+    """The stores for ``url`` (see the module docstring); not yet opened.
+
+    ``max_batch``: the most writes one commit takes (group commit)."""
+    if url and urlsplit(url).scheme not in SCHEMES:
+        raise ConfigurationError([_unknown(url)])
+    path = sqlite_path(url, data_dir)
+    alerts = SqliteStore(path, max_batch=max_batch)
+    return Stores(alerts=alerts, audience=SqliteAudienceStore(alerts),
+                  channel_state=SqliteChannelStateStore(alerts),
+                  url=f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}",
+                  _open=alerts.open, _close=alerts.close)

@@ -1,0 +1,24 @@
+"""The import direction the store split promised, checked on the real import graph:
+the alert store imports neither the channel contract nor the audience, and only
+``router.storage`` names a store implementation above the store itself."""
+
+from __future__ import annotations
+
+import grimp
+import pytest
+
+GRAPH = grimp.build_graph("router", "channels")
+
+
+@pytest.mark.parametrize("imported", ["router.channel", "router.audience", "channels"])
+def test_the_alert_store_does_not_import(imported: str) -> None:
+    chain = GRAPH.find_shortest_chain(importer="router.store", imported=imported,
+                                      as_packages=True)
+    assert chain is None, " -> ".join(chain or ())
+
+
+def test_only_the_factory_and_the_cli_name_the_sqlite_implementations() -> None:
+    importers = {m for m in GRAPH.find_modules_that_directly_import("router.store.sqlite")
+                 | GRAPH.find_modules_that_directly_import("router.audience.sqlite")
+                 if not m.startswith(("router.store", "router.audience"))}
+    assert importers == {"router.storage"}

@@ -1,0 +1,49 @@
+"""List endpoints answer what was asked or say why not: a query parameter the route does
+not read is a 400 problem (a misspelt filter silently ignored lists everything), and
+every page carries the total count of what matches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from router.app import create_app
+from router.settings import Settings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
+KEY = "dev-key-for-list-tests-0123456789"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def _alert(number: int) -> bytes:
+    text = (EXAMPLES / "nl-alert-fire.xml").read_text(encoding="utf-8")
+    return text.replace("<identifier>NL-VRR-2026-0042</identifier>",
+                        f"<identifier>NL-VRR-LIST-{number}</identifier>").encode()
+
+
+async def test_unknown_parameters_are_400_and_pages_carry_the_total(tmp_path: Path) -> None:
+    settings = Settings(demo=True, data_dir=tmp_path, dev_api_key=KEY, dispatch_enabled=False)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        for number in range(3):
+            posted = await client.post("/api/v1/alerts", data=_alert(number),
+                                       headers={**AUTH, "Content-Type": "application/cap+xml"})
+            assert posted.status == 202, await posted.text()
+
+        misspelt = await client.get("/api/v1/alerts?status=cancelled", headers=AUTH)
+        assert misspelt.status == 400
+        assert misspelt.content_type == "application/problem+json"
+        problem = await misspelt.json()
+        assert problem["code"] == "query.unknown-parameter"
+        assert "status" in problem["detail"]
+        assert "state" in problem["detail"]
+
+        first = await (await client.get("/api/v1/alerts?limit=2", headers=AUTH)).json()
+        assert len(first["items"]) == 2
+        assert first["total"] == 3
+        second = await (await client.get(f"/api/v1/alerts?limit=2&cursor={first['next_cursor']}",
+                                         headers=AUTH)).json()
+        assert len(second["items"]) == 1
+        assert second["total"] == 3
+        none = await (await client.get("/api/v1/alerts?state=cancelled", headers=AUTH)).json()
+        assert none == {"items": [], "next_cursor": None, "total": 0}
