@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from channels import gsm7
 from channels.sms.encoding import MAX_PARTS, Coding, coding_for, part_count
 
 DEFAULT_MAX_PARTS = 4
@@ -35,7 +36,7 @@ class PartsBudget:
         """The characters that make ``text`` UCS-2, each once (empty when it is GSM-7)."""
         if coding_for(text) is Coding.GSM7:
             return ""
-        return "".join(dict.fromkeys(c for c in text if coding_for(c) is Coding.UCS2))
+        return gsm7.outside(text)
 
     def segments(self, text: str) -> int:
         """SMS parts ``text`` goes out in (``tocsin preview`` shows them): the cost

@@ -1,8 +1,9 @@
 """GSM 03.38 / UCS-2 encoding and splitting of one SMS text into submit_sm parts.
 
-Stage: channel adapter (pure; no I/O). The alphabet is the PyPI ``gsm0338`` codec
+Stage: channel adapter (pure; no I/O). The alphabet is the PyPI ``gsm0338`` codec's
 (3GPP TS 23.038 default table plus the extension table reached through ESC 0x1B,
-two septets per extension character). A text that the default alphabet can carry
+two septets per extension character), as the lookup table ``channels.gsm7`` reads
+off it once. A text that the default alphabet can carry
 goes as GSM-7, anything else as UCS-2 (UTF-16BE on the wire, which is what
 handsets decode; a character outside the BMP costs a surrogate pair).
 
@@ -28,9 +29,9 @@ import zlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+from channels import gsm7
 
-GSM_CODEC = "gsm03.38"
+GSM_CODEC = gsm7.CODEC
 SMS_OCTETS = 140
 UDH_OCTETS = 6
 MAX_PARTS = 255
@@ -71,20 +72,14 @@ def coding_for(text: str) -> Coding:
     A literal ESC (U+001B) in the text is not a character of the alphabet: the codec
     would pass it through as the escape septet, which a phone reads together with the
     next character as an extension character. Such text goes as UCS-2."""
-    if "\x1b" in text:
-        return Coding.UCS2
-    try:
-        text.encode(GSM_CODEC)
-    except UnicodeEncodeError:
-        return Coding.UCS2
-    return Coding.GSM7
+    return Coding.GSM7 if gsm7.is_gsm7(text) else Coding.UCS2
 
 
 def units_of(text: str, coding: Coding) -> list[bytes]:
     """The text as indivisible units: a septet or ESC pair (GSM-7), a UTF-16 unit or
     surrogate pair (UCS-2). Concatenated, they are the encoded text."""
     if coding is Coding.GSM7:
-        return [char.encode(GSM_CODEC) for char in text]
+        return gsm7.septet_units(text)
     return [char.encode("utf-16-be") for char in text]
 
 
