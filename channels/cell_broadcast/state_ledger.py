@@ -136,10 +136,20 @@ class ChannelStateLedger:
 
     async def _change(self, name: str, rule: Callable[[Slot], Slot], *,
                       done_if_there: bool = True) -> Slot:
-        """Apply ``rule`` to the slot as the store has it, by compare-and-set."""
+        """Apply ``rule`` to the slot as the store has it, by compare-and-set. The
+        view may be behind the store: a rule that refuses the view is tried once more
+        on the entry read again, and refuses only what the store shows."""
+        fresh = False
         for _ in range(RACES):
             current = self._view.slot(name)
-            after = rule(current)  # LedgerConflictError: not ours to change
+            try:
+                after = rule(current)
+            except LedgerConflictError:
+                if fresh:
+                    raise  # not ours to change, as the store has it now
+                await self.refresh(name)
+                fresh = True
+                continue
             if after is current:
                 return current
             written = await self._state.compare_and_set(
@@ -148,6 +158,7 @@ class ChannelStateLedger:
                 self._adopt(name, after, written.version)
                 return after
             await self.refresh(name)  # another node changed it: look again
+            fresh = True
             if done_if_there and self._view.slot(name) == after:
                 return after
         raise TransientError(f"cell-broadcast slot {name} changed {RACES} times in a row "
