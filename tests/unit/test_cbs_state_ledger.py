@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import rule
 
 from channels.cell_broadcast import CellBroadcastChannel
-from channels.cell_broadcast.ledger import FREE, Holding, LedgerConflictError, Slot
+from channels.cell_broadcast.ledger import FREE, LedgerConflictError, Slot
 from channels.cell_broadcast.state_ledger import ChannelStateLedger
 from router.channel import ChannelState, KeepsChannelState
 from router.errors import ChannelBusyError, TransientError
