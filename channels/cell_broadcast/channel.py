@@ -59,7 +59,7 @@ from channels.cell_broadcast.identifiers import additional_language_id
 from channels.cell_broadcast.ledger import Holding, Ledger, LedgerConflictError, Slot
 from channels.cell_broadcast.operations import CbcOperations, message_id_of
 from channels.cell_broadcast.serial import SerialNumber
-from channels.cell_broadcast.state_ledger import ChannelStateLedger
+from channels.cell_broadcast.state_ledger import ChannelStateLedger, SlotInFlightError
 from channels.cell_broadcast.transport import (
     CbcMessage,
     EcbeTransport,
@@ -156,7 +156,9 @@ class CellBroadcastChannel:
         (``channels.cell_broadcast.state_ledger``)."""
         existing = self.ledger if self.ledger.path is not None and (
             self.ledger.path.exists()) else None
-        self._durable = ChannelStateLedger(state, self._clock, imported=existing)
+        self._durable = ChannelStateLedger(
+            state, self._clock, imported=existing,  # another node's intent is in flight
+            stale_after_s=send_timeout(self.config.timeout_s, self.deployment))  # until then
         self.ledger = self._durable.view
         self.operations = CbcOperations(self._durable, self.transport)
 
@@ -326,6 +328,8 @@ class CellBroadcastChannel:
             if owner is not None:
                 try:
                     await self.operations.kill(old_name, before.chain)
+                except SlotInFlightError as exc:  # another node's call: not done yet
+                    raise TransientError(str(exc), FailureReason.CONFLICT) from exc
                 except LedgerConflictError:  # another node changed it meanwhile
                     if self.ledger.slot(old_name).owner is not None:
                         raise self._exhausted((mid,), {}) from None
@@ -394,8 +398,12 @@ class CellBroadcastChannel:
                 owner = self.ledger.slot(name).owner
                 if owner is None or owner.chain != before.chain:
                     continue  # gone already, or another alert's now: never killed
-                with contextlib.suppress(LedgerConflictError):  # changed on another
-                    await self.operations.kill(name, before.chain)  # node: not ours
+                try:
+                    await self.operations.kill(name, before.chain)
+                except SlotInFlightError as exc:  # another node's call: not done yet
+                    raise TransientError(str(exc), FailureReason.CONFLICT) from exc
+                except LedgerConflictError:
+                    continue  # freed, or another alert's, on another node meanwhile
 
     # -- expiry -------------------------------------------------------------------------
 

@@ -28,6 +28,18 @@ Shape, and why it is the simplest correct one:
   so a version read long ago can never match an entry written since (deleting and
   re-creating would start again at version 1 and let a stale compare-and-set win).
   The entries are bounded by the identifiers (and serials) the channel ever used.
+- **An intent belongs to the node that recorded it.** Another node's ``writing`` or
+  ``killing`` slot may have its call in flight right now, so ``begin_kill`` refuses
+  it (``SlotInFlightError``, a ``LedgerConflictError``: retried later) until the
+  slot has stayed unchanged for ``stale_after_s`` (the longest a send may take):
+  only then is its node taken for dead and the intent taken over, by a
+  compare-and-set that makes this node the claimant. Only the claimant counts an
+  unanswered call or frees the slot after its DELETE (``confirm_kill`` and
+  ``write_unanswered`` name the version this node wrote; a node whose intent was
+  taken over leaves the slot alone). Without this, two nodes finishing one kill
+  could each DELETE: the first frees the slot, a third writes a new alert there,
+  and the second's late DELETE kills that live warning. A node that restarts has no
+  intents of its own: what it left behind is finished once stale, by it or another.
 - **The in-memory view** (a memory-only ``Ledger``) is what the channel reads
   synchronously; ``refresh`` re-reads every slot (a prefix scan) or one, and the
   channel calls it before each decision that matters: at the start of a send, a
@@ -52,6 +64,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -98,15 +111,22 @@ def _codes(entry: StateEntry | None) -> list[CodeEntry]:
     return [(int(c), str(k), float(t)) for c, k, t in json.loads(entry.value)]
 
 
+class SlotInFlightError(LedgerConflictError):
+    """Another node's intent on the slot, recent enough that its call may be in flight."""
+
+
 class ChannelStateLedger:
     """The ledger of one cell-broadcast channel instance in its channel-state area."""
 
     def __init__(self, state: ChannelState, clock: Callable[[], float] = time.time,
-                 imported: Ledger | None = None) -> None:
+                 imported: Ledger | None = None, stale_after_s: float = 60.0) -> None:
         self._state = state
         self._clock = clock
         self._view = Ledger(None, clock)
         self._versions: dict[str, int] = {}
+        self._seen: dict[str, float] = {}  # slot -> when its current version was first read
+        self._mine: dict[str, int] = {}  # slot -> version of the intent this node wrote
+        self.stale_after_s = stale_after_s
         self._imported = imported
         self._ready = asyncio.Lock()
 
@@ -129,8 +149,21 @@ class ChannelStateLedger:
 
     def _adopt(self, name: str, value: Slot, version: int) -> None:
         if version >= self._versions.get(name, 0):
+            if version != self._versions.get(name):
+                self._seen[name] = self._clock()
             self._versions[name] = version
             self._view.adopt(name, value)
+
+    def _ours(self, name: str) -> bool:
+        """Whether the slot's intent is the one this node recorded (its claimant)."""
+        return name in self._mine and self._mine[name] == self._versions.get(name)
+
+    def _written(self, name: str, value: Slot, version: int) -> None:
+        self._adopt(name, value, version)
+        if value.intent is not None:
+            self._mine[name] = version
+        else:
+            self._mine.pop(name, None)
 
     # -- transitions ----------------------------------------------------------------
 
@@ -155,7 +188,7 @@ class ChannelStateLedger:
             written = await self._state.compare_and_set(
                 SLOT + name, _encode(after.as_json()), self._versions.get(name))
             if written is not None:
-                self._adopt(name, after, written.version)
+                self._written(name, after, written.version)
                 return after
             await self.refresh(name)  # another node changed it: look again
             fresh = True
@@ -171,9 +204,29 @@ class ChannelStateLedger:
         return await self._change(slot, lambda s: after_begin_write(slot, s, holding),
                                   done_if_there=False)
 
+    async def _as_claimant(self, name: str, rule: Callable[[Slot], Slot]) -> Slot:
+        """A change only the node that recorded the intent makes: one compare-and-set
+        on the version it wrote. Lost: the intent was taken over (its claimant now
+        finishes it), so the slot is left as it is."""
+        if name not in self._mine:
+            await self.refresh(name)
+            return self._view.slot(name)
+        mine = self._mine[name]
+        current = self._view.slot(name) if self._versions.get(name) == mine else None
+        if current is not None:
+            after = rule(current)
+            written = await self._state.compare_and_set(SLOT + name,
+                                                        _encode(after.as_json()), mine)
+            if written is not None:
+                self._written(name, after, written.version)
+                return after
+        await self.refresh(name)
+        self._mine.pop(name, None)
+        log.warning("cell_broadcast.intent_taken_over", slot=name)
+        return self._view.slot(name)
+
     async def write_unanswered(self, slot: str) -> Slot:
-        return await self._change(slot, lambda s: after_unanswered(slot, s),
-                                  done_if_there=False)
+        return await self._as_claimant(slot, lambda s: after_unanswered(slot, s))
 
     async def confirm_write(self, slot: str, key: str) -> Slot:
         return await self._change(slot, lambda s: after_confirm_write(slot, s, key))
@@ -182,10 +235,26 @@ class ChannelStateLedger:
         return await self._change(slot, lambda s: after_abandon_write(slot, s, key))
 
     async def begin_kill(self, slot: str, chain: str | None = None) -> Slot:
-        return await self._change(slot, lambda s: after_begin_kill(slot, s, chain))
+        """As the file ledger's, and never over another node's recent intent; a stale
+        one is taken over (rewritten by compare-and-set, so this node is its claimant)."""
+        await self.refresh(slot)
+
+        def rule(current: Slot) -> Slot:
+            after = after_begin_kill(slot, current, chain)
+            if current.intent is None or self._ours(slot):
+                return after
+            age = self._clock() - self._seen.get(slot, self._clock())
+            if age < self.stale_after_s:
+                raise SlotInFlightError(
+                    f"slot {slot} is {current.state} on another node ({age:.0f} s ago); "
+                    f"taken over after {self.stale_after_s:.0f} s unchanged")
+            log.warning("cell_broadcast.intent_taken_over", slot=slot, state=current.state,
+                        unchanged_s=round(age))
+            return replace(after, unknown=after.unknown)  # a new object: written
+        return await self._change(slot, rule, done_if_there=False)
 
     async def confirm_kill(self, slot: str) -> Slot:
-        return await self._change(slot, lambda s: after_confirm_kill(slot, s))
+        return await self._as_claimant(slot, lambda s: after_confirm_kill(slot, s))
 
     async def message_code(self, message_id: int, key: str, preferred: int,
                            reuse_after_s: float) -> int:
@@ -268,4 +337,4 @@ class ChannelStateLedger:
                              FailureReason.CONFLICT)
 
 
-__all__ = ["ChannelStateLedger", "LedgerConflictError"]
+__all__ = ["ChannelStateLedger", "LedgerConflictError", "SlotInFlightError"]

@@ -7,7 +7,8 @@ shared store and sends alternating between two live nodes."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis.stateful import rule
 
 from channels.cell_broadcast import CellBroadcastChannel
 from channels.cell_broadcast.ledger import FREE, LedgerConflictError, Slot
-from channels.cell_broadcast.state_ledger import ChannelStateLedger
+from channels.cell_broadcast.state_ledger import ChannelStateLedger, SlotInFlightError
 from router.channel import ChannelState, KeepsChannelState
 from router.errors import ChannelBusyError, TransientError
 from router.storage import Stores, open_stores
@@ -32,18 +33,20 @@ async def area(tmp_path: Path) -> AsyncIterator[ChannelState]:
         yield stores.channel_state.for_channel("cb")
 
 
-def shared_node(cbc: MemoryCbc, area: ChannelState, config: dict[str, str] | None = None
-                ) -> CellBroadcastChannel:
+def shared_node(cbc: MemoryCbc, area: ChannelState, config: dict[str, str] | None = None,
+                clock: Callable[[], float] = time.time) -> CellBroadcastChannel:
     """A node's channel, handed its channel state the way ``router.app`` does."""
     channel = CellBroadcastChannel("cb", {"url": "http://127.0.0.1:9", **(config or {})},
-                                   transport=cbc)
+                                   transport=cbc, clock=clock)
     assert isinstance(channel, KeepsChannelState)
     channel.use_channel_state(area)
     return channel
 
 
 async def test_a_slot_another_node_took_is_never_written_over(area: ChannelState) -> None:
-    first, second = ChannelStateLedger(area), ChannelStateLedger(area)
+    now = [1000.0]
+    first = ChannelStateLedger(area, lambda: now[0], stale_after_s=60)
+    second = ChannelStateLedger(area, lambda: now[0], stale_after_s=60)
     await first.refresh()
     await second.refresh()  # both see 4371 free
     assert (await first.begin_write("4371", A)).state == "writing"
@@ -56,13 +59,32 @@ async def test_a_slot_another_node_took_is_never_written_over(area: ChannelState
         await second.begin_kill("4371", chain=B.chain)  # never another chain's
     await second.confirm_write("4371", A.key)  # second reconciled first's write ...
     assert await first.confirm_write("4371", A.key) == Slot(confirmed=A)  # ... done
-    await second.refresh()
     assert await second.begin_kill("4371") == Slot(A, "kill")  # expiry, from any node
-    assert await first.confirm_kill("4371") == FREE
+
+
+async def test_another_nodes_kill_is_left_alone_until_stale_then_taken_over(
+        area: ChannelState) -> None:
+    """Two nodes finishing one kill could each DELETE; the first frees the slot, a new
+    alert is written there, the second's late DELETE kills it. So a recent intent of
+    another node is refused, and only the node that holds the intent frees the slot."""
+    now = [1000.0]
+    first = ChannelStateLedger(area, lambda: now[0], stale_after_s=60)
+    second = ChannelStateLedger(area, lambda: now[0], stale_after_s=60)
+    await first.begin_write("4371", A)
+    await first.confirm_write("4371", A.key)
+    await second.refresh()
+    assert (await second.begin_kill("4371")).state == "killing"  # second's DELETE now
+    with pytest.raises(SlotInFlightError, match="another node"):
+        await first.begin_kill("4371")  # its call may be in flight: not first's to make
+    now[0] += 61  # unchanged for longer than a send can take: second is taken for dead
+    assert (await first.begin_kill("4371")).state == "killing"  # taken over
+    assert (await second.write_unanswered("4371")).unknown == 0  # not second's any more
+    assert (await second.confirm_kill("4371")).state == "killing"  # second frees nothing
+    assert await first.confirm_kill("4371") == FREE  # the claimant does
     stored = await area.get("slot/4371")
     assert stored is not None
     assert json.loads(stored.value)["confirmed"] is None  # kept free, never deleted:
-    assert stored.version == 4  # versions only grow, a stale one can never match
+    assert stored.version == 5  # versions only grow, a stale one can never match
 
 
 async def test_message_codes_are_shared_by_the_nodes(area: ChannelState) -> None:
@@ -98,12 +120,15 @@ async def test_an_alert_held_on_one_node_is_busy_on_the_other(area: ChannelState
 async def test_a_kill_left_unanswered_on_one_node_is_finished_by_the_other(
         area: ChannelState) -> None:
     cbc = MemoryCbc()
-    a, b = shared_node(cbc, area), shared_node(cbc, area)
+    now = [time.time()]
+    a, b = shared_node(cbc, area), shared_node(cbc, area, clock=lambda: now[0])
     receipt = await a.send(alert_delivery())
     cancel = alert_delivery("nl-alert-fire-cancel.xml", "c1/cb", receipt)
     cbc.lose_next_kill_answer = True
     with pytest.raises(TransientError):  # no answer
         await a.cancel(cancel, receipt)
+    assert await b.sweep() == 0  # a's intent, recent: its call may still be in flight
+    now[0] += b.capabilities.send_timeout_s or 0  # a is taken for dead (crashed)
     assert await b.sweep() == 1  # b sees a's "killing" intent and finishes it (404)
     assert b.ledger.slot("4371") == FREE
     await a.cancel(cancel, receipt)  # a's retry: gone already, no call
@@ -163,9 +188,11 @@ class SharedLedgerNeverKillsALiveWarning(NeverKillALiveWarning):
             self.stores: Stores = open_stores(store_url(self.dir), self.dir)
             self.loop.run_until_complete(self.stores.open())
             self.spare: CellBroadcastChannel | None = None
+            self.now = time.time()
+        self.now += 3600  # a node starts (or steps take over) later: time passes
         channel = CellBroadcastChannel("cb", {"url": "http://127.0.0.1:9", "deployment":
                                               str(self.dir / "cmas.yaml")},
-                                       transport=self.cbc)
+                                       transport=self.cbc, clock=lambda: self.now)
         channel.use_channel_state(self.stores.channel_state.for_channel("cb"))
         return channel
 
@@ -173,7 +200,15 @@ class SharedLedgerNeverKillsALiveWarning(NeverKillALiveWarning):
     def switch(self) -> None:
         if self.spare is None:
             self.spare = self._channel()
+        self.now += 3600  # whatever the other node left is stale by now
         self.channel, self.spare = self.spare, self.channel
+
+    def teardown(self) -> None:
+        """A node finishes another's intent once it has seen it unchanged for longer
+        than a send may take: look at every slot, let that time pass, converge."""
+        self._run(self.channel.sweep())
+        self.now += 3600
+        super().teardown()
 
     def release(self) -> None:
         self.loop.run_until_complete(self.stores.close())
