@@ -10,7 +10,6 @@ commit without the other seeing it). The schema of both is migrated together
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from router.audience import wallet
@@ -22,6 +21,7 @@ from router.cap import Alert
 from router.cap.model import MsgType
 from router.channel import Audience, MessageLedger
 from router.store.records import ClaimedDelivery
+from router.store.sql import Connection
 from router.store.sqlite import SqliteStore
 
 
@@ -56,7 +56,7 @@ class SqliteAudienceStore:
 
     async def recipient_counts(self, delivery_keys: Sequence[str]
                                ) -> dict[str, dict[str, int]]:
-        def read(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+        def read(conn: Connection) -> dict[str, dict[str, int]]:
             counts = {key: outcome_counts(conn, key) for key in delivery_keys}
             return {key: found for key, found in counts.items() if len(found) > 1}
         return await self._read(read) if delivery_keys else {}

@@ -20,7 +20,6 @@ superseded, the stream ends and ``interrupted`` says why.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -31,9 +30,10 @@ from router.audience.messages import index_messages
 from router.audience.records import MAX_AREAS, Subscriber
 from router.channel import Recipient, RecipientOutcome, RecipientResult
 from router.store.records import AlertState
+from router.store.sql import Connection
 
 T = TypeVar("T")
-Run = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
+Run = Callable[[Callable[[Connection], T]], Awaitable[T]]
 FINAL = ("delivered", "failed", "expired")
 
 
@@ -41,7 +41,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def upsert_subscribers(conn: sqlite3.Connection, subscribers: Iterable[Subscriber]) -> int:
+def upsert_subscribers(conn: Connection, subscribers: Iterable[Subscriber]) -> int:
     """Insert or replace (by kind and address) subscribers and their areas."""
     count = 0
     now = _now()
@@ -70,20 +70,20 @@ def _area_filter(area: AlertArea) -> tuple[str, list[Any]]:
     for name, value in sorted(area.geocodes):
         clauses.append("(a.value_name = ? AND a.value = ?)")
         params += [name, value]
-    return " OR ".join(clauses) or "0", params
+    return " OR ".join(clauses) or "1 = 0", params
 
 
-Page = Callable[[sqlite3.Connection, int, int], tuple[list[Recipient], int]]
-Take = Callable[[sqlite3.Connection, list[Recipient]], list[Recipient] | None]
+Page = Callable[[Connection, int, int], tuple[list[Recipient], int]]
+Take = Callable[[Connection, list[Recipient]], list[Recipient] | None]
 
 
 def _page(page: Page, cursor: int, size: int
-          ) -> Callable[[sqlite3.Connection], tuple[list[Recipient], int]]:
+          ) -> Callable[[Connection], tuple[list[Recipient], int]]:
     return lambda conn: page(conn, cursor, size)
 
 
 def _claim(take: Take, candidates: list[Recipient]
-           ) -> Callable[[sqlite3.Connection], list[Recipient] | None]:
+           ) -> Callable[[Connection], list[Recipient] | None]:
     return lambda conn: take(conn, candidates)
 
 
@@ -119,7 +119,7 @@ class SubscriberAudience:
                 if claimed:
                     yield claimed
 
-    def _prior_page(self, conn: sqlite3.Connection, cursor: int, size: int
+    def _prior_page(self, conn: Connection, cursor: int, size: int
                     ) -> tuple[list[Recipient], int]:
         rows = conn.execute(
             "SELECT s.id, s.address, s.language FROM recipient_outcomes o"
@@ -130,7 +130,7 @@ class SubscriberAudience:
         people = [Recipient(str(r[0]), r[1], r[2]) for r in rows]
         return people, (rows[-1][0] if rows else cursor)
 
-    def _area_page(self, conn: sqlite3.Connection, cursor: int, size: int
+    def _area_page(self, conn: Connection, cursor: int, size: int
                    ) -> tuple[list[Recipient], int]:
         area = self._area
         if area is None:
@@ -153,7 +153,7 @@ class SubscriberAudience:
                 matched[sid] = Recipient(str(sid), address, language)
         return list(matched.values()), rows[-1][0]
 
-    def _take(self, conn: sqlite3.Connection, candidates: list[Recipient]
+    def _take(self, conn: Connection, candidates: list[Recipient]
               ) -> list[Recipient] | None:
         """Claim the candidates without an outcome; None once the alert was withdrawn."""
         state = conn.execute("SELECT state FROM alerts WHERE id = ?",
@@ -174,7 +174,7 @@ class SubscriberAudience:
         return fresh
 
     async def record(self, results: Sequence[RecipientResult]) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             now = _now()
             gone = [(self.delivery_key, int(r.key), self._claim) for r in results
                     if r.outcome is RecipientOutcome.UNSENT]
@@ -193,7 +193,7 @@ class SubscriberAudience:
             await self._write(write)
 
     async def settle(self, results: Sequence[RecipientResult]) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             now = _now()
             conn.executemany(
                 "UPDATE recipient_outcomes SET state = ?, updated_at = ? WHERE delivery_key = ?"
@@ -208,7 +208,7 @@ class SubscriberAudience:
         return counts
 
 
-def outcome_counts(conn: sqlite3.Connection, delivery_key: str) -> dict[str, int]:
+def outcome_counts(conn: Connection, delivery_key: str) -> dict[str, int]:
     """Recipients per state of one delivery, plus ``accepted``: those the network took."""
     counts: dict[str, int] = dict(conn.execute(
         "SELECT state, count(*) FROM recipient_outcomes WHERE delivery_key = ?"

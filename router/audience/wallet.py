@@ -19,25 +19,25 @@ from __future__ import annotations
 import functools
 import json
 import secrets
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from router.audience.records import NewWalletSubscription, SubscriptionSaved
 from router.channel import Recipient, RecipientOutcome, RecipientResult
+from router.store.sql import Connection, Row
 
 T = TypeVar("T")
 WALLET = "wallet"
-Runner = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
+Runner = Callable[[Callable[[Connection], T]], Awaitable[T]]
 
 
-def _same_keys(row: sqlite3.Row, new: NewWalletSubscription) -> bool:
+def _same_keys(row: Row, new: NewWalletSubscription) -> bool:
     return (str(row["p256dh"]).rstrip("=") == new.p256dh.rstrip("=")
             and str(row["auth"]).rstrip("=") == new.auth.rstrip("="))
 
 
-def save_subscription(conn: sqlite3.Connection, new: NewWalletSubscription) -> SubscriptionSaved:
+def save_subscription(conn: Connection, new: NewWalletSubscription) -> SubscriptionSaved:
     """Insert; the same endpoint with the same keys again is the same subscription (its
     choices updated, its id returned). The same endpoint with *other* keys is refused
     (``id`` None): replacing them would let anyone who learnt an endpoint take it over,
@@ -60,7 +60,7 @@ def save_subscription(conn: sqlite3.Connection, new: NewWalletSubscription) -> S
     return SubscriptionSaved(subscription_id, created=True)
 
 
-def renew_subscription(conn: sqlite3.Connection, subscription_id: str,
+def renew_subscription(conn: Connection, subscription_id: str,
                        new: NewWalletSubscription) -> bool:
     """New keys and choices for the subscription with this id and endpoint (a browser
     renewing its keys); False when no subscription has both. The id, returned only to
@@ -72,16 +72,16 @@ def renew_subscription(conn: sqlite3.Connection, subscription_id: str,
          new.endpoint)).rowcount > 0
 
 
-def delete_subscription(conn: sqlite3.Connection, subscription_id: str) -> bool:
+def delete_subscription(conn: Connection, subscription_id: str) -> bool:
     return conn.execute("DELETE FROM wallet_subscriptions WHERE id = ?",
                         (subscription_id,)).rowcount > 0
 
 
-def count_subscriptions(conn: sqlite3.Connection) -> int:
+def count_subscriptions(conn: Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM wallet_subscriptions").fetchone()[0])
 
 
-def _recipient(row: sqlite3.Row) -> Recipient:
+def _recipient(row: Row) -> Recipient:
     address = json.dumps({"endpoint": row["endpoint"],
                           "keys": {"p256dh": row["p256dh"], "auth": row["auth"]}})
     first_language = (row["languages"] or "").split(",", 1)[0] or None
@@ -94,7 +94,7 @@ def wallet_country(kind: str) -> str | None:
     return country or None
 
 
-def _pending(conn: sqlite3.Connection, key: str, country: str | None, after: int, limit: int
+def _pending(conn: Connection, key: str, country: str | None, after: int, limit: int
              ) -> list[Recipient]:
     rows = conn.execute(
         "SELECT s.* FROM wallet_subscriptions s WHERE s.seq > ?"
@@ -105,12 +105,12 @@ def _pending(conn: sqlite3.Connection, key: str, country: str | None, after: int
     return [_recipient(row) for row in rows]
 
 
-def _alert_state(conn: sqlite3.Connection, alert_id: str) -> str | None:
+def _alert_state(conn: Connection, alert_id: str) -> str | None:
     row = conn.execute("SELECT state FROM alerts WHERE id = ?", (alert_id,)).fetchone()
     return None if row is None else str(row["state"])
 
 
-def _record(conn: sqlite3.Connection, key: str, results: Sequence[RecipientResult]) -> None:
+def _record(conn: Connection, key: str, results: Sequence[RecipientResult]) -> None:
     conn.executemany(
         "INSERT INTO wallet_push_results (delivery_key, subscription_seq, outcome, reason)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (delivery_key, subscription_seq)"
@@ -121,7 +121,7 @@ def _record(conn: sqlite3.Connection, key: str, results: Sequence[RecipientResul
                      [(int(r.key),) for r in results if r.outcome is RecipientOutcome.GONE])
 
 
-def _counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:
+def _counts(conn: Connection, key: str) -> dict[str, int]:
     rows = conn.execute("SELECT outcome, COUNT(*) AS n FROM wallet_push_results "
                         "WHERE delivery_key = ? GROUP BY outcome", (key,)).fetchall()
     return {str(row["outcome"]): int(row["n"]) for row in rows}
