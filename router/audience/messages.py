@@ -33,7 +33,10 @@ def index_messages(conn: Connection, channel: str, delivery_key: str,
     """File the message ids of every ``SENT`` result (inside the caller's transaction)."""
     now = _now()
     conn.executemany(
-        "INSERT OR REPLACE INTO recipient_messages VALUES (?, ?, ?, ?, 'sent', ?)",
+        "INSERT INTO recipient_messages VALUES (?, ?, ?, ?, 'sent', ?)"
+        " ON CONFLICT (channel, message_id) DO UPDATE SET delivery_key = excluded.delivery_key,"
+        " subscriber_id = excluded.subscriber_id, state = excluded.state,"
+        " created_at = excluded.created_at",
         [(channel, message_id, delivery_key, int(r.key), now) for r in results
          if r.outcome is RecipientOutcome.SENT and r.reference
          for message_id in r.reference.split()])

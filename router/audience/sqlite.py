@@ -42,13 +42,13 @@ class SqliteAudienceStore:
         if kind.partition(":")[0] == wallet.WALLET:
             return wallet.WalletAudience(self._read, self._write, kind=kind,
                                          delivery_key=delivery.idempotency_key,
-                                         alert_id=delivery.alert_id)
+                                         alert_id=delivery.alert_id, fence=delivery.fence)
         prior = delivery.replaces.idempotency_key if delivery.replaces else None
         area = None if alert.msg_type is MsgType.CANCEL else AlertArea(alert)
         return SubscriberAudience(self._read, self._write, kind=kind,
                                   delivery_key=delivery.idempotency_key,
                                   alert_id=delivery.alert_id, area=area, prior_key=prior,
-                                  channel=delivery.channel)
+                                  channel=delivery.channel, fence=delivery.fence)
 
     def message_ledger(self, channel: str) -> MessageLedger:
         """Where ``channel``'s late receipts find their recipients (``messages``)."""

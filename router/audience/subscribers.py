@@ -29,6 +29,8 @@ from router.audience.areas import AlertArea
 from router.audience.messages import index_messages
 from router.audience.records import MAX_AREAS, Subscriber
 from router.channel import Recipient, RecipientOutcome, RecipientResult
+from router.errors import LeaseLostError
+from router.store.leases import LEASE_LOST, claim_taken_over
 from router.store.records import AlertState
 from router.store.sql import Connection
 
@@ -92,8 +94,8 @@ class SubscriberAudience:
 
     def __init__(self, read: Run[Any], write: Run[Any], *, kind: str, delivery_key: str,
                  alert_id: str, area: AlertArea | None, prior_key: str | None,
-                 channel: str = "") -> None:
-        self._read, self._write, self.channel = read, write, channel
+                 channel: str = "", fence: int = 0) -> None:
+        self._read, self._write, self.channel, self.fence = read, write, channel, fence
         self.kind, self.delivery_key, self.alert_id = kind, delivery_key, alert_id
         self._area, self._prior_key = area, prior_key
         self._claim = uuid.uuid4().hex
@@ -161,6 +163,9 @@ class SubscriberAudience:
         if state is not None and state[0] != AlertState.ACCEPTED.value:
             self._interrupted = state[0]
             return None
+        if claim_taken_over(conn, self.delivery_key, self.fence):
+            self._interrupted = LEASE_LOST
+            return None
         marks = ",".join("?" * len(candidates))
         sql = ("SELECT subscriber_id FROM recipient_outcomes WHERE delivery_key = ?"  # noqa: S608
                " AND subscriber_id IN (" + marks + ") AND (state != 'claimed' OR claim = ?)")
@@ -169,12 +174,17 @@ class SubscriberAudience:
         fresh = [c for c in candidates if int(c.key) not in taken]
         now = _now()
         conn.executemany(
-            "INSERT OR REPLACE INTO recipient_outcomes VALUES (?, ?, 'claimed', ?, NULL, ?)",
+            "INSERT INTO recipient_outcomes VALUES (?, ?, 'claimed', ?, NULL, ?)"
+            " ON CONFLICT (delivery_key, subscriber_id) DO UPDATE SET state = excluded.state,"
+            " claim = excluded.claim, reference = NULL, updated_at = excluded.updated_at",
             [(self.delivery_key, int(c.key), self._claim, now) for c in fresh])
         return fresh
 
     async def record(self, results: Sequence[RecipientResult]) -> None:
         def write(conn: Connection) -> None:
+            if claim_taken_over(conn, self.delivery_key, self.fence):
+                raise LeaseLostError(f"{self.delivery_key}: taken over by another node; "
+                                     f"{len(results)} recipient results not recorded")
             now = _now()
             gone = [(self.delivery_key, int(r.key), self._claim) for r in results
                     if r.outcome is RecipientOutcome.UNSENT]

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 from router.audience.records import NewWalletSubscription, SubscriptionSaved
 from router.channel import Recipient, RecipientOutcome, RecipientResult
+from router.errors import LeaseLostError
+from router.store.leases import LEASE_LOST, claim_taken_over
 from router.store.sql import Connection, Row
 
 T = TypeVar("T")
@@ -141,9 +143,9 @@ class WalletAudience:
     """
 
     def __init__(self, read: Runner[Any], write: Runner[Any], *, kind: str, delivery_key: str,
-                 alert_id: str) -> None:
+                 alert_id: str, fence: int = 0) -> None:
         self._read, self._write = read, write
-        self.delivery_key, self.alert_id = delivery_key, alert_id
+        self.delivery_key, self.alert_id, self.fence = delivery_key, alert_id, fence
         self.country = wallet_country(kind)
         self._interrupted: str | None = None
 
@@ -158,6 +160,10 @@ class WalletAudience:
             if state is not None and state != "accepted":
                 self._interrupted = state
                 return
+            if await self._read(functools.partial(claim_taken_over, delivery_key=self.delivery_key,
+                                                  fence=self.fence)):
+                self._interrupted = LEASE_LOST
+                return
             batch: list[Recipient] = await self._read(functools.partial(
                 _pending, key=self.delivery_key, country=self.country, after=after,
                 limit=size))
@@ -167,8 +173,13 @@ class WalletAudience:
             yield batch
 
     async def record(self, results: Sequence[RecipientResult]) -> None:
+        def write(conn: Connection) -> None:
+            if claim_taken_over(conn, self.delivery_key, self.fence):
+                raise LeaseLostError(f"{self.delivery_key}: taken over by another node; "
+                                     f"{len(results)} wallet results not recorded")
+            _record(conn, self.delivery_key, results)
         if results:
-            await self._write(lambda conn: _record(conn, self.delivery_key, results))
+            await self._write(write)
 
     async def settle(self, results: Sequence[RecipientResult]) -> None:
         """Web Push has no delivery receipts; a late result is stored like any other."""

@@ -97,7 +97,7 @@ class AlertStore(Protocol):
         """Store one attempt and the delivery's next state; returns the state stored."""
 
     async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
-                               why: str) -> DeliveryState:
+                               why: str, *, fence: int | None = None) -> DeliveryState:
         """A claimed delivery waits, unsent and without an attempt, until ``until``."""
 
     async def replan(self, alert_id: str, channel: str, by: Requester,

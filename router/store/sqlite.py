@@ -38,9 +38,10 @@ from router.audit.chain import Principal as AuditPrincipal
 from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
-from router.errors import ReferenceForbiddenError, StoreUnavailableError
+from router.errors import LeaseLostError, ReferenceForbiddenError, StoreUnavailableError
 from router.planning import ReferenceEffect, follow_up_deliveries, reference_effect
 from router.store import approvals, audit, keys
+from router.store.leases import ClaimPolicy, node_id
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
     DUE_DELIVERY_STATES,
@@ -358,14 +359,25 @@ def _deadline(new: NewAlert) -> str | None:
     return utc_text(new.deadline) if new.deadline is not None else None
 
 
-def _claim(conn: Connection, now: str, limit: int) -> list[ClaimedDelivery]:
+def _claim(conn: Connection, now: datetime, limit: int,
+           policy: ClaimPolicy) -> list[ClaimedDelivery]:
+    """Take up to ``limit`` due deliveries for ``policy.node`` (``router.store.leases``):
+    each becomes ``sending`` with a lease and the next fencing token."""
+    due = "state IN (?, ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+    moment = utc_text(now)
+    params: list[object] = [*(s.value for s in DUE_DELIVERY_STATES), moment]
+    if policy.reclaim_expired:
+        due = f"({due}) OR (state = 'sending' AND lease_expires < ?)"
+        params.append(moment)
+    lock = " FOR UPDATE SKIP LOCKED" if policy.skip_locked else ""
     rows = conn.execute(
-        "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE rowid IN ("
-        " SELECT rowid FROM deliveries WHERE state IN (?, ?)"
-        " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY rowid LIMIT ?)"
+        "UPDATE deliveries SET state = 'sending', updated_at = ?, fence = fence + 1,"  # noqa: S608
+        " lease_node = ?, lease_expires = ? WHERE rowid IN ("
+        " SELECT rowid FROM deliveries WHERE " + due + " ORDER BY rowid LIMIT ?" + lock + ")"
         " RETURNING alert_id, channel, idempotency_key, attempts, deadline, retry_base,"
-        " retry_requested_at",
-        (now, *(s.value for s in DUE_DELIVERY_STATES), now, limit)).fetchall()
+        " retry_requested_at, fence",
+        (moment, policy.node, utc_text(now + timedelta(seconds=policy.lease_s)),
+         *params, limit)).fetchall()
     claimed = []
     for row in rows:
         raw = conn.execute(
@@ -387,7 +399,8 @@ def _claim(conn: Connection, now: str, limit: int) -> list[ClaimedDelivery]:
                           json.loads(prior["receipt"])) if prior else None,
             _parse_time(raw["received_at"]), raw["variants"], raw["speech_state"],
             row["retry_base"], _parse_time(row["retry_requested_at"]),
-            last["reason"] if last else None, last["error"] if last else None))
+            last["reason"] if last else None, last["error"] if last else None,
+            row["fence"]))
     return claimed
 
 
@@ -408,32 +421,45 @@ def _still_wanted(conn: Connection, alert_id: str,
 
 def _record_attempt(conn: Connection, result: AttemptResult) -> DeliveryState:
     """Store one attempt; returns the delivery's new state. A retry of an alert that an
-    Update or Cancel overtook while it was being sent is not scheduled."""
+    Update or Cancel overtook while it was being sent is not scheduled. With a fencing
+    token, only the claim that holds it is recorded (``router.store.leases``)."""
     next_state = _still_wanted(conn, result.alert_id, result.next_state)
-    conn.execute(
-        "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (result.alert_id, result.channel, result.number, utc_text(result.started_at),
-         utc_text(result.ended_at), result.outcome, result.reason, result.error))
-    conn.execute(
-        "UPDATE deliveries SET attempts = ?, state = ?, next_attempt_at = ?, last_error = ?,"
-        " receipt = COALESCE(?, receipt), updated_at = ? WHERE alert_id = ? AND channel = ?",
+    fenced = " AND fence = ?" if result.fence is not None else ""
+    changed = conn.execute(  # fixed fragments; values are bound parameters
+        "UPDATE deliveries SET attempts = ?, state = ?, next_attempt_at = ?, last_error = ?,"  # noqa: S608
+        " receipt = COALESCE(?, receipt), updated_at = ?, lease_expires = NULL"
+        " WHERE alert_id = ? AND channel = ?" + fenced,
         (result.number, next_state.value,
          utc_text(result.next_attempt_at, round_up=True) if result.next_attempt_at else None,
          result.error,
          json.dumps(result.receipt) if result.receipt is not None else None,
-         utc_text(result.ended_at), result.alert_id, result.channel))
+         utc_text(result.ended_at), result.alert_id, result.channel,
+         *(() if result.fence is None else (result.fence,)))).rowcount
+    if result.fence is not None and not changed:
+        raise LeaseLostError(f"{result.alert_id}/{result.channel}: the claim with fence "
+                             f"{result.fence} was taken over; attempt {result.number} "
+                             "is not recorded")
+    conn.execute(
+        "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (result.alert_id, result.channel, result.number, utc_text(result.started_at),
+         utc_text(result.ended_at), result.outcome, result.reason, result.error))
     return next_state
 
 
-def _wait_for_channel(conn: Connection, alert_id: str, channel: str, until: datetime,
-                      why: str) -> DeliveryState:
+def _wait_for_channel(conn: Connection, alert_id: str, channel: str, until: datetime,  # noqa: PLR0917
+                      why: str, fence: int | None = None) -> DeliveryState:
     """Put a claimed delivery back, unsent and without an attempt, until ``until``."""
     state = _still_wanted(conn, alert_id, DeliveryState.WAITING)
-    conn.execute(
-        "UPDATE deliveries SET state = ?, next_attempt_at = ?, last_error = ?, updated_at = ?"
-        " WHERE alert_id = ? AND channel = ? AND state = 'sending'",
+    fenced = " AND fence = ?" if fence is not None else ""
+    changed = conn.execute(  # fixed fragments; values are bound parameters
+        "UPDATE deliveries SET state = ?, next_attempt_at = ?, last_error = ?, updated_at = ?,"  # noqa: S608
+        " lease_expires = NULL WHERE alert_id = ? AND channel = ? AND state = 'sending'"
+        + fenced,
         (state.value, utc_text(until, round_up=True), why, utc_text(datetime.now(UTC)),
-         alert_id, channel))
+         alert_id, channel, *(() if fence is None else (fence,)))).rowcount
+    if fence is not None and not changed:
+        raise LeaseLostError(f"{alert_id}/{channel}: the claim with fence {fence} was "
+                             "taken over")
     return state
 
 
@@ -536,6 +562,9 @@ class SqlStore:
     transaction, durable when it returns) and ``run_read``, and opens and closes
     them: ``SqliteStore`` below, ``router.store.postgres.PostgresStore``."""
 
+    claim_policy: ClaimPolicy
+    """How this store claims due deliveries (``router.store.leases``)."""
+
     async def run_write(self, job: Callable[[Connection], T]) -> T:
         """Run ``job`` in a transaction; returns once it is committed and durable."""
         raise NotImplementedError
@@ -565,19 +594,19 @@ class SqlStore:
 
     async def claim_due(self, now: datetime, limit: int) -> list[ClaimedDelivery]:
         """Take up to ``limit`` due pending deliveries (they become ``sending``)."""
-        return await self.run_write(lambda conn: _claim(conn, utc_text(now), limit))
+        return await self.run_write(lambda conn: _claim(conn, now, limit, self.claim_policy))
 
     async def record_attempt(self, result: AttemptResult) -> DeliveryState:
         """Store an attempt and the delivery's next state; returns the state stored."""
         return await self.run_write(lambda conn: _record_attempt(conn, result))
 
     async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
-                               why: str) -> DeliveryState:
+                               why: str, *, fence: int | None = None) -> DeliveryState:
         """A claimed delivery whose channel may not be called now (its breaker is open)
         becomes ``waiting_for_channel`` until ``until``; no attempt is recorded, because
         nothing was sent. Returns the state stored."""
         return await self.run_write(
-            lambda conn: _wait_for_channel(conn, alert_id, channel, until, why))
+            lambda conn: _wait_for_channel(conn, alert_id, channel, until, why, fence))
 
     async def replan(self, alert_id: str, channel: str, by: Requester,
                      now: datetime) -> ReplanResult:
@@ -762,6 +791,7 @@ class SqliteStore(SqlStore):
         self._readers = ThreadPoolExecutor(max_workers=readers,
                                            thread_name_prefix="tocsin-sqlite-reader")
         self._local = threading.local()
+        self.claim_policy = ClaimPolicy(node_id())  # one node: never takes over a lease
 
     # -- life cycle -------------------------------------------------------------------
 
