@@ -22,13 +22,14 @@ from router.cap.model import MsgType
 from router.channel import Audience, MessageLedger
 from router.store.records import ClaimedDelivery
 from router.store.sql import Connection
-from router.store.sqlite import SqliteStore
+from router.store.sqlite import SqlStore
 
 
-class SqliteAudienceStore:
-    """The audience of one ``SqliteStore``'s database; opened and closed with it."""
+class SqlAudienceStore:
+    """The audience in the database of one ``SqlStore`` (SQLite or PostgreSQL); opened
+    and closed with it: its writes share the alert store's transactions."""
 
-    def __init__(self, database: SqliteStore) -> None:
+    def __init__(self, database: SqlStore) -> None:
         self._read, self._write = database.run_read, database.run_write
 
     def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
@@ -81,3 +82,7 @@ class SqliteAudienceStore:
 
     async def count_wallet_subscriptions(self) -> int:
         return await self._read(wallet.count_subscriptions)
+
+
+SqliteAudienceStore = SqlAudienceStore
+"""The name from before the same SQL served PostgreSQL too."""

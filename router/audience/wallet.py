@@ -100,7 +100,7 @@ def _pending(conn: Connection, key: str, country: str | None, after: int, limit:
              ) -> list[Recipient]:
     rows = conn.execute(
         "SELECT s.* FROM wallet_subscriptions s WHERE s.seq > ?"
-        " AND (? IS NULL OR s.country IS NULL OR s.country = ?) AND NOT EXISTS ("
+        " AND (CAST(? AS TEXT) IS NULL OR s.country IS NULL OR s.country = ?) AND NOT EXISTS ("
         " SELECT 1 FROM wallet_push_results r WHERE r.delivery_key = ?"
         " AND r.subscription_seq = s.seq AND r.outcome != 'unsent') ORDER BY s.seq LIMIT ?",
         (after, country, country, key, limit)).fetchall()

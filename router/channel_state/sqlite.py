@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from router.channel import StateEntry
 from router.store.sql import Connection, Row
-from router.store.sqlite import SqliteStore
+from router.store.sqlite import SqlStore
 
 
 def _now() -> str:
@@ -23,10 +23,10 @@ def _entry(row: Row | None) -> StateEntry | None:
     return None if row is None else StateEntry(row["key"], bytes(row["value"]), row["version"])
 
 
-class SqliteChannelState:
+class SqlChannelState:
     """The state area of one channel instance."""
 
-    def __init__(self, database: SqliteStore, channel: str) -> None:
+    def __init__(self, database: SqlStore, channel: str) -> None:
         self._db, self.channel = database, channel
 
     async def get(self, key: str) -> StateEntry | None:
@@ -68,11 +68,16 @@ class SqliteChannelState:
         return await self._db.run_write(write)
 
 
-class SqliteChannelStateStore:
-    """Hands out one ``SqliteChannelState`` per channel instance name."""
+class SqlChannelStateStore:
+    """Hands out one ``SqlChannelState`` per channel instance name."""
 
-    def __init__(self, database: SqliteStore) -> None:
+    def __init__(self, database: SqlStore) -> None:
         self._db = database
 
-    def for_channel(self, channel: str) -> SqliteChannelState:
-        return SqliteChannelState(self._db, channel)
+    def for_channel(self, channel: str) -> SqlChannelState:
+        return SqlChannelState(self._db, channel)
+
+
+SqliteChannelState = SqlChannelState
+SqliteChannelStateStore = SqlChannelStateStore
+"""The names from before the same SQL served PostgreSQL too."""

@@ -104,7 +104,7 @@ def entries(conn: Connection, batch: int = 1000) -> Iterator[AuditEntry]:
     after = None
     while True:
         rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM audit_log WHERE ? IS NULL OR seq > ? "  # noqa: S608
+            f"SELECT {_COLUMNS} FROM audit_log WHERE CAST(? AS BIGINT) IS NULL OR seq > ? "  # noqa: S608
             "ORDER BY seq LIMIT ?", (after, after, batch)).fetchall()
         for row in rows:
             yield _entry(tuple(row))
