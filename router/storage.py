@@ -37,6 +37,7 @@ from router.channel_state import ChannelStateStore
 from router.channel_state.sqlite import SqlChannelStateStore
 from router.errors import ConfigurationError
 from router.store import AlertStore, SqliteStore
+from router.store.leases import DEFAULT_LEASE_S
 
 SQLITE_FILE = "tocsin.sqlite3"
 SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -85,14 +86,16 @@ def _unknown(url: str) -> str:
             f"(known: {', '.join(SCHEMES)}; or leave it unset for the data directory)")
 
 
-def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256) -> Stores:
+def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256,
+                lease_s: float = DEFAULT_LEASE_S) -> Stores:
     """The stores for ``url`` (see the module docstring); not yet opened.
 
-    ``max_batch``: the most writes one commit takes (group commit)."""
+    ``max_batch``: the most writes one commit takes (group commit). ``lease_s``: how long
+    a claim holds on a shared store (``router.store.leases``)."""
     if url and urlsplit(url).scheme not in SCHEMES:
         raise ConfigurationError([_unknown(url)])
     if url and urlsplit(url).scheme in {"postgresql", "postgres"}:
-        return _postgres(url, max_batch)
+        return _postgres(url, max_batch, lease_s)
     path = sqlite_path(url, data_dir)
     alerts = SqliteStore(path, max_batch=max_batch)
     return Stores(alerts=alerts, audience=SqlAudienceStore(alerts),
@@ -101,10 +104,10 @@ def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256) -> Sto
                   _open=alerts.open, _close=alerts.close)
 
 
-def _postgres(url: str, max_batch: int) -> Stores:
+def _postgres(url: str, max_batch: int, lease_s: float) -> Stores:
     from router.store.postgres import PostgresStore  # noqa: PLC0415  (psycopg only when used)
 
-    alerts = PostgresStore(url, max_batch=max_batch)
+    alerts = PostgresStore(url, max_batch=max_batch, lease_s=lease_s)
     return Stores(alerts=alerts, audience=SqlAudienceStore(alerts),
                   channel_state=SqlChannelStateStore(alerts), url=redacted(url),
                   _open=alerts.open, _close=alerts.close)

@@ -5,7 +5,7 @@ Stage: below the audience, routing and ingest, above planning and the CAP core.
 Knows nothing of HTTP or of the channel contract. ``AlertStore`` is the protocol.
 """
 
-from router.store.base import AlertStore, Store
+from router.store.base import AlertStore, AnnouncesWork, Store
 from router.store.records import (
     AcceptOutcome,
     AcceptResult,
@@ -42,6 +42,7 @@ __all__ = [
     "AlertRecord",
     "AlertState",
     "AlertStore",
+    "AnnouncesWork",
     "ApprovalRecord",
     "AssetRecord",
     "AttemptRecord",

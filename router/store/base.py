@@ -18,9 +18,9 @@ The one promise every implementation keeps: when ``accept`` returns
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from router.cap import Alert, Finding
 from router.store.records import (
@@ -150,6 +150,15 @@ class AlertStore(Protocol):
 
     async def keys(self) -> builtins.list[StoredKey]:
         """Every key made with ``tocsin keys new --authority``, revoked ones too."""
+
+
+@runtime_checkable
+class AnnouncesWork(Protocol):
+    """A store shared by several nodes that tells each node when any of them committed
+    work that is due now (PostgreSQL ``LISTEN``/``NOTIFY``), so an idle dispatcher wakes
+    within milliseconds rather than at its next poll."""
+
+    def watch_work(self, callback: Callable[[], None]) -> None: ...
 
 
 Store = AlertStore

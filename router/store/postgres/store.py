@@ -137,10 +137,7 @@ class PostgresStore(SqlStore):
         self._listener.start()
 
     async def close(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+        await self.stop_renewing_leases()
         if self._listener is not None:
             self._listener.stop()
             await asyncio.to_thread(self._listener.join)
@@ -221,6 +218,16 @@ class PostgresStore(SqlStore):
                 await self.renew_leases(datetime.now(UTC))
             except StoreUnavailableError as exc:
                 log.warning("store.lease_renewal_failed", error=str(exc))
+
+    async def stop_renewing_leases(self) -> None:
+        """Stop renewing this node's leases, as a process that stopped (``SIGSTOP``, a
+        partition) stops: the other nodes take its deliveries over once the leases end,
+        and nothing this node records for them afterwards is stored."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
 
     async def renew_leases(self, now: datetime) -> int:
         """Renew the leases this node holds; returns how many."""
