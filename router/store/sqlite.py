@@ -41,6 +41,7 @@ from router.cap.model import MsgType
 from router.errors import ReferenceForbiddenError, StoreUnavailableError
 from router.planning import ReferenceEffect, follow_up_deliveries, reference_effect
 from router.store import approvals, audit, keys
+from router.store.backlog import StoreBacklog, read_backlog
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
     DUE_DELIVERY_STATES,
@@ -805,6 +806,11 @@ class SqliteStore:
                 " ORDER BY rowid LIMIT ?", (limit,))]
 
         return await self.run_read(read)
+
+    async def delivery_backlog(self) -> StoreBacklog:
+        """The open deliveries by channel and state, read beside the writer (WAL)."""
+        return await self.run_read(read_backlog)
+
     async def ping(self) -> bool:
         if self._writer is None or not self._writer.is_alive():
             return False
