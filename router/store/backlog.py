@@ -35,11 +35,11 @@ AGED_STATES = frozenset({DeliveryState.PENDING, DeliveryState.WAITING, DeliveryS
 """The ones meant to go out (a standby fallback goes out only if its primary fails):
 their oldest gives the channel's backlog age."""
 
-_SQL = (
+_SQL = (  # one placeholder per BACKLOG_STATES entry
     "SELECT d.channel AS channel, d.state AS state, COUNT(*) AS n,"
     " MIN(a.received_at) AS oldest"
     " FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
-    " WHERE d.state IN (" + ", ".join("?" * len(BACKLOG_STATES)) + ")"
+    " WHERE d.state IN (?, ?, ?, ?)"
     " GROUP BY d.channel, d.state"
 )
 
