@@ -34,7 +34,7 @@ from router.observability.logging import add_secrets, secrets_in
 from router.observability.metrics import Metrics
 from router.profiles import ProfileSet, load_profiles
 from router.profiles.loader import ProfileConfigError
-from router.record import Recorder, route_channels
+from router.record import BacklogGauges, Recorder, route_channels
 from router.registry import build_channels
 from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
@@ -355,6 +355,8 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
 
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(speech.running)  # after the store opens, stops before it
+    app.cleanup_ctx.append(BacklogGauges(  # likewise; on every node, dispatching or not
+        store, recorder.metrics, settings.store_backlog_interval_s).running)
     loaded = config_event(settings, profiles)
     app.cleanup_ctx.append(lambda _app: trail.running(loaded))  # likewise
     if approval.enabled and settings.dispatch_enabled:

@@ -247,6 +247,10 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="retry deadline for alerts without <expires>")
     dispatch_breaker_failures: int = Field(default=5, ge=1)
     dispatch_breaker_reset_s: float = Field(default=30.0, gt=0)
+    store_backlog_interval_s: float = Field(
+        default=5.0, gt=0, le=300,
+        description="how often the store's delivery backlog is read into the "
+        "tocsin_store_deliveries and tocsin_store_oldest_pending_age_seconds gauges")
     accessibility_dir: Path = Field(
         default=Path("config/accessibility"),
         description="accessible variants: languages, word lists, templates, speech")

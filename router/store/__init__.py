@@ -5,6 +5,7 @@ Stage: below the audience, routing and ingest, above planning and the CAP core.
 Knows nothing of HTTP or of the channel contract. ``AlertStore`` is the protocol.
 """
 
+from router.store.backlog import ChannelBacklog, StoreBacklog
 from router.store.base import AlertStore, AnnouncesWork, Store
 from router.store.records import (
     AcceptOutcome,
@@ -47,6 +48,7 @@ __all__ = [
     "AssetRecord",
     "AttemptRecord",
     "AttemptResult",
+    "ChannelBacklog",
     "ClaimedDelivery",
     "DecisionOutcome",
     "DeliveryRecord",
@@ -63,6 +65,7 @@ __all__ = [
     "SpeechJob",
     "SqliteStore",
     "Store",
+    "StoreBacklog",
     "StoredKey",
     "StoredVariants",
     "decode_cursor",

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from router.cap import Alert, Finding
+from router.store.backlog import StoreBacklog
 from router.store.records import (
     AcceptResult,
     AlertPage,
@@ -114,6 +115,10 @@ class AlertStore(Protocol):
 
     async def release_in_flight(self) -> int:
         """At start-up: deliveries left ``sending`` by a crash become due again."""
+
+    async def delivery_backlog(self) -> StoreBacklog:
+        """The deliveries not yet ended, by channel and state, with each channel's oldest
+        still to go out (``router.store.backlog``): one cheap grouped read."""
 
     async def variants(self, alert_id: str) -> StoredVariants | None:
         """The rendered variants stored with the alert, or None."""

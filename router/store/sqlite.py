@@ -41,6 +41,7 @@ from router.cap.model import MsgType
 from router.errors import LeaseLostError, ReferenceForbiddenError, StoreUnavailableError
 from router.planning import ReferenceEffect, follow_up_deliveries, reference_effect
 from router.store import approvals, audit, keys
+from router.store.backlog import StoreBacklog, read_backlog
 from router.store.leases import ClaimPolicy, node_id
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
@@ -780,6 +781,10 @@ class SqlStore:
                 " ORDER BY rowid LIMIT ?", (limit,))]
 
         return await self.run_read(read)
+
+    async def delivery_backlog(self) -> StoreBacklog:
+        """The open deliveries by channel and state (``router.store.backlog``)."""
+        return await self.run_read(read_backlog)
 
 class SqliteStore(SqlStore):
     """``Store`` on one SQLite file. Open with ``await store.open()``."""
