@@ -34,13 +34,13 @@ from router.observability.logging import add_secrets, secrets_in
 from router.observability.metrics import Metrics
 from router.profiles import ProfileSet, load_profiles
 from router.profiles.loader import ProfileConfigError
-from router.record import Recorder, route_channels
+from router.record import BacklogGauges, Recorder, route_channels
 from router.registry import build_channels
 from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
 from router.settings import ApiKey, Authority, Settings, hash_api_key
 from router.storage import Stores, open_stores
-from router.store import AlertStore
+from router.store import AlertStore, AnnouncesWork
 from router.trust import (
     ApprovalPolicy,
     PolicyConfigError,
@@ -285,6 +285,13 @@ def _hand_durable_state(channels: dict[str, Channel], stores: Stores) -> None:
             channel.use_channel_state(stores.channel_state.for_channel(name))
 
 
+def _wake_on_work(store: AlertStore, wake: Callable[[], None]) -> Callable[[], None]:
+    """``wake`` for this node's accepts, and for work any node of a shared store commits."""
+    if isinstance(store, AnnouncesWork):
+        store.watch_work(wake)
+    return wake
+
+
 def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
     """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
@@ -297,7 +304,8 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
                           client_max_size=settings.max_body_bytes)
     app[THROTTLE] = Throttle(settings)
     stores = stores or open_stores(settings.store, settings.data_dir,
-                                   max_batch=settings.group_commit_max)
+                                   max_batch=settings.group_commit_max,
+                                   lease_s=settings.store_lease_s)
     store = stores.alerts
     auth, approval = _principals(settings, app, set(channels), store)
     _hand_durable_state(channels, stores)
@@ -314,7 +322,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
                             audience=stores.audience)
     speech = SpeechWorker(store, Speaker(accessibility.tts), settings.data_dir / "assets",
                           enabled=settings.dispatch_enabled and accessibility.tts.enabled)
-    context.on_accepted = _each(dispatcher.wake, speech.wake)
+    context.on_accepted = _wake_on_work(store, _each(dispatcher.wake, speech.wake))
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         mock_runners = await _start_mock_elements(settings, mock_ports)
@@ -347,6 +355,8 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
 
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(speech.running)  # after the store opens, stops before it
+    app.cleanup_ctx.append(BacklogGauges(  # likewise; on every node, dispatching or not
+        store, recorder.metrics, settings.store_backlog_interval_s).running)
     loaded = config_event(settings, profiles)
     app.cleanup_ctx.append(lambda _app: trail.running(loaded))  # likewise
     if approval.enabled and settings.dispatch_enabled:

@@ -72,6 +72,11 @@ class ChannelBusyError(TransientError):
         super().__init__(message, reason)
 
 
+class LeaseLostError(TocsinError):
+    """This node's claim on a delivery was taken over (its lease expired and another node
+    claimed it with a newer fencing token): nothing this node does for it is recorded."""
+
+
 class StoreUnavailableError(TransientError):
     """The store cannot take writes right now (disk full, closed, shutting down)."""
 

@@ -222,7 +222,11 @@ class Settings(BaseSettings):
     store: str | None = Field(
         default=None, description="where alerts and audiences are stored: unset for SQLite "
         "in the data directory, or a store URL such as sqlite:///var/lib/tocsin/t.sqlite3 "
-        "(router.storage)")
+        "or postgresql://tocsin@db.example/tocsin (router.storage)")
+    store_lease_s: float = Field(
+        default=30.0, ge=1, le=600, description="on a shared store (PostgreSQL): how long a "
+        "node's claim on a delivery holds without renewal; a dead node's deliveries go out "
+        "again from another node within this many seconds (router.store.leases)")
     group_commit_max: int = Field(default=256, ge=1, le=10_000)
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -243,6 +247,10 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="retry deadline for alerts without <expires>")
     dispatch_breaker_failures: int = Field(default=5, ge=1)
     dispatch_breaker_reset_s: float = Field(default=30.0, gt=0)
+    store_backlog_interval_s: float = Field(
+        default=5.0, gt=0, le=300,
+        description="how often the store's delivery backlog is read into the "
+        "tocsin_store_deliveries and tocsin_store_oldest_pending_age_seconds gauges")
     accessibility_dir: Path = Field(
         default=Path("config/accessibility"),
         description="accessible variants: languages, word lists, templates, speech")

@@ -12,6 +12,10 @@ Store URLs:
   that path (a relative path is taken from the data directory, not the working
   directory, so that a service started from elsewhere finds the same file).
 
+- ``postgresql://user:password@host:port/database`` (or ``postgres://``): the
+  PostgreSQL store (``router.store.postgres``) that several nodes share. Every libpq
+  parameter the URL can carry works (``?sslmode=verify-full``, ``host=/run/postgresql``).
+
 Any other scheme is refused with a ``ConfigurationError`` naming the schemes known,
 before anything is opened.
 
@@ -28,14 +32,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from router.audience import AudienceStore
-from router.audience.sqlite import SqliteAudienceStore
+from router.audience.sqlite import SqlAudienceStore
 from router.channel_state import ChannelStateStore
-from router.channel_state.sqlite import SqliteChannelStateStore
+from router.channel_state.sqlite import SqlChannelStateStore
 from router.errors import ConfigurationError
 from router.store import AlertStore, SqliteStore
+from router.store.leases import DEFAULT_LEASE_S
 
 SQLITE_FILE = "tocsin.sqlite3"
-SCHEMES = ("sqlite",)
+SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
 @dataclass(frozen=True)
@@ -81,15 +86,37 @@ def _unknown(url: str) -> str:
             f"(known: {', '.join(SCHEMES)}; or leave it unset for the data directory)")
 
 
-def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256) -> Stores:
+def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256,
+                lease_s: float = DEFAULT_LEASE_S) -> Stores:
     """The stores for ``url`` (see the module docstring); not yet opened.
 
-    ``max_batch``: the most writes one commit takes (group commit)."""
+    ``max_batch``: the most writes one commit takes (group commit). ``lease_s``: how long
+    a claim holds on a shared store (``router.store.leases``)."""
     if url and urlsplit(url).scheme not in SCHEMES:
         raise ConfigurationError([_unknown(url)])
+    if url and urlsplit(url).scheme in {"postgresql", "postgres"}:
+        return _postgres(url, max_batch, lease_s)
     path = sqlite_path(url, data_dir)
     alerts = SqliteStore(path, max_batch=max_batch)
-    return Stores(alerts=alerts, audience=SqliteAudienceStore(alerts),
-                  channel_state=SqliteChannelStateStore(alerts),
+    return Stores(alerts=alerts, audience=SqlAudienceStore(alerts),
+                  channel_state=SqlChannelStateStore(alerts),
                   url=f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}",
                   _open=alerts.open, _close=alerts.close)
+
+
+def _postgres(url: str, max_batch: int, lease_s: float) -> Stores:
+    from router.store.postgres import PostgresStore  # noqa: PLC0415  (psycopg only when used)
+
+    alerts = PostgresStore(url, max_batch=max_batch, lease_s=lease_s)
+    return Stores(alerts=alerts, audience=SqlAudienceStore(alerts),
+                  channel_state=SqlChannelStateStore(alerts), url=redacted(url),
+                  _open=alerts.open, _close=alerts.close)
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, for logs and ``/readyz``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -14,32 +14,35 @@ receipt never comes stay (one short row per part sent).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from router.channel import RecipientOutcome, RecipientResult
+from router.store.sql import Connection
 
-Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+Run = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def index_messages(conn: sqlite3.Connection, channel: str, delivery_key: str,
+def index_messages(conn: Connection, channel: str, delivery_key: str,
                    results: Sequence[RecipientResult]) -> None:
     """File the message ids of every ``SENT`` result (inside the caller's transaction)."""
     now = _now()
     conn.executemany(
-        "INSERT OR REPLACE INTO recipient_messages VALUES (?, ?, ?, ?, 'sent', ?)",
+        "INSERT INTO recipient_messages VALUES (?, ?, ?, ?, 'sent', ?)"
+        " ON CONFLICT (channel, message_id) DO UPDATE SET delivery_key = excluded.delivery_key,"
+        " subscriber_id = excluded.subscriber_id, state = excluded.state,"
+        " created_at = excluded.created_at",
         [(channel, message_id, delivery_key, int(r.key), now) for r in results
          if r.outcome is RecipientOutcome.SENT and r.reference
          for message_id in r.reference.split()])
 
 
-def _settle_one(conn: sqlite3.Connection, channel: str, message_id: str,
+def _settle_one(conn: Connection, channel: str, message_id: str,
                 outcome: RecipientOutcome) -> bool:
     row = conn.execute("SELECT delivery_key, subscriber_id FROM recipient_messages"
                        " WHERE channel = ? AND message_id = ?", (channel, message_id)).fetchone()
@@ -67,7 +70,7 @@ class SqliteMessageLedger:
 
     async def settle_messages(self, receipts: Sequence[tuple[str, RecipientOutcome]]
                               ) -> set[str]:
-        def settle(conn: sqlite3.Connection) -> set[str]:
+        def settle(conn: Connection) -> set[str]:
             return {message_id for message_id, outcome in receipts
                     if _settle_one(conn, self.channel, message_id, outcome)}
         if not receipts:

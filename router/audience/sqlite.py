@@ -10,7 +10,6 @@ commit without the other seeing it). The schema of both is migrated together
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from router.audience import wallet
@@ -22,13 +21,15 @@ from router.cap import Alert
 from router.cap.model import MsgType
 from router.channel import Audience, MessageLedger
 from router.store.records import ClaimedDelivery
-from router.store.sqlite import SqliteStore
+from router.store.sql import Connection
+from router.store.sqlite import SqlStore
 
 
-class SqliteAudienceStore:
-    """The audience of one ``SqliteStore``'s database; opened and closed with it."""
+class SqlAudienceStore:
+    """The audience in the database of one ``SqlStore`` (SQLite or PostgreSQL); opened
+    and closed with it: its writes share the alert store's transactions."""
 
-    def __init__(self, database: SqliteStore) -> None:
+    def __init__(self, database: SqlStore) -> None:
         self._read, self._write = database.run_read, database.run_write
 
     def audience(self, kind: str, delivery: ClaimedDelivery, alert: Alert) -> Audience:
@@ -42,13 +43,13 @@ class SqliteAudienceStore:
         if kind.partition(":")[0] == wallet.WALLET:
             return wallet.WalletAudience(self._read, self._write, kind=kind,
                                          delivery_key=delivery.idempotency_key,
-                                         alert_id=delivery.alert_id)
+                                         alert_id=delivery.alert_id, fence=delivery.fence)
         prior = delivery.replaces.idempotency_key if delivery.replaces else None
         area = None if alert.msg_type is MsgType.CANCEL else AlertArea(alert)
         return SubscriberAudience(self._read, self._write, kind=kind,
                                   delivery_key=delivery.idempotency_key,
                                   alert_id=delivery.alert_id, area=area, prior_key=prior,
-                                  channel=delivery.channel)
+                                  channel=delivery.channel, fence=delivery.fence)
 
     def message_ledger(self, channel: str) -> MessageLedger:
         """Where ``channel``'s late receipts find their recipients (``messages``)."""
@@ -56,7 +57,7 @@ class SqliteAudienceStore:
 
     async def recipient_counts(self, delivery_keys: Sequence[str]
                                ) -> dict[str, dict[str, int]]:
-        def read(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+        def read(conn: Connection) -> dict[str, dict[str, int]]:
             counts = {key: outcome_counts(conn, key) for key in delivery_keys}
             return {key: found for key, found in counts.items() if len(found) > 1}
         return await self._read(read) if delivery_keys else {}
@@ -81,3 +82,7 @@ class SqliteAudienceStore:
 
     async def count_wallet_subscriptions(self) -> int:
         return await self._read(wallet.count_subscriptions)
+
+
+SqliteAudienceStore = SqlAudienceStore
+"""The name from before the same SQL served PostgreSQL too."""

@@ -20,7 +20,6 @@ superseded, the stream ends and ``interrupted`` says why.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -30,10 +29,13 @@ from router.audience.areas import AlertArea
 from router.audience.messages import index_messages
 from router.audience.records import MAX_AREAS, Subscriber
 from router.channel import Recipient, RecipientOutcome, RecipientResult
+from router.errors import LeaseLostError
+from router.store.leases import LEASE_LOST, claim_taken_over
 from router.store.records import AlertState
+from router.store.sql import Connection
 
 T = TypeVar("T")
-Run = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
+Run = Callable[[Callable[[Connection], T]], Awaitable[T]]
 FINAL = ("delivered", "failed", "expired")
 
 
@@ -41,7 +43,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def upsert_subscribers(conn: sqlite3.Connection, subscribers: Iterable[Subscriber]) -> int:
+def upsert_subscribers(conn: Connection, subscribers: Iterable[Subscriber]) -> int:
     """Insert or replace (by kind and address) subscribers and their areas."""
     count = 0
     now = _now()
@@ -70,20 +72,20 @@ def _area_filter(area: AlertArea) -> tuple[str, list[Any]]:
     for name, value in sorted(area.geocodes):
         clauses.append("(a.value_name = ? AND a.value = ?)")
         params += [name, value]
-    return " OR ".join(clauses) or "0", params
+    return " OR ".join(clauses) or "1 = 0", params
 
 
-Page = Callable[[sqlite3.Connection, int, int], tuple[list[Recipient], int]]
-Take = Callable[[sqlite3.Connection, list[Recipient]], list[Recipient] | None]
+Page = Callable[[Connection, int, int], tuple[list[Recipient], int]]
+Take = Callable[[Connection, list[Recipient]], list[Recipient] | None]
 
 
 def _page(page: Page, cursor: int, size: int
-          ) -> Callable[[sqlite3.Connection], tuple[list[Recipient], int]]:
+          ) -> Callable[[Connection], tuple[list[Recipient], int]]:
     return lambda conn: page(conn, cursor, size)
 
 
 def _claim(take: Take, candidates: list[Recipient]
-           ) -> Callable[[sqlite3.Connection], list[Recipient] | None]:
+           ) -> Callable[[Connection], list[Recipient] | None]:
     return lambda conn: take(conn, candidates)
 
 
@@ -92,8 +94,8 @@ class SubscriberAudience:
 
     def __init__(self, read: Run[Any], write: Run[Any], *, kind: str, delivery_key: str,
                  alert_id: str, area: AlertArea | None, prior_key: str | None,
-                 channel: str = "") -> None:
-        self._read, self._write, self.channel = read, write, channel
+                 channel: str = "", fence: int = 0) -> None:
+        self._read, self._write, self.channel, self.fence = read, write, channel, fence
         self.kind, self.delivery_key, self.alert_id = kind, delivery_key, alert_id
         self._area, self._prior_key = area, prior_key
         self._claim = uuid.uuid4().hex
@@ -119,7 +121,7 @@ class SubscriberAudience:
                 if claimed:
                     yield claimed
 
-    def _prior_page(self, conn: sqlite3.Connection, cursor: int, size: int
+    def _prior_page(self, conn: Connection, cursor: int, size: int
                     ) -> tuple[list[Recipient], int]:
         rows = conn.execute(
             "SELECT s.id, s.address, s.language FROM recipient_outcomes o"
@@ -130,7 +132,7 @@ class SubscriberAudience:
         people = [Recipient(str(r[0]), r[1], r[2]) for r in rows]
         return people, (rows[-1][0] if rows else cursor)
 
-    def _area_page(self, conn: sqlite3.Connection, cursor: int, size: int
+    def _area_page(self, conn: Connection, cursor: int, size: int
                    ) -> tuple[list[Recipient], int]:
         area = self._area
         if area is None:
@@ -153,13 +155,16 @@ class SubscriberAudience:
                 matched[sid] = Recipient(str(sid), address, language)
         return list(matched.values()), rows[-1][0]
 
-    def _take(self, conn: sqlite3.Connection, candidates: list[Recipient]
+    def _take(self, conn: Connection, candidates: list[Recipient]
               ) -> list[Recipient] | None:
         """Claim the candidates without an outcome; None once the alert was withdrawn."""
         state = conn.execute("SELECT state FROM alerts WHERE id = ?",
                              (self.alert_id,)).fetchone()
         if state is not None and state[0] != AlertState.ACCEPTED.value:
             self._interrupted = state[0]
+            return None
+        if claim_taken_over(conn, self.delivery_key, self.fence):
+            self._interrupted = LEASE_LOST
             return None
         marks = ",".join("?" * len(candidates))
         sql = ("SELECT subscriber_id FROM recipient_outcomes WHERE delivery_key = ?"  # noqa: S608
@@ -169,12 +174,17 @@ class SubscriberAudience:
         fresh = [c for c in candidates if int(c.key) not in taken]
         now = _now()
         conn.executemany(
-            "INSERT OR REPLACE INTO recipient_outcomes VALUES (?, ?, 'claimed', ?, NULL, ?)",
+            "INSERT INTO recipient_outcomes VALUES (?, ?, 'claimed', ?, NULL, ?)"
+            " ON CONFLICT (delivery_key, subscriber_id) DO UPDATE SET state = excluded.state,"
+            " claim = excluded.claim, reference = NULL, updated_at = excluded.updated_at",
             [(self.delivery_key, int(c.key), self._claim, now) for c in fresh])
         return fresh
 
     async def record(self, results: Sequence[RecipientResult]) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
+            if claim_taken_over(conn, self.delivery_key, self.fence):
+                raise LeaseLostError(f"{self.delivery_key}: taken over by another node; "
+                                     f"{len(results)} recipient results not recorded")
             now = _now()
             gone = [(self.delivery_key, int(r.key), self._claim) for r in results
                     if r.outcome is RecipientOutcome.UNSENT]
@@ -193,7 +203,7 @@ class SubscriberAudience:
             await self._write(write)
 
     async def settle(self, results: Sequence[RecipientResult]) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             now = _now()
             conn.executemany(
                 "UPDATE recipient_outcomes SET state = ?, updated_at = ? WHERE delivery_key = ?"
@@ -208,7 +218,7 @@ class SubscriberAudience:
         return counts
 
 
-def outcome_counts(conn: sqlite3.Connection, delivery_key: str) -> dict[str, int]:
+def outcome_counts(conn: Connection, delivery_key: str) -> dict[str, int]:
     """Recipients per state of one delivery, plus ``accepted``: those the network took."""
     counts: dict[str, int] = dict(conn.execute(
         "SELECT state, count(*) FROM recipient_outcomes WHERE delivery_key = ?"

@@ -19,25 +19,27 @@ from __future__ import annotations
 import functools
 import json
 import secrets
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from router.audience.records import NewWalletSubscription, SubscriptionSaved
 from router.channel import Recipient, RecipientOutcome, RecipientResult
+from router.errors import LeaseLostError
+from router.store.leases import LEASE_LOST, claim_taken_over
+from router.store.sql import Connection, Row
 
 T = TypeVar("T")
 WALLET = "wallet"
-Runner = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
+Runner = Callable[[Callable[[Connection], T]], Awaitable[T]]
 
 
-def _same_keys(row: sqlite3.Row, new: NewWalletSubscription) -> bool:
+def _same_keys(row: Row, new: NewWalletSubscription) -> bool:
     return (str(row["p256dh"]).rstrip("=") == new.p256dh.rstrip("=")
             and str(row["auth"]).rstrip("=") == new.auth.rstrip("="))
 
 
-def save_subscription(conn: sqlite3.Connection, new: NewWalletSubscription) -> SubscriptionSaved:
+def save_subscription(conn: Connection, new: NewWalletSubscription) -> SubscriptionSaved:
     """Insert; the same endpoint with the same keys again is the same subscription (its
     choices updated, its id returned). The same endpoint with *other* keys is refused
     (``id`` None): replacing them would let anyone who learnt an endpoint take it over,
@@ -60,7 +62,7 @@ def save_subscription(conn: sqlite3.Connection, new: NewWalletSubscription) -> S
     return SubscriptionSaved(subscription_id, created=True)
 
 
-def renew_subscription(conn: sqlite3.Connection, subscription_id: str,
+def renew_subscription(conn: Connection, subscription_id: str,
                        new: NewWalletSubscription) -> bool:
     """New keys and choices for the subscription with this id and endpoint (a browser
     renewing its keys); False when no subscription has both. The id, returned only to
@@ -72,16 +74,16 @@ def renew_subscription(conn: sqlite3.Connection, subscription_id: str,
          new.endpoint)).rowcount > 0
 
 
-def delete_subscription(conn: sqlite3.Connection, subscription_id: str) -> bool:
+def delete_subscription(conn: Connection, subscription_id: str) -> bool:
     return conn.execute("DELETE FROM wallet_subscriptions WHERE id = ?",
                         (subscription_id,)).rowcount > 0
 
 
-def count_subscriptions(conn: sqlite3.Connection) -> int:
+def count_subscriptions(conn: Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM wallet_subscriptions").fetchone()[0])
 
 
-def _recipient(row: sqlite3.Row) -> Recipient:
+def _recipient(row: Row) -> Recipient:
     address = json.dumps({"endpoint": row["endpoint"],
                           "keys": {"p256dh": row["p256dh"], "auth": row["auth"]}})
     first_language = (row["languages"] or "").split(",", 1)[0] or None
@@ -94,23 +96,23 @@ def wallet_country(kind: str) -> str | None:
     return country or None
 
 
-def _pending(conn: sqlite3.Connection, key: str, country: str | None, after: int, limit: int
+def _pending(conn: Connection, key: str, country: str | None, after: int, limit: int
              ) -> list[Recipient]:
     rows = conn.execute(
         "SELECT s.* FROM wallet_subscriptions s WHERE s.seq > ?"
-        " AND (? IS NULL OR s.country IS NULL OR s.country = ?) AND NOT EXISTS ("
+        " AND (CAST(? AS TEXT) IS NULL OR s.country IS NULL OR s.country = ?) AND NOT EXISTS ("
         " SELECT 1 FROM wallet_push_results r WHERE r.delivery_key = ?"
         " AND r.subscription_seq = s.seq AND r.outcome != 'unsent') ORDER BY s.seq LIMIT ?",
         (after, country, country, key, limit)).fetchall()
     return [_recipient(row) for row in rows]
 
 
-def _alert_state(conn: sqlite3.Connection, alert_id: str) -> str | None:
+def _alert_state(conn: Connection, alert_id: str) -> str | None:
     row = conn.execute("SELECT state FROM alerts WHERE id = ?", (alert_id,)).fetchone()
     return None if row is None else str(row["state"])
 
 
-def _record(conn: sqlite3.Connection, key: str, results: Sequence[RecipientResult]) -> None:
+def _record(conn: Connection, key: str, results: Sequence[RecipientResult]) -> None:
     conn.executemany(
         "INSERT INTO wallet_push_results (delivery_key, subscription_seq, outcome, reason)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (delivery_key, subscription_seq)"
@@ -121,7 +123,7 @@ def _record(conn: sqlite3.Connection, key: str, results: Sequence[RecipientResul
                      [(int(r.key),) for r in results if r.outcome is RecipientOutcome.GONE])
 
 
-def _counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:
+def _counts(conn: Connection, key: str) -> dict[str, int]:
     rows = conn.execute("SELECT outcome, COUNT(*) AS n FROM wallet_push_results "
                         "WHERE delivery_key = ? GROUP BY outcome", (key,)).fetchall()
     return {str(row["outcome"]): int(row["n"]) for row in rows}
@@ -141,9 +143,9 @@ class WalletAudience:
     """
 
     def __init__(self, read: Runner[Any], write: Runner[Any], *, kind: str, delivery_key: str,
-                 alert_id: str) -> None:
+                 alert_id: str, fence: int = 0) -> None:
         self._read, self._write = read, write
-        self.delivery_key, self.alert_id = delivery_key, alert_id
+        self.delivery_key, self.alert_id, self.fence = delivery_key, alert_id, fence
         self.country = wallet_country(kind)
         self._interrupted: str | None = None
 
@@ -158,6 +160,10 @@ class WalletAudience:
             if state is not None and state != "accepted":
                 self._interrupted = state
                 return
+            if await self._read(functools.partial(claim_taken_over, delivery_key=self.delivery_key,
+                                                  fence=self.fence)):
+                self._interrupted = LEASE_LOST
+                return
             batch: list[Recipient] = await self._read(functools.partial(
                 _pending, key=self.delivery_key, country=self.country, after=after,
                 limit=size))
@@ -167,8 +173,13 @@ class WalletAudience:
             yield batch
 
     async def record(self, results: Sequence[RecipientResult]) -> None:
+        def write(conn: Connection) -> None:
+            if claim_taken_over(conn, self.delivery_key, self.fence):
+                raise LeaseLostError(f"{self.delivery_key}: taken over by another node; "
+                                     f"{len(results)} wallet results not recorded")
+            _record(conn, self.delivery_key, results)
         if results:
-            await self._write(lambda conn: _record(conn, self.delivery_key, results))
+            await self._write(write)
 
     async def settle(self, results: Sequence[RecipientResult]) -> None:
         """Web Push has no delivery receipts; a late result is stored like any other."""

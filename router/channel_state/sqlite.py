@@ -8,25 +8,25 @@ on disk (``synchronous=FULL``) before it makes the network call the entry announ
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 
 from router.channel import StateEntry
-from router.store.sqlite import SqliteStore
+from router.store.sql import Connection, Row
+from router.store.sqlite import SqlStore
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _entry(row: sqlite3.Row | None) -> StateEntry | None:
+def _entry(row: Row | None) -> StateEntry | None:
     return None if row is None else StateEntry(row["key"], bytes(row["value"]), row["version"])
 
 
-class SqliteChannelState:
+class SqlChannelState:
     """The state area of one channel instance."""
 
-    def __init__(self, database: SqliteStore, channel: str) -> None:
+    def __init__(self, database: SqlStore, channel: str) -> None:
         self._db, self.channel = database, channel
 
     async def get(self, key: str) -> StateEntry | None:
@@ -36,7 +36,7 @@ class SqliteChannelState:
 
     async def compare_and_set(self, key: str, value: bytes,
                               expected_version: int | None) -> StateEntry | None:
-        def write(conn: sqlite3.Connection) -> StateEntry | None:
+        def write(conn: Connection) -> StateEntry | None:
             if expected_version is None:
                 row = conn.execute(
                     "INSERT INTO channel_state VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING"
@@ -52,7 +52,7 @@ class SqliteChannelState:
         return await self._db.run_write(write)
 
     async def scan(self, prefix: str) -> list[StateEntry]:
-        def read(conn: sqlite3.Connection) -> list[StateEntry]:
+        def read(conn: Connection) -> list[StateEntry]:
             rows = conn.execute(
                 "SELECT key, value, version FROM channel_state WHERE channel = ?"
                 " AND substr(key, 1, ?) = ? ORDER BY key",
@@ -61,18 +61,23 @@ class SqliteChannelState:
         return await self._db.run_read(read)
 
     async def delete(self, key: str, expected_version: int) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             return conn.execute(
                 "DELETE FROM channel_state WHERE channel = ? AND key = ? AND version = ?",
                 (self.channel, key, expected_version)).rowcount > 0
         return await self._db.run_write(write)
 
 
-class SqliteChannelStateStore:
-    """Hands out one ``SqliteChannelState`` per channel instance name."""
+class SqlChannelStateStore:
+    """Hands out one ``SqlChannelState`` per channel instance name."""
 
-    def __init__(self, database: SqliteStore) -> None:
+    def __init__(self, database: SqlStore) -> None:
         self._db = database
 
-    def for_channel(self, channel: str) -> SqliteChannelState:
-        return SqliteChannelState(self._db, channel)
+    def for_channel(self, channel: str) -> SqlChannelState:
+        return SqlChannelState(self._db, channel)
+
+
+SqliteChannelState = SqlChannelState
+SqliteChannelStateStore = SqlChannelStateStore
+"""The names from before the same SQL served PostgreSQL too."""

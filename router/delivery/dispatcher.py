@@ -60,8 +60,10 @@ from router.errors import (
     ChannelBusyError,
     ConfigurationError,
     FailureReason,
+    LeaseLostError,
     NotApplicableError,
     PermanentError,
+    StoreUnavailableError,
     TransientError,
 )
 from router.observability.metrics import Metrics
@@ -157,7 +159,11 @@ class Dispatcher:
     async def _run(self) -> None:
         while not self._stopping:
             free = self.settings.max_in_flight - len(self._tasks)
-            claimed = await self.store.claim_due(datetime.now(UTC), free) if free else []
+            try:
+                claimed = await self.store.claim_due(datetime.now(UTC), free) if free else []
+            except StoreUnavailableError as exc:  # the database is away: try again later
+                log.warning("dispatch_claim_failed", error=str(exc))
+                claimed = []
             for item in claimed:
                 await self._slots.acquire()
                 task = asyncio.create_task(self._deliver(item))
@@ -242,6 +248,12 @@ class Dispatcher:
     async def _deliver(self, item: ClaimedDelivery) -> None:
         structlog.contextvars.bind_contextvars(alert_id=item.alert_id, channel=item.channel,
                                                delivery_id=item.idempotency_key)
+        try:
+            await self._deliver_claimed(item)
+        except LeaseLostError as exc:  # another node took it over: its outcome stands
+            log.warning("delivery_lease_lost", fence=item.fence, error=str(exc))
+
+    async def _deliver_claimed(self, item: ClaimedDelivery) -> None:
         started = datetime.now(UTC)
         number = item.attempts + 1
         ready = await self._ready(item, started)

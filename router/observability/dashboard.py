@@ -8,7 +8,8 @@ stays greppable here and in the JSON, where the Prometheus integration test
 evaluates each one against a real Prometheus.
 
 Layout: an overview (alerts per minute, acceptance ratio, ingest and end-to-end
-p50/p99, deliveries by outcome, work in flight), one row per channel (repeated
+p50/p99, deliveries by outcome, work in flight, the store's backlog by channel and
+state and the age of its oldest against the alerting rule's goal), one row per channel (repeated
 over the ``channel`` variable: attempts by outcome, errors by reason, breaker,
 fallback activations, latency), and the channel counters (SMS fan-out progress,
 cell-broadcast pages, EWSS messages, wallet pushes).
@@ -67,13 +68,20 @@ class _Grid:
         return placed
 
 
-def _timeseries(title: str, unit: str, *exprs: tuple[str, str], stack: bool = False) -> Panel:
+def _timeseries(title: str, unit: str, *exprs: tuple[str, str], stack: bool = False,
+                line_at: float | None = None) -> Panel:
+    """``line_at``: a red threshold line (an alerting rule's threshold, say)."""
     custom: dict[str, Any] = {"fillOpacity": 10, "showPoints": "never"}
+    defaults: dict[str, Any] = {"unit": unit, "custom": custom}
     if stack:
         custom["stacking"] = {"mode": "normal"}
+    if line_at is not None:
+        custom["thresholdsStyle"] = {"mode": "line"}
+        defaults["thresholds"] = {"mode": "absolute", "steps": [
+            {"value": None, "color": "green"}, {"value": line_at, "color": "red"}]}
     return {"type": "timeseries", "title": title, "datasource": DATASOURCE,
             "targets": _targets(*exprs),
-            "fieldConfig": {"defaults": {"unit": unit, "custom": custom}, "overrides": []},
+            "fieldConfig": {"defaults": defaults, "overrides": []},
             "options": {"legend": {"displayMode": "list", "placement": "bottom"}}}
 
 
@@ -88,6 +96,9 @@ def _stat(title: str, unit: str, expr: str, *, mappings: list[Any] | None = None
                             "overrides": []},
             "options": {"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background"}}
 
+
+BACKLOG_GOAL_S = 60
+"""The default latency goal of ``TocsinDeliveryBacklogOld`` (config/prometheus/rules.yml)."""
 
 BREAKER_MAPPINGS = [{"type": "value", "options": {
     "0": {"text": "closed", "color": "green"}, "1": {"text": "half-open", "color": "orange"},
@@ -130,6 +141,15 @@ def _overview(grid: _Grid) -> list[Panel]:
             "Errors by channel and reason (per minute)", "short",
             (f"sum by (channel, reason) (rate(tocsin_delivery_errors_total[{RATE}])) * 60 > 0",
              "{{channel}}: {{reason}}")), 8),
+        # the store's figures: every node on one store reports the same, hence max
+        grid.place(_timeseries(
+            "Backlog in the store (undelivered, by channel and state)", "short",
+            ("max by (channel, state) (tocsin_store_deliveries)", "{{channel}}: {{state}}"),
+            stack=True), 12),
+        grid.place(_timeseries(
+            "Oldest undelivered: age from acceptance (alert above the line)", "s",
+            ("max by (channel) (tocsin_store_oldest_pending_age_seconds)", "{{channel}}"),
+            line_at=BACKLOG_GOAL_S), 12),
     ]
 
 

@@ -53,6 +53,9 @@ DELIVERY_OUTCOMES = ("delivered", "failed", "expired", "skipped", "cancelled", "
 """The final states of a delivery."""
 INGEST_OUTCOMES = ("accepted", "duplicate", "rejected")
 SMS_OUTCOMES = ("sent", "delivered", "failed", "expired")
+BACKLOG_STATES = ("pending", "waiting_for_channel", "sending", "standby")
+"""The states a delivery has not ended in (``router.store.backlog``): the store's backlog
+gauges carry one series per channel and state."""
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 REJECTIONS: dict[int, FailureReason] = {
     400: FailureReason.INVALID_INPUT,
@@ -145,6 +148,15 @@ class Metrics:
             "tocsin_deliveries_queued",
             "Claimed deliveries waiting for a per-channel concurrency slot",
             ["channel"], registry=r)
+        self.store_deliveries = Gauge(
+            "tocsin_store_deliveries",
+            "Deliveries in the store that have not ended, by state (the whole store's "
+            "backlog, every node's; refreshed periodically, not per scrape)",
+            ["channel", "state"], registry=r)
+        self.store_oldest_pending_age = Gauge(
+            "tocsin_store_oldest_pending_age_seconds",
+            "Age, from the alert's acceptance, of the oldest pending, waiting or sending "
+            "delivery in the store; 0 when none", ["channel"], registry=r)
         self.breaker_state = Gauge(
             "tocsin_channel_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open",
             ["channel"], registry=r)
@@ -202,7 +214,10 @@ class Metrics:
             self.deliveries.labels(channel, outcome)
         for outcome in SMS_OUTCOMES:
             self.sms_recipients.labels(channel, outcome)
+        for state in BACKLOG_STATES:
+            self.store_deliveries.labels(channel, state)
         for metric in (self.retries, self.in_flight, self.queued, self.breaker_state,
+                       self.store_oldest_pending_age,
                        self.fallback_activations, self.send_duration, self.sent_to_confirmed,
                        self.accepted_to_handoff, self.accepted_to_confirmed, self.cbs_pages,
                        self.ewss_messages, self.wallet_pushes):

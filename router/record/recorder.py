@@ -16,6 +16,7 @@ channel counters, so a resumed send never counts a broadcast twice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -64,6 +65,8 @@ class Recorder:
                       alert: Alert | None = None) -> DeliveryState:
         """Store one attempt; returns the state stored (an Update or Cancel that came
         in meanwhile turns a retry into ``superseded``/``cancelled``)."""
+        if result.fence is None and item.fence:  # the claim's token: refused if taken over
+            result = dataclasses.replace(result, fence=item.fence)
         state = await self.store.record_attempt(result)
         channel = self.metrics.channel(result.channel)
         self._count(channel, result, state)
@@ -78,7 +81,8 @@ class Recorder:
         """Put a claimed delivery back unsent until ``until`` (its channel's breaker is
         open). Not an attempt: no attempt row, only the ``not_sent`` attempt counter, so
         a long outage costs one store write per delivery per breaker cool-down."""
-        state = await self.store.wait_for_channel(item.alert_id, item.channel, until, why)
+        state = await self.store.wait_for_channel(item.alert_id, item.channel, until, why,
+                                                  fence=item.fence or None)
         self.metrics.attempts.labels(self.metrics.channel(item.channel), "not_sent").inc()
         log.info("delivery_waiting", state=state.value, until=until.isoformat(), reason=why)
         self.progress.changed(item.alert_id)

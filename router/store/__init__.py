@@ -5,7 +5,8 @@ Stage: below the audience, routing and ingest, above planning and the CAP core.
 Knows nothing of HTTP or of the channel contract. ``AlertStore`` is the protocol.
 """
 
-from router.store.base import AlertStore, Store
+from router.store.backlog import ChannelBacklog, StoreBacklog
+from router.store.base import AlertStore, AnnouncesWork, Store
 from router.store.records import (
     AcceptOutcome,
     AcceptResult,
@@ -42,10 +43,12 @@ __all__ = [
     "AlertRecord",
     "AlertState",
     "AlertStore",
+    "AnnouncesWork",
     "ApprovalRecord",
     "AssetRecord",
     "AttemptRecord",
     "AttemptResult",
+    "ChannelBacklog",
     "ClaimedDelivery",
     "DecisionOutcome",
     "DeliveryRecord",
@@ -62,6 +65,7 @@ __all__ = [
     "SpeechJob",
     "SqliteStore",
     "Store",
+    "StoreBacklog",
     "StoredKey",
     "StoredVariants",
     "decode_cursor",

@@ -13,7 +13,6 @@ restart and the sweep after a restart expires what fell due while Tocsin was dow
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import Protocol
 
@@ -28,12 +27,13 @@ from router.store.records import (
     HoldForApproval,
     PlannedDelivery,
 )
+from router.store.sql import Connection, Row
 
 
 class Release(Protocol):
     """Apply an alert's references and insert its delivery plan (``router.store.sqlite``)."""
 
-    def __call__(self, conn: sqlite3.Connection, alert_id: str, msg_type: MsgType, *,
+    def __call__(self, conn: Connection, alert_id: str, msg_type: MsgType, *,
                  targets: list[str | None], plan: list[PlannedDelivery],
                  deadline: str | None, now: str) -> None: ...
 
@@ -42,7 +42,7 @@ def _text(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds")
 
 
-def hold(conn: sqlite3.Connection, alert_id: str, held: HoldForApproval, *,
+def hold(conn: Connection, alert_id: str, held: HoldForApproval, *,
          plan: list[PlannedDelivery], deadline: str | None, now: datetime) -> None:
     conn.execute(
         "INSERT INTO approvals (alert_id, reason, submitted_by, submitted_at, expires_at, "
@@ -51,8 +51,8 @@ def hold(conn: sqlite3.Connection, alert_id: str, held: HoldForApproval, *,
          json.dumps([[p.channel, p.route, p.fallback_for] for p in plan]), deadline))
 
 
-def _open(conn: sqlite3.Connection, alert_id: str, now: datetime
-          ) -> tuple[DecisionOutcome, sqlite3.Row | None]:
+def _open(conn: Connection, alert_id: str, now: datetime
+          ) -> tuple[DecisionOutcome, Row | None]:
     row = conn.execute(
         "SELECT p.*, a.state, a.msg_type FROM approvals p JOIN alerts a ON a.id = p.alert_id "
         "WHERE p.alert_id = ?", (alert_id,)).fetchone()
@@ -67,7 +67,7 @@ def _open(conn: sqlite3.Connection, alert_id: str, now: datetime
     return DecisionOutcome.DONE, row
 
 
-def approve(conn: sqlite3.Connection, alert_id: str, principal: str, now: datetime,
+def approve(conn: Connection, alert_id: str, principal: str, now: datetime,
             release: Release) -> DecisionOutcome:
     """The second principal's yes: references applied, plan made real, state accepted."""
     outcome, row = _open(conn, alert_id, now)
@@ -88,7 +88,7 @@ def approve(conn: sqlite3.Connection, alert_id: str, principal: str, now: dateti
     return DecisionOutcome.DONE
 
 
-def reject(conn: sqlite3.Connection, alert_id: str, principal: str, reason: str,
+def reject(conn: Connection, alert_id: str, principal: str, reason: str,
            now: datetime) -> DecisionOutcome:
     """The second principal's no: the alert is ``rejected`` and never delivered."""
     outcome, row = _open(conn, alert_id, now)
@@ -102,7 +102,7 @@ def reject(conn: sqlite3.Connection, alert_id: str, principal: str, reason: str,
     return DecisionOutcome.DONE
 
 
-def expire_due(conn: sqlite3.Connection, now: datetime) -> list[str]:
+def expire_due(conn: Connection, now: datetime) -> list[str]:
     """Every held alert whose window has closed becomes ``expired_unapproved``."""
     due = [row["alert_id"] for row in conn.execute(
         "SELECT p.alert_id, p.expires_at FROM approvals p JOIN alerts a ON a.id = p.alert_id "
@@ -113,20 +113,20 @@ def expire_due(conn: sqlite3.Connection, now: datetime) -> list[str]:
     return due
 
 
-def _expire(conn: sqlite3.Connection, alert_id: str, now: datetime) -> None:
+def _expire(conn: Connection, alert_id: str, now: datetime) -> None:
     conn.execute("UPDATE alerts SET state = ? WHERE id = ? AND state = ?",
                  (AlertState.EXPIRED_UNAPPROVED.value, alert_id,
                   AlertState.PENDING_APPROVAL.value))
     _decide(conn, alert_id, "expired", principal=None, now=now, reason=None)
 
 
-def withdrawn(conn: sqlite3.Connection, alert_id: str, how: str, now: str) -> None:
+def withdrawn(conn: Connection, alert_id: str, how: str, now: str) -> None:
     """A held alert that an Update or Cancel overtook: no longer awaits a decision."""
     conn.execute("UPDATE approvals SET decision = ?, decided_at = ? "
                  "WHERE alert_id = ? AND decision IS NULL", (how, now, alert_id))
 
 
-def _decide(conn: sqlite3.Connection, alert_id: str, decision: str, *,
+def _decide(conn: Connection, alert_id: str, decision: str, *,
             principal: str | None, now: datetime, reason: str | None) -> None:
     """Record the decision and its audit-trail entry in the same transaction."""
     row = conn.execute("SELECT submitted_by, submitted_at, expires_at FROM approvals "
@@ -154,7 +154,7 @@ def _audited(principal_id: str) -> AuditPrincipal:
     return AuditPrincipal(via="api", authority=authority or None, key=principal_id)
 
 
-def record(conn: sqlite3.Connection, alert_id: str) -> ApprovalRecord | None:
+def record(conn: Connection, alert_id: str) -> ApprovalRecord | None:
     row = conn.execute("SELECT * FROM approvals WHERE alert_id = ?", (alert_id,)).fetchone()
     if row is None:
         return None
@@ -167,6 +167,6 @@ def record(conn: sqlite3.Connection, alert_id: str) -> ApprovalRecord | None:
         decision_reason=row["decision_reason"])
 
 
-def was_approved(conn: sqlite3.Connection, alert_id: str) -> bool:
+def was_approved(conn: Connection, alert_id: str) -> bool:
     return conn.execute("SELECT 1 FROM approvals WHERE alert_id = ? AND decision = 'approved'",
                         (alert_id,)).fetchone() is not None

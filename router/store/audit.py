@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from router.audit import events as audit_events
 from router.audit.chain import GENESIS_HASH, AuditEntry, AuditEvent, Head, Principal, chain
 from router.audit.chain import canonical_json as _canonical
 from router.store.records import NewAlert
+from router.store.sql import Connection, Row
 
 
 def now_text() -> str:
@@ -28,12 +28,12 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def head(conn: sqlite3.Connection) -> Head | None:
+def head(conn: Connection) -> Head | None:
     row = conn.execute("SELECT seq, hash FROM audit_head WHERE one = 1").fetchone()
     return None if row is None else Head(row[0], row[1])
 
 
-def _current_head(conn: sqlite3.Connection) -> Head:
+def _current_head(conn: Connection) -> Head:
     """Where the next entry links on. A missing head row (deleted by hand) is taken
     from the last entry -- never refusing a warning for a damaged trail -- while
     verification of the damaged state has already been possible until then."""
@@ -44,7 +44,7 @@ def _current_head(conn: sqlite3.Connection) -> Head:
     return Head(row[0], row[1]) if row else Head(0, GENESIS_HASH)
 
 
-def append(conn: sqlite3.Connection, event: AuditEvent, at: str | None = None) -> AuditEntry:
+def append(conn: Connection, event: AuditEvent, at: str | None = None) -> AuditEntry:
     """Append one entry in the caller's transaction. Call it from inside a writer job
     (``SqliteStore._write``) whose change it records."""
     last = _current_head(conn)
@@ -61,7 +61,7 @@ def append(conn: sqlite3.Connection, event: AuditEvent, at: str | None = None) -
     return entry
 
 
-def append_all(conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+def append_all(conn: Connection, events: Sequence[AuditEvent]) -> list[AuditEntry]:
     at = now_text()
     return [append(conn, event, at) for event in events]
 
@@ -83,7 +83,7 @@ def alert_events(new: NewAlert, changed: Sequence[tuple[str, bool]]) -> list[Aud
     return events
 
 
-def _entry(row: sqlite3.Row | tuple[object, ...]) -> AuditEntry:
+def _entry(row: Row | tuple[object, ...]) -> AuditEntry:
     seq, at, kind, via, authority, key, actor, subject, detail, prev_hash, digest = row
     return AuditEntry(
         seq=int(str(seq)), at=str(at), kind=str(kind),
@@ -99,12 +99,12 @@ def _text(value: object) -> str | None:
 _COLUMNS = "seq, at, kind, via, authority, key_id, actor, subject, detail, prev_hash, hash"
 
 
-def entries(conn: sqlite3.Connection, batch: int = 1000) -> Iterator[AuditEntry]:
+def entries(conn: Connection, batch: int = 1000) -> Iterator[AuditEntry]:
     """Every entry in sequence order, read in batches (the trail may be long)."""
     after = None
     while True:
         rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM audit_log WHERE ? IS NULL OR seq > ? "  # noqa: S608
+            f"SELECT {_COLUMNS} FROM audit_log WHERE CAST(? AS BIGINT) IS NULL OR seq > ? "  # noqa: S608
             "ORDER BY seq LIMIT ?", (after, after, batch)).fetchall()
         for row in rows:
             yield _entry(tuple(row))
@@ -122,7 +122,7 @@ class AuditPage:
     """Entries matching the filters over every page (the cursor left aside)."""
 
 
-def page(conn: sqlite3.Connection, *, after: int, since: str | None, principal: str | None,
+def page(conn: Connection, *, after: int, since: str | None, principal: str | None,
          limit: int) -> AuditPage:
     """Entries after ``after`` in sequence order, at or after ``since`` (UTC text),
     whose principal's authority or key id is ``principal``."""
@@ -134,7 +134,7 @@ def page(conn: sqlite3.Connection, *, after: int, since: str | None, principal: 
     if principal is not None:
         clauses.append("(authority = ? OR key_id = ?)")
         params += [principal, principal]
-    filters = " AND ".join(clauses) or "1"
+    filters = " AND ".join(clauses) or "1 = 1"
     sql = (f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? AND "  # noqa: S608  (fixed
            + filters + " ORDER BY seq LIMIT ?")                      # fragments)
     rows = conn.execute(sql, (after, *params, limit + 1)).fetchall()

@@ -18,11 +18,12 @@ The one promise every implementation keeps: when ``accept`` returns
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from router.cap import Alert, Finding
+from router.store.backlog import StoreBacklog
 from router.store.records import (
     AcceptResult,
     AlertPage,
@@ -97,7 +98,7 @@ class AlertStore(Protocol):
         """Store one attempt and the delivery's next state; returns the state stored."""
 
     async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
-                               why: str) -> DeliveryState:
+                               why: str, *, fence: int | None = None) -> DeliveryState:
         """A claimed delivery waits, unsent and without an attempt, until ``until``."""
 
     async def replan(self, alert_id: str, channel: str, by: Requester,
@@ -114,6 +115,10 @@ class AlertStore(Protocol):
 
     async def release_in_flight(self) -> int:
         """At start-up: deliveries left ``sending`` by a crash become due again."""
+
+    async def delivery_backlog(self) -> StoreBacklog:
+        """The deliveries not yet ended, by channel and state, with each channel's oldest
+        still to go out (``router.store.backlog``): one cheap grouped read."""
 
     async def variants(self, alert_id: str) -> StoredVariants | None:
         """The rendered variants stored with the alert, or None."""
@@ -150,6 +155,15 @@ class AlertStore(Protocol):
 
     async def keys(self) -> builtins.list[StoredKey]:
         """Every key made with ``tocsin keys new --authority``, revoked ones too."""
+
+
+@runtime_checkable
+class AnnouncesWork(Protocol):
+    """A store shared by several nodes that tells each node when any of them committed
+    work that is due now (PostgreSQL ``LISTEN``/``NOTIFY``), so an idle dispatcher wakes
+    within milliseconds rather than at its next poll."""
+
+    def watch_work(self, callback: Callable[[], None]) -> None: ...
 
 
 Store = AlertStore

@@ -9,26 +9,26 @@ they change with a restart.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from router.store.records import StoredKey
+from router.store.sql import Connection, Row
 
 
-def add(conn: sqlite3.Connection, key: StoredKey) -> None:
+def add(conn: Connection, key: StoredKey) -> None:
     conn.execute("INSERT INTO api_keys (id, authority, name, roles, key_hash, created_at) "
                  "VALUES (?, ?, ?, ?, ?, ?)",
                  (key.id, key.authority, key.name, ",".join(key.roles), key.key_hash,
                   key.created_at.isoformat(timespec="seconds")))
 
 
-def revoke(conn: sqlite3.Connection, key_id: str, now: datetime) -> bool:
+def revoke(conn: Connection, key_id: str, now: datetime) -> bool:
     """True when the key existed and was live; a revoked key stays listed."""
     return conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                         (now.isoformat(timespec="seconds"), key_id)).rowcount == 1
 
 
-def _key(row: sqlite3.Row) -> StoredKey:
+def _key(row: Row) -> StoredKey:
     return StoredKey(id=row["id"], authority=row["authority"], name=row["name"],
                      roles=tuple(r for r in row["roles"].split(",") if r),
                      key_hash=row["key_hash"],
@@ -37,10 +37,10 @@ def _key(row: sqlite3.Row) -> StoredKey:
                      if row["revoked_at"] else None)
 
 
-def by_hash(conn: sqlite3.Connection, key_hash: str) -> StoredKey | None:
+def by_hash(conn: Connection, key_hash: str) -> StoredKey | None:
     row = conn.execute("SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
     return None if row is None else _key(row)
 
 
-def every(conn: sqlite3.Connection) -> list[StoredKey]:
+def every(conn: Connection) -> list[StoredKey]:
     return [_key(row) for row in conn.execute("SELECT * FROM api_keys ORDER BY created_at, id")]

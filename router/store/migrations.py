@@ -240,4 +240,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (channel, key)
     ) WITHOUT ROWID;
     """,
+    # 13: claims with a lease and a fencing token (router.store.leases): which node holds
+    # a delivery being sent, until when, and the token an outcome must carry to be stored.
+    """
+    ALTER TABLE deliveries ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN lease_node TEXT;
+    ALTER TABLE deliveries ADD COLUMN lease_expires TEXT;
+    """,
 )

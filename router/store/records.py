@@ -157,6 +157,7 @@ class ClaimedDelivery:
     retry_requested_at: datetime | None = None  # when it was last re-planned on request
     last_reason: str | None = None  # of its last recorded attempt (a FailureReason value)
     last_error: str | None = None  # and that attempt's message
+    fence: int = 0  # the claim's fencing token: an outcome recorded with an older one is refused
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ class AttemptResult:
     error: str | None = None
     next_attempt_at: datetime | None = None
     receipt: dict[str, object] | None = None
+    fence: int | None = None  # the claim's token (``ClaimedDelivery.fence``); None: unchecked
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,11 @@ from router.audit.chain import Principal as AuditPrincipal
 from router.cap import Alert, Finding
 from router.cap.findings import warning
 from router.cap.model import MsgType
-from router.errors import ReferenceForbiddenError, StoreUnavailableError
+from router.errors import LeaseLostError, ReferenceForbiddenError, StoreUnavailableError
 from router.planning import ReferenceEffect, follow_up_deliveries, reference_effect
 from router.store import approvals, audit, keys
+from router.store.backlog import StoreBacklog, read_backlog
+from router.store.leases import ClaimPolicy, node_id
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
     DUE_DELIVERY_STATES,
@@ -69,10 +71,11 @@ from router.store.records import (
     StoredKey,
     StoredVariants,
 )
+from router.store.sql import Connection, Row
 from router.store.unknown_references import held_finding, held_for_unknown_references
 
 T = TypeVar("T")
-Job = Callable[[sqlite3.Connection], Any]
+Job = Callable[[Connection], Any]
 _STOP = object()
 CLI = AuditPrincipal(via="cli")
 """Who made or revoked a key when the caller does not say (a command on the host)."""
@@ -198,7 +201,7 @@ def _findings(text: str) -> list[Finding]:
     return [Finding.model_validate(item) for item in json.loads(text)]
 
 
-def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
+def _accept(conn: Connection, new: NewAlert) -> AcceptResult:
     """One alert, its references and its plan; runs inside the writer's transaction."""
     alert = new.alert
     sent_utc = utc_text(alert.sent)
@@ -271,7 +274,7 @@ def _accept(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
     return AcceptResult(AcceptOutcome.CREATED, new.id, warnings)
 
 
-def _release(conn: sqlite3.Connection, alert_id: str, msg_type: MsgType, *,
+def _release(conn: Connection, alert_id: str, msg_type: MsgType, *,
              targets: list[str | None], plan: list[PlannedDelivery], deadline: str | None,
              now: str) -> None:
     """Apply the alert's references and store its delivery plan: at acceptance, or when
@@ -290,7 +293,7 @@ def _release(conn: sqlite3.Connection, alert_id: str, msg_type: MsgType, *,
         )
 
 
-def _accept_audited(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
+def _accept_audited(conn: Connection, new: NewAlert) -> AcceptResult:
     """``_accept`` and, for a new alert, its audit entries in the same job: the alert
     submitted, and each alert its Update superseded or its Cancel cancelled."""
     result = _accept(conn, new)
@@ -299,7 +302,7 @@ def _accept_audited(conn: sqlite3.Connection, new: NewAlert) -> AcceptResult:
     return result
 
 
-def _changed_by(conn: sqlite3.Connection, new: NewAlert) -> list[tuple[str, bool]]:
+def _changed_by(conn: Connection, new: NewAlert) -> list[tuple[str, bool]]:
     """The alerts this Update superseded (True) or this Cancel cancelled (False) just now:
     its resolved references whose state it set (by primary key, no scan)."""
     if new.alert.msg_type not in (MsgType.UPDATE, MsgType.CANCEL):
@@ -313,7 +316,7 @@ def _changed_by(conn: sqlite3.Connection, new: NewAlert) -> list[tuple[str, bool
     return list(changed.items())  # an alert referenced twice is one entry
 
 
-def _carried_channels(conn: sqlite3.Connection, targets: list[str | None]) -> list[str]:
+def _carried_channels(conn: Connection, targets: list[str | None]) -> list[str]:
     """The channels the referenced alerts went out on or are going out on, in plan order:
     the rows ``router.planning.follow_up_deliveries`` decides the follow-ups from."""
     return [row["channel"] for target in targets if target is not None
@@ -331,7 +334,7 @@ _EFFECTS = {
 the column naming the alert that did it, and the state its open deliveries end in."""
 
 
-def _apply_reference(conn: sqlite3.Connection, msg_type: MsgType, target: str, by: str,
+def _apply_reference(conn: Connection, msg_type: MsgType, target: str, by: str,
                      now: str) -> None:
     """Persist the reference's effect (``router.planning.reference_effect``) on the
     referenced alert and its open deliveries."""
@@ -357,14 +360,25 @@ def _deadline(new: NewAlert) -> str | None:
     return utc_text(new.deadline) if new.deadline is not None else None
 
 
-def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelivery]:
+def _claim(conn: Connection, now: datetime, limit: int,
+           policy: ClaimPolicy) -> list[ClaimedDelivery]:
+    """Take up to ``limit`` due deliveries for ``policy.node`` (``router.store.leases``):
+    each becomes ``sending`` with a lease and the next fencing token."""
+    due = "state IN (?, ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+    moment = utc_text(now)
+    params: list[object] = [*(s.value for s in DUE_DELIVERY_STATES), moment]
+    if policy.reclaim_expired:
+        due = f"({due}) OR (state = 'sending' AND lease_expires < ?)"
+        params.append(moment)
+    lock = " FOR UPDATE SKIP LOCKED" if policy.skip_locked else ""
     rows = conn.execute(
-        "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE rowid IN ("
-        " SELECT rowid FROM deliveries WHERE state IN (?, ?)"
-        " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY rowid LIMIT ?)"
+        "UPDATE deliveries SET state = 'sending', updated_at = ?, fence = fence + 1,"  # noqa: S608
+        " lease_node = ?, lease_expires = ? WHERE rowid IN ("
+        " SELECT rowid FROM deliveries WHERE " + due + " ORDER BY rowid LIMIT ?" + lock + ")"
         " RETURNING alert_id, channel, idempotency_key, attempts, deadline, retry_base,"
-        " retry_requested_at",
-        (now, *(s.value for s in DUE_DELIVERY_STATES), now, limit)).fetchall()
+        " retry_requested_at, fence",
+        (moment, policy.node, utc_text(now + timedelta(seconds=policy.lease_s)),
+         *params, limit)).fetchall()
     claimed = []
     for row in rows:
         raw = conn.execute(
@@ -386,11 +400,12 @@ def _claim(conn: sqlite3.Connection, now: str, limit: int) -> list[ClaimedDelive
                           json.loads(prior["receipt"])) if prior else None,
             _parse_time(raw["received_at"]), raw["variants"], raw["speech_state"],
             row["retry_base"], _parse_time(row["retry_requested_at"]),
-            last["reason"] if last else None, last["error"] if last else None))
+            last["reason"] if last else None, last["error"] if last else None,
+            row["fence"]))
     return claimed
 
 
-def _still_wanted(conn: sqlite3.Connection, alert_id: str,
+def _still_wanted(conn: Connection, alert_id: str,
                  next_state: DeliveryState) -> DeliveryState:
     """``next_state``, unless it is another go and an Update or Cancel overtook the alert
     while it was being sent: then the delivery ends ``superseded`` or ``cancelled``."""
@@ -405,38 +420,51 @@ def _still_wanted(conn: sqlite3.Connection, alert_id: str,
     return next_state
 
 
-def _record_attempt(conn: sqlite3.Connection, result: AttemptResult) -> DeliveryState:
+def _record_attempt(conn: Connection, result: AttemptResult) -> DeliveryState:
     """Store one attempt; returns the delivery's new state. A retry of an alert that an
-    Update or Cancel overtook while it was being sent is not scheduled."""
+    Update or Cancel overtook while it was being sent is not scheduled. With a fencing
+    token, only the claim that holds it is recorded (``router.store.leases``)."""
     next_state = _still_wanted(conn, result.alert_id, result.next_state)
-    conn.execute(
-        "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (result.alert_id, result.channel, result.number, utc_text(result.started_at),
-         utc_text(result.ended_at), result.outcome, result.reason, result.error))
-    conn.execute(
-        "UPDATE deliveries SET attempts = ?, state = ?, next_attempt_at = ?, last_error = ?,"
-        " receipt = COALESCE(?, receipt), updated_at = ? WHERE alert_id = ? AND channel = ?",
+    fenced = " AND fence = ?" if result.fence is not None else ""
+    changed = conn.execute(  # fixed fragments; values are bound parameters
+        "UPDATE deliveries SET attempts = ?, state = ?, next_attempt_at = ?, last_error = ?,"  # noqa: S608
+        " receipt = COALESCE(?, receipt), updated_at = ?, lease_expires = NULL"
+        " WHERE alert_id = ? AND channel = ?" + fenced,
         (result.number, next_state.value,
          utc_text(result.next_attempt_at, round_up=True) if result.next_attempt_at else None,
          result.error,
          json.dumps(result.receipt) if result.receipt is not None else None,
-         utc_text(result.ended_at), result.alert_id, result.channel))
+         utc_text(result.ended_at), result.alert_id, result.channel,
+         *(() if result.fence is None else (result.fence,)))).rowcount
+    if result.fence is not None and not changed:
+        raise LeaseLostError(f"{result.alert_id}/{result.channel}: the claim with fence "
+                             f"{result.fence} was taken over; attempt {result.number} "
+                             "is not recorded")
+    conn.execute(
+        "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (result.alert_id, result.channel, result.number, utc_text(result.started_at),
+         utc_text(result.ended_at), result.outcome, result.reason, result.error))
     return next_state
 
 
-def _wait_for_channel(conn: sqlite3.Connection, alert_id: str, channel: str, until: datetime,
-                      why: str) -> DeliveryState:
+def _wait_for_channel(conn: Connection, alert_id: str, channel: str, until: datetime,  # noqa: PLR0917
+                      why: str, fence: int | None = None) -> DeliveryState:
     """Put a claimed delivery back, unsent and without an attempt, until ``until``."""
     state = _still_wanted(conn, alert_id, DeliveryState.WAITING)
-    conn.execute(
-        "UPDATE deliveries SET state = ?, next_attempt_at = ?, last_error = ?, updated_at = ?"
-        " WHERE alert_id = ? AND channel = ? AND state = 'sending'",
+    fenced = " AND fence = ?" if fence is not None else ""
+    changed = conn.execute(  # fixed fragments; values are bound parameters
+        "UPDATE deliveries SET state = ?, next_attempt_at = ?, last_error = ?, updated_at = ?,"  # noqa: S608
+        " lease_expires = NULL WHERE alert_id = ? AND channel = ? AND state = 'sending'"
+        + fenced,
         (state.value, utc_text(until, round_up=True), why, utc_text(datetime.now(UTC)),
-         alert_id, channel))
+         alert_id, channel, *(() if fence is None else (fence,)))).rowcount
+    if fence is not None and not changed:
+        raise LeaseLostError(f"{alert_id}/{channel}: the claim with fence {fence} was "
+                             "taken over")
     return state
 
 
-def _replan(conn: sqlite3.Connection, alert_id: str, channel: str, by: Requester,
+def _replan(conn: Connection, alert_id: str, channel: str, by: Requester,
             now: datetime) -> ReplanResult:
     """A failed or expired delivery of an alert still in force becomes pending again."""
     alert = conn.execute("SELECT state FROM alerts WHERE id = ?", (alert_id,)).fetchone()
@@ -471,7 +499,7 @@ def _principal(text: str | None) -> Requester | None:
     return Requester(str(data["authority"]), str(data["key"]))
 
 
-def _settle_fallbacks(conn: sqlite3.Connection, alert_id: str, channel: str, needed: bool,
+def _settle_fallbacks(conn: Connection, alert_id: str, channel: str, needed: bool,
                       now: str) -> list[str]:
     """A primary ended: wake its standby fallbacks if it failed, else mark them skipped."""
     state = DeliveryState.PENDING if needed else DeliveryState.SKIPPED
@@ -483,11 +511,16 @@ def _settle_fallbacks(conn: sqlite3.Connection, alert_id: str, channel: str, nee
     return [row["channel"] for row in rows]
 
 
-def _record_speech(conn: sqlite3.Connection, alert_id: str, assets: list[AssetRecord],
+def _record_speech(conn: Connection, alert_id: str, assets: list[AssetRecord],
                    findings: list[Finding], state: str) -> None:
     for a in assets:
         conn.execute(
-            "INSERT OR REPLACE INTO alert_assets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO alert_assets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (alert_id, name) DO UPDATE SET kind = excluded.kind,"
+            " language = excluded.language, mime_type = excluded.mime_type,"
+            " size = excluded.size, sha256 = excluded.sha256,"
+            " duration_s = excluded.duration_s, detail = excluded.detail,"
+            " created_at = excluded.created_at",
             (a.alert_id, a.name, a.kind, a.language, a.mime_type, a.size, a.sha256,
              a.duration_s, json.dumps(a.detail), utc_text(a.created_at)))
     if findings:
@@ -499,7 +532,7 @@ def _record_speech(conn: sqlite3.Connection, alert_id: str, assets: list[AssetRe
                  (state, utc_text(datetime.now(UTC)), alert_id))
 
 
-def _asset(row: sqlite3.Row) -> AssetRecord:
+def _asset(row: Row) -> AssetRecord:
     return AssetRecord(row["alert_id"], row["name"], row["kind"], row["language"],
                        row["mime_type"], row["size"], row["sha256"], row["duration_s"],
                        json.loads(row["detail"]), datetime.fromisoformat(row["created_at"]))
@@ -523,7 +556,237 @@ def decode_cursor(cursor: str) -> int:
     return position
 
 
-class SqliteStore:
+class SqlStore:
+    """The alert store's methods, in SQL both databases run (``router.store.sql``).
+
+    A subclass provides the transport: ``run_write`` (a job inside a committed
+    transaction, durable when it returns) and ``run_read``, and opens and closes
+    them: ``SqliteStore`` below, ``router.store.postgres.PostgresStore``."""
+
+    claim_policy: ClaimPolicy
+    """How this store claims due deliveries (``router.store.leases``)."""
+
+    async def run_write(self, job: Callable[[Connection], T]) -> T:
+        """Run ``job`` in a transaction; returns once it is committed and durable."""
+        raise NotImplementedError
+
+    async def run_read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` on a connection that reads committed data."""
+        raise NotImplementedError
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def accept(self, new: NewAlert) -> AcceptResult:
+        return await self.run_write(lambda conn: _accept_audited(conn, new))
+
+    async def append_audit(self, events: builtins.list[AuditEvent]) -> builtins.list[AuditEntry]:
+        """Append entries that record no other change of this store (a rejection, a
+        configuration loaded) in a transaction of their own."""
+        return await self.run_write(lambda conn: audit.append_all(conn, events))
+
+    async def audit_head(self) -> Head | None:
+        return await self.run_read(audit.head)
+
+    async def audit_page(self, *, after: int = 0, since: datetime | None = None,
+                         principal: str | None = None, limit: int = 100) -> audit.AuditPage:
+        since_text = since.astimezone(UTC).isoformat(timespec="milliseconds") if since else None
+        return await self.run_read(lambda conn: audit.page(
+            conn, after=after, since=since_text, principal=principal, limit=limit))
+
+    async def claim_due(self, now: datetime, limit: int) -> list[ClaimedDelivery]:
+        """Take up to ``limit`` due pending deliveries (they become ``sending``)."""
+        return await self.run_write(lambda conn: _claim(conn, now, limit, self.claim_policy))
+
+    async def record_attempt(self, result: AttemptResult) -> DeliveryState:
+        """Store an attempt and the delivery's next state; returns the state stored."""
+        return await self.run_write(lambda conn: _record_attempt(conn, result))
+
+    async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
+                               why: str, *, fence: int | None = None) -> DeliveryState:
+        """A claimed delivery whose channel may not be called now (its breaker is open)
+        becomes ``waiting_for_channel`` until ``until``; no attempt is recorded, because
+        nothing was sent. Returns the state stored."""
+        return await self.run_write(
+            lambda conn: _wait_for_channel(conn, alert_id, channel, until, why, fence))
+
+    async def replan(self, alert_id: str, channel: str, by: Requester,
+                     now: datetime) -> ReplanResult:
+        """Send a failed or expired delivery again, at once, with a fresh back-off: only
+        while the alert is in force (not cancelled, superseded or past ``<expires>``).
+        Records who asked, in the delivery and in the audit trail (same transaction).
+        Nothing changes unless the outcome is ``REPLANNED``."""
+        return await self.run_write(lambda conn: _replan(conn, alert_id, channel, by, now))
+
+    async def release_waiting(self, channel: str, now: datetime) -> int:
+        """The channel is back (its breaker closed): its waiting deliveries are due now."""
+        def release(conn: Connection) -> int:
+            return conn.execute(
+                "UPDATE deliveries SET next_attempt_at = ? WHERE channel = ? AND state = ?",
+                (utc_text(now), channel, DeliveryState.WAITING.value)).rowcount
+        return await self.run_write(release)
+
+    async def settle_fallbacks(self, alert_id: str, channel: str, *, needed: bool) -> list[str]:
+        """After ``channel`` of ``alert_id`` ended: its standby fallbacks become pending
+        (``needed``, it failed) or skipped. Returns the fallback channels touched."""
+        now = utc_text(datetime.now(UTC))
+        return await self.run_write(
+            lambda conn: _settle_fallbacks(conn, alert_id, channel, needed, now))
+
+    async def release_in_flight(self) -> int:
+        """At start-up: deliveries left ``sending`` by a crash are due again. Their
+        idempotency keys make the repeat safe."""
+        def release(conn: Connection) -> int:
+            return conn.execute("UPDATE deliveries SET state = 'pending' "
+                                "WHERE state = 'sending'").rowcount
+        return await self.run_write(release)
+
+    # -- four-eyes approval (router.store.approvals) -----------------------------------
+
+    async def approve(self, alert_id: str, principal: str) -> DecisionOutcome:
+        now = datetime.now(UTC)
+        return await self.run_write(
+            lambda conn: approvals.approve(conn, alert_id, principal, now, _release))
+
+    async def reject(self, alert_id: str, principal: str, reason: str) -> DecisionOutcome:
+        now = datetime.now(UTC)
+        return await self.run_write(
+            lambda conn: approvals.reject(conn, alert_id, principal, reason, now))
+
+    async def expire_unapproved(self) -> list[str]:
+        """Held alerts whose approval window closed become ``expired_unapproved``."""
+        now = datetime.now(UTC)
+        return await self.run_write(lambda conn: approvals.expire_due(conn, now))
+
+    async def referenced(self, alert: Alert) -> list[ReferencedAlert]:
+        """The alerts ``alert`` references that are in this store, with their authority."""
+        def read(conn: Connection) -> list[ReferencedAlert]:
+            found = []
+            for position, ref in enumerate(alert.references or (), start=1):
+                row = conn.execute(
+                    "SELECT id, authority FROM alerts WHERE sender = ? AND identifier = ? "
+                    "AND sent_utc = ?", (ref.sender, ref.identifier, utc_text(ref.sent))
+                ).fetchone()
+                if row is not None:
+                    found.append(ReferencedAlert(position, row["id"], row["authority"],
+                                                 approvals.was_approved(conn, row["id"])))
+            return found
+
+        return await self.run_read(read)
+
+    # -- API keys (router.store.keys) -------------------------------------------------
+
+    async def add_key(self, key: StoredKey, by: AuditPrincipal = CLI) -> None:
+        """Store a key's hash and its ``key.created`` audit entry in one transaction."""
+        event = audit_events.key_created(key.key_hash, by, authority=key.authority,
+                                         roles=key.roles)
+
+        def job(conn: Connection) -> None:
+            keys.add(conn, key)
+            audit.append(conn, event)
+        await self.run_write(job)
+
+    async def revoke_key(self, key_id: str, by: AuditPrincipal = CLI) -> bool:
+        """Revoke a live key and append ``key.revoked``, in one transaction."""
+        now = datetime.now(UTC)
+
+        def job(conn: Connection) -> bool:
+            live = next((k for k in keys.every(conn)
+                         if k.id == key_id and k.revoked_at is None), None)
+            if live is None or not keys.revoke(conn, key_id, now):
+                return False
+            audit.append(conn, audit_events.key_revoked(live.key_hash, by,
+                                                        authority=live.authority))
+            return True
+        return await self.run_write(job)
+
+    async def key_by_hash(self, key_hash: str) -> StoredKey | None:
+        return await self.run_read(lambda conn: keys.by_hash(conn, key_hash))
+
+    async def keys(self) -> builtins.list[StoredKey]:
+        return await self.run_read(keys.every)
+
+    async def record_speech(self, alert_id: str, assets: list[AssetRecord],
+                            findings: list[Finding], *, state: str) -> None:
+        """Store the audio made for an alert, append its findings to the alert's and
+        set its speech state, in one transaction."""
+        await self.run_write(lambda conn: _record_speech(conn, alert_id, assets, findings, state))
+    # -- reads ------------------------------------------------------------------------
+
+    async def get(self, alert_id: str) -> AlertRecord | None:
+        def read(conn: Connection) -> AlertRecord | None:
+            row = conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            return None if row is None else _record(conn, row)
+
+        return await self.run_read(read)
+
+    async def raw_cap(self, alert_id: str) -> bytes | None:
+        def read(conn: Connection) -> bytes | None:
+            row = conn.execute("SELECT raw FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            return None if row is None else bytes(row["raw"])
+
+        return await self.run_read(read)
+
+    async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
+                   cursor: str | None = None, limit: int = 50,
+                   authorities: Collection[str] | None = None) -> AlertPage:
+        """A page of alerts; ``authorities``: only theirs (None: everyone's)."""
+        after = decode_cursor(cursor) if cursor else 0
+        clauses: builtins.list[str] = []
+        params: builtins.list[object] = []
+        if authorities is not None:
+            clauses.append("authority IN (" + ",".join("?" * len(authorities)) + ")"
+                           if authorities else "1 = 0")
+            params.extend(authorities)
+        if state is not None:
+            clauses.append("state = ?")
+            params.append(state.value)
+        if since is not None:
+            clauses.append("received_at >= ?")
+            params.append(utc_text(since))
+        where = " AND ".join(clauses) or "1 = 1"  # fixed fragments; values are bound parameters
+        sql = ("SELECT * FROM alerts WHERE seq > ? AND " + where  # noqa: S608
+               + " ORDER BY seq LIMIT ?")
+        count_sql = "SELECT count(*) FROM alerts WHERE " + where  # noqa: S608
+
+        def read(conn: Connection) -> AlertPage:
+            rows = conn.execute(sql, (after, *params, limit + 1)).fetchall()
+            total = int(conn.execute(count_sql, params).fetchone()[0])
+            items = [_record(conn, row) for row in rows[:limit]]
+            more = len(rows) > limit
+            return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None,
+                             total)
+
+        return await self.run_read(read)
+
+    async def variants(self, alert_id: str) -> StoredVariants | None:
+        def read(conn: Connection) -> StoredVariants | None:
+            row = conn.execute("SELECT variants, speech_state FROM alert_variants "
+                               "WHERE alert_id = ?", (alert_id,)).fetchone()
+            return None if row is None else StoredVariants(row["variants"], row["speech_state"])
+
+        return await self.run_read(read)
+
+    async def assets(self, alert_id: str) -> builtins.list[AssetRecord]:
+        def read(conn: Connection) -> builtins.list[AssetRecord]:
+            return [_asset(row) for row in conn.execute(
+                "SELECT * FROM alert_assets WHERE alert_id = ? ORDER BY created_at, name",
+                (alert_id,))]
+
+        return await self.run_read(read)
+
+    async def speech_due(self, limit: int) -> builtins.list[SpeechJob]:
+        def read(conn: Connection) -> builtins.list[SpeechJob]:
+            return [SpeechJob(row["alert_id"], row["variants"]) for row in conn.execute(
+                "SELECT alert_id, variants FROM alert_variants WHERE speech_state = 'pending'"
+                " ORDER BY rowid LIMIT ?", (limit,))]
+
+        return await self.run_read(read)
+
+    async def delivery_backlog(self) -> StoreBacklog:
+        """The open deliveries by channel and state (``router.store.backlog``)."""
+        return await self.run_read(read_backlog)
+
+class SqliteStore(SqlStore):
     """``Store`` on one SQLite file. Open with ``await store.open()``."""
 
     def __init__(self, path: Path, *, max_batch: int = 256, readers: int = 2) -> None:
@@ -533,6 +796,7 @@ class SqliteStore:
         self._readers = ThreadPoolExecutor(max_workers=readers,
                                            thread_name_prefix="tocsin-sqlite-reader")
         self._local = threading.local()
+        self.claim_policy = ClaimPolicy(node_id())  # one node: never takes over a lease
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -573,143 +837,7 @@ class SqliteStore:
         """Transactions committed so far (requests / commits = the group-commit factor)."""
         return self._writer.commits if self._writer else 0
 
-    # -- writes -----------------------------------------------------------------------
-
-    async def accept(self, new: NewAlert) -> AcceptResult:
-        return await self.run_write(lambda conn: _accept_audited(conn, new))
-
-    async def append_audit(self, events: builtins.list[AuditEvent]) -> builtins.list[AuditEntry]:
-        """Append entries that record no other change of this store (a rejection, a
-        configuration loaded) in a transaction of their own."""
-        return await self.run_write(lambda conn: audit.append_all(conn, events))
-
-    async def audit_head(self) -> Head | None:
-        return await self.run_read(audit.head)
-
-    async def audit_page(self, *, after: int = 0, since: datetime | None = None,
-                         principal: str | None = None, limit: int = 100) -> audit.AuditPage:
-        since_text = since.astimezone(UTC).isoformat(timespec="milliseconds") if since else None
-        return await self.run_read(lambda conn: audit.page(
-            conn, after=after, since=since_text, principal=principal, limit=limit))
-
-    async def claim_due(self, now: datetime, limit: int) -> list[ClaimedDelivery]:
-        """Take up to ``limit`` due pending deliveries (they become ``sending``)."""
-        return await self.run_write(lambda conn: _claim(conn, utc_text(now), limit))
-
-    async def record_attempt(self, result: AttemptResult) -> DeliveryState:
-        """Store an attempt and the delivery's next state; returns the state stored."""
-        return await self.run_write(lambda conn: _record_attempt(conn, result))
-
-    async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
-                               why: str) -> DeliveryState:
-        """A claimed delivery whose channel may not be called now (its breaker is open)
-        becomes ``waiting_for_channel`` until ``until``; no attempt is recorded, because
-        nothing was sent. Returns the state stored."""
-        return await self.run_write(
-            lambda conn: _wait_for_channel(conn, alert_id, channel, until, why))
-
-    async def replan(self, alert_id: str, channel: str, by: Requester,
-                     now: datetime) -> ReplanResult:
-        """Send a failed or expired delivery again, at once, with a fresh back-off: only
-        while the alert is in force (not cancelled, superseded or past ``<expires>``).
-        Records who asked, in the delivery and in the audit trail (same transaction).
-        Nothing changes unless the outcome is ``REPLANNED``."""
-        return await self.run_write(lambda conn: _replan(conn, alert_id, channel, by, now))
-
-    async def release_waiting(self, channel: str, now: datetime) -> int:
-        """The channel is back (its breaker closed): its waiting deliveries are due now."""
-        def release(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "UPDATE deliveries SET next_attempt_at = ? WHERE channel = ? AND state = ?",
-                (utc_text(now), channel, DeliveryState.WAITING.value)).rowcount
-        return await self.run_write(release)
-
-    async def settle_fallbacks(self, alert_id: str, channel: str, *, needed: bool) -> list[str]:
-        """After ``channel`` of ``alert_id`` ended: its standby fallbacks become pending
-        (``needed``, it failed) or skipped. Returns the fallback channels touched."""
-        now = utc_text(datetime.now(UTC))
-        return await self.run_write(
-            lambda conn: _settle_fallbacks(conn, alert_id, channel, needed, now))
-
-    async def release_in_flight(self) -> int:
-        """At start-up: deliveries left ``sending`` by a crash are due again. Their
-        idempotency keys make the repeat safe."""
-        def release(conn: sqlite3.Connection) -> int:
-            return conn.execute("UPDATE deliveries SET state = 'pending' "
-                                "WHERE state = 'sending'").rowcount
-        return await self.run_write(release)
-
-    # -- four-eyes approval (router.store.approvals) -----------------------------------
-
-    async def approve(self, alert_id: str, principal: str) -> DecisionOutcome:
-        now = datetime.now(UTC)
-        return await self.run_write(
-            lambda conn: approvals.approve(conn, alert_id, principal, now, _release))
-
-    async def reject(self, alert_id: str, principal: str, reason: str) -> DecisionOutcome:
-        now = datetime.now(UTC)
-        return await self.run_write(
-            lambda conn: approvals.reject(conn, alert_id, principal, reason, now))
-
-    async def expire_unapproved(self) -> list[str]:
-        """Held alerts whose approval window closed become ``expired_unapproved``."""
-        now = datetime.now(UTC)
-        return await self.run_write(lambda conn: approvals.expire_due(conn, now))
-
-    async def referenced(self, alert: Alert) -> list[ReferencedAlert]:
-        """The alerts ``alert`` references that are in this store, with their authority."""
-        def read(conn: sqlite3.Connection) -> list[ReferencedAlert]:
-            found = []
-            for position, ref in enumerate(alert.references or (), start=1):
-                row = conn.execute(
-                    "SELECT id, authority FROM alerts WHERE sender = ? AND identifier = ? "
-                    "AND sent_utc = ?", (ref.sender, ref.identifier, utc_text(ref.sent))
-                ).fetchone()
-                if row is not None:
-                    found.append(ReferencedAlert(position, row["id"], row["authority"],
-                                                 approvals.was_approved(conn, row["id"])))
-            return found
-
-        return await self.run_read(read)
-
-    # -- API keys (router.store.keys) -------------------------------------------------
-
-    async def add_key(self, key: StoredKey, by: AuditPrincipal = CLI) -> None:
-        """Store a key's hash and its ``key.created`` audit entry in one transaction."""
-        event = audit_events.key_created(key.key_hash, by, authority=key.authority,
-                                         roles=key.roles)
-
-        def job(conn: sqlite3.Connection) -> None:
-            keys.add(conn, key)
-            audit.append(conn, event)
-        await self.run_write(job)
-
-    async def revoke_key(self, key_id: str, by: AuditPrincipal = CLI) -> bool:
-        """Revoke a live key and append ``key.revoked``, in one transaction."""
-        now = datetime.now(UTC)
-
-        def job(conn: sqlite3.Connection) -> bool:
-            live = next((k for k in keys.every(conn)
-                         if k.id == key_id and k.revoked_at is None), None)
-            if live is None or not keys.revoke(conn, key_id, now):
-                return False
-            audit.append(conn, audit_events.key_revoked(live.key_hash, by,
-                                                        authority=live.authority))
-            return True
-        return await self.run_write(job)
-
-    async def key_by_hash(self, key_hash: str) -> StoredKey | None:
-        return await self.run_read(lambda conn: keys.by_hash(conn, key_hash))
-
-    async def keys(self) -> builtins.list[StoredKey]:
-        return await self.run_read(keys.every)
-
-    async def record_speech(self, alert_id: str, assets: list[AssetRecord],
-                            findings: list[Finding], *, state: str) -> None:
-        """Store the audio made for an alert, append its findings to the alert's and
-        set its speech state, in one transaction."""
-        await self.run_write(lambda conn: _record_speech(conn, alert_id, assets, findings, state))
-    async def run_write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_write(self, job: Callable[[Connection], T]) -> T:
         """Run ``job`` on the writer, inside the next group-committed transaction (its
         own savepoint); returns once that transaction is on disk. Public for the
         stores that share this database (``router.audience.sqlite``)."""
@@ -727,7 +855,7 @@ class SqliteStore:
             self._local.conn = conn
         return conn
 
-    async def run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` on a read-only connection of the reader pool (WAL: beside the
         writer). Public for the stores that share this database."""
         loop = asyncio.get_running_loop()
@@ -736,75 +864,6 @@ class SqliteStore:
         except RuntimeError as exc:  # executor shut down
             raise StoreUnavailableError("the store is closed") from exc
 
-    async def get(self, alert_id: str) -> AlertRecord | None:
-        def read(conn: sqlite3.Connection) -> AlertRecord | None:
-            row = conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-            return None if row is None else _record(conn, row)
-
-        return await self.run_read(read)
-
-    async def raw_cap(self, alert_id: str) -> bytes | None:
-        def read(conn: sqlite3.Connection) -> bytes | None:
-            row = conn.execute("SELECT raw FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-            return None if row is None else bytes(row["raw"])
-
-        return await self.run_read(read)
-
-    async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
-                   cursor: str | None = None, limit: int = 50,
-                   authorities: Collection[str] | None = None) -> AlertPage:
-        """A page of alerts; ``authorities``: only theirs (None: everyone's)."""
-        after = decode_cursor(cursor) if cursor else 0
-        clauses: builtins.list[str] = []
-        params: builtins.list[object] = []
-        if authorities is not None:
-            clauses.append("authority IN (" + ",".join("?" * len(authorities)) + ")"
-                           if authorities else "0")
-            params.extend(authorities)
-        if state is not None:
-            clauses.append("state = ?")
-            params.append(state.value)
-        if since is not None:
-            clauses.append("received_at >= ?")
-            params.append(utc_text(since))
-        where = " AND ".join(clauses) or "1"  # fixed fragments; values are bound parameters
-        sql = ("SELECT * FROM alerts WHERE seq > ? AND " + where  # noqa: S608
-               + " ORDER BY seq LIMIT ?")
-        count_sql = "SELECT count(*) FROM alerts WHERE " + where  # noqa: S608
-
-        def read(conn: sqlite3.Connection) -> AlertPage:
-            rows = conn.execute(sql, (after, *params, limit + 1)).fetchall()
-            total = int(conn.execute(count_sql, params).fetchone()[0])
-            items = [_record(conn, row) for row in rows[:limit]]
-            more = len(rows) > limit
-            return AlertPage(items, _encode_cursor(items[-1].seq) if more and items else None,
-                             total)
-
-        return await self.run_read(read)
-
-    async def variants(self, alert_id: str) -> StoredVariants | None:
-        def read(conn: sqlite3.Connection) -> StoredVariants | None:
-            row = conn.execute("SELECT variants, speech_state FROM alert_variants "
-                               "WHERE alert_id = ?", (alert_id,)).fetchone()
-            return None if row is None else StoredVariants(row["variants"], row["speech_state"])
-
-        return await self.run_read(read)
-
-    async def assets(self, alert_id: str) -> builtins.list[AssetRecord]:
-        def read(conn: sqlite3.Connection) -> builtins.list[AssetRecord]:
-            return [_asset(row) for row in conn.execute(
-                "SELECT * FROM alert_assets WHERE alert_id = ? ORDER BY created_at, name",
-                (alert_id,))]
-
-        return await self.run_read(read)
-
-    async def speech_due(self, limit: int) -> builtins.list[SpeechJob]:
-        def read(conn: sqlite3.Connection) -> builtins.list[SpeechJob]:
-            return [SpeechJob(row["alert_id"], row["variants"]) for row in conn.execute(
-                "SELECT alert_id, variants FROM alert_variants WHERE speech_state = 'pending'"
-                " ORDER BY rowid LIMIT ?", (limit,))]
-
-        return await self.run_read(read)
     async def ping(self) -> bool:
         if self._writer is None or not self._writer.is_alive():
             return False
@@ -819,7 +878,7 @@ def _parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def _record(conn: sqlite3.Connection, row: sqlite3.Row) -> AlertRecord:
+def _record(conn: Connection, row: Row) -> AlertRecord:
     references = [
         ReferenceRecord(r["sender"], r["identifier"], datetime.fromisoformat(r["sent"]),
                         r["resolved_id"])

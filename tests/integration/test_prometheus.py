@@ -40,6 +40,7 @@ from tests.integration.test_dispatch_flow import with_expiry
 pytestmark = pytest.mark.slow
 
 RULES = REPO / "config" / "prometheus" / "rules.yml"
+RULE_TESTS = REPO / "config" / "prometheus" / "rules_test.yml"
 DASHBOARD = REPO / "config" / "grafana" / "dashboards" / "tocsin.json"
 FAST = {"TOCSIN_DISPATCH_POLL_INTERVAL_S": "0.05", "TOCSIN_DISPATCH_RETRY_MULTIPLIER_S": "0.05",
         "TOCSIN_DISPATCH_RETRY_MAX_S": "0.2", "TOCSIN_DISPATCH_BREAKER_FAILURES": "2",
@@ -181,11 +182,30 @@ def test_promtool_accepts_rules_and_config() -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_promtool_unit_tests_of_the_rules_pass() -> None:
+    """``rules_test.yml``: each alert fires on the series it is about and not on others
+    (the backlog alert against its latency goal, across two nodes on one store)."""
+    result = subprocess.run([program("promtool"), "test", "rules", str(RULE_TESTS)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_dashboard_json_is_generated_from_code() -> None:
     from router.observability.dashboard import render  # noqa: PLC0415
 
     assert DASHBOARD.read_text(encoding="utf-8") == render(), \
         "run: .venv/bin/python -m router.observability.dashboard"
+
+
+def test_dashboard_charts_the_store_backlog_against_the_rules_goal() -> None:
+    from router.observability.dashboard import BACKLOG_GOAL_S, dashboard  # noqa: PLC0415
+
+    exprs = expressions(dashboard())
+    assert any("tocsin_store_deliveries" in expr for expr in exprs)
+    assert any("tocsin_store_oldest_pending_age_seconds" in expr for expr in exprs)
+    rule = next(r for g in rule_groups() for r in g["rules"]
+                if r.get("alert") == "TocsinDeliveryBacklogOld")
+    assert rule["expr"].endswith(f"> {BACKLOG_GOAL_S}"), rule["expr"]
 
 
 def as_promql(expr: str) -> str:
@@ -248,6 +268,7 @@ BOUNDED = {
     "profile": {"cap12", "eu-alert", "nl-alert", "ipaws-1.0", "other"},
     "msg_type": {"Alert", "Update", "Cancel", "Ack", "Error", "other"},
     "status": {"400", "401", "403", "408", "409", "413", "415", "422", "500", "503"},
+    "state": {"pending", "waiting_for_channel", "sending", "standby"},
 }
 
 
@@ -286,8 +307,11 @@ def test_fresh_process_exposes_every_expected_series_at_zero(server: Server) -> 
                      "tocsin_delivery_accepted_to_confirmed_seconds_count",
                      "tocsin_delivery_accepted_to_handoff_seconds_count",
                      "tocsin_delivery_sent_to_confirmed_seconds_count",
-                     "tocsin_delivery_send_duration_seconds_count"):
+                     "tocsin_delivery_send_duration_seconds_count",
+                     "tocsin_store_oldest_pending_age_seconds"):
             at_zero(name, channel=channel)
+        for state in ("pending", "waiting_for_channel", "sending", "standby"):
+            at_zero("tocsin_store_deliveries", channel=channel, state=state)
     for profile in ("cap12", "eu-alert", "nl-alert", "ipaws-1.0"):
         for msg_type in ("Alert", "Update", "Cancel", "Ack", "Error"):
             at_zero("tocsin_alerts_accepted_total", profile=profile, msg_type=msg_type)

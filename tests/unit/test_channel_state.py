@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from router.channel import StateEntry
 from tests.stores import opened_stores
+
+pytestmark = pytest.mark.usefixtures("store_backend")  # the store contract suite
 
 
 async def test_compare_and_set_writes_only_at_the_expected_version(tmp_path: Path) -> None:
@@ -47,6 +51,7 @@ async def test_one_racer_wins_and_what_was_written_survives_a_reopen(tmp_path: P
             "identifier/4370", f"held by {n}".encode(), base.version) for n in range(20)))
         winners = [r for r in results if r is not None]
         assert len(winners) == 1
-    async with opened_stores(tmp_path) as stores:
+        url = stores.url
+    async with opened_stores(tmp_path, url=url) as stores:
         kept = await stores.channel_state.for_channel("cbc").get("identifier/4370")
         assert kept == winners[0]

@@ -18,7 +18,10 @@ from router.cap import parse_cap
 from router.channel import Capabilities, CharacterBudget, Delivery, Health, Receipt
 from router.delivery import Dispatcher, DispatchSettings
 from router.render import RenderedAlert, Renderer
-from router.store import AssetRecord, NewAlert, PlannedDelivery, SqliteStore
+from router.store import AlertStore, AssetRecord, NewAlert, PlannedDelivery
+from tests.stores import opened_stores
+
+pytestmark = pytest.mark.usefixtures("store_backend")  # the store contract suite
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = load_accessibility(REPO / "config" / "accessibility")
@@ -49,14 +52,12 @@ class Recording:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "s.sqlite3")
-    await opened.open()
-    yield opened
-    await opened.close()
+async def store(tmp_path: Path) -> AsyncIterator[AlertStore]:
+    async with opened_stores(tmp_path) as opened:
+        yield opened.alerts
 
 
-async def accept(store: SqliteStore, identifier: str, *, render: bool,
+async def accept(store: AlertStore, identifier: str, *, render: bool,
                  speech: bool = False) -> None:
     raw = (REPO / "config" / "examples" / "nl-alert-fire.xml").read_text()
     sent = (datetime.now(UTC) - timedelta(minutes=1)).replace(microsecond=0).isoformat()
@@ -70,7 +71,7 @@ async def accept(store: SqliteStore, identifier: str, *, render: bool,
                                 variants=variants, speech_pending=speech))
 
 
-async def test_every_delivery_carries_the_stored_variants(store: SqliteStore) -> None:
+async def test_every_delivery_carries_the_stored_variants(store: AlertStore) -> None:
     await accept(store, "WITH", render=True)
     await accept(store, "WITHOUT", render=False)
     channels = [Recording("a"), Recording("b")]
@@ -86,7 +87,7 @@ async def test_every_delivery_carries_the_stored_variants(store: SqliteStore) ->
         assert by_alert["WITHOUT"].variants is None
 
 
-async def deliver_all(store: SqliteStore, channels: list[Recording], count: int) -> None:
+async def deliver_all(store: AlertStore, channels: list[Recording], count: int) -> None:
     dispatcher = Dispatcher(store, {c.name: c for c in channels},
                             DispatchSettings(poll_interval_s=0.02))
     await dispatcher.start()
@@ -105,7 +106,7 @@ def spoken(alert_id: str, language: str) -> AssetRecord:
 
 
 async def test_audio_made_before_the_hand_over_goes_with_it_and_pending_speech_does_not_wait(
-        store: SqliteStore) -> None:
+        store: AlertStore) -> None:
     await accept(store, "SPOKEN", render=True, speech=True)
     await store.record_speech("SPOKEN", [spoken("SPOKEN", "nl-NL")], [], state="done")
     await accept(store, "PENDING", render=True, speech=True)
@@ -129,7 +130,7 @@ async def test_audio_made_before_the_hand_over_goes_with_it_and_pending_speech_d
 
 
 async def test_the_fetch_route_reads_what_the_dispatcher_handed_over(
-        store: SqliteStore) -> None:
+        store: AlertStore) -> None:
     await accept(store, "SAME", render=True, speech=True)
     await store.record_speech("SAME", [spoken("SAME", "nl-NL"), spoken("SAME", "en-GB")],
                               [], state="done")

@@ -22,6 +22,8 @@ from router.store import AlertStore, ClaimedDelivery, NewAlert, PlannedDelivery
 from router.store.records import PriorDelivery
 from tests.stores import opened_stores
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # the store contract suite
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 GEOCODE = (b"<polygon>51.8950,4.4300 51.8950,4.4900 51.8700,4.4900 51.8700,4.4300 "
            b"51.8950,4.4300</polygon>")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 from wallet_support import EXAMPLES
 
@@ -19,12 +20,28 @@ from router.storage import Stores
 from router.store import AlertStore, ClaimedDelivery, NewAlert, PlannedDelivery
 from tests.stores import opened_stores
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # the store contract suite
+
 ALLOWED = {"seq", "id", "endpoint", "p256dh", "auth", "country", "languages", "created_on"}
 FORBIDDEN = re.compile(
     r"lat(itude)?|lon(gitude)?|lng|geo\w*|loc(ation)?|position|coord\w*|area|point|ip|"
     r"address|device|imei|user|name|e?mail|phone|msisdn|pid|person|identity|agent|seen|"
     r"cell|tower|wifi", re.IGNORECASE)
 """Matched against each ``_``-separated word of a column name."""
+
+
+def table_columns(url: str, table: str) -> set[str]:
+    """The columns of ``table`` as the database itself lists them."""
+    if url.startswith("sqlite:"):
+        conn = sqlite3.connect(url.removeprefix("sqlite://"))
+        try:
+            return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        finally:
+            conn.close()
+    with psycopg.connect(url) as pg:
+        return {row[0] for row in pg.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s",
+            (table,))}
 
 
 def forbidden(column: str) -> bool:
@@ -44,12 +61,8 @@ def subscription(n: int, country: str | None = None) -> NewWalletSubscription:
 
 async def test_subscription_tables_have_no_identity_or_location_columns(
         stores: Stores, tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "s.sqlite3")
-    try:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(wallet_subscriptions)")}
-        results = {row[1] for row in conn.execute("PRAGMA table_info(wallet_push_results)")}
-    finally:
-        conn.close()
+    columns, results = table_columns(stores.url, "wallet_subscriptions"), table_columns(
+        stores.url, "wallet_push_results")
     assert columns == ALLOWED  # a new column must be argued for here first
     assert not [c for c in columns | results if forbidden(c)]
     assert results == {"delivery_key", "subscription_seq", "outcome", "reason"}
