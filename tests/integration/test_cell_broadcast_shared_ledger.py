@@ -24,6 +24,8 @@ from tests.stores import opened_stores
 from tests.unit.test_cbs_channel import alert_delivery
 from tests.unit.test_cbs_pools import CMAS, fire
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # on SQLite and on PostgreSQL
+
 
 @pytest.fixture(scope="module")
 def cbc() -> Iterator[MockCbcProcess]:

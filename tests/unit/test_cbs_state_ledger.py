@@ -1,8 +1,9 @@
 """The cell-broadcast ledger in the shared channel state (issue 17): compare-and-set
 per slot between nodes, message codes shared by every node, the one-time import of a
-node's ``state_file``, the channel's behaviour with channel state, and the hypothesis
-state machine of ``test_cbs_ledger`` run with every restart a fresh node on the
-shared store and sends alternating between two live nodes."""
+node's ``state_file``, the channel's behaviour with channel state (each on every store
+of the contract suite), and the hypothesis state machine of ``test_cbs_ledger`` run
+with every restart a fresh node on the shared store and sends alternating between two
+live nodes (on the default store: a unittest-style case takes no parameters)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from tests.unit.test_cbs_channel import EXAMPLES, MemoryCbc, alert_delivery
 from tests.unit.test_cbs_ledger import A, B, NeverKillALiveWarning
 from tests.unit.test_cbs_pools import CMAS, fire
 
+ON_EVERY_STORE = pytest.mark.usefixtures("store_backend")
+"""The store contract suite (``tests/conftest.py``): once on SQLite, once on PostgreSQL."""
+
 
 @pytest.fixture
 async def area(tmp_path: Path) -> AsyncIterator[ChannelState]:
@@ -43,6 +47,7 @@ def shared_node(cbc: MemoryCbc, area: ChannelState, config: dict[str, str] | Non
     return channel
 
 
+@ON_EVERY_STORE
 async def test_a_slot_another_node_took_is_never_written_over(area: ChannelState) -> None:
     now = [1000.0]
     first = ChannelStateLedger(area, lambda: now[0], stale_after_s=60)
@@ -62,6 +67,7 @@ async def test_a_slot_another_node_took_is_never_written_over(area: ChannelState
     assert await second.begin_kill("4371") == Slot(A, "kill")  # expiry, from any node
 
 
+@ON_EVERY_STORE
 async def test_another_nodes_kill_is_left_alone_until_stale_then_taken_over(
         area: ChannelState) -> None:
     """Two nodes finishing one kill could each DELETE; the first frees the slot, a new
@@ -87,6 +93,7 @@ async def test_another_nodes_kill_is_left_alone_until_stale_then_taken_over(
     assert stored.version == 5  # versions only grow, a stale one can never match
 
 
+@ON_EVERY_STORE
 async def test_message_codes_are_shared_by_the_nodes(area: ChannelState) -> None:
     """Node A's alert had code c on 4371 and was cancelled; node B's next alert with the
     same preferred code must not reuse it (handsets would take it for a repeat)."""
@@ -102,6 +109,7 @@ async def test_message_codes_are_shared_by_the_nodes(area: ChannelState) -> None
     assert again.reference == second.reference
 
 
+@ON_EVERY_STORE
 async def test_an_alert_held_on_one_node_is_busy_on_the_other(area: ChannelState) -> None:
     cbc = MemoryCbc()
     a, b = shared_node(cbc, area), shared_node(cbc, area)
@@ -117,6 +125,7 @@ async def test_an_alert_held_on_one_node_is_busy_on_the_other(area: ChannelState
     assert cbc.active == {}
 
 
+@ON_EVERY_STORE
 async def test_a_kill_left_unanswered_on_one_node_is_finished_by_the_other(
         area: ChannelState) -> None:
     cbc = MemoryCbc()
@@ -135,6 +144,7 @@ async def test_a_kill_left_unanswered_on_one_node_is_finished_by_the_other(
     assert [c[0] for c in cbc.calls] == ["write", "kill", "kill"]
 
 
+@ON_EVERY_STORE
 async def test_an_existing_state_file_is_imported_once(tmp_path: Path,
                                                        area: ChannelState) -> None:
     """A node upgraded to channel state brings what its file says it has on the CBC:
@@ -160,6 +170,7 @@ async def test_an_existing_state_file_is_imported_once(tmp_path: Path,
     assert [c[:2] for c in cbc.calls] == [("write", 4375), ("write", 4376)]
 
 
+@ON_EVERY_STORE
 async def test_an_imported_slot_never_replaces_a_live_one_in_the_store(
         tmp_path: Path, area: ChannelState) -> None:
     cbc = MemoryCbc()
