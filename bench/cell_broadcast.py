@@ -12,6 +12,10 @@
    one message at a time (osmo-cbc's rule), so each alert is written then killed.
    The two are run in alternating rounds and the median of the per-round ratios is
    reported, so a load swing on a shared machine hits both sides alike.
+3. The same channel with its ledger in the store's channel state (SQLite, as
+   ``tocsin serve`` runs it: every intent a committed compare-and-set, the view
+   refreshed before each decision) in the same rounds, reported against the file
+   ledger (informational: no issue sets a target for it).
 
 Run: ``.venv/bin/python bench/cell_broadcast.py [--alerts N] [--quick]``
 """
@@ -39,6 +43,7 @@ from channels.cell_broadcast.serial import GeoScope, SerialNumber  # noqa: E402
 from channels.cell_broadcast.transport import API, CbcMessage, ecbe_body  # noqa: E402
 from router.cap import parse_cap  # noqa: E402
 from router.channel import Delivery  # noqa: E402
+from router.storage import open_stores  # noqa: E402
 from tests.contract.harnesses import MockCbcProcess  # noqa: E402
 
 SENTENCE = "Ga naar binnen, sluit ramen en deuren en zet de ventilatie uit. "
@@ -86,8 +91,16 @@ def delivery(n: int) -> Delivery:
     return Delivery(f"b{n}", "cb", f"b{n}/cb", document.alert, raw)
 
 
-async def through_channel(url: str, alerts: int, state: Path, first: int = 0) -> float:
-    channel = CellBroadcastChannel("cb", {"url": url, "state_file": str(state)})
+async def through_channel(url: str, alerts: int, state: Path, first: int = 0,
+                          in_store: bool = False) -> float:
+    """Alerts/s sent and cancelled; the ledger in ``state`` (a file), or with
+    ``in_store`` in the channel state of a SQLite store in ``state``'s directory."""
+    channel = CellBroadcastChannel("cb", {"url": url} if in_store
+                                   else {"url": url, "state_file": str(state)})
+    stores = open_stores(f"sqlite:///{state.parent / 'store.sqlite3'}", state.parent)
+    if in_store:
+        await stores.open()
+        channel.use_channel_state(stores.channel_state.for_channel("cb"))
     deliveries = [delivery(n) for n in range(first, first + alerts)]
     await channel.start()
     try:
@@ -98,6 +111,8 @@ async def through_channel(url: str, alerts: int, state: Path, first: int = 0) ->
         return alerts / (time.perf_counter() - started)
     finally:
         await channel.close()
+        if in_store:
+            await stores.close()
 
 
 async def bare_http(url: str, alerts: int) -> float:
@@ -123,7 +138,7 @@ def main() -> int:
     alerts, rounds = (10, 1) if args.quick else (args.alerts, args.rounds)
     encoding(20 if args.quick else 300)
     mock = MockCbcProcess()
-    bare, ours = [], []
+    bare, ours, shared = [], [], []
     try:
         mock.call("PUT", "/_mock/cbc", {})
         with tempfile.TemporaryDirectory() as work:
@@ -135,6 +150,12 @@ def main() -> int:
                 log = mock.call("GET", "/_mock/received")
                 assert [e["op"] for e in log] == ["write", "kill"] * alerts  # 2 calls each
                 mock.call("DELETE", "/_mock/received")
+                shared.append(asyncio.run(through_channel(
+                    mock.url, alerts, Path(work) / "ledger.jsonl",
+                    (rounds + number) * alerts, in_store=True)))
+                log = mock.call("GET", "/_mock/received")
+                assert [e["op"] for e in log] == ["write", "kill"] * alerts
+                mock.call("DELETE", "/_mock/received")
     finally:
         mock.stop()
     ratios = sorted(o / b for o, b in zip(ours, bare, strict=True))
@@ -143,6 +164,10 @@ def main() -> int:
     print(f"channel send+cancel via the mock CBC  {statistics.median(ours):9.1f} alerts/s   "
           f"ratio {statistics.median(ratios):5.2f} of bare HTTP (median; rounds "
           f"{', '.join(f'{r:.2f}' for r in ratios)})")
+    in_store = statistics.median(s / o for s, o in zip(shared, ours, strict=True))
+    print(f"the same, ledger in the store         {statistics.median(shared):9.1f} alerts/s   "
+          f"ratio {in_store:5.2f} of the file ledger (median of per-round ratios)")
+    figure("cell_broadcast", "channel_state_ledger_over_file_ledger", in_store)
     ratio = statistics.median(ratios)
     verdict("cell_broadcast", "channel_over_bare_http", ratio, f">= {RATIO_TARGET:g}",
             ratio >= RATIO_TARGET)

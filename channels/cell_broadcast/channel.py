@@ -54,10 +54,12 @@ from channels.cell_broadcast.area import warning_area
 from channels.cell_broadcast.budget import CbsBudget
 from channels.cell_broadcast.compose import PlannedMessage, plan, preview
 from channels.cell_broadcast.config import CellBroadcastConfig, Deployment, load_deployment
+from channels.cell_broadcast.durable import DurableLedger, LocalLedger
 from channels.cell_broadcast.identifiers import additional_language_id
-from channels.cell_broadcast.ledger import Holding, Ledger, Slot
+from channels.cell_broadcast.ledger import Holding, Ledger, LedgerConflictError, Slot
 from channels.cell_broadcast.operations import CbcOperations, message_id_of
 from channels.cell_broadcast.serial import SerialNumber
+from channels.cell_broadcast.state_ledger import ChannelStateLedger, SlotInFlightError
 from channels.cell_broadcast.transport import (
     CbcMessage,
     EcbeTransport,
@@ -68,6 +70,7 @@ from router.channel import (
     Alert,
     AreaKind,
     Capabilities,
+    ChannelState,
     Delivery,
     FailureReason,
     Health,
@@ -139,9 +142,25 @@ class CellBroadcastChannel:
             keyed_by_serial=self.config.keys_messages_by == "identifier_and_serial")
         self._clock = clock
         state = self.config.state_file
-        self.ledger = Ledger(Path(state) if state else None, clock)
-        self.operations = CbcOperations(self.ledger, self.transport)
+        self.ledger: Ledger = Ledger(Path(state) if state else None, clock)
+        """What the channel reads (synchronously): the ledger itself, or the view of
+        the shared one, refreshed before every decision (``durable``)."""
+        self._durable: DurableLedger = LocalLedger(self.ledger)
+        self.operations = CbcOperations(self._durable, self.transport)
         self._sweeper: asyncio.Task[None] | None = None
+
+    def use_channel_state(self, state: ChannelState) -> None:
+        """Keep the ledger in Tocsin's shared store (``KeepsChannelState``), before
+        ``start``: every node on the store then sees every other node's intents and
+        holders. A ``state_file`` that exists is imported once and renamed
+        (``channels.cell_broadcast.state_ledger``)."""
+        existing = self.ledger if self.ledger.path is not None and (
+            self.ledger.path.exists()) else None
+        self._durable = ChannelStateLedger(
+            state, self._clock, imported=existing,  # another node's intent is in flight
+            stale_after_s=send_timeout(self.config.timeout_s, self.deployment))  # until then
+        self.ledger = self._durable.view
+        self.operations = CbcOperations(self._durable, self.transport)
 
     def budget(self, language: str) -> CbsBudget:
         """The whole message's budget in ``language`` (a bilingual message splits it;
@@ -161,7 +180,7 @@ class CellBroadcastChannel:
                 await self._sweeper
             self._sweeper = None
         await self.transport.close()
-        self.ledger.close()
+        self._durable.close()
 
     async def health(self) -> Health:
         return await self.transport.health()
@@ -177,6 +196,7 @@ class CellBroadcastChannel:
         prior = _prior_messages(delivery.replaces)
         life = self._broadcast(alert)
         area = warning_area(alert, self.deployment.cell_lists)
+        await self._durable.refresh()  # what other nodes hold now
         details, duplicates = [], []
         main_id: int | None = None
         for message in planned:
@@ -232,9 +252,9 @@ class CellBroadcastChannel:
         return self.deployment.identifiers.pools.get(message.message_id,
                                                      (message.message_id,))
 
-    def _code(self, message_id: int, key: str, preferred: int) -> SerialNumber:
-        code = self.ledger.message_code(message_id, key, preferred,
-                                        self.deployment.code_reuse_hours * 3600)
+    async def _code(self, message_id: int, key: str, preferred: int) -> SerialNumber:
+        code = await self._durable.message_code(message_id, key, preferred,
+                                                self.deployment.code_reuse_hours * 3600)
         return SerialNumber(self.deployment.scope, code, 0)
 
     async def _retry_of_own(self, holding: Holding,
@@ -247,6 +267,7 @@ class CellBroadcastChannel:
             return None
         name, _ = found
         async with self.operations.lock(name):
+            await self._durable.refresh(name)
             slot = self.ledger.slot(name)
             owner = slot.owner
             if owner is None or owner.key != holding.key:
@@ -268,18 +289,22 @@ class CellBroadcastChannel:
             return own
         refused: dict[int, str] = {}
         for message_id in candidates:
-            serial = self._code(message_id, holding.key, preferred)
+            serial = await self._code(message_id, holding.key, preferred)
             name = self.operations.slot_name(message_id, serial.encode())
             lock = self.operations.lock(name)
             if lock.locked() or self.ledger.slot(name).state != "free":
                 continue
             async with lock:
+                await self._durable.refresh(name)
                 if self.ledger.slot(name).state != "free":
                     continue
                 message = build(message_id, serial)
                 stamped = Holding(holding.key, holding.chain, holding.alert_id,
                                   serial.encode(), holding.expires_at)
-                outcome = await self.operations.write(name, message, stamped)
+                try:
+                    outcome = await self.operations.write(name, message, stamped)
+                except LedgerConflictError:
+                    continue  # another node took it first: no call was made
             if outcome is WriteOutcome.WRITTEN:
                 return message, False
             refused[message_id] = "a message not written here (the CBC answered 409)"
@@ -296,19 +321,30 @@ class CellBroadcastChannel:
         mid, serial = before.message_id, before.serial.next_update()
         old_name = self.operations.slot_name(mid, before.serial.encode())
         async with self.operations.lock(old_name):
+            await self._durable.refresh(old_name)
             owner = self.ledger.slot(old_name).owner
             if owner is not None and owner.chain != before.chain:
                 raise self._exhausted((mid,), {})
             if owner is not None:
-                await self.operations.kill(old_name, before.chain)
+                try:
+                    await self.operations.kill(old_name, before.chain)
+                except SlotInFlightError as exc:  # another node's call: not done yet
+                    raise TransientError(str(exc), FailureReason.CONFLICT) from exc
+                except LedgerConflictError:  # another node changed it meanwhile
+                    if self.ledger.slot(old_name).owner is not None:
+                        raise self._exhausted((mid,), {}) from None
         name = self.operations.slot_name(mid, serial.encode())
         message = build(mid, serial)
         stamped = Holding(holding.key, holding.chain, holding.alert_id, serial.encode(),
                           holding.expires_at)
         async with self.operations.lock(name):
+            await self._durable.refresh(name)
             if self.ledger.slot(name).state != "free":
                 raise self._exhausted((mid,), {})
-            outcome = await self.operations.write(name, message, stamped)
+            try:
+                outcome = await self.operations.write(name, message, stamped)
+            except LedgerConflictError:  # another node took it first: no call made
+                raise self._exhausted((mid,), {}) from None
         if outcome is WriteOutcome.BUSY:
             raise self._exhausted((mid,), {mid: "a message not written here (the CBC "
                                                 "answered 409)"})
@@ -358,10 +394,16 @@ class CellBroadcastChannel:
         for before in messages.values():
             name = self.operations.slot_name(before.message_id, before.serial.encode())
             async with self.operations.lock(name):
+                await self._durable.refresh(name)
                 owner = self.ledger.slot(name).owner
                 if owner is None or owner.chain != before.chain:
                     continue  # gone already, or another alert's now: never killed
-                await self.operations.kill(name, before.chain)
+                try:
+                    await self.operations.kill(name, before.chain)
+                except SlotInFlightError as exc:  # another node's call: not done yet
+                    raise TransientError(str(exc), FailureReason.CONFLICT) from exc
+                except LedgerConflictError:
+                    continue  # freed, or another alert's, on another node meanwhile
 
     # -- expiry -------------------------------------------------------------------------
 
@@ -370,6 +412,7 @@ class CellBroadcastChannel:
         answer left behind. Returns how many slots were freed."""
         freed = 0
         now = self._clock()
+        await self._durable.refresh()
         for name, slot in self.ledger.slots():
             if not _due(slot, now):
                 continue
@@ -377,10 +420,13 @@ class CellBroadcastChannel:
             if lock.locked():
                 continue  # a send or cancel is on it; the next sweep looks again
             async with lock:
+                await self._durable.refresh(name)
                 if not _due(self.ledger.slot(name), self._clock()):
                     continue
                 try:
                     await self.operations.kill(name, None)
+                except LedgerConflictError:
+                    continue  # freed on another node meanwhile
                 except TocsinError as exc:
                     log.warning("cell_broadcast.expiry_kill_failed", slot=name,
                                 reason=exc.reason.value, error=str(exc))

@@ -154,8 +154,10 @@ class CellBroadcastConfig(_Strict):
     """osmo-cbc holds a request up to 15 s waiting for its peers: keep this >= 20."""
     cbe_name: str = "tocsin"
     state_file: str | None = None
-    """The ledger of messages this channel has on the CBC (kept across restarts);
-    without it the ledger lives in memory only."""
+    """The channel used on its own (no Tocsin store): the file of its ledger (kept
+    across restarts); without it the ledger lives in memory only. Under ``tocsin
+    serve`` the ledger lives in the store's channel state, shared by every node; an
+    existing file is imported into it once and renamed ``<file>.imported``."""
     deployment: str | None = None
     """A deployment YAML file (``config/cell_broadcast.yaml``)."""
     transport: Literal["ecbe"] = "ecbe"

@@ -37,10 +37,14 @@ lost confirmation costs a call, never a wrong kill. A torn last line (a crash mi
 append) is ignored on load: its call had not been made. The file is compacted (one
 line per slot, written to a temporary file, fsynced and renamed) when it grows.
 
-``Ledger`` is the interface a shared store can later implement: ``slot`` /
-``slots`` / ``find`` to read, the five transitions to change, ``message_code`` for
-codes handed out per identifier (kept ``code_reuse_hours`` so a new alert does not
-get a code a handset may still hold, and a retry gets the code its first attempt had).
+The rules of the state machine are pure functions (``after_begin_write`` ...,
+``choose_code``), so the ledger kept in Tocsin's shared store
+(``channels.cell_broadcast.state_ledger``) applies exactly the same ones; this file
+ledger is used when the channel is given no channel state (standalone use). A
+memory-only ``Ledger`` also serves as the in-memory *view* of the shared one
+(``adopt``). ``message_code`` hands out codes per identifier (kept
+``code_reuse_hours`` so a new alert does not get a code a handset may still hold,
+and a retry gets the code its first attempt had).
 """
 
 from __future__ import annotations
@@ -117,6 +121,75 @@ class Slot:
 FREE = Slot()
 
 
+CodeEntry = tuple[int, str, float]
+"""A message code handed out: (code, delivery key, when)."""
+
+
+# -- the state machine's rules, shared by every ledger ------------------------------
+# Pure functions from the slot as it is to the slot as it must become, raising
+# ``LedgerConflictError`` where the precondition fails. The file ledger applies them
+# to its own memory; a ledger in a shared store applies them to the entry it read
+# and writes the result with a compare-and-set on that entry's version.
+
+def after_begin_write(name: str, current: Slot, holding: Holding) -> Slot:
+    if current.state != "free":
+        raise LedgerConflictError(f"slot {name} is {current.state}, not free")
+    return Slot(intent="write", pending=holding)
+
+
+def after_unanswered(name: str, current: Slot) -> Slot:
+    if current.intent is None:
+        raise LedgerConflictError(f"slot {name} has no intent")
+    return replace(current, unknown=current.unknown + 1)
+
+
+def _writing_for(name: str, current: Slot, key: str) -> Holding:
+    if current.state != "writing" or current.pending is None or current.pending.key != key:
+        raise LedgerConflictError(f"slot {name} is not writing for {key}")
+    return current.pending
+
+
+def after_confirm_write(name: str, current: Slot, key: str) -> Slot:
+    return Slot(confirmed=_writing_for(name, current, key))
+
+
+def after_abandon_write(name: str, current: Slot, key: str) -> Slot:
+    _writing_for(name, current, key)
+    return FREE
+
+
+def after_begin_kill(name: str, current: Slot, chain: str | None) -> Slot:
+    """``current`` itself when it is killing already (nothing to record)."""
+    owner = current.owner
+    if owner is None:
+        raise LedgerConflictError(f"slot {name} is free: nothing of ours to kill")
+    if chain is not None and owner.chain != chain:
+        raise LedgerConflictError(f"slot {name} holds chain {owner.chain}, not {chain}")
+    if current.state == "killing":
+        return current
+    return Slot(current.confirmed, "kill", current.pending)
+
+
+def after_confirm_kill(name: str, current: Slot) -> Slot:
+    if current.state != "killing":
+        raise LedgerConflictError(f"slot {name} is not killing")
+    return FREE
+
+
+def choose_code(entries: list[CodeEntry], key: str, preferred: int, reuse_after_s: float,
+                now: float) -> tuple[int, list[CodeEntry] | None]:
+    """The code for ``key`` among the codes handed out on one identifier, and the new
+    list to record (None: ``key`` has its code already, nothing to record)."""
+    recent = [entry for entry in entries if now - entry[2] < reuse_after_s]
+    for code, owner, _ in recent:
+        if owner == key:
+            return code, None
+    taken = {code for code, _, _ in recent}
+    code = next(((preferred + step) % 1024 for step in range(1024)
+                 if (preferred + step) % 1024 not in taken), preferred)
+    return code, [*recent, (code, key, now)]
+
+
 class Ledger:
     def __init__(self, path: Path | None, clock: Callable[[], float] = time.time) -> None:
         self.path = path
@@ -160,67 +233,58 @@ class Ledger:
         current = self.slot(slot)
         if current.state == "writing" and current.pending == holding:
             return current
-        if current.state != "free":
-            raise LedgerConflictError(f"slot {slot} is {current.state}, not free")
-        return self._set(slot, Slot(intent="write", pending=holding), durable=True)
+        return self._set(slot, after_begin_write(slot, current, holding), durable=True)
 
     def write_unanswered(self, slot: str) -> Slot:
         """The intent's call got no answer: it stays, counted (durable)."""
-        current = self.slot(slot)
-        if current.intent is None:
-            raise LedgerConflictError(f"slot {slot} has no intent")
-        return self._set(slot, replace(current, unknown=current.unknown + 1), durable=True)
+        return self._set(slot, after_unanswered(slot, self.slot(slot)), durable=True)
 
     def confirm_write(self, slot: str, key: str) -> Slot:
         """writing -> held: the CBC answered for our write."""
-        current = self.slot(slot)
-        if current.state != "writing" or current.pending is None or current.pending.key != key:
-            raise LedgerConflictError(f"slot {slot} is not writing for {key}")
-        return self._set(slot, Slot(confirmed=current.pending), durable=False)
+        return self._set(slot, after_confirm_write(slot, self.slot(slot), key), durable=False)
 
     def abandon_write(self, slot: str, key: str) -> Slot:
         """writing -> free: the CBC definitely did not take our write."""
-        current = self.slot(slot)
-        if current.state != "writing" or current.pending is None or current.pending.key != key:
-            raise LedgerConflictError(f"slot {slot} is not writing for {key}")
-        return self._set(slot, FREE, durable=False)
+        return self._set(slot, after_abandon_write(slot, self.slot(slot), key), durable=False)
 
     def begin_kill(self, slot: str, chain: str | None = None) -> Slot:
         """held / writing -> killing (durable before it returns), for ``chain`` only
         (None: whatever this channel has there, as at expiry). Already killing: stays."""
         current = self.slot(slot)
-        owner = current.owner
-        if owner is None:
-            raise LedgerConflictError(f"slot {slot} is free: nothing of ours to kill")
-        if chain is not None and owner.chain != chain:
-            raise LedgerConflictError(f"slot {slot} holds chain {owner.chain}, not {chain}")
-        if current.state == "killing":
+        after = after_begin_kill(slot, current, chain)
+        if after is current:
             return current
-        return self._set(slot, Slot(current.confirmed, "kill", current.pending), durable=True)
+        return self._set(slot, after, durable=True)
 
     def confirm_kill(self, slot: str) -> Slot:
         """killing -> free: the CBC answered 200, or 404 (nothing there)."""
-        if self.slot(slot).state != "killing":
-            raise LedgerConflictError(f"slot {slot} is not killing")
-        return self._set(slot, FREE, durable=False)
+        return self._set(slot, after_confirm_kill(slot, self.slot(slot)), durable=False)
 
     def message_code(self, message_id: int, key: str, preferred: int,
                      reuse_after_s: float) -> int:
         """The code for ``key`` on ``message_id``: the one it had, else ``preferred``
         or the next code no other alert used within ``reuse_after_s``. Recorded with
         the next durable transition (the ``begin_write`` that always follows)."""
-        now = self._clock()
-        recent = [entry for entry in self._codes.get(str(message_id), [])
-                  if now - entry[2] < reuse_after_s]
-        for code, owner, _ in recent:
-            if owner == key:
-                return code
-        taken = {code for code, _, _ in recent}
-        code = next(((preferred + step) % 1024 for step in range(1024)
-                     if (preferred + step) % 1024 not in taken), preferred)
-        self._codes[str(message_id)] = [*recent, (code, key, now)]
-        self._staged.append({"codes": str(message_id), "list": self._codes[str(message_id)]})
+        code, codes = choose_code(self._codes.get(str(message_id), []), key, preferred,
+                                  reuse_after_s, self._clock())
+        if codes is not None:
+            self._codes[str(message_id)] = codes
+            self._staged.append({"codes": str(message_id), "list": codes})
         return code
+
+    # -- a view of a ledger kept elsewhere ------------------------------------------
+
+    def adopt(self, slot: str, value: Slot) -> None:
+        """Show ``value`` for ``slot`` without recording anything: a memory-only
+        ledger used as the view of a ledger kept in a shared store."""
+        if value == FREE:
+            self._slots.pop(slot, None)
+        else:
+            self._slots[slot] = value
+
+    def codes(self) -> dict[str, list[tuple[int, str, float]]]:
+        """The codes handed out, per identifier (as recorded; old ones included)."""
+        return {mid: list(codes) for mid, codes in self._codes.items()}
 
     def close(self) -> None:
         """Flush the confirmations appended since the last intent."""

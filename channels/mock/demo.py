@@ -96,9 +96,8 @@ CELL_BROADCAST = DemoElement(
     channel="cell_broadcast",
     element="cell broadcast centre (osmo-cbc ECBE API)",
     make_app=lambda _data_dir: create_cbc(),
-    channel_config=lambda base_url, data_dir: {
-        "type": "cell_broadcast", "url": base_url,
-        "state_file": str(data_dir / "cell_broadcast-ledger.json"),
+    channel_config=lambda base_url, _data_dir: {
+        "type": "cell_broadcast", "url": base_url,  # its ledger: the store's channel state
         **({"deployment": str(CELL_BROADCAST_DEPLOYMENT)}
            if CELL_BROADCAST_DEPLOYMENT.exists() else {})},
     path="/api/ecbe/v1/message",

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from router.channel import Channel
+from router.channel import Channel, ChannelState, KeepsChannelState
 from router.registry import channel_types
 from tests.integration.server import REPO, free_port
 
@@ -325,6 +325,24 @@ class CellBroadcastHarness:
 
     def heal(self) -> None:
         self.mock.call("PUT", "/_mock/faults", {"mode": "none"})
+
+
+class SharedCellBroadcastHarness(CellBroadcastHarness):
+    """The cell-broadcast channel as ``tocsin serve`` runs it: its ledger in the
+    channel state of the store (``KeepsChannelState``), no file. Every channel this
+    harness builds is another instance on the same area, as after a restart or on
+    another node."""
+
+    def __init__(self, mock: MockCbcProcess, workdir: Path, area: ChannelState) -> None:
+        super().__init__(mock, workdir)
+        self.area = area
+
+    def channel(self) -> Channel:
+        built = channel_types()["cell_broadcast"]("cell_broadcast-under-test", {
+            "url": self.mock.url, "timeout_s": 5})
+        assert isinstance(built, KeepsChannelState)
+        built.use_channel_state(self.area)
+        return built
 
 
 @contextmanager

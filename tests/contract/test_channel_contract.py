@@ -3,13 +3,20 @@ registered in the ``tocsin.channels`` entry-point group."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from router.cap import parse_cap
-from router.channel import Capabilities, Channel, Delivery, PermanentError, TransientError
+from router.channel import (
+    Capabilities,
+    Channel,
+    ChannelState,
+    Delivery,
+    PermanentError,
+    TransientError,
+)
 from router.errors import ConfigurationError, FailureReason
 from router.registry import build_channels, channel_types
 from tests.contract.harnesses import (
@@ -21,6 +28,7 @@ from tests.contract.harnesses import (
     MockEwssUplinkProcess,
     MockPushProcess,
     MockWebhookProcess,
+    SharedCellBroadcastHarness,
     SmsHarness,
     WalletHarness,
     WebhookHarness,
@@ -30,10 +38,13 @@ from tests.contract.harnesses import (
     mock_webhook,
 )
 from tests.integration.sms_smsc import SmscProcess, smsc
+from tests.stores import opened_stores
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "nl-alert-fire.xml"
 KNOWN = {"file", "webhook", "sms", "galileo_ewss", "cell_broadcast", "eudi_wallet"}
 TYPES = sorted(channel_types())
+SHARED_CELL_BROADCAST = "cell_broadcast-in-channel-state"
+"""The cell-broadcast channel once more, its ledger in the store's channel state."""
 
 
 @pytest.fixture(scope="module")
@@ -66,22 +77,28 @@ def push_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockPushProc
         yield mock
 
 
-@pytest.fixture(params=TYPES)
+@pytest.fixture
+async def channel_state_area(tmp_path: Path) -> AsyncIterator[ChannelState]:
+    async with opened_stores(tmp_path / "store") as stores:
+        yield stores.channel_state.for_channel("cell_broadcast-under-test")
+
+
+@pytest.fixture(params=[*TYPES, SHARED_CELL_BROADCAST])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
-    kind = request.param
-    if kind == "file":
-        return FileHarness(tmp_path)
-    if kind == "webhook":
-        return WebhookHarness(request.getfixturevalue("webhook_mock"))
-    if kind == "sms":
-        return SmsHarness(request.getfixturevalue("sms_smsc"), tmp_path)
-    if kind == "galileo_ewss":
-        return GalileoEwssHarness(request.getfixturevalue("ewss_uplink_mock"))
-    if kind == "cell_broadcast":
-        return CellBroadcastHarness(request.getfixturevalue("cbc_mock"), tmp_path)
-    if kind == "eudi_wallet":
-        return WalletHarness(request.getfixturevalue("push_mock"), tmp_path)
-    pytest.fail(f"no contract harness for registered channel type {kind!r}")
+    fixture = request.getfixturevalue
+    builders: dict[str, Callable[[], Harness]] = {
+        "file": lambda: FileHarness(tmp_path),
+        "webhook": lambda: WebhookHarness(fixture("webhook_mock")),
+        "sms": lambda: SmsHarness(fixture("sms_smsc"), tmp_path),
+        "galileo_ewss": lambda: GalileoEwssHarness(fixture("ewss_uplink_mock")),
+        "cell_broadcast": lambda: CellBroadcastHarness(fixture("cbc_mock"), tmp_path),
+        SHARED_CELL_BROADCAST: lambda: SharedCellBroadcastHarness(
+            fixture("cbc_mock"), tmp_path, fixture("channel_state_area")),
+        "eudi_wallet": lambda: WalletHarness(fixture("push_mock"), tmp_path),
+    }
+    if request.param not in builders:
+        pytest.fail(f"no contract harness for registered channel type {request.param!r}")
+    return builders[request.param]()
 
 
 @pytest.fixture

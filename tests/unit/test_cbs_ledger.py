@@ -314,9 +314,12 @@ class NeverKillALiveWarning(RuleBasedStateMachine):
             assert live == len(on_air) <= 2
             assert all(slot.intent is None for _, slot in self.channel.ledger.slots())
         finally:
-            self.channel.ledger.close()
-            self.loop.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
+            self.release()
+
+    def release(self) -> None:
+        self.channel.ledger.close()
+        self.loop.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 NeverKillALiveWarning.TestCase.settings = settings(
