@@ -65,13 +65,14 @@ class Cluster:
     smsc: SmscProcess
     cbc: MockCbcProcess
     workdir: Path
+    lease_s: float = LEASE_S
     nodes: list[Server] = field(default_factory=list)
 
     def env(self, index: int) -> dict[str, str]:
         config = {
             "routes_file": str(self.workdir / "routes.yaml"),
             "accessibility_dir": str(self.workdir / "accessibility"),
-            "store_lease_s": LEASE_S,
+            "store_lease_s": self.lease_s,
             "channels": {
                 "sms": {"type": "sms", "port": self.smsc.smpp_port, "system_id": "tocsin",
                         "password": "secret", "binds": 2, "window": 8},
@@ -155,7 +156,7 @@ async def post_anywhere(session: aiohttp.ClientSession, cluster: Cluster, first:
     """POST to node ``first``, and as a client behind a load balancer would, to the next
     live node when that one is dead or dies mid-request: a repeat of an alert that was
     stored after all is recognised by its CAP key and answered with the same id."""
-    for attempt in range(len(cluster.nodes) * 3):  # bounded
+    for attempt in range(len(cluster.nodes) * 50):  # bounded: some 30 s of trying
         node = cluster.nodes[(first + attempt) % len(cluster.nodes)]
         if node.proc.poll() is not None:
             continue
@@ -167,7 +168,8 @@ async def post_anywhere(session: aiohttp.ClientSession, cluster: Cluster, first:
                 assert response.status == 503, await response.text()
         except aiohttp.ClientError:
             pass
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2 if attempt % len(cluster.nodes) == len(cluster.nodes) - 1
+                            else 0)
     raise AssertionError("no node took the alert")
 
 
@@ -198,6 +200,8 @@ async def wait_final(cluster: Cluster, alert_ids: list[str], timeout: float,
                     still.append(alert_id)
             pending = still
             if pending:
-                assert loop.time() < deadline, {a: seen[a] for a in pending[:5]}
+                assert loop.time() < deadline, {
+                    a: {c: (d["state"], d.get("reason"), d["attempts"])
+                        for c, d in seen[a].items()} for a in pending[:5]}
                 await asyncio.sleep(0.5)
     return seen
