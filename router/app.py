@@ -305,7 +305,8 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
     app[THROTTLE] = Throttle(settings)
     stores = stores or open_stores(settings.store, settings.data_dir,
                                    max_batch=settings.group_commit_max,
-                                   lease_s=settings.store_lease_s)
+                                   lease_s=settings.store_lease_s,
+                                   open_timeout_s=settings.store_open_timeout_s)
     store = stores.alerts
     auth, approval = _principals(settings, app, set(channels), store)
     _hand_durable_state(channels, stores)
