@@ -13,7 +13,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -25,6 +25,7 @@ from router.audience import AudienceStore
 from router.audience.subscriber_csv import read_rows
 from router.channel import Channel, KeepsChannelState, LateReceipts
 from router.delivery import Dispatcher, DispatchSettings
+from router.demo import DemoElement, PortAllocator
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
 from router.ingest.audit_trail import AuditTrail, config_event
@@ -35,7 +36,7 @@ from router.observability.metrics import Metrics
 from router.profiles import ProfileSet, load_profiles
 from router.profiles.loader import ProfileConfigError
 from router.record import BacklogGauges, Recorder, route_channels
-from router.registry import build_channels
+from router.registry import build_channels, demo_elements
 from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
 from router.settings import ApiKey, Authority, Settings, hash_api_key
@@ -51,9 +52,6 @@ from router.trust import (
     load_trust_store,
     scope_route_problems,
 )
-
-if TYPE_CHECKING:
-    from channels.mock.demo import DemoElement
 
 DEMO_KEY = web.AppKey("tocsin.demo_key", str)
 DEMO_SUBSCRIBERS = next(
@@ -102,12 +100,13 @@ def _route_channels(routes: list[Route]) -> set[str]:
 
 def channel_configs(settings: Settings, mock_urls: dict[str, str]) -> dict[str, Any]:
     """The configured channel instances; demo mode adds a file channel and one channel
-    per mock network element (``channels.mock.demo.ELEMENTS``) pointed at the element's
+    per mock network element (entry-point group ``tocsin.demo_elements``) pointed at the element's
     loopback URL in ``mock_urls`` -- unless the settings configure that name already."""
     configs: dict[str, Any] = dict(settings.channels)
     if settings.demo:
         configs.setdefault("file", {"type": "file",
                                     "path": str(settings.data_dir / "demo-deliveries.jsonl")})
+    if settings.demo and mock_urls:
         for element in _demo_elements():
             if element.channel in mock_urls:
                 configs.setdefault(element.channel, element.channel_config(
@@ -117,19 +116,31 @@ def channel_configs(settings: Settings, mock_urls: dict[str, str]) -> dict[str, 
 
 def _demo_ports(settings: Settings) -> dict[str, int]:
     """A loopback port per demo element, none equal to another element's (an SMSC's
-    SMPP port included) or to the service's own port, chosen but not yet bound."""
-    from channels.mock import ports  # noqa: PLC0415  (demo only)
-
-    ports.reserve(settings.port)
-    return {e.channel: ports.take() for e in _demo_elements()
-            if e.channel not in settings.channels}
+    SMPP port included) or to the service's own port, chosen but not yet bound.
+    Each element names its allocator; every port one hands out is reserved in the
+    others, so elements of different packages never meet on a port either."""
+    elements = _demo_elements()
+    allocators: list[PortAllocator] = []
+    for element in elements:
+        if not any(element.ports is known for known in allocators):
+            allocators.append(element.ports)
+    for allocator in allocators:
+        allocator.reserve(settings.port)
+    chosen: dict[str, int] = {}
+    for element in elements:
+        if element.channel in settings.channels:
+            continue
+        chosen[element.channel] = port = element.ports.take()
+        for allocator in allocators:
+            if allocator is not element.ports:
+                allocator.reserve(port)
+    return chosen
 
 
 def _demo_elements() -> tuple[DemoElement, ...]:
-    # demo only: the service imports no mock code otherwise
-    from channels.mock.demo import ELEMENTS  # noqa: PLC0415
-
-    return ELEMENTS
+    """The registered sandbox elements (``router.registry.demo_elements``); loaded in
+    demo mode only, so the service imports no mock code otherwise."""
+    return demo_elements()
 
 
 def _load_parts(settings: Settings, public: dict[str, bool]
@@ -375,6 +386,11 @@ def check_configuration(settings: Settings) -> list[str]:
     an empty list means ``tocsin serve`` with these settings starts."""
     problems: list[str] = []
     public: dict[str, bool] = {}
+    if settings.demo:
+        try:
+            demo_elements()
+        except ConfigurationError as exc:
+            problems += exc.problems
     try:
         built = build_channels(channel_configs(settings, {}))
         public = {name: channel.capabilities.public for name, channel in built.items()}

@@ -27,3 +27,10 @@ def test_only_the_factory_names_the_sqlite_implementations() -> None:
                  | GRAPH.find_modules_that_directly_import("router.channel_state.sqlite")
                  if not m.startswith(SHARING)}
     assert importers == {"router.storage"}
+
+
+def test_router_imports_no_adapter_and_no_mock_element() -> None:
+    """Adapters and demo elements come through entry points; the service names none."""
+    chain = GRAPH.find_shortest_chain(importer="router", imported="channels",
+                                      as_packages=True)
+    assert chain is None, " -> ".join(chain or ())
