@@ -22,6 +22,7 @@ from router.assets import AccessibilityConfigError, load_accessibility
 from router.assets.speech import SpeechWorker
 from router.assets.tts import Speaker
 from router.audience import AudienceStore
+from router.audience.http import DESK, SubscriptionDesk
 from router.audience.subscriber_csv import read_rows
 from router.channel import Channel, KeepsChannelState, LateReceipts
 from router.delivery import Dispatcher, DispatchSettings
@@ -303,6 +304,21 @@ def _wake_on_work(store: AlertStore, wake: Callable[[], None]) -> Callable[[], N
     return wake
 
 
+def subscription_desk(settings: Settings, stores: Stores,
+                      channels: dict[str, Channel]) -> SubscriptionDesk:
+    """What the audience's subscription routes need (``router.audience.http``)."""
+    return SubscriptionDesk(audience=stores.audience,
+                            body_read_timeout_s=settings.body_read_timeout_s,
+                            push_hosts=tuple(settings.wallet_push_hosts),
+                            demo=settings.demo, channels=channels)
+
+
+def _share(app: web.Application, context: IngestContext, desk: SubscriptionDesk) -> None:
+    """What the handlers read: the alert API's context, the audience routes' desk."""
+    app[CONTEXT] = context
+    app[DESK] = desk
+
+
 def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
     """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
@@ -328,7 +344,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
                             speech=accessibility.tts.enabled, channels=channels,
                             signatures=signatures, approval=approval,
                             audit=(trail := AuditTrail(store, auth, settings)))
-    app[CONTEXT] = context
+    _share(app, context, subscription_desk(settings, stores, channels))
     dispatcher = Dispatcher(store, channels, dispatch_settings(settings), recorder,
                             audience=stores.audience)
     speech = SpeechWorker(store, Speaker(accessibility.tts), settings.data_dir / "assets",
