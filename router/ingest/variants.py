@@ -13,6 +13,7 @@ stored without variants (channels then fall back on the plain CAP text).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 
 import structlog
 from aiohttp import web
@@ -31,14 +32,21 @@ log = structlog.get_logger("tocsin.render")
 
 def render_for_ingest(ctx: IngestContext, alert: Alert, channels: list[str]
                       ) -> tuple[RenderedAlert | None, list[Finding]]:
-    """The variants and their findings (incl. forms too long for the planned channels);
-    raises the 422 when the configuration rejects what is missing."""
+    """The variants and their findings; raises the 422 when the configuration rejects
+    what is missing.
+
+    Not before the 202: how each form fits each planned channel (pages, SMS parts, the
+    cost of letters outside GSM-7). Counting them for every channel was half the time
+    of an accept, and none of it can refuse an alert (every fit finding is a warning).
+    It is a preview concern, computed when asked -- ``GET /api/v1/alerts/{id}/variants``
+    and ``tocsin preview`` show it, with the channel's own notes -- and the channel
+    applies the same fit when it sends. ``channels`` is kept for the callers' sake."""
+    del channels  # the fit per planned channel is the preview's (see above)
     if ctx.renderer is None:
         return None, []
     try:
         rendered = ctx.renderer.render(alert)
-        planned = {n: c for n, c in ctx.capabilities.items() if n in channels}
-        findings = list(rendered.findings) + fit_findings(preview(rendered, planned, {}))
+        findings = list(rendered.findings)
     except Exception as exc:  # never lose an alert to a rendering bug
         log.exception("render.failed")
         return None, [warning("render.failed", "/alert", f"variants could not be rendered "
@@ -48,6 +56,11 @@ def render_for_ingest(ctx: IngestContext, alert: Alert, channels: list[str]
                            "the alert cannot reach everyone this deployment must reach; "
                            "see findings", findings=findings)
     return dataclasses.replace(rendered, findings=tuple(findings)), findings
+
+
+def _target(location: str) -> str:
+    """The channel a fit finding is about: ``/variants/<target>/<language>``."""
+    return location.split("/")[2] if location.count("/") >= 3 else ""
 
 
 def _audio(alert_id: str, assets: list[AssetRecord], language: str) -> AssetOut | None:
@@ -64,17 +77,20 @@ def _audio(alert_id: str, assets: list[AssetRecord], language: str) -> AssetOut 
 
 
 def variants_out(ctx: IngestContext, alert_id: str, rendered: RenderedAlert,
-                 assets: list[AssetRecord], speech: str, *, alert: Alert | None = None
-                 ) -> VariantsOut:
+                 assets: list[AssetRecord], speech: str, *, alert: Alert | None = None,
+                 planned: Collection[str] = ()) -> VariantsOut:
     """With ``alert``, cell broadcast and SMS show what their ``send`` builds (computed
-    here, when asked, never before the 202)."""
+    here, when asked, never before the 202). Findings: the rendering's, each channel's
+    notes (UCS-2 cost, ...), and what does not fit the ``planned`` channels."""
     reference = ctx.renderer.config.reference_forms if ctx.renderer else {}
     rows = preview(rendered, ctx.capabilities, reference, alert)
+    kept = {(f.code, f.location) for f in rendered.findings}  # stored before this change
+    fit = [f for f in fit_findings([r for r in rows if r.notes or r.target in planned])
+           if (f.code, f.location) not in kept
+           and (f.code != "render.fit.too-long" or _target(f.location) in planned)]
     return VariantsOut(
         alert_id=alert_id, languages=list(rendered.languages),
-        findings=list(rendered.findings) + [  # the channels' notes (UCS-2 cost, ...)
-            f for f in fit_findings([r for r in rows if r.notes])
-            if f.code != "render.fit.too-long"] + short_findings(rows),
+        findings=list(rendered.findings) + fit + short_findings(rows),
         variants=[LanguageVariantOut(
             language=v.language, origin=v.origin, info_index=v.info_index,
             full_text=v.full_text, screen_reader_text=v.screen_reader_text,
@@ -103,7 +119,8 @@ async def get_variants(request: web.Request) -> web.Response:
     raw = await ctx.store.raw_cap(alert_id)
     parsed = parse_cap(raw).document if raw is not None else None
     body = variants_out(ctx, alert_id, rendered, assets, stored.speech_state,
-                        alert=parsed.alert if parsed is not None else None)
+                        alert=parsed.alert if parsed is not None else None,
+                        planned={d.channel for d in record.deliveries})
     return web.Response(body=body.model_dump_json(), content_type="application/json")
 
 

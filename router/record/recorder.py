@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Mapping
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
 from router.cap import Alert
+from router.errors import StoreUnavailableError
 from router.observability.metrics import BREAKER_STATES, DELIVERY_OUTCOMES, Metrics
 from router.record.counters import channel_counters
 from router.record.intake import Intake
@@ -32,6 +34,7 @@ from router.record.progress import ProgressHub
 from router.store import AttemptResult, ClaimedDelivery, DeliveryState, Store
 
 log = structlog.get_logger("tocsin.delivery")
+T = TypeVar("T")
 
 _EVENTS = {
     DeliveryState.DELIVERED: "delivery_sent",
@@ -46,6 +49,33 @@ transiently and goes again); a delivery put back unsent because its channel's br
 is open is ``delivery_waiting`` (``Recorder.waiting``)."""
 _AGAIN = frozenset({DeliveryState.PENDING, DeliveryState.WAITING})
 _ERROR_OUTCOMES = frozenset({"transient", "permanent"})
+
+
+RECORD_RETRY_S = (0.05, 0.2, 0.5, 1.0, 2.0)
+"""Waits between tries to store an outcome while the store is away; the last repeats."""
+
+
+async def until_stored(write: Callable[[], Awaitable[T]], *,
+                       give_up_s: float = 3600.0) -> T:
+    """``write()`` again while the store is unavailable (a database restart, a failover).
+
+    What an attempt came to happened on the network and exists only in this process
+    until it is stored; dropping it would leave the delivery ``sending`` under this
+    node's lease, to be sent again later. So it is tried again until the store is back
+    (or the claim was taken over meanwhile: ``LeaseLostError`` goes to the caller), for
+    at most ``give_up_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up_s
+    for attempt in itertools.count():
+        try:
+            return await write()
+        except StoreUnavailableError as exc:
+            if loop.time() >= deadline:
+                raise
+            wait = RECORD_RETRY_S[min(attempt, len(RECORD_RETRY_S) - 1)]
+            log.warning("delivery_record_retry", error=str(exc), retry_in_s=wait)
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 class _HasState(Protocol):
@@ -67,7 +97,8 @@ class Recorder:
         in meanwhile turns a retry into ``superseded``/``cancelled``)."""
         if result.fence is None and item.fence:  # the claim's token: refused if taken over
             result = dataclasses.replace(result, fence=item.fence)
-        state = await self.store.record_attempt(result)
+        stored = result
+        state = await until_stored(lambda: self.store.record_attempt(stored))
         channel = self.metrics.channel(result.channel)
         self._count(channel, result, state)
         if state is DeliveryState.DELIVERED:
@@ -81,8 +112,8 @@ class Recorder:
         """Put a claimed delivery back unsent until ``until`` (its channel's breaker is
         open). Not an attempt: no attempt row, only the ``not_sent`` attempt counter, so
         a long outage costs one store write per delivery per breaker cool-down."""
-        state = await self.store.wait_for_channel(item.alert_id, item.channel, until, why,
-                                                  fence=item.fence or None)
+        state = await until_stored(lambda: self.store.wait_for_channel(
+            item.alert_id, item.channel, until, why, fence=item.fence or None))
         self.metrics.attempts.labels(self.metrics.channel(item.channel), "not_sent").inc()
         log.info("delivery_waiting", state=state.value, until=until.isoformat(), reason=why)
         self.progress.changed(item.alert_id)
@@ -91,7 +122,8 @@ class Recorder:
     async def fallbacks(self, alert_id: str, channel: str, *, needed: bool) -> list[str]:
         """Wake (``needed``) or skip the standby fallbacks of ``channel``; returns those
         changed."""
-        changed = await self.store.settle_fallbacks(alert_id, channel, needed=needed)
+        changed = await until_stored(lambda: self.store.settle_fallbacks(
+            alert_id, channel, needed=needed))
         if changed and needed:
             self.metrics.fallback_activations.labels(self.metrics.channel(channel)).inc(
                 len(changed))

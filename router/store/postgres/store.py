@@ -110,6 +110,7 @@ class PostgresStore(SqlStore):
         self._opened: list[PgConnection] = []  # every reader's, closed at close
         self._opened_lock = threading.Lock()
         self._renewer: asyncio.Task[None] | None = None
+        self._lease_conn: PgConnection | None = None
         self._listener: _Listener | None = None
         self._watchers: list[Callable[[], None]] = []
 
@@ -138,6 +139,10 @@ class PostgresStore(SqlStore):
 
     async def close(self) -> None:
         await self.stop_renewing_leases()
+        if self._lease_conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._lease_conn.close()
+            self._lease_conn = None
         if self._listener is not None:
             self._listener.stop()
             await asyncio.to_thread(self._listener.join)
@@ -230,12 +235,29 @@ class PostgresStore(SqlStore):
             self._renewer = None
 
     async def renew_leases(self, now: datetime) -> int:
-        """Renew the leases this node holds; returns how many."""
+        """Renew the leases this node holds; returns how many.
+
+        On a connection of its own, not through the writer: the writer may have seconds
+        of work queued (a fan-out's receipts arrive by the thousand), and a renewal
+        waiting behind it would let a live node's lease run out."""
         until = utc_text(now + timedelta(seconds=self.claim_policy.lease_s))
-        node = self.claim_policy.node
-        return await self.run_write(lambda conn: conn.execute(
-            "UPDATE deliveries SET lease_expires = ? WHERE lease_node = ?"
-            " AND state = 'sending'", (until, node)).rowcount)
+        return await asyncio.to_thread(self._renew_sync, until)
+
+    def _renew_sync(self, until: str) -> int:
+        conn = self._lease_conn
+        try:
+            if conn is None or conn.raw.closed:
+                conn = self._lease_conn = connect(self.url, application_name="tocsin leases")
+            return conn.execute(
+                "UPDATE deliveries SET lease_expires = ? WHERE lease_node = ?"
+                " AND state = 'sending'", (until, self.claim_policy.node)).rowcount
+        except psycopg.OperationalError as exc:
+            self._lease_conn = None
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+            raise StoreUnavailableError(
+                f"leases could not be renewed: {str(exc).strip()}") from exc
 
     async def release_in_flight(self) -> int:
         """At start-up another node may be sending: only deliveries whose lease ran out
