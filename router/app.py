@@ -13,7 +13,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -22,9 +22,11 @@ from router.assets import AccessibilityConfigError, load_accessibility
 from router.assets.speech import SpeechWorker
 from router.assets.tts import Speaker
 from router.audience import AudienceStore
+from router.audience.http import DESK, SubscriptionDesk
 from router.audience.subscriber_csv import read_rows
 from router.channel import Channel, KeepsChannelState, LateReceipts
 from router.delivery import Dispatcher, DispatchSettings
+from router.demo import DemoElement, PortAllocator
 from router.errors import ConfigurationError
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
 from router.ingest.audit_trail import AuditTrail, config_event
@@ -35,7 +37,7 @@ from router.observability.metrics import Metrics
 from router.profiles import ProfileSet, load_profiles
 from router.profiles.loader import ProfileConfigError
 from router.record import BacklogGauges, Recorder, route_channels
-from router.registry import build_channels
+from router.registry import build_channels, demo_elements
 from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
 from router.settings import ApiKey, Authority, Settings, hash_api_key
@@ -51,9 +53,6 @@ from router.trust import (
     load_trust_store,
     scope_route_problems,
 )
-
-if TYPE_CHECKING:
-    from channels.mock.demo import DemoElement
 
 DEMO_KEY = web.AppKey("tocsin.demo_key", str)
 DEMO_SUBSCRIBERS = next(
@@ -102,12 +101,13 @@ def _route_channels(routes: list[Route]) -> set[str]:
 
 def channel_configs(settings: Settings, mock_urls: dict[str, str]) -> dict[str, Any]:
     """The configured channel instances; demo mode adds a file channel and one channel
-    per mock network element (``channels.mock.demo.ELEMENTS``) pointed at the element's
+    per mock network element (entry-point group ``tocsin.demo_elements``) pointed at the element's
     loopback URL in ``mock_urls`` -- unless the settings configure that name already."""
     configs: dict[str, Any] = dict(settings.channels)
     if settings.demo:
         configs.setdefault("file", {"type": "file",
                                     "path": str(settings.data_dir / "demo-deliveries.jsonl")})
+    if settings.demo and mock_urls:
         for element in _demo_elements():
             if element.channel in mock_urls:
                 configs.setdefault(element.channel, element.channel_config(
@@ -117,19 +117,31 @@ def channel_configs(settings: Settings, mock_urls: dict[str, str]) -> dict[str, 
 
 def _demo_ports(settings: Settings) -> dict[str, int]:
     """A loopback port per demo element, none equal to another element's (an SMSC's
-    SMPP port included) or to the service's own port, chosen but not yet bound."""
-    from channels.mock import ports  # noqa: PLC0415  (demo only)
-
-    ports.reserve(settings.port)
-    return {e.channel: ports.take() for e in _demo_elements()
-            if e.channel not in settings.channels}
+    SMPP port included) or to the service's own port, chosen but not yet bound.
+    Each element names its allocator; every port one hands out is reserved in the
+    others, so elements of different packages never meet on a port either."""
+    elements = _demo_elements()
+    allocators: list[PortAllocator] = []
+    for element in elements:
+        if not any(element.ports is known for known in allocators):
+            allocators.append(element.ports)
+    for allocator in allocators:
+        allocator.reserve(settings.port)
+    chosen: dict[str, int] = {}
+    for element in elements:
+        if element.channel in settings.channels:
+            continue
+        chosen[element.channel] = port = element.ports.take()
+        for allocator in allocators:
+            if allocator is not element.ports:
+                allocator.reserve(port)
+    return chosen
 
 
 def _demo_elements() -> tuple[DemoElement, ...]:
-    # demo only: the service imports no mock code otherwise
-    from channels.mock.demo import ELEMENTS  # noqa: PLC0415
-
-    return ELEMENTS
+    """The registered sandbox elements (``router.registry.demo_elements``); loaded in
+    demo mode only, so the service imports no mock code otherwise."""
+    return demo_elements()
 
 
 def _load_parts(settings: Settings, public: dict[str, bool]
@@ -292,6 +304,21 @@ def _wake_on_work(store: AlertStore, wake: Callable[[], None]) -> Callable[[], N
     return wake
 
 
+def subscription_desk(settings: Settings, stores: Stores,
+                      channels: dict[str, Channel]) -> SubscriptionDesk:
+    """What the audience's subscription routes need (``router.audience.http``)."""
+    return SubscriptionDesk(audience=stores.audience,
+                            body_read_timeout_s=settings.body_read_timeout_s,
+                            push_hosts=tuple(settings.wallet_push_hosts),
+                            demo=settings.demo, channels=channels)
+
+
+def _share(app: web.Application, context: IngestContext, desk: SubscriptionDesk) -> None:
+    """What the handlers read: the alert API's context, the audience routes' desk."""
+    app[CONTEXT] = context
+    app[DESK] = desk
+
+
 def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
     """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
@@ -305,7 +332,8 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
     app[THROTTLE] = Throttle(settings)
     stores = stores or open_stores(settings.store, settings.data_dir,
                                    max_batch=settings.group_commit_max,
-                                   lease_s=settings.store_lease_s)
+                                   lease_s=settings.store_lease_s,
+                                   open_timeout_s=settings.store_open_timeout_s)
     store = stores.alerts
     auth, approval = _principals(settings, app, set(channels), store)
     _hand_durable_state(channels, stores)
@@ -317,7 +345,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
                             speech=accessibility.tts.enabled, channels=channels,
                             signatures=signatures, approval=approval,
                             audit=(trail := AuditTrail(store, auth, settings)))
-    app[CONTEXT] = context
+    _share(app, context, subscription_desk(settings, stores, channels))
     dispatcher = Dispatcher(store, channels, dispatch_settings(settings), recorder,
                             audience=stores.audience)
     speech = SpeechWorker(store, Speaker(accessibility.tts), settings.data_dir / "assets",
@@ -375,6 +403,11 @@ def check_configuration(settings: Settings) -> list[str]:
     an empty list means ``tocsin serve`` with these settings starts."""
     problems: list[str] = []
     public: dict[str, bool] = {}
+    if settings.demo:
+        try:
+            demo_elements()
+        except ConfigurationError as exc:
+            problems += exc.problems
     try:
         built = build_channels(channel_configs(settings, {}))
         public = {name: channel.capabilities.public for name, channel in built.items()}

@@ -1,4 +1,5 @@
-"""The one place entry points are loaded: channel adapters from ``tocsin.channels``.
+"""The one place entry points are loaded: channel adapters from ``tocsin.channels``,
+sandbox network elements for demo mode from ``tocsin.demo_elements``.
 
 Stage: composition (used by the app and the CLI). A third party adds a channel
 by shipping a package that declares, in its ``pyproject.toml``::
@@ -6,7 +7,9 @@ by shipping a package that declares, in its ``pyproject.toml``::
     [project.entry-points."tocsin.channels"]
     pager = "acme_pager:PagerChannel"
 
-where ``PagerChannel(name, config)`` satisfies ``router.channel.Channel``.
+where ``PagerChannel(name, config)`` satisfies ``router.channel.Channel``; a mock
+element for it goes in ``tocsin.demo_elements`` (an object satisfying
+``router.demo.DemoElement``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from importlib.metadata import entry_points
 from typing import Any, cast
 
 from router.channel import Channel, ChannelFactory
+from router.demo import DemoElement
 from router.errors import ConfigurationError
 
 GROUP = "tocsin.channels"
+DEMO_GROUP = "tocsin.demo_elements"
 
 
 def channel_types() -> dict[str, ChannelFactory]:
@@ -53,3 +58,34 @@ def build_channels(instances: Mapping[str, Mapping[str, Any]]) -> dict[str, Chan
     if problems:
         raise ConfigurationError(problems)
     return channels
+
+
+def demo_elements() -> tuple[DemoElement, ...]:
+    """Every registered sandbox element, in entry-point name order (the order
+    ``tocsin mock-channels`` counts ports up in).
+
+    Raises ``ConfigurationError`` naming the group when none is registered (the
+    package's metadata not installed: ``pip install -e .``), and naming each entry
+    point that does not load or is not a ``DemoElement``: demo mode promises every
+    channel delivering, so it does not start with part of its network missing.
+    """
+    elements: list[DemoElement] = []
+    problems: list[str] = []
+    for ep in sorted(entry_points(group=DEMO_GROUP), key=lambda ep: ep.name):
+        try:
+            loaded = ep.load()
+        except (ImportError, AttributeError) as exc:
+            problems.append(f"{DEMO_GROUP}.{ep.name}: {ep.value} does not load: {exc}")
+            continue
+        if not isinstance(loaded, DemoElement):
+            problems.append(f"{DEMO_GROUP}.{ep.name}: {ep.value} is not a demo element "
+                            "(router.demo.DemoElement)")
+            continue
+        elements.append(loaded)
+    if not elements and not problems:
+        problems.append(f"demo mode: no mock network elements are registered in the "
+                        f"entry-point group {DEMO_GROUP!r}; install Tocsin with its "
+                        "metadata (`pip install -e .`) or run without --demo")
+    if problems:
+        raise ConfigurationError(problems)
+    return tuple(elements)

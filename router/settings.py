@@ -227,6 +227,9 @@ class Settings(BaseSettings):
         default=30.0, ge=1, le=600, description="on a shared store (PostgreSQL): how long a "
         "node's claim on a delivery holds without renewal; a dead node's deliveries go out "
         "again from another node within this many seconds (router.store.leases)")
+    store_open_timeout_s: float = Field(
+        default=30.0, ge=0, le=3600, description="at start-up, how long to wait for a "
+        "PostgreSQL store that does not answer yet (a database starting with the nodes)")
     group_commit_max: int = Field(default=256, ge=1, le=10_000)
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -87,7 +87,7 @@ def _unknown(url: str) -> str:
 
 
 def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256,
-                lease_s: float = DEFAULT_LEASE_S) -> Stores:
+                lease_s: float = DEFAULT_LEASE_S, open_timeout_s: float = 30.0) -> Stores:
     """The stores for ``url`` (see the module docstring); not yet opened.
 
     ``max_batch``: the most writes one commit takes (group commit). ``lease_s``: how long
@@ -95,7 +95,7 @@ def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256,
     if url and urlsplit(url).scheme not in SCHEMES:
         raise ConfigurationError([_unknown(url)])
     if url and urlsplit(url).scheme in {"postgresql", "postgres"}:
-        return _postgres(url, max_batch, lease_s)
+        return _postgres(url, max_batch, lease_s, open_timeout_s)
     path = sqlite_path(url, data_dir)
     alerts = SqliteStore(path, max_batch=max_batch)
     return Stores(alerts=alerts, audience=SqlAudienceStore(alerts),
@@ -104,10 +104,11 @@ def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256,
                   _open=alerts.open, _close=alerts.close)
 
 
-def _postgres(url: str, max_batch: int, lease_s: float) -> Stores:
+def _postgres(url: str, max_batch: int, lease_s: float, open_timeout_s: float) -> Stores:
     from router.store.postgres import PostgresStore  # noqa: PLC0415  (psycopg only when used)
 
-    alerts = PostgresStore(url, max_batch=max_batch, lease_s=lease_s)
+    alerts = PostgresStore(url, max_batch=max_batch, lease_s=lease_s,
+                           open_timeout_s=open_timeout_s)
     return Stores(alerts=alerts, audience=SqlAudienceStore(alerts),
                   channel_state=SqlChannelStateStore(alerts), url=redacted(url),
                   _open=alerts.open, _close=alerts.close)

@@ -11,26 +11,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from channels.mock import smsc
+from channels.mock import ports, smsc
 from channels.mock.cbc import create_cbc
 from channels.mock.ewss_uplink import create_uplink
 from channels.mock.push_service import create_push_service, demo_wallet_config
 from channels.mock.webhook_receiver import create_receiver
+from router.demo import PortAllocator
 
 DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105  (demo mode only, loopback only)
 
 
 @dataclass(frozen=True)
-
-
 class DemoElement:
-    """One sandbox network element and the channel instance pointed at it."""
+    """One sandbox network element and the channel instance pointed at it
+    (``router.demo.DemoElement``; registered in ``tocsin.demo_elements``)."""
 
     channel: str
     """The channel instance name the default routes use (``config/routes.yaml``)."""
@@ -42,6 +42,8 @@ class DemoElement:
     """The channel configuration for an element listening at ``base_url``."""
     path: str = "/"
     """Where the element's main endpoint is, relative to its base URL (for display)."""
+    ports: PortAllocator = field(default=ports.PORTS)
+    """This process's loopback allocator, shared by every mock element."""
 
 
 def _webhook_secret() -> str:
@@ -114,4 +116,5 @@ WALLET_PUSH = DemoElement(
 
 
 ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC, GALILEO_EWSS, CELL_BROADCAST, WALLET_PUSH)
-"""Every element demo mode runs; a channel with a mock adds its element here."""
+"""Every element of this package; each is registered in the ``tocsin.demo_elements``
+entry-point group (``pyproject.toml``), which is how the service finds it."""

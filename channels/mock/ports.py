@@ -4,6 +4,8 @@
 call and a port somebody chose but has not bound yet, such as the service's own
 ``--port`` while demo mode starts) can meet on the same number. Demo mode reserves the
 service's port first; every element then takes its ports from ``take()``.
+``PORTS`` is this process's allocator (``router.demo.PortAllocator``) that every mock
+element names, so the service reserves its port in the same one the SMSC takes from.
 """
 
 from __future__ import annotations
@@ -11,24 +13,32 @@ from __future__ import annotations
 import socket
 import threading
 
-_taken: set[int] = set()
-_lock = threading.Lock()
+
+class LoopbackPorts:
+    """Free loopback ports, each handed out once (``router.demo.PortAllocator``)."""
+
+    def __init__(self) -> None:
+        self._taken: set[int] = set()
+        self._lock = threading.Lock()
+
+    def reserve(self, port: int) -> None:
+        """Never hand out ``port`` (the service's own, chosen but not yet bound)."""
+        with self._lock:
+            self._taken.add(port)
+
+    def take(self) -> int:
+        """A loopback port that is free now and that this allocator has not handed out."""
+        with self._lock:
+            for _ in range(100):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", 0))
+                    port: int = sock.getsockname()[1]
+                if port not in self._taken:
+                    self._taken.add(port)
+                    return port
+        raise OSError("no free loopback port that was not already handed out")
 
 
-def reserve(port: int) -> None:
-    """Never hand out ``port`` (the service's own, chosen but not yet bound)."""
-    with _lock:
-        _taken.add(port)
-
-
-def take() -> int:
-    """A loopback port that is free now and that this process has not handed out."""
-    with _lock:
-        for _ in range(100):
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port: int = sock.getsockname()[1]
-            if port not in _taken:
-                _taken.add(port)
-                return port
-    raise OSError("no free loopback port that was not already handed out")
+PORTS = LoopbackPorts()
+reserve = PORTS.reserve
+take = PORTS.take

@@ -1,5 +1,5 @@
 """``tocsin mock-channels [--host H] [--port P] [--only NAME] [--data-dir D]``: run the
-sandbox network elements (``channels.mock.demo.ELEMENTS``) for integration tests.
+sandbox network elements (entry-point group ``tocsin.demo_elements``) for integration tests.
 
 Each element listens on its own port, counting up from ``--port`` in the order
 printed at start-up; ``--only`` runs one (by channel name, e.g. ``webhook``).
@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from router.demo import DemoElement
 
 
 def register(subparsers: Any) -> None:
@@ -28,20 +32,27 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from channels.mock.demo import ELEMENTS  # noqa: PLC0415
+    from router.errors import ConfigurationError  # noqa: PLC0415
+    from router.registry import demo_elements  # noqa: PLC0415
 
-    chosen = [e for e in ELEMENTS if not args.only or e.channel in args.only]
-    unknown = sorted(set(args.only) - {e.channel for e in ELEMENTS})
+    try:
+        elements = demo_elements()
+    except ConfigurationError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    chosen = [e for e in elements if not args.only or e.channel in args.only]
+    unknown = sorted(set(args.only) - {e.channel for e in elements})
     if unknown:
         print(f"unknown element(s): {', '.join(unknown)}; known: "
-              f"{', '.join(e.channel for e in ELEMENTS)}")
+              f"{', '.join(e.channel for e in elements)}")
         return 2
     args.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(_serve(chosen, args.host, args.port, args.data_dir))
     return 0
 
 
-async def _serve(elements: list[Any], host: str, first_port: int, data_dir: Path) -> None:
+async def _serve(elements: list[DemoElement], host: str, first_port: int, data_dir: Path) -> None:
     from aiohttp import web  # noqa: PLC0415
 
     runners = []

@@ -67,7 +67,7 @@ def _serve(settings: Settings) -> int:
     from aiohttp import web  # noqa: PLC0415
 
     from router.app import DEMO_KEY, create_app  # noqa: PLC0415
-    from router.errors import ConfigurationError  # noqa: PLC0415
+    from router.errors import ConfigurationError, StoreUnavailableError  # noqa: PLC0415
     from router.observability.logging import configure_logging  # noqa: PLC0415
 
     configure_logging(settings.log_level, settings.log_format)
@@ -96,6 +96,11 @@ def _serve(settings: Settings) -> int:
             raise
         print(address_problem(settings.host, settings.port, exc), file=sys.stderr)
         return 2
+    except StoreUnavailableError as exc:  # at start-up: the database never answered
+        print(f"tocsin serve: the store could not be opened: {exc}\n  check --store / "
+              "TOCSIN_STORE and that the database is running and reachable",
+              file=sys.stderr)
+        return 1
     return 0
 
 

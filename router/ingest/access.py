@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from router.http.problems import ProblemError
 from router.ingest.context import CONTEXT, IngestContext
-from router.ingest.problems import ProblemError
 from router.store import AlertRecord
 from router.trust import AuthorityPolicy, Principal, Role
 

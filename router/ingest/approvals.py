@@ -12,9 +12,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ValidationError
 
+from router.http.problems import ProblemError
 from router.ingest.access import readable_record
 from router.ingest.handlers import _json, alert_out
-from router.ingest.problems import ProblemError
 from router.ingest.schemas import DecisionIn
 from router.store import DecisionOutcome
 from router.trust import Role

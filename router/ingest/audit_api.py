@@ -16,8 +16,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from router.audit.chain import AuditEntry
+from router.http.problems import ProblemError, reject_unknown_parameters
 from router.ingest.context import CONTEXT
-from router.ingest.problems import ProblemError, reject_unknown_parameters
 from router.trust import Principal, Role
 
 QUERY = frozenset({"since", "principal", "cursor", "limit"})

@@ -35,8 +35,8 @@ from aiohttp import web
 from router.audit import events as audit_events
 from router.audit.chain import AuditEvent, Principal, canonical_json, key_id
 from router.errors import StoreUnavailableError
+from router.http.problems import ProblemError
 from router.ingest.auth import Authenticator
-from router.ingest.problems import ProblemError
 from router.observability.logging import secrets_in
 from router.profiles import ProfileSet
 from router.settings import Settings, hash_api_key

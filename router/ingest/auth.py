@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import structlog
 
-from router.ingest.problems import ProblemError
+from router.http.problems import ProblemError
 from router.settings import DEFAULT_ROLES, Authority, hash_api_key
 from router.store import Store
 from router.trust import AuthorityPolicy, Principal, Role, parse_roles

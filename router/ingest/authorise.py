@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from router.cap import Alert, Finding
 from router.cap.findings import error, warning
 from router.cap.model import MsgType
+from router.http.problems import ProblemError
 from router.ingest.context import IngestContext
 from router.ingest.plan import plan_deliveries
-from router.ingest.problems import ProblemError
 from router.routing import Decision, Target
 from router.store import HoldForApproval, PlannedDelivery
 from router.trust import AuthorityPolicy, Principal, Role, confidential

@@ -7,7 +7,7 @@ and problem code:
 2. ``Content-Type`` is ``application/cap+xml`` or ``application/xml``
    (415 ``http.unsupported-media-type``)
 3. body within ``max_body_bytes`` (413 ``xml.too-large``) and decodable for its
-   ``Content-Encoding`` (415 / 400, see ``router.ingest.body``), ``?profile=`` known
+   ``Content-Encoding`` (415 / 400, see ``router.http.body``), ``?profile=`` known
    (400 ``ingest.unknown-profile``)
 4. readable CAP (400 with the ``xml.*`` / ``cap.namespace`` finding)
 5. XML-DSig signature checked (``router.trust``); a signed alert is validated and
@@ -44,12 +44,12 @@ from router.cap import Alert, Finding, FindingSeverity, ParseOutcome, XmlLimits
 from router.cap.findings import error
 from router.cap.rules import arrival_findings
 from router.errors import ReferenceForbiddenError, StoreUnavailableError
+from router.http.body import read_body
+from router.http.problems import ProblemError, reject_unknown_parameters
 from router.ingest.access import not_found, readable_authorities, readable_record
 from router.ingest.audit_trail import principal_of
 from router.ingest.authorise import authorise, forbidden
-from router.ingest.body import read_body
 from router.ingest.context import CONTEXT, IngestContext
-from router.ingest.problems import ProblemError, reject_unknown_parameters
 from router.ingest.schemas import (
     Accepted,
     AlertList,

@@ -4,7 +4,7 @@ Stage: ingest. Every response carries ``X-Request-ID`` (the caller's, if it
 sent a sane one, else a new ULID) and every log line of the request carries
 ``request_id``; every error, including aiohttp's own 404/405 and anything
 unexpected, leaves as ``application/problem+json``. A body that does not decode
-for its ``Content-Encoding`` is a 4xx on every route (``router.ingest.body``),
+for its ``Content-Encoding`` is a 4xx on every route (``router.http.body``),
 checked here so that no handler's own body reading can turn it into a 500.
 """
 
@@ -18,8 +18,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from ulid import ULID
 
-from router.ingest.body import check_content_encoding, payload_problem
-from router.ingest.problems import ProblemError
+from router.http.body import check_content_encoding, payload_problem
+from router.http.problems import ProblemError
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 log = structlog.get_logger("tocsin.http")

@@ -30,9 +30,9 @@ from datetime import UTC, datetime
 import structlog
 from aiohttp import web
 
+from router.http.problems import ProblemError
 from router.ingest.context import CONTEXT
 from router.ingest.handlers import _json, _not_found, _status_url
-from router.ingest.problems import ProblemError
 from router.ingest.schemas import PrincipalOut, RetryAccepted
 from router.store import ReplanOutcome, ReplanResult, Requester
 from router.trust import Role

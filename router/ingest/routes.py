@@ -1,18 +1,21 @@
 """The route table: registers the handlers and is the source of the OpenAPI document.
 
 Stage: ingest. One list drives both ``app.router`` and ``/api/v1/openapi.json``,
-so the document describes exactly the routes that exist (a test checks it).
+so the document describes exactly the routes that exist (a test checks it). The
+audience's subscription routes are defined in ``router.audience.http`` and listed
+here in their place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 
+from router.audience import http as audience_http
+from router.http.endpoints import Endpoint
+from router.http.problems import Problem
 from router.ingest import approvals, audit_api, handlers, observe, retry, variants, wallet
 from router.ingest.schemas import (
     Accepted,
@@ -20,25 +23,10 @@ from router.ingest.schemas import (
     AlertOut,
     DecisionIn,
     Health,
-    Problem,
     RetryAccepted,
     VariantsOut,
 )
 from router.store import AlertState
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    summary: str
-    responses: dict[int, tuple[type[BaseModel] | str | None, str]]
-    authenticated: bool = True
-    parameters: list[dict[str, Any]] = field(default_factory=list)
-    cap_body: bool = False
-    json_body: type[BaseModel] | None = None
-
 
 _ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _AUTH_ERRORS: dict[int, tuple[type[BaseModel] | str | None, str]] = {
@@ -164,37 +152,7 @@ ENDPOINTS: list[Endpoint] = [
              authenticated=False),
     Endpoint("GET", "/readyz", handlers.readyz, "Readiness: store usable, not draining",
              {200: (Health, "ready"), 503: (Health, "not ready")}, authenticated=False),
-    Endpoint("POST", wallet.SUBSCRIPTIONS_PATH, wallet.post_subscription,
-             "Subscribe a wallet app to alert pushes: a W3C PushSubscription, optional "
-             "country and languages; no identity, location or device id is accepted",
-             {201: (wallet.SubscriptionOut, "subscribed"),
-              200: (wallet.SubscriptionOut, "this endpoint was subscribed with these keys"),
-              404: (Problem, "no wallet channel configured"),
-              409: (Problem, "this endpoint is subscribed with other keys; renew with PUT"),
-              422: (Problem, "not a PushSubscription, extra members, a key off the curve, "
-                             "or an endpoint that is not an allowed push host and port"),
-              429: (Problem, "too many subscription calls from this address; Retry-After"),
-              503: (Problem, "store unavailable; retry")},
-             authenticated=False, json_body=wallet.SubscriptionIn),
-    Endpoint("PUT", wallet.SUBSCRIPTIONS_PATH + "/{subscription_id}",
-             wallet.put_subscription,
-             "Renew a subscription's keys: the same endpoint with new keys, proved by the "
-             "id the subscription returned",
-             {200: (wallet.SubscriptionOut, "keys renewed"),
-              404: (Problem, "no subscription with that id and endpoint"),
-              422: (Problem, "not a valid PushSubscription"),
-              429: (Problem, "too many subscription calls from this address; Retry-After"),
-              503: (Problem, "store unavailable; retry")},
-             authenticated=False, json_body=wallet.SubscriptionIn,
-             parameters=[{"name": "subscription_id", "in": "path", "required": True,
-                          "schema": {"type": "string"}}]),
-    Endpoint("DELETE", wallet.SUBSCRIPTIONS_PATH + "/{subscription_id}",
-             wallet.delete_subscription, "Unsubscribe (with the id the subscription returned)",
-             {204: (None, "deleted"), 404: (Problem, "no such subscription"),
-              429: (Problem, "too many subscription calls from this address; Retry-After")},
-             authenticated=False,
-             parameters=[{"name": "subscription_id", "in": "path", "required": True,
-                          "schema": {"type": "string"}}]),
+    *audience_http.ENDPOINTS,  # the subscription routes: the audience owns them
     Endpoint("GET", wallet.JWKS_PATH, wallet.get_jwks,
              "The keys wallet alert documents are signed with (JWKS, ES256)",
              {200: ("application/jwk-set+json", "the key set"),

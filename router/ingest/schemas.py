@@ -26,21 +26,6 @@ class Accepted(_Out):
     warnings: list[Finding]
 
 
-class Problem(_Out):
-    """RFC 9457 problem details, with Tocsin's ``code`` and the CAP ``findings``."""
-
-    type: str
-    title: str
-    status: int
-    code: str
-    detail: str
-    findings: list[Finding] = Field(default_factory=list)
-    findings_omitted: int | None = Field(
-        default=None, description="findings beyond the first MAX_PROBLEM_FINDINGS, not listed")
-    request_id: str | None = None
-    existing_id: str | None = None
-
-
 class CapKey(_Out):
     sender: str
     identifier: str

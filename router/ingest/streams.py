@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from router.ingest.problems import ProblemError
+from router.http.problems import ProblemError
 from router.settings import hash_api_key
 
 RETRY_AFTER_S = 5

@@ -22,10 +22,10 @@ import ipaddress
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from router.audience.http import SUBSCRIPTIONS_PATH
+from router.http.problems import ProblemError
 from router.ingest.context import CONTEXT
-from router.ingest.problems import ProblemError
 from router.ingest.rate_limit import RateLimiter, retry_after
-from router.ingest.wallet import SUBSCRIPTIONS_PATH
 from router.settings import Settings, hash_api_key
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

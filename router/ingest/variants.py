@@ -20,9 +20,9 @@ from aiohttp import web
 
 from router.cap import Alert, Finding, has_errors, parse_cap
 from router.cap.findings import warning
+from router.http.problems import ProblemError
 from router.ingest.access import readable_record
 from router.ingest.context import IngestContext
-from router.ingest.problems import ProblemError
 from router.ingest.schemas import AssetOut, FormOut, LanguageVariantOut, SlotOut, VariantsOut
 from router.render import RenderedAlert, fit_findings, preview, short_findings
 from router.store import AssetRecord

@@ -14,9 +14,9 @@ from aiohttp.test_utils import make_mocked_request
 
 from router.audit import events as audit_events
 from router.audit.chain import Principal, verify_chain
+from router.http.problems import ProblemError
 from router.ingest.audit_trail import AuditTrail
 from router.ingest.auth import Authenticator
-from router.ingest.problems import ProblemError
 from router.settings import Authority, Settings, hash_api_key
 from router.store import AcceptOutcome, SqliteStore
 from router.store import audit as store_audit

@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from router.app import create_app
+from router.http.problems import ProblemError
 from router.ingest import CONTEXT
-from router.ingest.problems import ProblemError
 from router.ingest.streams import StreamSlots, principal_of
 from router.settings import Settings
 

@@ -27,3 +27,23 @@ def test_only_the_factory_names_the_sqlite_implementations() -> None:
                  | GRAPH.find_modules_that_directly_import("router.channel_state.sqlite")
                  if not m.startswith(SHARING)}
     assert importers == {"router.storage"}
+
+
+def test_router_imports_no_adapter_and_no_mock_element() -> None:
+    """Adapters and demo elements come through entry points; the service names none."""
+    chain = GRAPH.find_shortest_chain(importer="router", imported="channels",
+                                      as_packages=True)
+    assert chain is None, " -> ".join(chain or ())
+
+
+def test_the_audience_serves_its_subscription_routes() -> None:
+    """The wallet subscription handlers live with the audience that owns who can be
+    reached; the alert API only lists them in its route table and document."""
+    from router.ingest import ENDPOINTS  # noqa: PLC0415
+
+    owners = {(e.method, e.path): e.handler.__module__ for e in ENDPOINTS
+              if e.path.startswith("/api/v1/wallet/subscriptions")}
+    assert len(owners) == 3
+    assert set(owners.values()) == {"router.audience.http"}
+    assert GRAPH.find_shortest_chain(importer="router.audience", imported="router.ingest",
+                                     as_packages=True) is None

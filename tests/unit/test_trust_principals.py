@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from router.http.problems import ProblemError
 from router.ingest.auth import Authenticator
-from router.ingest.problems import ProblemError
 from router.settings import ApiKey, Authority, hash_api_key
 from router.store import (
     AlertState,

@@ -1,6 +1,7 @@
 """Errors as RFC 9457 ``application/problem+json`` responses with machine-readable codes.
 
-Stage: ingest (HTTP). Handlers raise ``ProblemError``; the middleware renders it.
+Stage: HTTP plumbing (below every package that serves routes). Handlers raise
+``ProblemError``; the ingest middleware renders it.
 
 An answer lists at most ``MAX_PROBLEM_FINDINGS`` findings and counts the rest in
 ``findings_omitted``: an alert with thousands of faults is rewritten, not fixed
@@ -13,13 +14,29 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from router.cap import Finding
-from router.ingest.schemas import Problem
 
 MAX_PROBLEM_FINDINGS = 100
 PROBLEM_TYPE = "https://tocsin.invalid/problems/"
 """Base of the ``type`` URIs; ``.invalid`` because they name, and do not locate, a problem."""
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with Tocsin's ``code`` and the CAP ``findings``."""
+
+    model_config = ConfigDict(frozen=True)
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    findings: list[Finding] = Field(default_factory=list)
+    findings_omitted: int | None = Field(
+        default=None, description="findings beyond the first MAX_PROBLEM_FINDINGS, not listed")
+    request_id: str | None = None
+    existing_id: str | None = None
 
 
 class ProblemError(Exception):

@@ -1,9 +1,9 @@
 """Request bodies: which content codings are taken, and what a body that does not
 decode answers.
 
-Stage: ingest (HTTP). aiohttp decodes ``gzip`` and ``deflate`` bodies while
-they are read, raising ``RequestPayloadError`` when the bytes do not decode; it
-passes a coding it does not know through *undecoded*, so a body sent as
+Stage: HTTP plumbing (every route that reads a body). aiohttp decodes ``gzip`` and
+``deflate`` bodies while they are read, raising ``RequestPayloadError`` when the
+bytes do not decode; it passes a coding it does not know through *undecoded*, so a body sent as
 ``Content-Encoding: x-unknown`` (or ``gzip, gzip``, which it does not unwrap)
 would be read as if it were plain. Both are refused here, each with its own
 problem code, instead of reaching a handler as an exception (a 500) or as bytes
@@ -34,7 +34,7 @@ import asyncio
 
 from aiohttp import web
 
-from router.ingest.problems import ProblemError
+from router.http.problems import ProblemError
 
 SUPPORTED_CODINGS = frozenset({"gzip", "deflate", "identity"})
 
