@@ -42,6 +42,7 @@ from router.errors import LeaseLostError, ReferenceForbiddenError, StoreUnavaila
 from router.planning import ReferenceEffect, follow_up_deliveries, reference_effect
 from router.store import approvals, audit, keys
 from router.store.backlog import StoreBacklog, read_backlog
+from router.store.group_commit import STOP, next_batch, settle
 from router.store.leases import ClaimPolicy, node_id
 from router.store.migrations import MIGRATIONS
 from router.store.records import (
@@ -76,7 +77,6 @@ from router.store.unknown_references import held_finding, held_for_unknown_refer
 
 T = TypeVar("T")
 Job = Callable[[Connection], Any]
-_STOP = object()
 CLI = AuditPrincipal(via="cli")
 """Who made or revoked a key when the caller does not say (a command on the host)."""
 log = structlog.get_logger("tocsin.store")
@@ -134,26 +134,14 @@ class _Writer(threading.Thread):
         return future
 
     def stop(self) -> None:
-        self.jobs.put(_STOP)
+        self.jobs.put(STOP)
 
     def run(self) -> None:
         conn = _connect(self.path)
         try:
             stopping = False
             while not stopping:
-                batch: list[Any] = []
-                item = self.jobs.get()
-                while True:
-                    if item is _STOP:
-                        stopping = True
-                        break
-                    batch.append(item)
-                    if len(batch) >= self.max_batch:
-                        break
-                    try:
-                        item = self.jobs.get_nowait()
-                    except queue.Empty:
-                        break
+                batch, stopping = next_batch(self.jobs, self.max_batch)
                 if batch:
                     self._run_batch(conn, batch)
         finally:
@@ -181,16 +169,7 @@ class _Writer(threading.Thread):
             failure = StoreUnavailableError(f"the store could not commit: {exc}")
             outcomes = [(None, failure) for _ in batch]
         for (_job, future, loop), (value, error) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, value, error)
-
-
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+            loop.call_soon_threadsafe(settle, future, value, error)
 
 
 def _findings_json(findings: list[Finding]) -> str:

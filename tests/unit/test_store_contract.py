@@ -47,6 +47,22 @@ async def two_nodes(tmp_path: Path) -> AsyncIterator[tuple[Stores, Stores]]:
         yield first, second
 
 
+@pytest.fixture
+async def short_leases(tmp_path: Path) -> AsyncIterator[tuple[Stores, Stores]]:
+    """Two nodes on one shared store whose claims hold a second without renewal."""
+    shared_only()
+    url = test_stores.store_url(tmp_path)
+    first = open_stores(url, tmp_path, lease_s=1.0)
+    second = open_stores(url, tmp_path, lease_s=1.0)
+    await first.open()
+    await second.open()
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
 def shared_only() -> None:
     if test_stores.backend != "postgresql":
         pytest.skip("SQLite has one node by construction: nothing to take over")
@@ -116,48 +132,31 @@ async def test_an_outcome_under_an_old_fence_is_refused(tmp_path: Path) -> None:
 
 
 async def test_a_node_paused_past_its_lease_cannot_record_over_the_one_that_took_over(
-        tmp_path: Path) -> None:
-    shared_only()
-    url = test_stores.store_url(tmp_path)
-    paused = open_stores(url, tmp_path, lease_s=1.0)
-    taker = open_stores(url, tmp_path, lease_s=1.0)
-    await paused.open()
-    await taker.open()
-    try:
-        await paused.alerts.stop_renewing_leases()  # type: ignore[attr-defined]
-        alert_id = await accept(paused.alerts, "PAUSED", [PlannedDelivery("a", "r")])
-        [old] = await paused.alerts.claim_due(datetime.now(UTC), 5)
-        assert await taker.alerts.claim_due(datetime.now(UTC), 5) == []  # lease still live
-        await asyncio.sleep(1.3)
-        [new] = await taker.alerts.claim_due(datetime.now(UTC), 5)  # the lease ran out
-        assert (new.idempotency_key, new.fence) == (old.idempotency_key, old.fence + 1)
-        await taker.alerts.record_attempt(attempt(new, new.fence))
-        with pytest.raises(LeaseLostError):  # the paused node wakes up and tries
-            await paused.alerts.record_attempt(attempt(old, old.fence))
-        record = await taker.alerts.get(alert_id)
-        assert record is not None
-        assert [(d.state, len(d.history)) for d in record.deliveries] == [
-            (DeliveryState.DELIVERED, 1)]
-    finally:
-        await paused.close()
-        await taker.close()
+        short_leases: tuple[Stores, Stores]) -> None:
+    paused, taker = short_leases
+    await paused.alerts.stop_renewing_leases()  # type: ignore[attr-defined]
+    alert_id = await accept(paused.alerts, "PAUSED", [PlannedDelivery("a", "r")])
+    [old] = await paused.alerts.claim_due(datetime.now(UTC), 5)
+    assert await taker.alerts.claim_due(datetime.now(UTC), 5) == []  # lease still live
+    await asyncio.sleep(1.3)
+    [new] = await taker.alerts.claim_due(datetime.now(UTC), 5)  # the lease ran out
+    assert (new.idempotency_key, new.fence) == (old.idempotency_key, old.fence + 1)
+    await taker.alerts.record_attempt(attempt(new, new.fence))
+    with pytest.raises(LeaseLostError):  # the paused node wakes up and tries
+        await paused.alerts.record_attempt(attempt(old, old.fence))
+    record = await taker.alerts.get(alert_id)
+    assert record is not None
+    assert [(d.state, len(d.history)) for d in record.deliveries] == [
+        (DeliveryState.DELIVERED, 1)]
 
 
-async def test_a_live_node_renews_its_lease_and_keeps_its_claim(tmp_path: Path) -> None:
-    shared_only()
-    url = test_stores.store_url(tmp_path)
-    live = open_stores(url, tmp_path, lease_s=1.0)
-    other = open_stores(url, tmp_path, lease_s=1.0)
-    await live.open()
-    await other.open()
-    try:
-        await accept(live.alerts, "LIVE", [PlannedDelivery("a", "r")])
-        assert len(await live.alerts.claim_due(datetime.now(UTC), 5)) == 1
-        await asyncio.sleep(2.5)  # more than two leases: renewed every third
-        assert await other.alerts.claim_due(datetime.now(UTC), 5) == []
-    finally:
-        await live.close()
-        await other.close()
+async def test_a_live_node_renews_its_lease_and_keeps_its_claim(
+        short_leases: tuple[Stores, Stores]) -> None:
+    live, other = short_leases
+    await accept(live.alerts, "LIVE", [PlannedDelivery("a", "r")])
+    assert len(await live.alerts.claim_due(datetime.now(UTC), 5)) == 1
+    await asyncio.sleep(2.5)  # more than two leases: renewed every third
+    assert await other.alerts.claim_due(datetime.now(UTC), 5) == []
 
 
 PEOPLE = [Subscriber("msisdn", f"3161234{n:04d}", "nl", points=((51.88, 4.46),))
@@ -165,42 +164,33 @@ PEOPLE = [Subscriber("msisdn", f"3161234{n:04d}", "nl", points=((51.88, 4.46),))
 
 
 async def test_a_fan_out_taken_over_is_finished_by_the_other_node_each_once(
-        tmp_path: Path) -> None:
-    shared_only()
-    url = test_stores.store_url(tmp_path)
-    paused = open_stores(url, tmp_path, lease_s=1.0)
-    taker = open_stores(url, tmp_path, lease_s=1.0)
-    await paused.open()
-    await taker.open()
-    try:
-        await paused.alerts.stop_renewing_leases()  # type: ignore[attr-defined]
-        await paused.audience.import_subscribers(PEOPLE)
-        raw = alert_bytes("FANOUT")
-        document = parse_cap(raw).document
-        assert document is not None
-        await accept(paused.alerts, "FANOUT", [PlannedDelivery("sms", "r")])
-        [old] = await paused.alerts.claim_due(datetime.now(UTC), 5)
-        first = paused.audience.audience("msisdn", old, document.alert)
-        batches = first.batches(4)
-        sent_first = list(await anext(batches))  # a batch in flight when it stopped
-        await asyncio.sleep(1.3)
-        [new] = await taker.alerts.claim_due(datetime.now(UTC), 5)
-        second = taker.audience.audience("msisdn", new, document.alert)
-        sent_second = [r async for batch in second.batches(4) for r in batch]
-        await second.record([RecipientResult(r.key, RecipientOutcome.SENT, "m")
-                             for r in sent_second])
-        # the paused node resumes: its next batch and its results are refused
-        assert [r async for r in batches] == []
-        assert first.interrupted == LEASE_LOST
-        with pytest.raises(LeaseLostError):
-            await first.record([RecipientResult(r.key, RecipientOutcome.SENT, "m")
-                                for r in sent_first])
-        assert len(sent_second) == len(PEOPLE)  # everyone, the batch in flight included
-        assert len({r.key for r in sent_second}) == len(PEOPLE)  # each once on the taker
-        assert 0 < len(sent_first) < len(PEOPLE)  # at most the batch in flight repeated
-    finally:
-        await paused.close()
-        await taker.close()
+        short_leases: tuple[Stores, Stores]) -> None:
+    paused, taker = short_leases
+    await paused.alerts.stop_renewing_leases()  # type: ignore[attr-defined]
+    await paused.audience.import_subscribers(PEOPLE)
+    raw = alert_bytes("FANOUT")
+    document = parse_cap(raw).document
+    assert document is not None
+    await accept(paused.alerts, "FANOUT", [PlannedDelivery("sms", "r")])
+    [old] = await paused.alerts.claim_due(datetime.now(UTC), 5)
+    first = paused.audience.audience("msisdn", old, document.alert)
+    batches = first.batches(4)
+    sent_first = list(await anext(batches))  # a batch in flight when it stopped
+    await asyncio.sleep(1.3)
+    [new] = await taker.alerts.claim_due(datetime.now(UTC), 5)
+    second = taker.audience.audience("msisdn", new, document.alert)
+    sent_second = [r async for batch in second.batches(4) for r in batch]
+    await second.record([RecipientResult(r.key, RecipientOutcome.SENT, "m")
+                         for r in sent_second])
+    # the paused node resumes: its next batch and its results are refused
+    assert [r async for r in batches] == []
+    assert first.interrupted == LEASE_LOST
+    with pytest.raises(LeaseLostError):
+        await first.record([RecipientResult(r.key, RecipientOutcome.SENT, "m")
+                            for r in sent_first])
+    assert len(sent_second) == len(PEOPLE)  # everyone, the batch in flight included
+    assert len({r.key for r in sent_second}) == len(PEOPLE)  # each once on the taker
+    assert 0 < len(sent_first) < len(PEOPLE)  # at most the batch in flight repeated
 
 
 async def test_work_committed_on_one_node_wakes_the_others(

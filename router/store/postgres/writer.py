@@ -32,24 +32,15 @@ import structlog
 from psycopg import errors as pg_errors
 
 from router.errors import StoreUnavailableError
+from router.store.group_commit import STOP, next_batch, settle
 from router.store.postgres.connection import PgConnection, connect
 
 Job = Callable[[PgConnection], Any]
-_STOP = object()
 RETRIES = 5
 COLLISIONS = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected,
               pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
 """Errors another node's concurrent transaction causes: the job is run again."""
 log = structlog.get_logger("tocsin.store")
-
-
-def settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
 
 
 class PgWriter(threading.Thread):
@@ -72,25 +63,13 @@ class PgWriter(threading.Thread):
         return future
 
     def stop(self) -> None:
-        self.jobs.put(_STOP)
+        self.jobs.put(STOP)
 
     def run(self) -> None:
         try:
             stopping = False
             while not stopping:
-                batch: list[Any] = []
-                item = self.jobs.get()
-                while True:
-                    if item is _STOP:
-                        stopping = True
-                        break
-                    batch.append(item)
-                    if len(batch) >= self.max_batch:
-                        break
-                    try:
-                        item = self.jobs.get_nowait()
-                    except queue.Empty:
-                        break
+                batch, stopping = next_batch(self.jobs, self.max_batch)
                 if batch:
                     self._run_batch(batch)
         finally:
