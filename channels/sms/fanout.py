@@ -3,9 +3,11 @@
 Stage: channel adapter. Workers (``window`` per bind) pull recipients one at a time
 from the audience's batches -- a new batch is fetched only when the last one is
 handed out, so memory holds one batch plus the messages in flight, whatever the
-audience size. Outcomes are buffered and recorded in groups of ``flush_every``;
-when the fan-out stops early, every recipient taken but not sent is recorded
-``UNSENT``, so the next attempt offers it again.
+audience size. Outcomes are buffered and recorded once ``flush_every`` have
+gathered, and always before the next batch is fetched: a node that dies has at
+most one batch plus the messages on the wire sent but unrecorded -- what the node
+that takes over sends again. When the fan-out stops early, every recipient taken but
+not sent is recorded ``UNSENT``, so the next attempt offers it again.
 
 A worker whose bind stays down hands its message back and leaves while another
 bind is up; when none is, the fan-out ends with ``LinkDown``.
@@ -92,9 +94,10 @@ class FanOut:
         async with self._lock:
             if self.result.link_down is not None:
                 return None
-            if not self._ready and not self._exhausted and self._batches is not None:
-                if len(self._results) >= self.flush_every:
-                    await self._flush()
+            boundary = not self._ready and not self._exhausted
+            if self._results and (boundary or len(self._results) >= self.flush_every):
+                await self._flush()
+            if boundary and self._batches is not None:
                 batch = await anext(self._batches, None)
                 if batch is None:
                     self._exhausted = True

@@ -41,7 +41,8 @@ SEEDS = (1, 2, 3, 4, 5)
 MAX_IN_FLIGHT = 64  # deliveries one node has out at once (dispatch max_in_flight)
 IN_FLIGHT = 500 + 2 * 8
 """What a dead node may have sent without recording it: the SMS channel records its
-results every 500 recipients (``flush_every``), plus binds x window on the wire."""
+results before it fetches each next batch of 500, plus binds x window on the wire
+(``tests/unit/test_sms_fanout_records.py``)."""
 FINAL = frozenset({"delivered", "failed", "expired", "cancelled", "skipped", "superseded"})
 
 
