@@ -159,6 +159,29 @@ async def test_a_live_node_renews_its_lease_and_keeps_its_claim(
     assert await other.alerts.claim_due(datetime.now(UTC), 5) == []
 
 
+async def test_a_claim_whose_answer_was_lost_is_not_renewed_and_is_taken_over(
+        short_leases: tuple[Stores, Stores]) -> None:
+    """The claim committed but the node never learnt it (the database connection broke
+    after the commit; the dispatcher's call was cancelled): the node does not work on
+    that delivery, so it must not keep its lease alive either. It used to renew every
+    ``sending`` row under its name, and such a delivery stayed ``sending`` for good."""
+    live, other = short_leases
+    await accept(live.alerts, "LOST", [PlannedDelivery("a", "r")])
+    claiming = asyncio.create_task(live.alerts.claim_due(datetime.now(UTC), 5))
+    await asyncio.sleep(0)  # the claim is with the writer now
+    claiming.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await claiming
+    taken: list[ClaimedDelivery] = []
+    for _ in range(40):  # bounded: 4 s, four leases
+        await live.alerts.renew_leases(datetime.now(UTC))  # type: ignore[attr-defined]
+        taken = await other.alerts.claim_due(datetime.now(UTC), 5)
+        if taken:
+            break
+        await asyncio.sleep(0.1)
+    assert [c.channel for c in taken] == ["a"]
+
+
 PEOPLE = [Subscriber("msisdn", f"3161234{n:04d}", "nl", points=((51.88, 4.46),))
           for n in range(12)]
 

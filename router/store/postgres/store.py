@@ -7,7 +7,9 @@ as on SQLite (``router.store.sql``); this class adds what a shared database need
   (``router.store.postgres.writer``), readers on their own connections;
 - claims with ``FOR UPDATE SKIP LOCKED``, a lease renewed every third of its length
   while the node lives, take-over of expired leases and fencing tokens
-  (``router.store.leases``);
+  (``router.store.leases``). A node renews only the claims it knows it holds: one whose
+  answer it never received (the connection broke after the commit, the call was
+  cancelled) lapses and is taken over like a dead node's;
 - ``NOTIFY tocsin_work`` in the transaction that makes work due (an alert accepted or
   approved, a delivery re-planned, fallbacks woken, waiting deliveries released); every
   node ``LISTEN``s and wakes its dispatcher within milliseconds of the commit. Polling
@@ -31,7 +33,7 @@ from typing import TypeVar
 import psycopg
 import structlog
 
-from router.errors import StoreUnavailableError
+from router.errors import LeaseLostError, StoreUnavailableError
 from router.store import approvals
 from router.store.leases import DEFAULT_LEASE_S, ClaimPolicy, node_id
 from router.store.postgres.connection import PgConnection, connect
@@ -40,6 +42,8 @@ from router.store.postgres.writer import PgWriter
 from router.store.records import (
     AcceptOutcome,
     AcceptResult,
+    AttemptResult,
+    ClaimedDelivery,
     DecisionOutcome,
     DeliveryState,
     NewAlert,
@@ -111,6 +115,8 @@ class PostgresStore(SqlStore):
         self._opened_lock = threading.Lock()
         self._renewer: asyncio.Task[None] | None = None
         self._lease_conn: PgConnection | None = None
+        self._held: dict[tuple[str, str], int] = {}
+        """(alert id, channel) -> fence of every claim this node is working on."""
         self._listener: _Listener | None = None
         self._watchers: list[Callable[[], None]] = []
 
@@ -235,22 +241,44 @@ class PostgresStore(SqlStore):
             self._renewer = None
 
     async def renew_leases(self, now: datetime) -> int:
-        """Renew the leases this node holds; returns how many.
+        """Renew the leases of the claims this node is working on; returns how many.
+
+        Only the claims ``claim_due`` handed to this node and not yet settled: a
+        ``sending`` row under this node's name that it does not know of (its claim's
+        answer was lost) must lapse, or it would stay ``sending`` for as long as the
+        node lives. A held claim whose row no longer matches (settled, taken over) is
+        forgotten.
 
         On a connection of its own, not through the writer: the writer may have seconds
         of work queued (a fan-out's receipts arrive by the thousand), and a renewal
         waiting behind it would let a live node's lease run out."""
+        held = dict(self._held)
+        if not held:
+            return 0
         until = utc_text(now + timedelta(seconds=self.claim_policy.lease_s))
-        return await asyncio.to_thread(self._renew_sync, until)
+        renewed = await asyncio.to_thread(self._renew_sync, until, held)
+        for key, fence in held.items():
+            if key not in renewed and self._held.get(key) == fence:
+                del self._held[key]
+        return len(renewed)
 
-    def _renew_sync(self, until: str) -> int:
+    def _renew_sync(self, until: str, held: dict[tuple[str, str], int]
+                    ) -> set[tuple[str, str]]:
         conn = self._lease_conn
+        keys = list(held)
         try:
             if conn is None or conn.raw.closed:
                 conn = self._lease_conn = connect(self.url, application_name="tocsin leases")
-            return conn.execute(
-                "UPDATE deliveries SET lease_expires = ? WHERE lease_node = ?"
-                " AND state = 'sending'", (until, self.claim_policy.node)).rowcount
+            rows = conn.execute(
+                "UPDATE deliveries d SET lease_expires = ?"
+                " FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]))"
+                " AS h(alert_id, channel, fence)"
+                " WHERE d.alert_id = h.alert_id AND d.channel = h.channel"
+                " AND d.fence = h.fence AND d.lease_node = ? AND d.state = 'sending'"
+                " RETURNING d.alert_id, d.channel",
+                (until, [a for a, _c in keys], [c for _a, c in keys], list(held.values()),
+                 self.claim_policy.node)).fetchall()
+            return {(row[0], row[1]) for row in rows}
         except psycopg.OperationalError as exc:
             self._lease_conn = None
             if conn is not None:
@@ -258,6 +286,38 @@ class PostgresStore(SqlStore):
                     conn.close()
             raise StoreUnavailableError(
                 f"leases could not be renewed: {str(exc).strip()}") from exc
+
+    async def claim_due(self, now: datetime, limit: int) -> builtins.list[ClaimedDelivery]:
+        claimed = await super().claim_due(now, limit)
+        for claim in claimed:
+            self._held[(claim.alert_id, claim.channel)] = claim.fence
+        return claimed
+
+    def _let_go(self, alert_id: str, channel: str, fence: int | None) -> None:
+        if fence is not None and self._held.get((alert_id, channel)) == fence:
+            del self._held[(alert_id, channel)]
+
+    async def record_attempt(self, result: AttemptResult) -> DeliveryState:
+        """As on SQLite; the claim is settled (or lost) and its lease no longer renewed.
+        While the store is unreachable the claim stays held: the recorder tries again."""
+        try:
+            state = await super().record_attempt(result)
+        except LeaseLostError:
+            self._let_go(result.alert_id, result.channel, result.fence)
+            raise
+        self._let_go(result.alert_id, result.channel, result.fence)
+        return state
+
+    async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
+                               why: str, *, fence: int | None = None) -> DeliveryState:
+        try:
+            state = await super().wait_for_channel(alert_id, channel, until, why,
+                                                   fence=fence)
+        except LeaseLostError:
+            self._let_go(alert_id, channel, fence)
+            raise
+        self._let_go(alert_id, channel, fence)
+        return state
 
     async def release_in_flight(self) -> int:
         """At start-up another node may be sending: only deliveries whose lease ran out
