@@ -1,5 +1,3 @@
-import sys
+from router.cli import run
 
-from router.cli import main
-
-sys.exit(main())
+run()
