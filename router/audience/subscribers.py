@@ -43,24 +43,55 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+IMPORT_CHUNK = 500
+"""Subscribers written per statement: one round trip per 500 rather than four per
+subscriber (20,000 took 25 s on PostgreSQL one by one). 500 x 4 parameters stays far
+below SQLite's limit of 32,766."""
+
+
 def upsert_subscribers(conn: Connection, subscribers: Iterable[Subscriber]) -> int:
-    """Insert or replace (by kind and address) subscribers and their areas."""
+    """Insert or replace (by kind and address) subscribers and their areas; the last
+    of several rows for one subscriber wins, as if they were written one by one."""
     count = 0
-    now = _now()
+    chunk: dict[tuple[str, str], Subscriber] = {}
     for sub in subscribers:
         if len(sub.points) + len(sub.geocodes) > MAX_AREAS:
             raise ValueError(f"a subscriber may have at most {MAX_AREAS} home areas")
-        row = conn.execute(
-            "INSERT INTO subscribers (kind, address, language, created_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (kind, address) DO UPDATE SET language = excluded.language"
-            " RETURNING id", (sub.kind, sub.address, sub.language, now)).fetchone()
-        conn.execute("DELETE FROM subscriber_areas WHERE subscriber_id = ?", (row[0],))
-        conn.executemany("INSERT INTO subscriber_areas VALUES (?, ?, ?, NULL, NULL)",
-                         [(row[0], lat, lon) for lat, lon in sub.points])
-        conn.executemany("INSERT INTO subscriber_areas VALUES (?, NULL, NULL, ?, ?)",
-                         [(row[0], name, value) for name, value in sub.geocodes])
+        chunk.pop((sub.kind, sub.address), None)  # a later row replaces an earlier one
+        chunk[(sub.kind, sub.address)] = sub
         count += 1
+        if len(chunk) >= IMPORT_CHUNK:
+            _upsert_chunk(conn, list(chunk.values()))
+            chunk = {}
+    if chunk:
+        _upsert_chunk(conn, list(chunk.values()))
     return count
+
+
+def _upsert_chunk(conn: Connection, chunk: list[Subscriber]) -> None:
+    """One ``INSERT ... ON CONFLICT`` for the chunk (no subscriber twice in it: a
+    statement may not update one row twice on PostgreSQL), then its areas."""
+    now = _now()
+    rows = conn.execute(
+        "INSERT INTO subscribers (kind, address, language, created_at) VALUES "  # noqa: S608
+        + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+        + " ON CONFLICT (kind, address) DO UPDATE SET language = excluded.language"
+        " RETURNING id, kind, address",
+        [value for sub in chunk for value in (sub.kind, sub.address, sub.language, now)],
+    ).fetchall()
+    ids = {(row[1], row[2]): row[0] for row in rows}
+    chosen = [ids[(sub.kind, sub.address)] for sub in chunk]
+    conn.execute("DELETE FROM subscriber_areas WHERE subscriber_id IN ("  # noqa: S608
+                 + ", ".join(["?"] * len(chosen)) + ")", chosen)
+    points = [(ident, lat, lon) for ident, sub in zip(chosen, chunk, strict=True)
+              for lat, lon in sub.points]
+    geocodes = [(ident, name, value) for ident, sub in zip(chosen, chunk, strict=True)
+                for name, value in sub.geocodes]
+    if points:
+        conn.executemany("INSERT INTO subscriber_areas VALUES (?, ?, ?, NULL, NULL)", points)
+    if geocodes:
+        conn.executemany("INSERT INTO subscriber_areas VALUES (?, NULL, NULL, ?, ?)",
+                         geocodes)
 
 
 def _area_filter(area: AlertArea) -> tuple[str, list[Any]]:

@@ -160,6 +160,23 @@ async def test_reimport_replaces_areas_and_keeps_one_row(stores: Stores) -> None
     assert "31600000003" in {p.address for p in people}
 
 
+async def test_a_large_import_with_repeats_keeps_the_last_row_of_each(stores: Stores) -> None:
+    """Written in chunks: a subscriber repeated within a chunk and across chunks ends
+    with its last row, as written one by one; every other one is there once."""
+    many = [Subscriber("msisdn", f"316100{n:05d}", None, points=((52.37, 4.90),))
+            for n in range(1_203)]
+    again = Subscriber("msisdn", "31610000007", "en", points=((51.88, 4.46),))
+    last = Subscriber("msisdn", "31610000007", "nl", points=((51.875, 4.44),))
+    assert await stores.audience.import_subscribers(
+        [*many[:10], again, *many[10:], last]) == 1_205
+    assert await stores.audience.subscriber_count("msisdn") == 5 + 1_203
+    alert = await accept(stores.alerts, "nl-alert-fire.xml", "A")
+    people = await drain(stores.audience.audience("msisdn", claimed("A"), alert))
+    reached = {p.address: p.language for p in people}
+    assert reached.get("31610000007") == "nl"  # in its last row's language
+    assert not any(a.startswith("316100") and a != "31610000007" for a in reached)
+
+
 def test_csv_parsing_rules() -> None:
     assert normalise_msisdn("+31 6 1234-5678") == "31612345678"
     assert normalise_msisdn("0031612345678", "NL") == "31612345678"
