@@ -3,9 +3,12 @@ whole chain for verification.
 
 Stage: the store layer. ``append`` runs in the writer thread inside the job (and
 so the SAVEPOINT) of the change it records: an alert and its ``alert.submitted``
-entry commit or roll back together. It reads the head in that same transaction, so
-appends from another process (``tocsin keys new`` beside a running service) chain
-correctly: SQLite's write lock serialises them.
+entry commit or roll back together. It takes the next sequence number by updating
+the head row first (``UPDATE ... RETURNING``), in that same transaction, so appends
+from another process chain correctly: ``tocsin keys new`` beside a running service
+waits for SQLite's write lock, and another node on PostgreSQL waits for the head's
+row lock until this transaction ends, then reads the head it left. (Reading the head
+first and writing it after let two nodes take one number: one hit the primary key.)
 """
 
 from __future__ import annotations
@@ -44,10 +47,18 @@ def _current_head(conn: Connection) -> Head:
     return Head(row[0], row[1]) if row else Head(0, GENESIS_HASH)
 
 
+def _take_next(conn: Connection) -> Head:
+    """The head the next entry links on, with its row locked for this transaction:
+    the update moves the head's number on first (its hash follows in ``append``)."""
+    row = conn.execute("UPDATE audit_head SET seq = seq + 1 WHERE one = 1"
+                       " RETURNING seq, hash").fetchone()
+    return Head(row[0] - 1, row[1]) if row is not None else _current_head(conn)
+
+
 def append(conn: Connection, event: AuditEvent, at: str | None = None) -> AuditEntry:
     """Append one entry in the caller's transaction. Call it from inside a writer job
     (``SqliteStore._write``) whose change it records."""
-    last = _current_head(conn)
+    last = _take_next(conn)
     entry = chain(event, last.seq + 1, at or now_text(), last.hash)
     p = entry.principal
     conn.execute(

@@ -170,6 +170,11 @@ class PostgresStore(SqlStore):
         return self._writer.commits if self._writer else 0
 
     @property
+    def collisions(self) -> int:
+        """Jobs this node's writer ran again after colliding with another node's."""
+        return self._writer.collisions if self._writer else 0
+
+    @property
     def node(self) -> str:
         """This node's name in the leases it holds."""
         return self.claim_policy.node

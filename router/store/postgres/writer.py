@@ -9,12 +9,18 @@ synchronous standby's, where one is configured).
 
 What differs from SQLite is that other nodes write at the same time. A job that
 collides with another node's transaction -- the same CAP key accepted on two nodes at
-once (a unique violation once the other commits), the next audit sequence number taken,
-a deadlock, a lock wait past ``lock_timeout`` -- is rolled back to its savepoint and run
+once (a unique violation once the other commits), a deadlock, a lock wait past
+``lock_timeout`` -- is rolled back to its savepoint and run
 again, up to ``RETRIES`` times: the second run sees what the other node committed (the
 alert is then a duplicate and both nodes answer with the same id). A broken connection
 fails the batch with ``StoreUnavailableError`` (a 503: the client may repeat, and a
 repeated alert is recognised by its key), and the next batch connects again.
+
+The audit chain, which every node appends to, does not collide: an append takes the
+next sequence number by updating the chain head's row (``router.store.audit``), and
+the row lock makes the other nodes' appends wait for this commit. ``collisions``
+counts the reruns (``store.write_collision`` in the log): it stays near zero unless
+the same alert is posted to several nodes at once.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class PgWriter(threading.Thread):
         self.url, self.max_batch, self.application_name = url, max_batch, application_name
         self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.commits = 0
+        self.collisions = 0
         self.connected = False
         self._conn: PgConnection | None = None
 
@@ -90,13 +97,17 @@ class PgWriter(threading.Thread):
             with contextlib.suppress(psycopg.Error):
                 conn.close()
 
+    def _collided(self, error: str) -> None:
+        self.collisions += 1
+        log.info("store.write_collision", error=error, collisions=self.collisions)
+
     def _run_batch(self, batch: list[Any]) -> None:
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             conn = self._connection()
             conn.execute("BEGIN")
             for job, _future, _loop in batch:
-                outcomes.append(_run_job(conn, job))
+                outcomes.append(_run_job(conn, job, self._collided))
             conn.execute("COMMIT")
             self.commits += 1
         except psycopg.Error as exc:
@@ -110,7 +121,8 @@ class PgWriter(threading.Thread):
             loop.call_soon_threadsafe(settle, future, value, error)
 
 
-def _run_job(conn: PgConnection, job: Job) -> tuple[Any, BaseException | None]:
+def _run_job(conn: PgConnection, job: Job, collided: Callable[[str], None]
+             ) -> tuple[Any, BaseException | None]:
     """One job in its savepoint, run again after a collision with another node."""
     for attempt in range(1, RETRIES + 1):
         conn.execute("SAVEPOINT job")
@@ -119,6 +131,7 @@ def _run_job(conn: PgConnection, job: Job) -> tuple[Any, BaseException | None]:
         except COLLISIONS as exc:
             conn.execute("ROLLBACK TO SAVEPOINT job")
             conn.execute("RELEASE SAVEPOINT job")
+            collided(type(exc).__name__)
             if attempt == RETRIES:
                 return None, StoreUnavailableError(
                     f"the store stayed busy with other nodes' writes: {str(exc).strip()}")
