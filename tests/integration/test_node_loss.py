@@ -176,9 +176,12 @@ async def test_nodes_killed_mid_fan_out_lose_and_double_nothing(cluster: Cluster
     assert repeated <= len(events) * IN_FLIGHT
     # the paused node woke up fenced: it recorded nothing over the node that took over
     paused = next(node for _p, node, how in events if how == "paused")
-    fenced = [line for line in cluster.nodes[paused].log_lines()
-              if line.get("event") == "delivery_lease_lost"
-              and line.get("alert_id") == ids[big]]
+    current = cluster.nodes[paused].log_path  # a later death restarts it on a new port:
+    logs = sorted(current.parent.glob(current.name.rsplit("-", 1)[0] + "-*.log"))
+    fenced = [line for log in logs for line in log.read_text(encoding="utf-8").splitlines()
+              if line.startswith("{") and (entry := json.loads(line))
+              and entry.get("event") == "delivery_lease_lost"
+              and entry.get("alert_id") == ids[big]]
     assert fenced, "the paused node's outcome was not refused"
     # no cell-broadcast identifier held by two alerts; each alert written once
     log = cluster.cbc.call("GET", "/_mock/received")
