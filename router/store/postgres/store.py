@@ -25,7 +25,7 @@ import asyncio
 import builtins
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -302,27 +302,26 @@ class PostgresStore(SqlStore):
         if fence is not None and self._held.get((alert_id, channel)) == fence:
             del self._held[(alert_id, channel)]
 
-    async def record_attempt(self, result: AttemptResult) -> DeliveryState:
-        """As on SQLite; the claim is settled (or lost) and its lease no longer renewed.
-        While the store is unreachable the claim stays held: the recorder tries again."""
+    @contextlib.contextmanager
+    def _settling(self, alert_id: str, channel: str, fence: int | None) -> Iterator[None]:
+        """The claim ends with the call that settles it, stored or refused as taken
+        over; while the store is unreachable it stays held (the recorder tries again)."""
         try:
-            state = await super().record_attempt(result)
-        except LeaseLostError:
-            self._let_go(result.alert_id, result.channel, result.fence)
-            raise
-        self._let_go(result.alert_id, result.channel, result.fence)
-        return state
-
-    async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
-                               why: str, *, fence: int | None = None) -> DeliveryState:
-        try:
-            state = await super().wait_for_channel(alert_id, channel, until, why,
-                                                   fence=fence)
+            yield
         except LeaseLostError:
             self._let_go(alert_id, channel, fence)
             raise
         self._let_go(alert_id, channel, fence)
-        return state
+
+    async def record_attempt(self, result: AttemptResult) -> DeliveryState:
+        with self._settling(result.alert_id, result.channel, result.fence):
+            return await super().record_attempt(result)
+
+    async def wait_for_channel(self, alert_id: str, channel: str, until: datetime,
+                               why: str, *, fence: int | None = None) -> DeliveryState:
+        with self._settling(alert_id, channel, fence):
+            return await super().wait_for_channel(alert_id, channel, until, why,
+                                                  fence=fence)
 
     async def release_in_flight(self) -> int:
         """At start-up another node may be sending: only deliveries whose lease ran out
