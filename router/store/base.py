@@ -44,7 +44,7 @@ from router.store.records import (
 )
 
 if TYPE_CHECKING:
-    from router.audit.chain import AuditEntry, AuditEvent, Head
+    from router.audit.chain import AuditEvent, Head
     from router.audit.chain import Principal as AuditPrincipal
     from router.store.audit import AuditPage
 
@@ -134,8 +134,7 @@ class AlertStore(Protocol):
         """Store the audio made for an alert, add its findings to the alert's, and set
         its speech state (``done`` or ``failed``) in one transaction."""
 
-    async def append_audit(self, events: builtins.list[AuditEvent]
-                           ) -> builtins.list[AuditEntry]:
+    async def append_audit(self, events: builtins.list[AuditEvent]) -> None:
         """Append audit entries in a transaction of their own (acts that change nothing
         else). A change of the store appends its entries inside its own job instead."""
 

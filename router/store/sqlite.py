@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import structlog
 
 from router.audit import events as audit_events
-from router.audit.chain import AuditEntry, AuditEvent, Head
+from router.audit.chain import AuditEvent, Head
 from router.audit.chain import Principal as AuditPrincipal
 from router.cap import Alert, Finding
 from router.cap.findings import warning
@@ -558,10 +558,10 @@ class SqlStore:
     async def accept(self, new: NewAlert) -> AcceptResult:
         return await self.run_write(lambda conn: _accept_audited(conn, new))
 
-    async def append_audit(self, events: builtins.list[AuditEvent]) -> builtins.list[AuditEntry]:
+    async def append_audit(self, events: builtins.list[AuditEvent]) -> None:
         """Append entries that record no other change of this store (a rejection, a
         configuration loaded) in a transaction of their own."""
-        return await self.run_write(lambda conn: audit.append_all(conn, events))
+        await self.run_write(lambda conn: audit.append_all(conn, events))
 
     async def audit_head(self) -> Head | None:
         return await self.run_read(audit.head)

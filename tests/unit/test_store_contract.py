@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +32,10 @@ from router.store import (
     DeliveryState,
     NewAlert,
     PlannedDelivery,
+    audit,
 )
 from router.store.leases import LEASE_LOST
+from router.store.sql import Connection
 from tests import stores as test_stores
 from tests.postgres import start_postgres
 from tests.stores import opened_stores
@@ -75,6 +78,60 @@ def new_alert(identifier: str, alert_id: str, plan: list[PlannedDelivery]) -> Ne
     assert document is not None
     return NewAlert(alert_id, document.alert, raw, identifier, "cap12", "t",
                     datetime.now(UTC), [], plan)
+
+
+async def test_a_node_commits_while_another_nodes_transaction_has_appended_to_the_trail(
+        two_nodes: tuple[Stores, Stores]) -> None:
+    """Three nodes accepted 4-17 alerts/s where one accepted 130-175 (bench/nodes.py):
+    an append locked the chain head from the job to the end of the writer's batch, and
+    every other node's batch waited on it in the middle of its own. Here the second
+    node's transaction appends and is held open (a job that waits, in its writer
+    thread); the first node must still commit an alert with its entry meanwhile, and
+    the chain stays whole once the second commits."""
+    shared_only()
+    first, second = two_nodes
+    who = Principal(via="cli", actor="test")
+    appended, release = threading.Event(), threading.Event()
+
+    def held_open(conn: Connection) -> None:
+        audit.append(conn, AuditEvent(AuditKind.KEY_CREATED, who, "held"))
+        appended.set()
+        release.wait(30)  # bounded: the test fails before, or releases it
+    holder = asyncio.ensure_future(second.alerts.run_write(held_open))  # type: ignore[attr-defined]
+    try:
+        assert await asyncio.to_thread(appended.wait, 10)
+        new = new_alert("WHILE-HELD", "w-1", [PlannedDelivery("a", "r")])
+        accepted = await asyncio.wait_for(first.alerts.accept(new), timeout=15)
+        assert accepted.outcome is AcceptOutcome.CREATED
+        assert not holder.done()  # the second node's transaction is still open
+    finally:
+        release.set()
+        await holder
+    trail = await first.alerts.audit_page(limit=10)
+    assert [(e.seq, e.subject) for e in trail.items] == [(1, "w-1"), (2, "held")]
+    assert verify_chain(lambda: trail.items, await first.alerts.audit_head()).intact
+
+
+async def test_an_audit_entry_of_a_job_that_failed_is_not_sealed(
+        two_nodes: tuple[Stores, Stores]) -> None:
+    """The entries of a job rolled back to its savepoint are dropped with it; the
+    batch's other jobs keep theirs, in order."""
+    first, _second = two_nodes
+    who = Principal(via="cli", actor="test")
+
+    def fails(conn: Connection) -> None:
+        audit.append(conn, AuditEvent(AuditKind.KEY_CREATED, who, "failed"))
+        raise ValueError("this job fails after appending")
+
+    def keeps(name: str) -> Callable[[Connection], None]:
+        return lambda conn: audit.append(conn, AuditEvent(AuditKind.KEY_CREATED, who, name))
+    run = first.alerts.run_write  # type: ignore[attr-defined]
+    results = await asyncio.gather(run(keeps("one")), run(fails), run(keeps("two")),
+                                   return_exceptions=True)
+    assert isinstance(results[1], ValueError)
+    trail = await first.alerts.audit_page(limit=10)
+    assert [(e.seq, e.subject) for e in trail.items] == [(1, "one"), (2, "two")]
+    assert verify_chain(lambda: trail.items, await first.alerts.audit_head()).intact
 
 
 async def test_one_alert_posted_to_two_nodes_at_once_is_stored_once(

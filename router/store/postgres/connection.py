@@ -74,6 +74,8 @@ class PgConnection:
 
     def __init__(self, raw: psycopg.Connection[PgRow]) -> None:
         self.raw = raw
+        self.pending_audit: object = None
+        """The writer's transaction's ``router.store.audit.PendingAudit``, if any."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[PgRow]:
         return self.raw.execute(postgres_sql(sql), parameters or None)

@@ -16,11 +16,13 @@ alert is then a duplicate and both nodes answer with the same id). A broken conn
 fails the batch with ``StoreUnavailableError`` (a 503: the client may repeat, and a
 repeated alert is recognised by its key), and the next batch connects again.
 
-The audit chain, which every node appends to, does not collide: an append takes the
-next sequence number by updating the chain head's row (``router.store.audit``), and
-the row lock makes the other nodes' appends wait for this commit. ``collisions``
-counts the reruns (``store.write_collision`` in the log): it stays near zero unless
-the same alert is posted to several nodes at once.
+The audit chain, which every node appends to, neither collides nor makes the nodes
+wait on each other mid-batch: the jobs' entries gather in the transaction's
+``PendingAudit`` and are numbered and chained just before ``COMMIT``, under the chain
+head's row lock, which is then held for three statements and the commit
+(``router.store.audit``). ``collisions`` counts the reruns (``store.write_collision``
+in the log): it stays near zero unless the same alert is posted to several nodes at
+once.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import structlog
 from psycopg import errors as pg_errors
 
 from router.errors import StoreUnavailableError
+from router.store.audit import PendingAudit
 from router.store.group_commit import STOP, next_batch, settle
 from router.store.postgres.connection import PgConnection, connect
 
@@ -105,9 +108,11 @@ class PgWriter(threading.Thread):
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             conn = self._connection()
+            trail = conn.pending_audit = PendingAudit()
             conn.execute("BEGIN")
             for job, _future, _loop in batch:
-                outcomes.append(_run_job(conn, job, self._collided))
+                outcomes.append(_run_job(conn, job, trail, self._collided))
+            trail.seal(conn)
             conn.execute("COMMIT")
             self.commits += 1
         except psycopg.Error as exc:
@@ -121,14 +126,17 @@ class PgWriter(threading.Thread):
             loop.call_soon_threadsafe(settle, future, value, error)
 
 
-def _run_job(conn: PgConnection, job: Job, collided: Callable[[str], None]
-             ) -> tuple[Any, BaseException | None]:
-    """One job in its savepoint, run again after a collision with another node."""
+def _run_job(conn: PgConnection, job: Job, trail: PendingAudit,
+             collided: Callable[[str], None]) -> tuple[Any, BaseException | None]:
+    """One job in its savepoint, run again after a collision with another node; a job
+    rolled back leaves no audit entry behind."""
     for attempt in range(1, RETRIES + 1):
         conn.execute("SAVEPOINT job")
+        mark = trail.mark()
         try:
             value = job(conn)
         except COLLISIONS as exc:
+            trail.drop_from(mark)
             conn.execute("ROLLBACK TO SAVEPOINT job")
             conn.execute("RELEASE SAVEPOINT job")
             collided(type(exc).__name__)
@@ -139,6 +147,7 @@ def _run_job(conn: PgConnection, job: Job, collided: Callable[[str], None]
         except psycopg.OperationalError:
             raise  # the connection itself: the whole batch fails
         except Exception as exc:  # one job's failure is its caller's alone
+            trail.drop_from(mark)
             conn.execute("ROLLBACK TO SAVEPOINT job")
             conn.execute("RELEASE SAVEPOINT job")
             return None, exc
