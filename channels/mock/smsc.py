@@ -46,6 +46,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import secrets
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -85,10 +86,18 @@ class SmscState:
     stats: Counter[str] = field(default_factory=Counter)
     sessions: dict[str, smpp34.Esme] = field(default_factory=dict)
     record: IO[str] | None = None
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    ids: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(secrets.randbits(40)))
+    """Message ids count on from a random start, not from 1: a real SMSC's ids are
+    unique across its restarts and nodes, and Tocsin files receipts by (channel, id) in
+    a store that several nodes -- each with a sandbox SMSC in demo mode -- share."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     held: list[tuple[str, str, str, str]] = field(default_factory=list)
     """Receipts kept back: (handset, sender, message id, final state)."""
+
+    def next_message_id(self) -> str:
+        """The id of the next accepted submit_sm (hex, at most 10 characters)."""
+        return f"{next(self.ids):010x}"
 
 
 STATE = web.AppKey("mock.smsc", SmscState)
@@ -160,7 +169,7 @@ def _on_submit(state: SmscState, event: smpp34.SubmitSmEvent) -> None:
         event.reject(status)
         state.stats[f"rejected_0x{status:02x}"] += 1
         return
-    message_id = f"{next(state.ids):08x}"
+    message_id = state.next_message_id()
     _note(state, event, message_id)
     event.accept(message_id)
     state.stats["accepted"] += 1
