@@ -25,7 +25,7 @@ system-deps:
 	bash scripts/system-deps.sh
 
 lint: install
-	$(BIN)/ruff check router channels cap_profiles tests bench
+	$(BIN)/ruff check router channels cap_profiles tests bench scripts
 
 typecheck: install
 	$(BIN)/mypy
