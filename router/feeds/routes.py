@@ -22,6 +22,7 @@ from aiohttp import web
 from router.errors import ConfigurationError
 from router.feeds.metrics import FeedMetrics
 from router.feeds.poller import FeedPoller
+from router.feeds.publish import PublicFeed
 from router.ingest.context import CONTEXT, IngestContext
 from router.settings import Feed
 from router.trust import Principal, Role
@@ -62,6 +63,16 @@ def add_feed_routes(app: web.Application) -> None:
     ctx = app[CONTEXT]
     app[POLLERS] = build_pollers(ctx, FeedMetrics(ctx.recorder.metrics.registry))
     app.router.add_get("/api/v1/feeds", feed_status)
+    public = PublicFeed(ctx)
+    accepted = ctx.on_accepted
+
+    def on_accepted() -> None:
+        public.invalidate()
+        accepted()
+
+    ctx.on_accepted = on_accepted
+    app.router.add_get("/feeds/public.atom", public.feed)
+    app.router.add_get("/feeds/alerts/{alert_id}.xml", public.document)
     if app[POLLERS]:
         app.cleanup_ctx.append(_running)
 

@@ -11,11 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 
 from tests.integration.conftest import make_alert
@@ -132,3 +134,89 @@ def test_feed_ingest_dedup_conflict_and_faults(tmp_path: Path,
         _until(lambda: len(_get(f"{server.url}/api/v1/alerts")["items"]) == 3, "FEED-3")
     finally:
         server.stop(signal.SIGKILL)
+
+
+def _post(server: Server, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(f"{server.url}/api/v1/alerts", data=body,
+                                     headers=server.headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def _follow_up(identifier: str, msg_type: str, references: str) -> bytes:
+    text = make_alert(identifier).decode()
+    text = text.replace("<msgType>Alert</msgType>", f"<msgType>{msg_type}</msgType>")
+    return text.replace("<scope>Public</scope>",
+                        f"<scope>Public</scope>\n  <references>{references}</references>").encode()
+
+
+def _public(server: Server, etag: str | None = None) -> tuple[int, bytes, str]:
+    headers = {"If-None-Match": etag} if etag else {}
+    request = urllib.request.Request(f"{server.url}/feeds/public.atom", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(), response.headers["ETag"]
+    except urllib.error.HTTPError as exc:
+        if exc.code != 304:
+            raise
+        return 304, b"", exc.headers["ETag"]
+
+
+def test_public_feed_is_valid_atom_with_etag_and_raw_documents(server: Server) -> None:
+    original = make_alert("PUB-1")
+    status, accepted = _post(server, original)
+    assert status == 202
+    code, body, etag = _public(server)
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, parsed.bozo_exception
+    assert parsed.version == "atom10"
+    [entry] = parsed.entries
+    assert entry.title == "Grote brand in Rotterdam-Zuid"
+    assert "Severe" in entry.summary
+    assert "Rotterdam-Zuid, Waalhaven" in entry.summary
+    link = next(x.href for x in entry.links if x.type == "application/cap+xml")
+    assert link.endswith(f"/feeds/alerts/{accepted['id']}.xml")
+    with urllib.request.urlopen(link, timeout=10) as response:
+        assert response.read() == original  # the bytes as received
+    assert _public(server, etag)[0] == 304
+    _post(server, make_alert("PUB-2", sent="2026-11-25T15:05:00+01:00"))
+    code, body, new_etag = _public(server, etag)  # accepted: the cache was invalidated
+    assert code == 200
+    assert new_etag != etag
+    entries = feedparser.parse(body).entries
+    assert len(entries) == 2
+    with urllib.request.urlopen(entries[0].links[0].href, timeout=10) as response:
+        assert b"PUB-2" in response.read()  # newest sent first
+
+
+def test_federation_second_instance_follows_the_first(tmp_path: Path) -> None:
+    first = start_server(tmp_path / "first")
+    second = None
+    try:
+        second = _serve_with_feeds(tmp_path, {"first": f"{first.url}/feeds/public.atom"})
+        sent = "2026-11-25T14:05:00+01:00"
+        key = f"meldkamer@vr-rr.example.nl,FED-1,{sent}"
+        _post(first, make_alert("FED-1"))
+
+        def on_second() -> dict[str, dict[str, Any]]:
+            return {a["key"]["identifier"]: a for a in _get(f"{second.url}/api/v1/alerts")["items"]}
+
+        _until(lambda: "FED-1" in on_second(), "the alert on the second instance")
+        _post(first, _follow_up("FED-2", "Update", key))
+        _until(lambda: on_second().get("FED-1", {}).get("lifecycle") == "superseded",
+               "the Update followed")
+        _post(first, _follow_up("FED-3", "Cancel",
+                                f"meldkamer@vr-rr.example.nl,FED-2,{sent}"))
+        _until(lambda: on_second().get("FED-2", {}).get("lifecycle") == "cancelled",
+               "the Cancel followed")
+        time.sleep(1.5)  # several more polls: nothing taken twice
+        alerts = on_second()
+        assert sorted(alerts) == ["FED-1", "FED-2", "FED-3"]
+        assert _get(f"{second.url}/api/v1/alerts")["total"] == 3
+        counts = _feeds(second)["first"]["counts"]
+        assert counts["new"] == 3, counts
+        assert counts["rejected"] == 0, counts
+    finally:
+        if second is not None:
+            second.stop(signal.SIGKILL)
+        first.stop(signal.SIGKILL)
