@@ -27,6 +27,10 @@ from router.cap.xmlsafe import XmlLimits, parse_xml
 
 ATOM = "http://www.w3.org/2005/Atom"
 CAP = "urn:oasis:names:tc:emergency:cap:1.2"
+CAP_NAMESPACES = (CAP, "urn:oasis:names:tc:emergency:cap:1.1",
+                  "http://www.incident.com/cap/1.0")
+"""An ``<alert>`` in any of these is a CAP document (1.0 and 1.1 are upgraded by the
+submit path, ``router.cap.upgrade``), inline or at the URL."""
 CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 
 
@@ -65,7 +69,7 @@ def read_index(data: bytes, base_url: str, limits: XmlLimits) -> FeedIndex:
     if root is None:
         return FeedIndex([], problem)
     tag = etree.QName(root)
-    if tag.namespace == CAP and tag.localname == "alert":
+    if tag.namespace in CAP_NAMESPACES and tag.localname == "alert":
         return FeedIndex([FeedItem(entry=base_url, inline=data)])
     if tag.namespace == ATOM and tag.localname == "feed":
         return FeedIndex(_atom_items(root, base_url))
@@ -77,7 +81,7 @@ def read_index(data: bytes, base_url: str, limits: XmlLimits) -> FeedIndex:
 
 
 def _inline_alert(container: etree._Element) -> bytes | None:
-    alerts = container.findall(f"{{{CAP}}}alert")
+    alerts = [a for ns in CAP_NAMESPACES for a in container.findall(f"{{{ns}}}alert")]
     if len(alerts) != 1:
         return None
     return etree.tostring(alerts[0], encoding="UTF-8", xml_declaration=True)

@@ -10,8 +10,9 @@ authority's XML signature still verifies at the subscriber's end).
 
 Cheap to serve: the rendered feed, its ETag and the public documents are kept in
 memory and rebuilt only after an alert is accepted (``invalidate``, hooked on the
-ingest context's ``on_accepted``) or when the earliest ``<expires>`` in it has passed;
-between those a request touches no database. ``If-None-Match`` answers 304.
+ingest context's ``on_accepted``, which an approval calls too), when the earliest
+``<expires>`` in it has passed, or ``MAX_AGE`` after it was built; between those a
+request touches no database. ``If-None-Match`` answers 304.
 
 Not yet: ``?before=`` paging for history and ``?lang=`` variants (issue 20).
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from lxml import etree
@@ -31,6 +32,10 @@ from router.feeds.index import ATOM, CAP
 from router.ingest.context import IngestContext
 from router.store import AlertState
 
+MAX_AGE = timedelta(seconds=5)
+"""The longest a built feed is served without a rebuild: on several nodes sharing one
+PostgreSQL store, an alert accepted by another node invalidates nothing here, so this
+bounds how late it appears (one rebuild per 5 s at most, never one per request)."""
 MAX_ENTRIES = 1000
 """At most this many alerts in force are listed (newest first)."""
 
@@ -51,29 +56,30 @@ class _Built:
     body: bytes
     etag: str
     documents: dict[str, bytes]
-    valid_until: datetime | None
+    valid_until: datetime
 
 
 def _entry(alert_id: str, raw: bytes, now: datetime) -> _Entry | None:
     root, _ = parse_xml(raw, XmlLimits(max_bytes=max(len(raw), 1024)))
     if root is None:
         return None
-    if root.findtext(f"{{{CAP}}}scope") != "Public" or \
-            root.findtext(f"{{{CAP}}}status") != "Actual":
+    ns = etree.QName(root).namespace or CAP  # stored as received: 1.0 and 1.1 too
+    if root.findtext(f"{{{ns}}}scope") != "Public" or \
+            root.findtext(f"{{{ns}}}status") != "Actual":
         return None
-    infos = root.findall(f"{{{CAP}}}info")
+    infos = root.findall(f"{{{ns}}}info")
     expiries = [datetime.fromisoformat(t) for i in infos
-                if (t := i.findtext(f"{{{CAP}}}expires"))]
+                if (t := i.findtext(f"{{{ns}}}expires"))]
     if expiries and max(expiries) <= now:
         return None
     first = infos[0] if infos else None
 
     def text(tag: str) -> str:
-        return (first.findtext(f"{{{CAP}}}{tag}") or "") if first is not None else ""
+        return (first.findtext(f"{{{ns}}}{tag}") or "") if first is not None else ""
 
-    areas = [a.text or "" for a in root.iterfind(f"{{{CAP}}}info/{{{CAP}}}area/"
-                                                 f"{{{CAP}}}areaDesc")]
-    return _Entry(alert_id, root.findtext(f"{{{CAP}}}sent") or "", text("headline"),
+    areas = [a.text or "" for a in root.iterfind(f"{{{ns}}}info/{{{ns}}}area/"
+                                                 f"{{{ns}}}areaDesc")]
+    return _Entry(alert_id, root.findtext(f"{{{ns}}}sent") or "", text("headline"),
                   text("event"), text("severity"),
                   "; ".join(dict.fromkeys(areas)), max(expiries) if expiries else None)
 
@@ -115,11 +121,11 @@ class PublicFeed:
     async def _current(self, base: str) -> _Built:
         now = datetime.now(UTC)
         built = self._built.get(base)
-        if built is not None and (built.valid_until is None or built.valid_until > now):
+        if built is not None and built.valid_until > now:
             return built
         async with self._lock:
             built = self._built.get(base)
-            if built is None or (built.valid_until is not None and built.valid_until <= now):
+            if built is None or built.valid_until <= now:
                 built = await self._build(base, now)
                 self._built[base] = built
             return built
@@ -147,7 +153,7 @@ class PublicFeed:
         expiries = [e.expires for e in entries if e.expires is not None]
         return _Built(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
                       {e.alert_id: documents[e.alert_id] for e in entries},
-                      min(expiries) if expiries else None)
+                      min([now + MAX_AGE, *expiries]))
 
     async def feed(self, request: web.Request) -> web.Response:
         built = await self._current(_base(request))

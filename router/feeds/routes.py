@@ -23,6 +23,9 @@ from router.errors import ConfigurationError
 from router.feeds.metrics import FeedMetrics
 from router.feeds.poller import FeedPoller
 from router.feeds.publish import PublicFeed
+from router.http.endpoints import Endpoint
+from router.http.problems import Problem
+from router.ingest import add_endpoints
 from router.ingest.context import CONTEXT, IngestContext
 from router.settings import Feed
 from router.trust import Principal, Role
@@ -62,7 +65,6 @@ def build_pollers(ctx: IngestContext, metrics: FeedMetrics) -> list[FeedPoller]:
 def add_feed_routes(app: web.Application) -> None:
     ctx = app[CONTEXT]
     app[POLLERS] = build_pollers(ctx, FeedMetrics(ctx.recorder.metrics.registry))
-    app.router.add_get("/api/v1/feeds", feed_status)
     public = PublicFeed(ctx)
     accepted = ctx.on_accepted
 
@@ -71,8 +73,23 @@ def add_feed_routes(app: web.Application) -> None:
         accepted()
 
     ctx.on_accepted = on_accepted
-    app.router.add_get("/feeds/public.atom", public.feed)
-    app.router.add_get("/feeds/alerts/{alert_id}.xml", public.document)
+    add_endpoints(app, [
+        Endpoint("GET", "/api/v1/feeds", feed_status,
+                 "Each configured feed's state, counts and recent findings",
+                 {200: ("application/json", "the feeds"), 401: (Problem, "no valid key"),
+                  403: (Problem, "the key does not hold read")}),
+        Endpoint("GET", "/feeds/public.atom", public.feed,
+                 "Public Actual alerts in force (Atom 1.0), newest first; ETag",
+                 {200: ("application/atom+xml", "the feed"), 304: (None, "not modified")},
+                 authenticated=False),
+        Endpoint("GET", "/feeds/alerts/{alert_id}.xml", public.document,
+                 "A public alert in force, the CAP document as received",
+                 {200: ("application/cap+xml", "the CAP document"),
+                  404: ("text/plain", "no public alert in force with this id")},
+                 authenticated=False, parameters=[{"name": "alert_id", "in": "path",
+                                                   "required": True,
+                                                   "schema": {"type": "string"}}]),
+    ])
     if app[POLLERS]:
         app.cleanup_ctx.append(_running)
 
