@@ -89,6 +89,8 @@ def test_feed_ingest_dedup_conflict_and_faults(tmp_path: Path,
         "index": f"{url}/feed.atom", "inline": f"{url}/inline.atom",
         "bomb": f"{url}/fault/bomb.atom", "error": f"{url}/fault/500.atom",
         "huge": f"{url}/fault/huge.atom", "loop": f"{url}/fault/redirect-loop.atom",
+        "encoding": f"{url}/fault/wrong-encoding.atom", "cut": f"{url}/fault/truncated.atom",
+        "html": f"{url}/fault/html",
     })
     try:
         _until(lambda: _feeds(server)["index"]["counts"]["not_modified"] >= 2,
@@ -104,16 +106,25 @@ def test_feed_ingest_dedup_conflict_and_faults(tmp_path: Path,
         stats = _get(f"{url}/stats", key=False)
         assert stats["/cap/a1.xml"] == 1, stats  # a taken document is not fetched again
 
-        _until(lambda: all(_feeds(server)[n]["consecutive_errors"] >= 2
-                           for n in ("bomb", "error", "huge", "loop")), "faults seen twice")
+        faulty = ("bomb", "error", "huge", "loop", "encoding", "cut", "html")
+        _until(lambda: all(_feeds(server)[n]["consecutive_errors"] >= 2 for n in faulty),
+               "faults seen twice")
         feeds = _feeds(server)
+        assert feeds["encoding"]["last_error"].startswith("xml.encoding"), feeds["encoding"]
+        assert feeds["cut"]["last_error"].startswith("xml.malformed"), feeds["cut"]
+        assert feeds["html"]["last_error"].startswith("feed.format"), feeds["html"]
         assert feeds["bomb"]["last_error"].startswith("xml.dtd-forbidden"), feeds["bomb"]
         assert feeds["error"]["last_error"].startswith("feed.http-status"), feeds["error"]
         assert feeds["huge"]["last_error"].startswith("feed.too-large"), feeds["huge"]
         assert feeds["loop"]["last_error"].startswith("feed.redirect-loop"), feeds["loop"]
-        assert {feeds[n]["state"] for n in ("bomb", "error", "huge", "loop")} == {"failing"}
+        assert {feeds[n]["state"] for n in faulty} == {"failing"}
         assert feeds["index"]["state"] == "ok"
         assert _get(f"{server.url}/healthz", key=False)
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        assert 'tocsin_feed_events_total{feed="index",what="not_modified"}' in metrics
+        assert 'tocsin_feed_failures_total{code="xml.dtd-forbidden",feed="bomb"}' in metrics
+        assert 'tocsin_feed_last_success_timestamp_seconds{feed="index"}' in metrics
 
         # the same CAP key with other content: a finding, the stored alert untouched
         changed = first.replace(b"Major fire in Rotterdam-Zuid", b"Small fire")
