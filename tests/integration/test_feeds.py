@@ -231,3 +231,16 @@ def test_federation_second_instance_follows_the_first(tmp_path: Path) -> None:
         if second is not None:
             second.stop(signal.SIGKILL)
         first.stop(signal.SIGKILL)
+
+
+def test_serve_feed_flag_polls_the_url(tmp_path: Path, feed_server: tuple[str, Path]) -> None:
+    url, directory = feed_server
+    (directory / "one.xml").write_bytes(make_alert("FLAG-1"))
+    server = start_server(tmp_path / "data", args=("--feed", f"{url}/feed.atom"))
+    try:
+        _until(lambda: _get(f"{server.url}/api/v1/alerts")["total"] == 1, "the flag's feed")
+        [status] = _get(f"{server.url}/api/v1/feeds")["feeds"]
+        assert status["url"] == f"{url}/feed.atom"
+        assert status["authority"] == "demo"
+    finally:
+        server.stop(signal.SIGKILL)
