@@ -127,7 +127,11 @@ class FeedPoller:
             if key not in self._taken:
                 await self._take(session, item, key)
         self._taken &= listed  # remember only what the feed still lists
-        self._etag, self._last_modified = fetched.etag, fetched.last_modified
+        # an entry left to retry (its document unreachable, the store unavailable) must
+        # not hide behind a 304 on the next poll: keep the validators only when all settled
+        settled = listed <= self._taken
+        self._etag = fetched.etag if settled else None
+        self._last_modified = fetched.last_modified if settled else None
         self._succeeded("ok", started, entries=len(index.items))
         return True
 
