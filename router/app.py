@@ -28,6 +28,7 @@ from router.channel import Channel, KeepsChannelState, LateReceipts
 from router.delivery import Dispatcher, DispatchSettings
 from router.demo import DemoElement, PortAllocator
 from router.errors import ConfigurationError
+from router.feeds import add_feed_routes
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
 from router.ingest.audit_trail import AuditTrail, config_event
 from router.ingest.sweeper import ApprovalSweeper
@@ -319,6 +320,11 @@ def _share(app: web.Application, context: IngestContext, desk: SubscriptionDesk)
     app[DESK] = desk
 
 
+def _add_all_routes(app: web.Application) -> None:
+    add_routes(app)
+    add_feed_routes(app)  # after the store's lifecycle, so feed pollers start after it opens
+
+
 def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
     """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
@@ -391,7 +397,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
         app.cleanup_ctx.append(ApprovalSweeper(
             store, settings.approval_sweep_interval_s).running)
     app.on_shutdown.append(start_draining)
-    add_routes(app)
+    _add_all_routes(app)
     return app
 
 

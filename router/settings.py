@@ -186,6 +186,33 @@ class ApprovalSettings(BaseModel):
                                    "warning must never wait)")
 
 
+class Feed(BaseModel):
+    """A CAP feed of another authority that the service polls (``router.feeds``). Its
+    alerts are taken in as ``authority`` exactly as if that authority had posted them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://", description="Atom, RSS 2.0 or a single CAP")
+    name: str | None = Field(default=None, description="for status and metrics; default: url")
+    authority: str | None = Field(
+        default=None, description="the configured authority the feed acts as; default: "
+        "the only authority (demo mode: demo)")
+    profile: str | None = Field(default=None, description="default: the authority's")
+    interval_s: float = Field(default=60.0, ge=0.1, le=86_400)
+    signature_required: bool = Field(
+        default=False, description="refuse alerts without a verified XML signature")
+    status: list[Status] | None = Field(default=None, description="take only these <status>")
+    events: list[str] | None = Field(default=None, description="<event> globs, any case")
+    max_bytes: int = Field(default=4 << 20, ge=1024, description="per fetch")
+    timeout_s: float = Field(default=20.0, gt=0, le=600, description="per fetch")
+    max_redirects: int = Field(default=3, ge=0, le=10)
+    max_backoff_s: float = Field(default=900.0, gt=0)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="forbid")
 
@@ -218,6 +245,8 @@ class Settings(BaseSettings):
     profile_dirs: list[Path] = Field(default_factory=list)
     routes_file: Path = Path("config/routes.yaml")
     authorities: list[Authority] = Field(default_factory=list)
+    feeds: list[Feed] = Field(default_factory=list,
+                              description="CAP feeds to poll (router.feeds)")
     shutdown_timeout: float = Field(default=10.0, gt=0)
     store: str | None = Field(
         default=None, description="where alerts and audiences are stored: unset for SQLite "

@@ -36,6 +36,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--trust-store", type=Path, metavar="PATH",
                         help="XML-DSig trust store: a PEM file or directory of PEM files "
                              "(setting trust_store)")
+    parser.add_argument("--feed", action="append", default=[], metavar="URL",
+                        help="poll this CAP feed (Atom, RSS or one CAP document) as well as "
+                             "the settings' feeds:, acting as the only (demo: the demo) "
+                             "authority; repeatable")
     parser.add_argument("--demo", action="store_true", default=None,
                         help="demo mode: a development API key allowed any sender")
     parser.set_defaults(handler=run)
@@ -55,12 +59,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"tocsin serve: invalid settings:\n{exc}", file=sys.stderr)
         return 2
     try:
+        settings = with_feed_flags(settings, args.feed)
+    except ValidationError as exc:
+        print(f"tocsin serve: invalid --feed:\n{exc}", file=sys.stderr)
+        return 2
+    try:
         lock = lock_data_dir(settings.data_dir)  # before anything in it is opened or made
     except DataDirLockedError as exc:
         print(f"tocsin serve: {exc}", file=sys.stderr)
         return 2
     with lock:
         return _serve(settings)
+
+
+def with_feed_flags(settings: Settings, urls: list[str]) -> Settings:
+    """The settings with one ``feeds:`` entry more per ``--feed URL``."""
+    from router.settings import Feed  # noqa: PLC0415
+
+    if not urls:
+        return settings
+    return settings.model_copy(update={"feeds": [*settings.feeds, *(Feed(url=u) for u in urls)]})
 
 
 def _serve(settings: Settings) -> int:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -40,6 +40,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from ulid import ULID
 
+from router.audit.chain import Principal as AuditPrincipal
 from router.cap import Alert, Finding, FindingSeverity, ParseOutcome, XmlLimits
 from router.cap.findings import error
 from router.cap.rules import arrival_findings
@@ -66,7 +67,8 @@ from router.ingest.schemas import (
 from router.ingest.variants import render_for_ingest
 from router.store import AcceptOutcome, AlertRecord, AlertState, NewAlert
 from router.store.outcome import alert_outcome
-from router.trust import CheckedAlert, Role, read_alert
+from router.trust import CheckedAlert, Principal, Role, read_alert
+from router.trust.verdict import SignatureState
 
 CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
 INLINE_PARSE_BYTES = 64 * 1024
@@ -144,8 +146,42 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         raise ProblemError(400, "ingest.unknown-profile", "Unknown profile",
                            f"profile {profile!r} is not loaded; known profiles: "
                            f"{', '.join(ctx.profiles.names())}")
+    submitted = await submit_document(ctx, principal, body, profile,
+                                      recorded_as=principal_of(request, authority.name),
+                                      started=started)
+    url = _status_url(submitted.alert_id)
+    return _json(Accepted(id=submitted.alert_id, status_url=url, warnings=submitted.warnings),
+                 status=202 if submitted.created else 200, headers={"Location": url})
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What became of a CAP document the service took in: its alert id, whether it is
+    new (False: the identical alert was accepted before) and the warnings it carries."""
+
+    alert_id: str
+    created: bool
+    warnings: list[Finding]
+
+
+async def submit_document(ctx: IngestContext, principal: Principal, body: bytes, profile: str,
+                          *, recorded_as: AuditPrincipal, started: float,
+                          require_signature: bool = False) -> Submitted:
+    """Steps 4 to 8 above for one CAP document, whoever brought it (``POST`` or a
+    configured feed, ``router.feeds``): the same hardened parse, signature check, sender
+    and authority policy, profile validation, reference handling and durable accept, so
+    that an alert taken from a feed is held to exactly what a posted one is. Raises
+    ``ProblemError`` with the code a ``POST`` would answer. ``require_signature``: an
+    alert without a verified XML signature is invalid (``signature.required``), whatever
+    its profile says -- a feed configured to trust only signed alerts."""
+    authority = ctx.auth.policy(principal)
     checked = await _check(ctx, body, profile)
     outcome = checked.outcome
+    if require_signature and outcome.readable and (
+            checked.signature is None or checked.signature.state is not SignatureState.VERIFIED):
+        outcome = replace(outcome, findings=[*outcome.findings, error(
+            "signature.required", "/alert/Signature",
+            "this source is configured to accept only alerts with a verified XML signature")])
     document = outcome.document
     if document is not None:
         outcome = with_arrival_findings(outcome, document.alert,
@@ -184,7 +220,7 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         reference_authorities=authorised.reference_authorities,
         forward_unknown_references=authority.forward_unknown_references,
         signature=checked.signature.to_json() if checked.signature else None,
-        principal=principal_of(request, authority.name),
+        principal=recorded_as,
     )
     try:
         result = await ctx.store.accept(new)
@@ -202,14 +238,13 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
                            "accepted before with different content; a correction must be "
                            "a new alert (msgType Update) with its own identifier",
                            existing_id=result.alert_id)
-    url = _status_url(result.alert_id)
     created = result.outcome is AcceptOutcome.CREATED
     if created and authorised.hold is None:
         ctx.on_accepted()
     ctx.recorder.intake.accepted(started, alert, created=created, profile=profile,
                                  authority=authority.name, plan=plan)
-    return _json(Accepted(id=result.alert_id, status_url=url, warnings=result.warnings),
-                 status=202 if created else 200, headers={"Location": url})
+    return Submitted(result.alert_id, created, result.warnings)
+
 
 
 async def _read_body(request: web.Request, ctx: IngestContext) -> bytes:

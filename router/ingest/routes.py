@@ -177,20 +177,33 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 
+MORE_ENDPOINTS = web.AppKey("tocsin.more_endpoints", list[Endpoint])
+"""Routes of the stages above ingest (``router.feeds``), registered with
+``add_endpoints`` so that the OpenAPI document lists them too."""
+
+
 def add_routes(app: web.Application) -> None:
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
     app.router.add_get("/api/v1/openapi.json", openapi_handler)
+    app[MORE_ENDPOINTS] = []
 
 
-async def openapi_handler(_request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+def add_endpoints(app: web.Application, endpoints: list[Endpoint]) -> None:
+    """Serve and document ``endpoints`` (after ``add_routes``)."""
+    for endpoint in endpoints:
+        app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+    app[MORE_ENDPOINTS].extend(endpoints)
 
 
-def openapi_document() -> dict[str, Any]:
+async def openapi_handler(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(request.app[MORE_ENDPOINTS]))
+
+
+def openapi_document(more: list[Endpoint] | None = None) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     paths: dict[str, Any] = {}
-    for endpoint in ENDPOINTS:
+    for endpoint in [*ENDPOINTS, *(more or [])]:
         operation: dict[str, Any] = {"summary": endpoint.summary,
                                      "operationId": endpoint.handler.__name__,
                                      "responses": {}}

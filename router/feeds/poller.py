@@ -1,0 +1,226 @@
+"""Poll one configured feed and hand each new CAP document to the ``POST`` path.
+
+Stage: feeds. One task per feed, so a feed that hangs, answers 500 or sends an entity
+bomb delays only itself. Each document goes through
+``router.ingest.handlers.submit_document`` -- hardened parse, signature, sender and
+authority policy, profile, references, durable accept -- as the feed's authority; its
+answer is classified the way a ``POST`` client would read it:
+
+- accepted and new: ``new``; the identical alert again: ``duplicate`` (the store's
+  idempotency by CAP key, so a restart re-reading the feed duplicates nothing);
+- same CAP key, other content: ``ingest.key-conflict``, kept as the feed's finding and
+  never written over the stored alert;
+- any other refusal: ``rejected`` with its problem code; the feed goes on.
+
+A document already taken (new or duplicate) is not fetched again while its URL stays
+in the feed (remembered in memory, bounded by what the feed lists). Errors back off
+exponentially from the interval up to ``max_backoff_s``, with full jitter, so many
+instances polling one broken feed do not stampede it when it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fnmatch import fnmatch
+
+import aiohttp
+import structlog
+
+from router.audit.chain import Principal as AuditPrincipal
+from router.cap import XmlLimits
+from router.cap.findings import Finding
+from router.cap.xmlsafe import parse_xml
+from router.feeds.fetch import FetchError, fetch
+from router.feeds.index import CAP, FeedItem, read_index
+from router.feeds.metrics import FeedMetrics
+from router.http.problems import ProblemError
+from router.ingest.context import IngestContext
+from router.ingest.handlers import submit_document
+from router.settings import Feed
+from router.trust import Principal, Role
+
+log = structlog.get_logger("tocsin.feeds")
+MAX_FINDINGS = 20
+"""Recent findings a feed's status keeps (newest last)."""
+
+
+@dataclass
+class FeedStatus:
+    """What ``GET /api/v1/feeds`` says of one feed."""
+
+    name: str
+    url: str
+    authority: str
+    state: str = "starting"
+    last_fetch: str | None = None
+    last_success: str | None = None
+    last_error: str | None = None
+    consecutive_errors: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("fetches", "not_modified", "new", "duplicate", "rejected", "filtered"), 0))
+    findings: list[dict[str, str]] = field(default_factory=list)
+
+    def note(self, entry: str, code: str, message: str) -> None:
+        self.findings.append({"entry": entry, "code": code, "message": message[:300]})
+        del self.findings[:-MAX_FINDINGS]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class FeedPoller:
+    def __init__(self, feed: Feed, authority: str, profile: str, ctx: IngestContext,
+                 metrics: FeedMetrics) -> None:
+        self.feed = feed
+        self.profile = profile
+        self.ctx = ctx
+        self.metrics = metrics
+        self.status = FeedStatus(feed.label, feed.url, authority)
+        self.principal = Principal(f"{authority}/feed", authority,
+                                   frozenset({Role.SUBMIT, Role.CANCEL, Role.READ}))
+        self.recorded_as = AuditPrincipal(via="feed", authority=authority, actor=feed.url)
+        self._etag: str | None = None
+        self._last_modified: str | None = None
+        self._taken: set[str] = set()
+        self._limits = XmlLimits(max_bytes=feed.max_bytes)
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        """Poll until cancelled; never raises for anything the feed does."""
+        while True:
+            ok = await self.poll_once(session)
+            await asyncio.sleep(self._delay(ok))
+
+    def _delay(self, ok: bool) -> float:
+        if ok:
+            return self.feed.interval_s
+        ceiling = min(self.feed.max_backoff_s,
+                      self.feed.interval_s * 2 ** min(self.status.consecutive_errors, 20))
+        return max(self.feed.interval_s, random.uniform(0, ceiling))  # noqa: S311  (jitter)
+
+    async def poll_once(self, session: aiohttp.ClientSession) -> bool:
+        started = time.perf_counter()
+        self.status.last_fetch = _now()
+        self._count("fetches")
+        try:
+            fetched = await fetch(session, self.feed.url, max_bytes=self.feed.max_bytes,
+                                  timeout_s=self.feed.timeout_s,
+                                  max_redirects=self.feed.max_redirects,
+                                  etag=self._etag, last_modified=self._last_modified)
+        except FetchError as exc:
+            return self._failed(exc.code, exc.detail)
+        if fetched.not_modified:
+            self._count("not_modified")
+            self._succeeded("not-modified", started)
+            return True
+        index = read_index(fetched.body, fetched.url, self._limits)
+        if index.finding is not None:
+            return self._failed(index.finding.code, index.finding.message)
+        listed = set()
+        for item in index.items:
+            key = item.key
+            listed.add(key)
+            if key not in self._taken:
+                await self._take(session, item, key)
+        self._taken &= listed  # remember only what the feed still lists
+        # an entry left to retry (its document unreachable, the store unavailable) must
+        # not hide behind a 304 on the next poll: keep the validators only when all settled
+        settled = listed <= self._taken
+        self._etag = fetched.etag if settled else None
+        self._last_modified = fetched.last_modified if settled else None
+        self._succeeded("ok", started, entries=len(index.items))
+        return True
+
+    async def _take(self, session: aiohttp.ClientSession, item: FeedItem, key: str) -> None:
+        body = item.inline
+        if body is None and item.url is not None:
+            try:
+                body = (await fetch(session, item.url, max_bytes=self.feed.max_bytes,
+                                    timeout_s=self.feed.timeout_s,
+                                    max_redirects=self.feed.max_redirects)).body
+            except FetchError as exc:
+                self._rejected(item.entry, exc.code, exc.detail)
+                return  # not remembered: fetched again next poll
+        if body is None:
+            return
+        if not self._passes_filters(body):
+            self._count("filtered")
+            self._taken.add(key)
+            return
+        try:
+            submitted = await submit_document(
+                self.ctx, self.principal, body, self.profile, recorded_as=self.recorded_as,
+                started=time.perf_counter(), require_signature=self.feed.signature_required)
+        except ProblemError as problem:
+            self._rejected(item.entry, problem.code, _problem_text(problem))
+            if problem.status in (400, 403, 409, 422):
+                self._taken.add(key)  # the same bytes would be refused again
+            return
+        self._taken.add(key)
+        self._count("new" if submitted.created else "duplicate")
+        if submitted.created:
+            self._observe_lag(body)
+        log.info("feed.entry", feed=self.status.name, entry=item.entry,
+                 alert_id=submitted.alert_id, created=submitted.created)
+
+    def _passes_filters(self, body: bytes) -> bool:
+        if self.feed.status is None and self.feed.events is None:
+            return True
+        root, _ = parse_xml(body, self._limits)
+        if root is None:
+            return True  # the submit path reports why it is unreadable
+        status = root.findtext(f"{{{CAP}}}status")
+        if self.feed.status is not None and status not in {s.value for s in self.feed.status}:
+            return False
+        if self.feed.events is None:
+            return True
+        events = [(e.text or "").lower() for e in root.findall(f"{{{CAP}}}info/{{{CAP}}}event")]
+        return any(fnmatch(e, g.lower()) for e in events for g in self.feed.events)
+
+    def _observe_lag(self, body: bytes) -> None:
+        root, _ = parse_xml(body, self._limits)
+        sent = root.findtext(f"{{{CAP}}}sent") if root is not None else None
+        try:
+            lag = (datetime.now(UTC) - datetime.fromisoformat(sent or "")).total_seconds()
+        except ValueError:
+            return
+        self.metrics.lag.labels(self.status.name).observe(max(lag, 0.0))
+
+    def _count(self, what: str) -> None:
+        self.status.counts[what] += 1
+        self.metrics.count(self.status.name, what)
+
+    def _rejected(self, entry: str, code: str, message: str) -> None:
+        self._count("rejected")
+        self.metrics.rejected.labels(self.status.name, code).inc()
+        self.status.note(entry, code, message)
+        log.warning("feed.entry_rejected", feed=self.status.name, entry=entry, code=code,
+                    detail=message[:300])
+
+    def _failed(self, code: str, detail: str) -> bool:
+        self.status.state = "failing"
+        self.status.consecutive_errors += 1
+        self.status.last_error = f"{code}: {detail}"[:300]
+        self.metrics.rejected.labels(self.status.name, code).inc()
+        log.warning("feed.fetch_failed", feed=self.status.name, code=code, detail=detail[:300],
+                    consecutive=self.status.consecutive_errors)
+        return False
+
+    def _succeeded(self, outcome: str, started: float, entries: int | None = None) -> None:
+        self.status.state = "ok"
+        self.status.consecutive_errors = 0
+        self.status.last_error = None
+        self.status.last_success = _now()
+        self.metrics.last_success.labels(self.status.name).set(time.time())
+        log.info("feed.fetched", feed=self.status.name, outcome=outcome, entries=entries,
+                 ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def _problem_text(problem: ProblemError) -> str:
+    findings: list[Finding] = list(problem.findings or [])
+    codes = ", ".join(f.code for f in findings[:5])
+    return f"{problem.detail}" + (f" ({codes})" if codes else "")
