@@ -16,7 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-install: $(STAMP)
+# The console's front-end libraries (Leaflet) from the npm registry, exactly as locked in
+# package-lock.json; served by Tocsin from node_modules, never from a CDN at run time.
+NODE_STAMP := node_modules/.package-lock.json
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(STAMP) $(NODE_STAMP)
 
 run: install
 	$(BIN)/tocsin serve --demo

@@ -25,6 +25,7 @@ from router.audience import AudienceStore
 from router.audience.http import DESK, SubscriptionDesk
 from router.audience.subscriber_csv import read_rows
 from router.channel import Channel, KeepsChannelState, LateReceipts
+from router.console import add_console_routes
 from router.delivery import Dispatcher, DispatchSettings
 from router.demo import DemoElement, PortAllocator
 from router.errors import ConfigurationError
@@ -319,6 +320,12 @@ def _share(app: web.Application, context: IngestContext, desk: SubscriptionDesk)
     app[DESK] = desk
 
 
+def _add_all_routes(app: web.Application) -> None:
+    """The API, then the operator console (a client of that API, served beside it)."""
+    add_routes(app)
+    add_console_routes(app)
+
+
 def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
     """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
@@ -391,7 +398,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
         app.cleanup_ctx.append(ApprovalSweeper(
             store, settings.approval_sweep_interval_s).running)
     app.on_shutdown.append(start_draining)
-    add_routes(app)
+    _add_all_routes(app)
     return app
 
 
