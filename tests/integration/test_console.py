@@ -111,6 +111,12 @@ def test_compose_approve_follow_cancel(browser: Any, server: Server, shots: Path
 
     approver = signed_in(browser, server, APPROVER_KEY)
     approver.goto(f"{server.url}/console/alert?id={alert_id}")
+    # the approver sees what each channel will carry, as the API's /variants reports it
+    approver.locator("#forms tr").first.wait_for()
+    shown = [row.locator("td").nth(4).text_content() for row in approver.locator("#forms tr").all()]
+    assert shown == [f["text"] for f in api(server, f"/api/v1/alerts/{alert_id}/variants")["forms"]]
+    assert any("Flood risk in Zeeland" in text for text in shown), shown
+    approver.screenshot(path=shots / "alert-approver.png", full_page=True)
     approver.get_by_role("button", name="Approve").click()
     approver.get_by_text("approve: done").wait_for()
 

@@ -130,7 +130,7 @@ async function pageAlert() {
       }
       row.dataset.channel = d.channel; rows.append(row);
     }
-    $("approve").hidden = $("reject").hidden = alert.lifecycle !== "pending_approval";
+    $("decision").hidden = alert.lifecycle !== "pending_approval";
     $("cancel").hidden = alert.msg_type !== "Alert" || alert.lifecycle !== "accepted";
     if (alert.cancelled_by) say("Cancelled by " + alert.cancelled_by);
     return alert;
@@ -141,6 +141,19 @@ async function pageAlert() {
     const cap = new DOMParser().parseFromString(await response.text(), "application/xml");
     const first = cap.getElementsByTagNameNS("urn:oasis:names:tc:emergency:cap:1.2", "headline")[0];
     $("alert-headline").textContent = first ? first.textContent : "";
+  }
+  async function forms() {
+    const response = await fetch("/console/api/alerts/" + encodeURIComponent(id) + "/variants");
+    if (!response.ok) return;
+    const rows = $("forms"); rows.replaceChildren();
+    for (const f of (await response.json()).forms) {
+      const row = document.createElement("tr");
+      const fits = f.error ? "no: " + f.error : (f.fits ? "yes" : "no, " + f.overflow + " over; dropped: " + f.dropped.join(", "));
+      for (const value of [f.target, f.language, f.segments === null ? "" : String(f.segments), fits, f.text]) {
+        const cell = document.createElement("td"); cell.textContent = value; row.append(cell);
+      }
+      row.dataset.target = f.target; rows.append(row);
+    }
   }
   function follow() {
     stream = new EventSource("/console/api/alerts/" + encodeURIComponent(id) + "/events");
@@ -161,6 +174,7 @@ async function pageAlert() {
     if (data && data.id) say("Cancel submitted: " + data.id);
   });
   await headline();
+  await forms();
   await refresh();
   follow();
 }
