@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.server import DEV_KEY, Server, start_server
+from tests.integration.server import DEV_KEY, REPO, Server, start_server
 from tests.integration.test_dispatch_flow import FAST
 
 CHROMIUM = "/usr/bin/chromium"
@@ -187,3 +187,37 @@ def test_session_cookie_and_content_security_policy(browser: Any, server: Server
     stranger.get_by_label("API key").fill("not-a-key-0123456789")
     stranger.get_by_role("button", name="Sign in").click()
     stranger.get_by_text("Sign-in refused: 401").wait_for()
+
+
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.skipif(not AXE.is_file(), reason="axe-core missing: run `npm ci` (make install)")
+def test_pages_have_no_serious_accessibility_violations(browser: Any, server: Server,
+                                                        shots: Path) -> None:
+    """axe-core (npm, a dev dependency) on each page. The audit's own script is injected
+    inline, so only this audit's context bypasses the CSP; the console never needs it."""
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.goto(server.url + "/console/")
+    serious: dict[str, list[str]] = {}
+
+    def audit(name: str) -> None:
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("async () => await axe.run()")
+        serious[name] = [f"{v['id']}: {v['help']}" for v in result["violations"]
+                         if v["impact"] in {"serious", "critical"}]
+        page.screenshot(path=shots / f"{name}.png", full_page=True)
+
+    audit("sign-in")
+    page.get_by_label("API key").fill(DEV_KEY)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Alerts").wait_for()
+    audit("alerts")
+    compose(page, server, severity="Severe", headline_nl="Hoog water")
+    page.locator("#deliveries tr").first.wait_for()
+    audit("alert")
+    page.goto(server.url + "/console/compose")
+    page.locator("#map.leaflet-container").wait_for()
+    audit("compose")
+    assert serious == {"sign-in": [], "alerts": [], "alert": [], "compose": []}, serious
