@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 NODE_STAMP := node_modules/.package-lock.json
 
 $(NODE_STAMP): package.json package-lock.json
+	command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm; }
 	npm ci --no-audit --no-fund
 	touch $@
 
