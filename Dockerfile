@@ -1,4 +1,10 @@
 # Tocsin: multi-stage build; the runtime image has no compiler and runs as a non-root user.
+# The console's front-end packages (Leaflet), exactly as locked, from the npm registry.
+FROM node:20-bookworm-slim AS frontend
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
@@ -17,6 +23,7 @@ RUN apt-get update \
 RUN groupadd --system tocsin && useradd --system --gid tocsin --home-dir /srv/tocsin tocsin \
  && mkdir -p /srv/tocsin/data && chown tocsin:tocsin /srv/tocsin/data
 COPY --from=build /opt/tocsin /opt/tocsin
+COPY --from=frontend /src/node_modules /opt/tocsin-console/node_modules
 COPY config /srv/tocsin/config
 WORKDIR /srv/tocsin
 USER tocsin
@@ -24,7 +31,8 @@ ENV PATH=/opt/tocsin/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TOCSIN_HOST=0.0.0.0 \
     TOCSIN_PORT=8080 \
-    TOCSIN_DATA_DIR=/srv/tocsin/data
+    TOCSIN_DATA_DIR=/srv/tocsin/data \
+    TOCSIN_CONSOLE_NODE_MODULES=/opt/tocsin-console/node_modules
 VOLUME ["/srv/tocsin/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

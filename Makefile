@@ -16,7 +16,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-install: $(STAMP)
+# The console's front-end libraries (Leaflet) from the npm registry, exactly as locked in
+# package-lock.json; served by Tocsin from node_modules, never from a CDN at run time.
+NODE_STAMP := node_modules/.package-lock.json
+
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq npm; }; then \
+		npm ci --no-audit --no-fund && touch $@; \
+	else \
+		echo "warning: npm is not installed (apt-get install npm): the operator console runs without its map"; \
+	fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 run: install
 	$(BIN)/tocsin serve --demo

@@ -25,6 +25,7 @@ from router.audience import AudienceStore
 from router.audience.http import DESK, SubscriptionDesk
 from router.audience.subscriber_csv import read_rows
 from router.channel import Channel, KeepsChannelState, LateReceipts
+from router.console import add_console_routes
 from router.delivery import Dispatcher, DispatchSettings
 from router.demo import DemoElement, PortAllocator
 from router.errors import ConfigurationError
@@ -321,8 +322,10 @@ def _share(app: web.Application, context: IngestContext, desk: SubscriptionDesk)
 
 
 def _add_all_routes(app: web.Application) -> None:
+    """The API, the feeds, then the operator console (a client of that API, served beside it)."""
     add_routes(app)
     add_feed_routes(app)  # after the store's lifecycle, so feed pollers start after it opens
+    add_console_routes(app)
 
 
 def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:

@@ -1,0 +1,98 @@
+"""The compose form -> a CAP 1.2 document; an alert's CAP -> its Cancel.
+
+Why the console builds XML with lxml rather than string formatting: every field is an
+operator's free text, and an element tree escapes it, so ``<script>`` in a headline
+stays text. Nothing here decides validity: the document goes to the API, whose validator
+and profile answer with findings, exactly as for any other client.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml import etree
+
+CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+LANGUAGES = ("nl-NL", "en-GB")  # the two text blocks the form offers
+TEXT_FIELDS = ("event", "headline", "description", "instruction")
+
+
+class FormError(ValueError):
+    """The form is not shaped like the compose form (a field missing or not text)."""
+
+
+def _text(form: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = form.get(name, default)
+    if not isinstance(value, str):
+        raise FormError(f"field {name!r} must be text")
+    return value.strip()
+
+
+def _sub(parent: etree._Element, tag: str, text: str) -> None:
+    etree.SubElement(parent, f"{{{CAP_NS}}}{tag}").text = text
+
+
+def _now() -> str:
+    """UTC written as CAP 1.2 wants it (``-00:00``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S-00:00")
+
+
+def alert_from_form(form: dict[str, Any]) -> bytes:
+    """One <info> per language whose headline is filled in; the area is repeated in each
+    (CAP puts areas inside infos). Empty optional fields are left out, so the validator
+    reports what a required field lacks instead of an empty element."""
+    root = etree.Element(f"{{{CAP_NS}}}alert", nsmap={None: CAP_NS})  # type: ignore[dict-item]
+    _sub(root, "identifier", f"console-{uuid.uuid4()}")
+    _sub(root, "sender", _text(form, "sender"))
+    _sub(root, "sent", _now())
+    _sub(root, "status", _text(form, "status", "Actual"))
+    _sub(root, "msgType", "Alert")
+    _sub(root, "scope", "Public")
+    for language in LANGUAGES:
+        texts = {field: _text(form, f"{field}_{language}", "") for field in TEXT_FIELDS}
+        if not texts["headline"]:
+            continue
+        info = etree.SubElement(root, f"{{{CAP_NS}}}info")
+        _sub(info, "language", language)
+        _sub(info, "category", _text(form, "category", "Safety"))
+        _sub(info, "event", texts["event"] or _text(form, "event", ""))
+        for tag in ("urgency", "severity", "certainty"):
+            _sub(info, tag, _text(form, tag))
+        sender_name = _text(form, "sender_name", "")
+        if sender_name:
+            _sub(info, "senderName", sender_name)
+        _sub(info, "headline", texts["headline"])
+        for tag in ("description", "instruction"):
+            if texts[tag]:
+                _sub(info, tag, texts[tag])
+        area = etree.SubElement(info, f"{{{CAP_NS}}}area")
+        _sub(area, "areaDesc", _text(form, "area_desc"))
+        polygon = _text(form, "polygon", "")
+        if polygon:
+            _sub(area, "polygon", " ".join(polygon.split()))
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def cancel_of(original: bytes) -> bytes:
+    """A Cancel of ``original``: same sender, ``references`` naming it, its infos kept
+    (so the channels can say in every language what is withdrawn)."""
+    parsed = etree.fromstring(original, parser=etree.XMLParser(resolve_entities=False,
+                                                               no_network=True))
+
+    def field(tag: str) -> str:
+        found = parsed.find(f"{{{CAP_NS}}}{tag}")
+        return (found.text or "").strip() if found is not None else ""
+
+    root = etree.Element(f"{{{CAP_NS}}}alert", nsmap={None: CAP_NS})  # type: ignore[dict-item]
+    _sub(root, "identifier", f"console-{uuid.uuid4()}")
+    _sub(root, "sender", field("sender"))
+    _sub(root, "sent", _now())
+    _sub(root, "status", field("status"))
+    _sub(root, "msgType", "Cancel")
+    _sub(root, "scope", field("scope") or "Public")
+    _sub(root, "references", f"{field('sender')},{field('identifier')},{field('sent')}")
+    for info in parsed.findall(f"{{{CAP_NS}}}info"):
+        root.append(info)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

@@ -1,0 +1,244 @@
+"""The console's routes: pages, sign-in, and forwarding to the alert API.
+
+Every state-changing request needs the session cookie (HttpOnly, SameSite=Strict, Secure
+over TLS) AND the session's CSRF token in ``X-CSRF-Token``; a page reads the token from
+``GET /console/session``, which another origin cannot read. Pages load only scripts
+and styles from this service (Content-Security-Policy without inline script), including
+the map library, which ``npm ci`` installs into ``node_modules`` (never copied into the
+repository, never fetched from a CDN at run time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from router.console.cap_form import FormError, alert_from_form, cancel_of
+from router.console.sessions import COOKIE, CSRF_HEADER, Session, Sessions
+
+STATIC = Path(__file__).parent / "static"
+VENDOR = Path(os.environ.get("TOCSIN_CONSOLE_NODE_MODULES")
+              or Path(__file__).resolve().parents[2] / "node_modules")
+"""Where ``npm ci`` put the front-end packages: the checkout's ``node_modules`` (``make
+install``), or ``TOCSIN_CONSOLE_NODE_MODULES`` for an installed package (the Docker image
+copies them from its build stage to a fixed place)."""
+# npm package -> the folder of it the console may serve (nothing else under node_modules)
+VENDOR_DIRS = {"leaflet": VENDOR / "leaflet" / "dist"}
+PAGES = {"": "index.html", "compose": "compose.html", "alert": "alert.html"}
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+SESSIONS = web.AppKey("console_sessions", Sessions)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    if request.path.startswith("/console"):
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def add_console_routes(app: web.Application) -> None:
+    app[SESSIONS] = Sessions()
+    app.middlewares.append(_security_headers)
+    app.router.add_get("/console", _redirect)
+    for name in PAGES:
+        app.router.add_get(f"/console/{name}", _page)
+    app.router.add_get("/console/static/{name}", _static)
+    app.router.add_get("/console/vendor/{package}/{path:.+}", _vendor)
+    app.router.add_get("/console/session", _get_session)
+    app.router.add_post("/console/session", _sign_in)
+    app.router.add_delete("/console/session", _sign_out)
+    app.router.add_get("/console/api/{path:.+}", _forward_get)
+    app.router.add_post("/console/compose", _compose)
+    app.router.add_post("/console/alerts/{alert_id}/{decision:approve|reject}", _decide)
+    app.router.add_post("/console/alerts/{alert_id}/cancel", _cancel)
+
+
+def _problem(status: int, title: str) -> web.Response:
+    return web.json_response({"title": title, "status": status}, status=status,
+                             content_type="application/problem+json")
+
+
+async def _redirect(_request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/console/")
+
+
+async def _page(request: web.Request) -> web.StreamResponse:
+    name = request.path.removeprefix("/console/")
+    return web.FileResponse(STATIC / PAGES[name])
+
+
+async def _static(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    path = STATIC / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path)
+
+
+async def _vendor(request: web.Request) -> web.StreamResponse:
+    base = VENDOR_DIRS.get(request.match_info["package"])
+    if base is None:
+        raise web.HTTPNotFound()
+    path = (base / request.match_info["path"]).resolve()
+    if not path.is_relative_to(base.resolve()) or not path.is_file():
+        return _problem(404, "not installed: run `npm ci` (the Makefile's install step)")
+    return web.FileResponse(path)
+
+
+def _session(request: web.Request) -> Session:
+    session = request.app[SESSIONS].find(request.cookies.get(COOKIE))
+    if session is None:
+        raise web.HTTPUnauthorized(text=json.dumps({"title": "not signed in", "status": 401}),
+                                   content_type="application/problem+json")
+    return session
+
+
+def _checked(request: web.Request) -> Session:
+    """The session of a state-changing request, refused without its CSRF token."""
+    session = _session(request)
+    if not session.csrf_matches(request.headers.get(CSRF_HEADER)):
+        raise web.HTTPForbidden(text=json.dumps({"title": "CSRF token missing or wrong",
+                                                 "status": 403}),
+                                content_type="application/problem+json")
+    return session
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    return origin is None or origin == f"{request.scheme}://{request.host}"
+
+
+def _api_base(request: web.Request) -> str:
+    """This same service, at the socket the request came in on."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:
+        raise web.HTTPServiceUnavailable(text="console: no local socket")
+    host, port = sockname[0], sockname[1]
+    host = f"[{host}]" if ":" in host else host
+    return f"{request.scheme}://{host}:{port}"
+
+
+async def _call(request: web.Request, session: Session, method: str, path: str,
+                body: bytes | None = None, *, content_type: str | None = None
+                ) -> tuple[int, bytes, str]:
+    headers = {"Authorization": f"Bearer {session.api_key}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    # ssl=False only for this loopback call to our own socket (its certificate names the
+    # public host, not the socket address)
+    async with aiohttp.ClientSession() as client, client.request(
+            method, _api_base(request) + path, data=body, headers=headers,
+            ssl=not request.secure) as response:
+        return (response.status, await response.read(),
+                response.headers.get("Content-Type", "application/json"))
+
+
+def _relay(status: int, body: bytes, content_type: str) -> web.Response:
+    response = web.Response(status=status, body=body)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+async def _get_session(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"csrf": _session(request).csrf})
+
+
+async def _sign_in(request: web.Request) -> web.StreamResponse:
+    if not _same_origin(request):
+        return _problem(403, "sign-in from another origin")
+    try:
+        body = await request.json()
+        key = body.get("api_key") if isinstance(body, dict) else None
+    except ValueError:
+        key = None
+    if not isinstance(key, str) or not key:
+        return _problem(400, "send {\"api_key\": \"...\"}")
+    sessions = request.app[SESSIONS]
+    token, session = sessions.open(key)
+    status, _, _ = await _call(request, session, "GET", "/api/v1/alerts?limit=1")
+    if status == 401:
+        sessions.close(token)
+        return _problem(401, "unknown API key")
+    response = web.json_response({"csrf": session.csrf})
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict",
+                        secure=request.secure, path="/console")
+    return response
+
+
+async def _sign_out(request: web.Request) -> web.StreamResponse:
+    _checked(request)
+    request.app[SESSIONS].close(request.cookies.get(COOKIE))
+    response = web.json_response({"signed_out": True})
+    response.del_cookie(COOKIE, path="/console")
+    return response
+
+
+async def _forward_get(request: web.Request) -> web.StreamResponse:
+    """Reads go to ``/api/v1/<path>``; the event stream is relayed as it arrives."""
+    session = _session(request)
+    path = "/api/v1/" + request.match_info["path"]
+    if request.query_string:
+        path += "?" + request.query_string
+    if not path.split("?")[0].endswith("/events"):
+        return _relay(*await _call(request, session, "GET", path))
+    async with aiohttp.ClientSession() as client, client.get(
+            _api_base(request) + path, ssl=not request.secure,
+            headers={"Authorization": f"Bearer {session.api_key}"}) as upstream:
+        response = web.StreamResponse(status=upstream.status)
+        response.headers["Content-Type"] = upstream.headers.get("Content-Type",
+                                                                "text/event-stream")
+        await response.prepare(request)
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+async def _compose(request: web.Request) -> web.StreamResponse:
+    session = _checked(request)
+    try:
+        form: Any = await request.json()
+    except ValueError:
+        form = None
+    if not isinstance(form, dict):
+        return _problem(400, "send the form as a JSON object")
+    try:
+        document = alert_from_form(form)
+    except FormError as error:
+        return _problem(400, str(error))
+    return _relay(*await _call(request, session, "POST", "/api/v1/alerts", document,
+                               content_type="application/cap+xml"))
+
+
+async def _decide(request: web.Request) -> web.StreamResponse:
+    session = _checked(request)
+    alert_id, decision = request.match_info["alert_id"], request.match_info["decision"]
+    reason = await request.read()
+    return _relay(*await _call(request, session, "POST",
+                               f"/api/v1/alerts/{alert_id}/{decision}",
+                               reason or b"{}", content_type="application/json"))
+
+
+async def _cancel(request: web.Request) -> web.StreamResponse:
+    session = _checked(request)
+    alert_id = request.match_info["alert_id"]
+    status, original, content_type = await _call(request, session, "GET",
+                                                 f"/api/v1/alerts/{alert_id}/cap")
+    if status != 200:
+        return _relay(status, original, content_type)
+    return _relay(*await _call(request, session, "POST", "/api/v1/alerts",
+                               cancel_of(original), content_type="application/cap+xml"))
+
+

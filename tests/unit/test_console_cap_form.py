@@ -1,0 +1,73 @@
+"""The console's form -> CAP encoder and its sessions, on their own."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lxml import etree
+
+from router.console.cap_form import CAP_NS, FormError, alert_from_form, cancel_of
+from router.console.sessions import Sessions
+
+# what XML 1.0 can carry: no control characters but tab/newline, no surrogates
+XML_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")
+                   | st.sampled_from("\t\n<>&\"'"), min_size=1, max_size=200)
+NS = {"c": CAP_NS}
+
+
+def form(**fields: str) -> dict[str, str]:
+    return {"sender": "meldkamer@vr-zeeland.example.nl", "urgency": "Immediate",
+            "severity": "Severe", "certainty": "Likely", "area_desc": "Zeeland",
+            "event_en-GB": "Flood", "headline_en-GB": "Flood", **fields}
+
+
+@given(XML_TEXT)
+def test_any_operator_text_arrives_as_that_text(text: str) -> None:
+    parsed = etree.fromstring(alert_from_form(form(**{"headline_nl-NL": text,
+                                                      "description_nl-NL": text})))
+    if not text.strip():
+        assert parsed.xpath("c:info/c:language/text()", namespaces=NS) == ["en-GB"]
+        return
+    assert parsed.xpath("c:info[1]/c:headline/text()", namespaces=NS) == [text.strip()]
+    assert parsed.xpath("c:info[1]/c:description/text()", namespaces=NS) == [text.strip()]
+    assert not parsed.xpath("//*[local-name()='script' or local-name()='img']")
+
+
+def test_sent_is_utc_as_cap_writes_it() -> None:
+    sent = etree.fromstring(alert_from_form(form())).findtext(f"{{{CAP_NS}}}sent")
+    assert sent is not None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-00:00", sent)
+
+
+def test_a_field_that_is_not_text_is_refused() -> None:
+    with pytest.raises(FormError, match="sender"):
+        alert_from_form({**form(), "sender": ["a", "b"]})
+
+
+def test_cancel_references_the_original_and_keeps_its_texts() -> None:
+    original = alert_from_form(form())
+    parsed = etree.fromstring(original)
+    cancel = etree.fromstring(cancel_of(original))
+    key = ",".join(parsed.findtext(f"{{{CAP_NS}}}{tag}") or ""
+                   for tag in ("sender", "identifier", "sent"))
+    assert cancel.findtext(f"{{{CAP_NS}}}msgType") == "Cancel"
+    assert cancel.findtext(f"{{{CAP_NS}}}references") == key
+    assert cancel.xpath("c:info/c:headline/text()", namespaces=NS) == ["Flood"]
+
+
+def test_sessions_refuse_a_forged_token_and_stay_bounded() -> None:
+    sessions = Sessions(limit=2)
+    token, session = sessions.open("key-1")
+    assert sessions.find(token) is session
+    assert session.csrf_matches(session.csrf)
+    assert not session.csrf_matches("forged")
+    assert not session.csrf_matches(None)
+    sessions.open("key-2")
+    sessions.open("key-3")  # the oldest is dropped
+    assert sessions.find(token) is None
+    expired = Sessions(idle_s=-1)
+    old, _ = expired.open("key")
+    assert expired.find(old) is None
