@@ -11,7 +11,8 @@ Routes (the directory is re-read on every request, so adding a file publishes it
 - ``GET /cap/{name}``: the file's bytes;
 - faults: ``/fault/500.atom`` (always 500), ``/fault/slow.atom`` (the feed after
   ``?delay=`` seconds, default 30), ``/fault/truncated.atom`` (the feed cut in half),
-  ``/fault/wrong-encoding.atom`` (declares UTF-8, entry title in Latin-1 bytes),
+  ``/fault/wrong-encoding.atom`` (declares UTF-8, the feed's title in Latin-1 bytes),
+  ``/fault/wrong-encoding-entry.atom`` (the same, in the first entry's title only),
   ``/fault/huge.atom`` (50 MiB streamed), ``/fault/bomb.atom`` (billion laughs),
   ``/fault/redirect-loop.atom`` (302 to itself), ``/fault/html`` (an HTML page).
 
@@ -132,6 +133,18 @@ async def _wrong_encoding(request: web.Request) -> web.StreamResponse:
                         content_type="application/atom+xml")
 
 
+async def _wrong_encoding_entry(request: web.Request) -> web.StreamResponse:
+    """The feed itself well encoded, but its first entry's title in Latin-1 bytes under
+    the UTF-8 declaration: that entry is refused, the others are still read."""
+    body, _, _ = _atom(request, False)
+    start = body.find(b"<entry>")
+    title = body.find(b"<title>", start) + len(b"<title>")
+    if start < 0 or title < len(b"<title>"):
+        return web.Response(body=body, content_type="application/atom+xml")
+    return web.Response(body=body[:title] + "Météo ".encode("latin-1") + body[title:],
+                        content_type="application/atom+xml")
+
+
 async def _bomb(_request: web.Request) -> web.StreamResponse:
     return web.Response(body=BOMB, content_type="application/atom+xml")
 
@@ -170,7 +183,8 @@ async def _huge(request: web.Request) -> web.StreamResponse:
 
 FAULTS: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {
     "500.atom": _fail, "slow.atom": _slow, "truncated.atom": _truncated,
-    "wrong-encoding.atom": _wrong_encoding, "bomb.atom": _bomb,
+    "wrong-encoding.atom": _wrong_encoding, "wrong-encoding-entry.atom": _wrong_encoding_entry,
+    "bomb.atom": _bomb,
     "redirect-loop.atom": _loop, "html": _html, "huge.atom": _huge,
 }
 

@@ -16,8 +16,10 @@ feedparser is used in the tests, to check what ``router.feeds.publish`` writes.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -57,6 +59,48 @@ class FeedItem:
 class FeedIndex:
     items: list[FeedItem]
     finding: Finding | None = None
+    refused: list[tuple[str, Finding]] = field(default_factory=list)
+    """Entries left out, each with its entry id (or a digest) and why -- today an entry
+    whose bytes are not valid in the feed's declared encoding (``xml.encoding``)."""
+
+
+_ENTRY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(entry|item)\b.*?</(?:[A-Za-z_][\w.-]*:)?\1\s*>",
+                    re.DOTALL)
+_DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+_ENTRY_ID = re.compile(rb"<(?:[\w.-]+:)?(?:id|guid)\b[^>]*>([^<]{1,300})<")
+
+
+def _without_misencoded_entries(data: bytes) -> tuple[bytes, list[tuple[str, Finding]]]:
+    """``data`` with each Atom entry / RSS item whose bytes do not decode in the declared
+    encoding (default UTF-8) cut out, and a finding per entry cut, so that one badly
+    encoded entry costs that entry and not the feed. The cut is made on the raw bytes
+    before any parse; what is left goes through the hardened parser again, so nothing
+    here loosens it (a feed whose bad bytes lie outside any entry still fails whole)."""
+    declared = _DECLARED.match(data)
+    name = declared.group(1).decode("ascii") if declared else "utf-8"
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return data, []
+    kept = bytearray()
+    refused: list[tuple[str, Finding]] = []
+    last = 0
+    for match in _ENTRY.finditer(data):
+        segment = match.group(0)
+        try:
+            segment.decode(name)
+            continue
+        except UnicodeDecodeError as exc:
+            found = _ENTRY_ID.search(segment)
+            entry = (found.group(1).decode(name, errors="replace").strip() if found else
+                     "sha256:" + hashlib.sha256(segment).hexdigest()[:16])
+            refused.append((entry, error(
+                "xml.encoding", entry, f"the entry's bytes are not valid {name} "
+                f"(the feed's declared encoding): {exc.reason} at byte {exc.start}")))
+        kept += data[last:match.start()]
+        last = match.end()
+    kept += data[last:]
+    return bytes(kept), refused
 
 
 def read_index(data: bytes, base_url: str, limits: XmlLimits) -> FeedIndex:
@@ -66,8 +110,15 @@ def read_index(data: bytes, base_url: str, limits: XmlLimits) -> FeedIndex:
     several ``<alert>`` elements, an unknown root -- is a ``feed.format`` finding, not a
     partial read."""
     root, problem = parse_xml(data, limits)
+    refused: list[tuple[str, Finding]] = []
+    if root is None and problem is not None and problem.code == "xml.encoding":
+        data, refused = _without_misencoded_entries(data)
+        if refused:
+            root, problem = parse_xml(data, limits)
     if root is None:
         return FeedIndex([], problem)
+    if refused:
+        return replace(read_index(data, base_url, limits), refused=refused)
     tag = etree.QName(root)
     if tag.namespace in CAP_NAMESPACES and tag.localname == "alert":
         return FeedIndex([FeedItem(entry=base_url, inline=data)])

@@ -121,6 +121,12 @@ class FeedPoller:
         if index.finding is not None:
             return self._failed(index.finding.code, index.finding.message)
         listed = set()
+        for entry, finding in index.refused:
+            key = f"refused|{entry}|{finding.code}"
+            listed.add(key)
+            if key not in self._taken:  # once per entry while the feed lists it
+                self._rejected(entry, finding.code, finding.message)
+                self._taken.add(key)
         for item in index.items:
             key = item.key
             listed.add(key)

@@ -79,6 +79,17 @@ def _until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def _check_misencoded_entry(server: Server) -> None:
+    """One misencoded entry: a finding for it, counted once, the other entry still taken."""
+    _until(lambda: _feeds(server)["entry-encoding"]["counts"]["fetches"] >= 2,
+           "the misencoded-entry feed read twice")
+    odd = _feeds(server)["entry-encoding"]
+    assert odd["state"] == "ok", odd
+    assert odd["counts"]["rejected"] == 1, odd  # once, not once per poll
+    assert odd["counts"]["new"] + odd["counts"]["duplicate"] == 1, odd
+    assert [f["code"] for f in odd["findings"]] == ["xml.encoding"], odd
+
+
 def test_feed_ingest_dedup_conflict_and_faults(tmp_path: Path,
                                                feed_server: tuple[str, Path]) -> None:
     url, directory = feed_server
@@ -90,7 +101,7 @@ def test_feed_ingest_dedup_conflict_and_faults(tmp_path: Path,
         "bomb": f"{url}/fault/bomb.atom", "error": f"{url}/fault/500.atom",
         "huge": f"{url}/fault/huge.atom", "loop": f"{url}/fault/redirect-loop.atom",
         "encoding": f"{url}/fault/wrong-encoding.atom", "cut": f"{url}/fault/truncated.atom",
-        "html": f"{url}/fault/html",
+        "html": f"{url}/fault/html", "entry-encoding": f"{url}/fault/wrong-encoding-entry.atom",
     })
     try:
         _until(lambda: _feeds(server)["index"]["counts"]["not_modified"] >= 2,
@@ -106,6 +117,7 @@ def test_feed_ingest_dedup_conflict_and_faults(tmp_path: Path,
         stats = _get(f"{url}/stats", key=False)
         assert stats["/cap/a1.xml"] == 1, stats  # a taken document is not fetched again
 
+        _check_misencoded_entry(server)
         faulty = ("bomb", "error", "huge", "loop", "encoding", "cut", "html")
         _until(lambda: all(_feeds(server)[n]["consecutive_errors"] >= 2 for n in faulty),
                "faults seen twice")
@@ -125,6 +137,9 @@ def test_feed_ingest_dedup_conflict_and_faults(tmp_path: Path,
         assert 'tocsin_feed_events_total{feed="index",what="not_modified"}' in metrics
         assert 'tocsin_feed_failures_total{code="xml.dtd-forbidden",feed="bomb"}' in metrics
         assert 'tocsin_feed_last_success_timestamp_seconds{feed="index"}' in metrics
+        assert 'tocsin_feed_failures_total{code="xml.encoding",feed="entry-encoding"}' \
+            in metrics
+        assert 'tocsin_feed_events_total{feed="entry-encoding",what="rejected"}' in metrics
 
         # the same CAP key with other content: a finding, the stored alert untouched
         changed = first.replace(b"Major fire in Rotterdam-Zuid", b"Small fire")

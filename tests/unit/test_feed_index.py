@@ -77,3 +77,21 @@ def test_refusals_are_findings_not_partial_reads() -> None:
 def test_any_bytes_give_items_or_a_finding(data: bytes) -> None:
     index = read_index(data, BASE, LIMITS)
     assert index.finding is not None or isinstance(index.items, list)
+
+
+def test_a_misencoded_entry_is_refused_and_the_others_read() -> None:
+    good = (b'<entry><id>ok</id><link type="application/cap+xml" href="/cap/ok.xml"/>'
+            b"</entry>")
+    bad = "<entry><id>bad</id><title>Météo</title>".encode("latin-1") + \
+        b'<link type="application/cap+xml" href="/cap/bad.xml"/></entry>'
+    data = b'<?xml version="1.0" encoding="UTF-8"?>' + _atom("")[:-len(b"</feed>")] + \
+        bad + good + b"</feed>"
+    index = read_index(data, BASE, LIMITS)
+    assert index.finding is None
+    assert [i.entry for i in index.items] == ["ok"]
+    [(entry, finding)] = index.refused
+    assert entry == "bad"
+    assert finding.code == "xml.encoding"
+    # bad bytes outside any entry still fail the feed as a whole
+    whole = data.replace(b"<id>x</id>", "<id>x</id><title>é</title>".encode("latin-1"))
+    assert read_index(whole, BASE, LIMITS).finding.code == "xml.encoding"  # type: ignore[union-attr]
