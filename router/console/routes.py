@@ -61,6 +61,7 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_delete("/console/session", _sign_out)
     app.router.add_get("/console/api/{path:.+}", _forward_get)
     app.router.add_post("/console/compose", _compose)
+    app.router.add_post("/console/preview", _preview)
     app.router.add_post("/console/alerts/{alert_id}/{decision:approve|reject}", _decide)
     app.router.add_post("/console/alerts/{alert_id}/cancel", _cancel)
 
@@ -206,7 +207,8 @@ async def _forward_get(request: web.Request) -> web.StreamResponse:
         return response
 
 
-async def _compose(request: web.Request) -> web.StreamResponse:
+async def _form_to_api(request: web.Request, path: str) -> web.StreamResponse:
+    """The compose form as CAP XML, posted to ``path`` with the session's key."""
     session = _checked(request)
     try:
         form: Any = await request.json()
@@ -218,8 +220,18 @@ async def _compose(request: web.Request) -> web.StreamResponse:
         document = alert_from_form(form)
     except FormError as error:
         return _problem(400, str(error))
-    return _relay(*await _call(request, session, "POST", "/api/v1/alerts", document,
+    return _relay(*await _call(request, session, "POST", path, document,
                                content_type="application/cap+xml"))
+
+
+async def _compose(request: web.Request) -> web.StreamResponse:
+    return await _form_to_api(request, "/api/v1/alerts")
+
+
+async def _preview(request: web.Request) -> web.StreamResponse:
+    """Live validation while typing: ``POST /api/v1/alerts/preview``, which stores,
+    audits and sends nothing."""
+    return await _form_to_api(request, "/api/v1/alerts/preview")
 
 
 async def _decide(request: web.Request) -> web.StreamResponse:

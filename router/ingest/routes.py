@@ -16,7 +16,16 @@ from pydantic import BaseModel
 from router.audience import http as audience_http
 from router.http.endpoints import Endpoint
 from router.http.problems import Problem
-from router.ingest import approvals, audit_api, handlers, observe, retry, variants, wallet
+from router.ingest import (
+    approvals,
+    audit_api,
+    handlers,
+    observe,
+    preview_api,
+    retry,
+    variants,
+    wallet,
+)
 from router.ingest.schemas import (
     Accepted,
     AlertList,
@@ -55,6 +64,19 @@ ENDPOINTS: list[Endpoint] = [
                           "schema": {"type": "string"},
                           "description": "validation profile (default: the authority's, "
                                          "else the service default)"}],
+             cap_body=True),
+    Endpoint("POST", "/api/v1/alerts/preview", preview_api.preview_alert,
+             "Validate and render a CAP alert WITHOUT storing it: the findings a post would "
+             "get, and what each channel would carry (as GET .../variants after the post)",
+             {200: (preview_api.PreviewOut, "valid or not: the findings, and when valid the "
+                                            "per-channel preview; nothing stored or sent"),
+              400: (Problem, "unknown profile, or a body that does not decode"),
+              **_AUTH_ERRORS,
+              413: (Problem, "body larger than the configured limit"),
+              415: (Problem, "not application/cap+xml or application/xml")},
+             parameters=[{"name": "profile", "in": "query", "required": False,
+                          "schema": {"type": "string"},
+                          "description": "validation profile, as for POST /api/v1/alerts"}],
              cap_body=True),
     Endpoint("GET", "/api/v1/alerts", handlers.list_alerts,
              "List alerts in the order they were accepted, a page at a time",

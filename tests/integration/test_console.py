@@ -221,3 +221,40 @@ def test_pages_have_no_serious_accessibility_violations(browser: Any, server: Se
     page.locator("#map.leaflet-container").wait_for()
     audit("compose")
     assert serious == {"sign-in": [], "alerts": [], "alert": [], "compose": []}, serious
+
+
+def test_live_check_and_preview_while_typing(browser: Any, server: Server, shots: Path) -> None:
+    """Typing goes, debounced, to ``POST /api/v1/alerts/preview`` (via the console's CSRF-
+    checked forwarder): each finding appears next to the field it concerns and goes when
+    fixed; the preview shows each channel's pages/parts as sent; markup stays text; and
+    nothing typed is stored."""
+    page = signed_in(browser, server, DEV_KEY)
+    before = api(server, "/api/v1/alerts?limit=1")["total"]
+    page.goto(server.url + "/console/compose")
+    page.get_by_label("Category").select_option("Met")
+    page.get_by_label("Gebeurtenis").fill("Overstroming")
+    page.get_by_label("Kop").fill(XSS)
+    page.get_by_label("Instructie").fill("Ga naar de hoogste verdieping.")
+    page.get_by_label("Area description").fill("Zeeland, Walcheren")
+    open_ring = POLYGON.rsplit(" ", 1)[0]  # the first point not repeated last: invalid
+    page.get_by_role("textbox", name="Polygon").fill(open_ring)
+    note = page.locator("#finding-polygon")
+    note.get_by_text("error", exact=False).wait_for()
+    assert page.get_by_role("textbox", name="Polygon").get_attribute("aria-invalid") == "true"
+    page.get_by_text("Not valid yet").wait_for()
+    assert page.locator("#preview-forms tr").count() == 0
+    page.screenshot(path=shots / "compose-finding.png", full_page=True)
+
+    page.get_by_role("textbox", name="Polygon").fill(POLYGON)
+    page.get_by_text("Valid: would go to").wait_for()
+    assert note.text_content() == ""
+    cell_broadcast = page.locator('#preview-forms tr[data-target="cell_broadcast"]')
+    cell_broadcast.first.wait_for()
+    pages = cell_broadcast.first.locator("td").nth(2).text_content() or ""
+    assert pages[:1].isdigit(), pages  # the number of pages it goes out in
+    shown = [row.locator("td").nth(4).text_content()
+             for row in page.locator("#preview-forms tr").all()]
+    assert any(XSS in (text or "") for text in shown), shown  # the markup, as text
+    assert page.evaluate("window.__xss") is None
+    page.screenshot(path=shots / "compose-preview.png", full_page=True)
+    assert api(server, "/api/v1/alerts?limit=1")["total"] == before  # nothing stored

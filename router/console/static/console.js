@@ -93,12 +93,112 @@ function drawPolygon(view, points) {
   view.map.fitBounds(shape.getBounds());
 }
 
+/* Live check: the form goes (debounced) to POST /console/preview, which forwards it to
+   POST /api/v1/alerts/preview -- the API's own validator, profile and renderer -- and
+   each finding is shown next to the form field its CAP path concerns. */
+const FIELD_OF_TAG = {
+  sender: "sender", status: "status", category: "category", urgency: "urgency",
+  severity: "severity", certainty: "certainty", senderName: "sender_name",
+  areaDesc: "area_desc", polygon: "polygon", area: "polygon", circle: "polygon",
+};
+const PER_LANGUAGE = ["event", "headline", "description", "instruction"];
+const COMPOSE_LANGUAGES = ["nl-NL", "en-GB"];
+
+function fieldOf(location, form) {
+  // "/alert/info[2]/headline" -> "headline_en-GB" when en-GB is the second filled block
+  const steps = String(location || "").split("/").filter(Boolean);
+  const filled = COMPOSE_LANGUAGES.filter((l) => (form["headline_" + l] || "").trim());
+  let language = filled[0];
+  for (const step of steps) {
+    const match = /^info\[(\d+)\]$/.exec(step);
+    if (match) language = filled[Math.max(0, Number(match[1]) - 1)] || language;
+  }
+  for (const step of steps.slice().reverse()) {
+    const tag = step.replace(/\[.*$/, "").replace(/\s.*$/, "");
+    if (PER_LANGUAGE.includes(tag) && language) return tag + "_" + language;
+    if (FIELD_OF_TAG[tag]) return FIELD_OF_TAG[tag];
+  }
+  return null;
+}
+
+function fieldNotes(formElement) {
+  const notes = {};
+  for (const control of formElement.querySelectorAll("input, select, textarea")) {
+    const note = document.createElement("span");
+    note.id = "finding-" + control.name;
+    note.className = "field-finding";
+    note.setAttribute("aria-live", "polite");
+    control.after(note);
+    control.setAttribute("aria-describedby", note.id);
+    notes[control.name] = note;
+  }
+  return notes;
+}
+
+function cell(row, text) {
+  const td = document.createElement("td"); td.textContent = text; row.append(td);
+}
+
+function showPreview(notes, form, status, data) {
+  for (const note of Object.values(notes)) note.textContent = "";
+  for (const control of $("compose").querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
+  const general = $("general-findings"); general.replaceChildren();
+  const rows = $("preview-forms"); rows.replaceChildren();
+  const voices = $("preview-variants"); voices.replaceChildren();
+  if (status !== 200 || !data) { $("preview-status").textContent = "Check failed: " + problemText(status, data); return; }
+  for (const f of data.findings || []) {
+    const text = f.severity + ": " + f.message + " (" + f.code + ")";
+    const name = fieldOf(f.location, form);
+    if (name && notes[name]) {
+      notes[name].textContent = (notes[name].textContent ? notes[name].textContent + " " : "") + text;
+      if (f.severity === "error") $("compose").elements[name].setAttribute("aria-invalid", "true");
+    } else {
+      const item = document.createElement("li");
+      item.className = "finding-" + f.severity; item.textContent = text + " at " + f.location;
+      general.append(item);
+    }
+  }
+  $("preview-status").textContent = data.valid
+    ? "Valid: would go to " + (data.planned.join(", ") || "no channel") + (data.approval ? "; waits for approval (" + data.approval + ")" : "")
+    : "Not valid yet: " + (data.findings || []).filter((f) => f.severity === "error").length + " error(s)";
+  if (!data.variants) return;
+  for (const f of data.variants.forms) {
+    const row = document.createElement("tr"); row.dataset.target = f.target;
+    cell(row, f.target); cell(row, f.language);
+    cell(row, f.segments === null ? f.budget : String(f.segments) + (f.alphabet ? " (" + f.alphabet + ")" : ""));
+    cell(row, f.error ? "no: " + f.error : (f.fits ? "yes" : "no, " + f.overflow + " over; dropped: " + f.dropped.join(", ")));
+    cell(row, f.text);
+    rows.append(row);
+  }
+  for (const v of data.variants.variants) {
+    const item = document.createElement("li");
+    item.textContent = v.language + ": " + v.screen_reader_text + (v.readability ? " — readability " + JSON.stringify(v.readability) : "");
+    voices.append(item);
+  }
+}
+
+function liveCheck(formElement, notes) {
+  let timer = null;
+  let latest = 0;
+  const check = async () => {
+    const ticket = ++latest;
+    const form = Object.fromEntries(new FormData(formElement).entries());
+    const { status, data } = await send("POST", "/console/preview", form);
+    if (ticket === latest) showPreview(notes, form, status, data); // drop answers overtaken by typing
+  };
+  const schedule = () => { clearTimeout(timer); timer = setTimeout(check, 300); };
+  formElement.addEventListener("input", schedule);
+  formElement.addEventListener("change", schedule);
+  check();
+}
+
 async function pageCompose() {
   if (!(await session())) { window.location.href = "/console/"; return; }
   const view = mapOf($("map"));
   const redraw = () => drawPolygon(view, parsePolygon($("polygon").value));
   $("polygon").addEventListener("input", redraw);
   redraw();
+  liveCheck($("compose"), fieldNotes($("compose")));
   $("compose").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = Object.fromEntries(new FormData($("compose")).entries());
