@@ -6,8 +6,8 @@ A real ``tocsin serve --demo`` on a free port; Debian's chromium driven by Playw
 start until the page shows what it is for: the compose page's map, the alert page's
 deliveries, the dashboard's table with every active alert in it. The baseline, in the
 same run, is the signed-in alert list at ``/console/`` (one page, one script, one list
-request), so the dashboard's figure also reads as a ratio to the simplest page. The update figure is from
-the API's 202 for a new alert until its row is on an already open dashboard.
+request), so the dashboard's figure also reads as a ratio to the simplest page. The
+update figure is from the API's 202 for a new alert until its row is on an already open dashboard.
 
 Run: ``.venv/bin/python bench/console.py [--alerts N] [--rounds R] [--quick]``
 (``--quick``: 10 alerts, 1 round, a smoke test). Needs ``chromium`` and node_modules
@@ -185,7 +185,8 @@ def main() -> None:
     print(f"  202 -> row on the open dashboard: {figures['dashboard_update']:.1f} ms")
     for name in ("alert_list", "compose", "alert", "dashboard_1"):
         figure("console", f"{name}_first_render_ms", figures[name])
-    figure("console", "dashboard_over_alert_list", figures[f"dashboard_{count}"] / figures["alert_list"])
+    figure("console", "dashboard_over_alert_list",
+           figures[f"dashboard_{count}"] / figures["alert_list"])
     verdict("console", "dashboard_many_alerts_ms", figures[f"dashboard_{count}"], "<= 1000",
             figures[f"dashboard_{count}"] <= 1000)
     verdict("console", "dashboard_update_ms", figures["dashboard_update"], "<= 1000",
