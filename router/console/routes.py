@@ -30,7 +30,8 @@ install``), or ``TOCSIN_CONSOLE_NODE_MODULES`` for an installed package (the Doc
 copies them from its build stage to a fixed place)."""
 # npm package -> the folder of it the console may serve (nothing else under node_modules)
 VENDOR_DIRS = {"leaflet": VENDOR / "leaflet" / "dist"}
-PAGES = {"": "index.html", "compose": "compose.html", "alert": "alert.html"}
+PAGES = {"": "index.html", "compose": "compose.html", "alert": "alert.html",
+         "dashboard": "dashboard.html"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 SESSIONS = web.AppKey("console_sessions", Sessions)

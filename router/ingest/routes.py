@@ -21,6 +21,7 @@ from router.ingest import (
     audit_api,
     handlers,
     observe,
+    overview,
     preview_api,
     retry,
     variants,
@@ -124,6 +125,11 @@ ENDPOINTS: list[Endpoint] = [
               404: (Problem, "no such alert"), **_AUTH_ERRORS,
               429: (Problem, "this key holds max_event_streams_per_key open streams")},
              parameters=[_ID]),
+    Endpoint("GET", "/api/v1/events", overview.all_events,
+             "Every active alert's state, live (server-sent events): the crisis dashboard",
+             {200: ("text/event-stream", "`alert` and `ended` events as alerts change, "
+                    "`overview` with totals and channel breakers"), **_AUTH_ERRORS,
+              429: (Problem, "this key holds max_event_streams_per_key open streams")}),
     Endpoint("GET", "/api/v1/audit", audit_api.get_audit,
              "The tamper-evident audit trail in sequence order, a page at a time "
              "(admin role); each entry as chained, so its hash can be recomputed",

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 class ProgressHub:
     def __init__(self) -> None:
         self._watchers: dict[str, set[asyncio.Event]] = {}
+        self._everything: set[asyncio.Event] = set()
 
     @contextmanager
     def watch(self, alert_id: str) -> Iterator[asyncio.Event]:
@@ -32,8 +33,19 @@ class ProgressHub:
             if not watchers:
                 self._watchers.pop(alert_id, None)
 
+    @contextmanager
+    def watch_all(self) -> Iterator[asyncio.Event]:
+        """An event set whenever something is recorded for any alert (the crisis
+        dashboard's stream, ``GET /api/v1/events``)."""
+        event = asyncio.Event()
+        self._everything.add(event)
+        try:
+            yield event
+        finally:
+            self._everything.discard(event)
+
     def changed(self, alert_id: str) -> None:
-        for event in self._watchers.get(alert_id, ()):
+        for event in (*self._watchers.get(alert_id, ()), *self._everything):
             event.set()
 
     def __len__(self) -> int:

@@ -1,0 +1,176 @@
+/* The crisis dashboard. One event stream (GET /console/api/events, relayed from the
+   API's /api/v1/events) keeps the picture current; the page never asks the viewer to do
+   anything. Every value from the service goes into the page as text (textContent, or a
+   DOM node for map tooltips), never as HTML, so a CAP text cannot run as script. */
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const alerts = new Map(); // id -> the latest `alert` event's data
+const ended = []; // the latest `ended` events, newest first
+let overview = null;
+let view = null; // { map, layers: Map(id -> Leaflet layer) }
+let scheduled = false;
+let fitted = false;
+
+const DELIVERY_TONE = { delivered: "ok", failed: "bad", expired: "bad" };
+const ALERT_TONE = { delivered: "ok", failed: "bad", partially_delivered: "bad", expired: "bad" };
+const BREAKER_TONE = { closed: "ok", "half-open": "warn", open: "bad" };
+const SEVERITY_RANK = { Extreme: 0, Severe: 1, Moderate: 2, Minor: 3, Unknown: 4 };
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function listOrNone(list, items) {
+  list.replaceChildren(...(items.length ? items : [el("li", "None", "none")]));
+}
+
+function title(alert) {
+  return alert.headline || alert.event || alert.key.identifier;
+}
+
+function recipients(counts) {
+  if (!counts) return "";
+  return " (" + Object.entries(counts).map(([k, v]) => k + " " + v).join(", ") + ")";
+}
+
+function initMap() {
+  if (!window.L) { $("map").textContent = "Map library not installed (run npm ci)."; return; }
+  const map = window.L.map($("map"), { preferCanvas: true, zoomSnap: 0.25 }).setView([52.2, 5.3], 7);
+  view = { map, layers: new Map() };
+}
+
+function drawAreas(alert) {
+  if (!view || view.layers.has(alert.id)) return;
+  const group = window.L.featureGroup();
+  const style = { color: alert.lifecycle === "pending_approval" ? "#ffd866" : "#ff7b72", weight: 3 };
+  for (const area of alert.areas || []) {
+    for (const polygon of area.polygons) window.L.polygon(polygon, style).addTo(group);
+    for (const circle of area.circles) {
+      window.L.circle(circle.center, { ...style, radius: circle.radius_km * 1000 }).addTo(group);
+    }
+  }
+  const label = el("span", title(alert));
+  group.bindTooltip(label);
+  group.addTo(view.map);
+  view.layers.set(alert.id, group);
+}
+
+function forget(id) {
+  alerts.delete(id);
+  if (view && view.layers.has(id)) { view.layers.get(id).remove(); view.layers.delete(id); }
+}
+
+function fit() {
+  if (!view || fitted || !view.layers.size) return;
+  const bounds = window.L.featureGroup([...view.layers.values()]).getBounds();
+  if (bounds.isValid()) { view.map.fitBounds(bounds, { maxZoom: 10 }); fitted = true; }
+}
+
+function alertRow(alert) {
+  const row = el("tr");
+  row.dataset.id = alert.id;
+  const name = el("td");
+  const link = el("a", title(alert));
+  link.href = "/console/alert?id=" + encodeURIComponent(alert.id);
+  name.append(link);
+  if (alert.status !== "Actual") name.append(" ", el("span", alert.status.toUpperCase(), "exercise"));
+  if (alert.msg_type !== "Alert") name.append(" ", el("span", alert.msg_type));
+  const state = el("td", alert.lifecycle === "pending_approval" ? "waiting for approval" : alert.state,
+    ALERT_TONE[alert.state] || "warn");
+  state.dataset.state = alert.state;
+  const channels = el("td");
+  for (const d of alert.deliveries) {
+    const chip = el("span", d.channel + ": " + d.state + recipients(d.recipients),
+      "chip " + (DELIVERY_TONE[d.state] || "warn"));
+    chip.dataset.channel = d.channel;
+    chip.dataset.state = d.state;
+    channels.append(chip);
+  }
+  row.append(name, el("td", alert.severity || ""), state, channels);
+  return row;
+}
+
+function render() {
+  scheduled = false;
+  const sorted = [...alerts.values()].sort((a, b) =>
+    (SEVERITY_RANK[a.severity] ?? 5) - (SEVERITY_RANK[b.severity] ?? 5)
+    || (a.received_at < b.received_at ? 1 : -1));
+  $("alerts").replaceChildren(...sorted.map(alertRow));
+  listOrNone($("approvals"), sorted.filter((a) => a.lifecycle === "pending_approval").map((a) => {
+    const item = el("li"); const link = el("a", title(a));
+    link.href = "/console/alert?id=" + encodeURIComponent(a.id);
+    item.append(link, " — " + (a.severity || "") + ", since " + a.received_at);
+    return item;
+  }));
+  const failures = [];
+  for (const a of sorted) {
+    for (const d of a.deliveries) {
+      if (d.state === "failed" || d.last_error) {
+        failures.push(el("li", title(a) + " — " + d.channel + ": " + d.state + " — "
+          + (d.reason || d.last_error || ""), d.state === "failed" ? "bad" : "warn"));
+      }
+    }
+  }
+  listOrNone($("failures"), failures.slice(0, 20));
+  listOrNone($("ended"), ended.map((e) => el("li", e.title + " — " + (e.lifecycle || "gone"))));
+  if (overview) {
+    const t = overview.totals;
+    $("totals").textContent = (t.accepted || 0) + " active, " + (t.pending_approval || 0)
+      + " waiting for approval" + (overview.shown < (t.accepted || 0) + (t.pending_approval || 0)
+        ? " (showing " + overview.shown + ")" : "");
+    $("channels").replaceChildren(...Object.entries(overview.channels).map(([name, state]) => {
+      const item = el("li", name + ": breaker " + state, "chip " + (BREAKER_TONE[state] || "warn"));
+      item.dataset.channel = name;
+      return item;
+    }));
+    fit();
+    document.body.dataset.ready = "1";
+  }
+}
+
+function later() {
+  if (!scheduled) { scheduled = true; window.requestAnimationFrame(render); }
+}
+
+function connect() {
+  const stream = new EventSource("/console/api/events");
+  stream.addEventListener("open", () => {
+    $("link-state").textContent = "Live, updated " + new Date().toLocaleTimeString();
+    for (const id of [...alerts.keys()]) forget(id); // the first batch repeats every active alert
+  });
+  stream.addEventListener("alert", (event) => {
+    const alert = JSON.parse(event.data);
+    alerts.set(alert.id, alert);
+    drawAreas(alert);
+    later();
+  });
+  stream.addEventListener("ended", (event) => {
+    const data = JSON.parse(event.data);
+    const known = alerts.get(data.id);
+    ended.unshift({ title: known ? title(known) : data.id, lifecycle: data.lifecycle });
+    ended.length = Math.min(ended.length, 10);
+    forget(data.id);
+    later();
+  });
+  stream.addEventListener("overview", (event) => {
+    overview = JSON.parse(event.data);
+    $("link-state").textContent = "Live, updated " + new Date().toLocaleTimeString();
+    later();
+  });
+  stream.onerror = () => {
+    $("link-state").textContent = "Connection lost, reconnecting…";
+    stream.close();
+    setTimeout(connect, 1000);
+  };
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const session = await fetch("/console/session", { credentials: "same-origin" });
+  if (!session.ok) { window.location.href = "/console/"; return; }
+  initMap();
+  connect();
+});

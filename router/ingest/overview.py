@@ -1,0 +1,159 @@
+"""``GET /api/v1/events``: every active alert's state, live, for the crisis dashboard.
+
+Stage: ingest (HTTP). One stream shows the whole picture, so a wall screen holds one
+connection instead of one per alert (``/alerts/{id}/events`` would need 200 streams
+for 200 alerts, beyond ``max_event_streams_per_key``). It is a ``text/event-stream``:
+
+- ``event: alert`` -- an active alert (lifecycle ``accepted`` or ``pending_approval``)
+  the caller may read, whenever its lifecycle or any delivery changes (the first batch
+  is every active alert): the status fields with ``deliveries`` (without ``history``),
+  plus ``headline``, ``event``, ``severity``, ``urgency`` and ``areas`` (polygons as
+  ``[lat, lon]`` lists, circles as ``{center, radius_km}``) of its first info, read
+  once per alert from the stored CAP (a stored CAP never changes);
+- ``event: ended`` -- an alert that left the active set (cancelled, superseded,
+  rejected, ...) with its status fields, so the screen can drop it;
+- ``event: overview`` -- totals per lifecycle (``accepted``, ``pending_approval``),
+  the number shown (at most ``LIMIT`` of each), and each channel's circuit breaker
+  (``closed``, ``half-open``, ``open``), whenever any of it changes.
+
+A delivery change is recorded through the record stage, which wakes the stream at
+once (``ProgressHub.watch_all``); what it does not see (a submission held for
+approval, a decision, another node's deliveries) the stream finds by re-reading the
+active alerts every ``POLL_S``. Each read compares a fingerprint of the stored records
+and builds the status answer only for alerts that changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from router.cap import parse_cap
+from router.ingest.access import readable_authorities
+from router.ingest.context import CONTEXT, IngestContext
+from router.ingest.handlers import alert_out
+from router.ingest.streams import principal_of
+from router.store import AlertRecord, AlertState
+from router.trust import Role
+
+ACTIVE = (AlertState.ACCEPTED, AlertState.PENDING_APPROVAL)
+LIMIT = 500
+POLL_S = 0.5
+KEEPALIVE_S = 15.0
+MAX_STREAM_S = 2 * 3600.0
+BREAKER = {0.0: "closed", 1.0: "half-open", 2.0: "open"}
+
+
+def _fingerprint(record: AlertRecord) -> str:
+    return json.dumps([record.state.value, [
+        (d.channel, d.state.value, d.attempts, str(d.updated_at), str(d.next_attempt_at))
+        for d in record.deliveries]])
+
+
+async def _first_info(ctx: IngestContext, alert_id: str) -> dict[str, Any]:
+    """What the map and the headline need, from the CAP as stored."""
+    raw = await ctx.store.raw_cap(alert_id)
+    document = parse_cap(raw).document if raw is not None else None
+    if document is None or not document.alert.infos:
+        return {"headline": None, "event": None, "severity": None, "urgency": None,
+                "areas": []}
+    info = document.alert.infos[0]
+    return {"headline": info.headline, "event": info.event, "severity": info.severity.value,
+            "urgency": info.urgency.value, "areas": [
+                {"desc": area.area_desc,
+                 "polygons": [[list(point) for point in polygon] for polygon in area.polygons],
+                 "circles": [{"center": list(circle.center), "radius_km": circle.radius_km}
+                             for circle in area.circles]}
+                for area in document.alert.infos[0].areas]}
+
+
+def _breakers(ctx: IngestContext) -> dict[str, str]:
+    """Each channel's breaker as the metrics read it (``closed`` before any is made)."""
+    states = dict.fromkeys(ctx.channels, "closed")
+    for metric in ctx.recorder.metrics.breaker_state.collect():
+        for sample in metric.samples:
+            channel = sample.labels.get("channel")
+            if channel:
+                states[channel] = BREAKER.get(sample.value, str(sample.value))
+    return states
+
+
+async def all_events(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    header = request.headers.get("Authorization")
+    principal = await ctx.auth.authenticate(header)
+    ctx.auth.require(principal, Role.READ)
+    authorities = readable_authorities(ctx.auth.policy(principal))
+    with ctx.event_streams.hold(principal_of(header), ctx.settings.max_event_streams_per_key):
+        return await _stream(request, ctx, authorities)
+
+
+async def _stream(request: web.Request, ctx: IngestContext,
+                  authorities: frozenset[str] | None) -> web.StreamResponse:
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    last_write = time.monotonic()
+    number = 0
+
+    async def send(event: str, data: dict[str, Any]) -> None:
+        nonlocal number, last_write
+        number += 1
+        await response.write(f"id: {number}\nevent: {event}\ndata: {json.dumps(data)}\n\n"
+                             .encode())
+        last_write = time.monotonic()
+
+    def closed() -> bool:
+        transport = request.transport
+        return transport is None or transport.is_closing() or ctx.draining
+
+    await response.write(b"retry: 2000\n\n")
+    seen: dict[str, str] = {}
+    infos: dict[str, dict[str, Any]] = {}
+    said: dict[str, Any] = {}
+    ends_at = time.monotonic() + MAX_STREAM_S
+    with ctx.recorder.progress.watch_all() as changed:
+        while time.monotonic() < ends_at and not closed():
+            changed.clear()
+            current: dict[str, str] = {}
+            totals: dict[str, int] = {}
+            for state in ACTIVE:
+                page = await ctx.store.list(state=state, limit=LIMIT, authorities=authorities)
+                totals[state.value] = page.total
+                for record in page.items:
+                    current[record.id] = fingerprint = _fingerprint(record)
+                    if seen.get(record.id) == fingerprint:
+                        continue
+                    if record.id not in infos:
+                        infos[record.id] = await _first_info(ctx, record.id)
+                    data = (await alert_out(ctx, record)).model_dump(
+                        mode="json", exclude={"deliveries": {"__all__": {"history"}}})
+                    await send("alert", {**data, **infos[record.id]})
+            for gone in seen.keys() - current.keys():
+                infos.pop(gone, None)
+                left = await ctx.store.get(gone)
+                ended = {"id": gone} if left is None else (await alert_out(
+                    ctx, left)).model_dump(mode="json", include={
+                        "id", "state", "lifecycle", "cancelled_by", "superseded_by"})
+                await send("ended", ended)
+            seen = current
+            overview = {"totals": totals, "shown": len(current), "limit": LIMIT,
+                        "channels": _breakers(ctx)}
+            if overview != said:
+                said = overview
+                await send("overview", overview)
+            poll_at = time.monotonic() + POLL_S
+            while not changed.is_set() and not closed() and time.monotonic() < poll_at:
+                if time.monotonic() - last_write > KEEPALIVE_S:
+                    await response.write(b": keep-alive\n\n")
+                    last_write = time.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(poll_at - time.monotonic()):
+                        await changed.wait()
+    return response

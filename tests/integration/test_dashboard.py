@@ -1,0 +1,121 @@
+"""The crisis dashboard in a real browser (Debian's chromium, driven by Playwright)
+against a real ``tocsin serve --demo``: an alert posted to the API appears on the map and
+in the table with each channel's delivery state, a Cancel shows without a reload, an
+alert held for approval is listed as waiting, and axe-core finds nothing serious.
+Screenshots go to the test's temporary directory, as for the console's other pages."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.server import DEV_KEY, Server, start_server
+from tests.integration.test_console import APPROVER_KEY, AXE, browser, shots, signed_in
+from tests.integration.test_dispatch_flow import FAST, with_expiry
+
+__all__ = ["browser", "shots"]  # the fixtures this module uses from the console's tests
+FINAL = {"delivered", "failed", "expired", "cancelled", "skipped", "superseded"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("dashboard") / "data", env={
+        **FAST, "TOCSIN_DEV_APPROVER_KEY": APPROVER_KEY,
+        "TOCSIN_APPROVAL": json.dumps({"rules": [{"severity": ["Extreme"]}]})})
+    yield running
+    running.stop(signal.SIGKILL)
+
+
+def post(server: Server, body: bytes) -> str:
+    request = urllib.request.Request(server.url + "/api/v1/alerts", data=body,
+                                     headers=server.headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        alert_id: str = json.load(response)["id"]
+        return alert_id
+
+
+def api(server: Server, path: str) -> Any:
+    request = urllib.request.Request(server.url + path,
+                                     headers={"Authorization": f"Bearer {DEV_KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def chips(page: Any, alert_id: str) -> dict[str, str]:
+    found: dict[str, str] = page.eval_on_selector_all(
+        f'#alerts tr[data-id="{alert_id}"] .chip',
+        "chips => Object.fromEntries(chips.map(c => [c.dataset.channel, c.dataset.state]))")
+    return found
+
+
+def until(condition: Any, what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+    return value
+
+
+def test_dashboard_follows_alerts_live(browser: Any, server: Server, shots: Path) -> None:
+    page = signed_in(browser, server, DEV_KEY)
+    page.goto(server.url + "/console/dashboard")
+    page.locator("body[data-ready='1']").wait_for()
+    loads = page.evaluate("performance.getEntriesByType('navigation').length")
+
+    alert_id = post(server, with_expiry("DASH-1", 3600))
+    row = page.locator(f'#alerts tr[data-id="{alert_id}"]')
+    row.wait_for()
+    assert row.locator("a").inner_text() == "Grote brand in Rotterdam-Zuid"
+    page.locator("#map path.leaflet-interactive, #map canvas").first.wait_for()
+    # every planned channel is on the row, and the states end as the API reports them
+    planned = {d["channel"] for d in api(server, f"/api/v1/alerts/{alert_id}")["deliveries"]}
+    states = until(lambda: (s := chips(page, alert_id)) and set(s) == planned
+                   and all(v in FINAL for v in s.values()) and s, "deliveries final")
+    assert states == {d["channel"]: d["state"]
+                      for d in api(server, f"/api/v1/alerts/{alert_id}")["deliveries"]}
+    assert page.locator("#channels li").count() >= 1
+    page.screenshot(path=shots / "dashboard-delivered.png", full_page=True)
+
+    held = post(server, with_expiry("DASH-2", 3600).replace(
+        b"<severity>Severe</severity>", b"<severity>Extreme</severity>"))
+    page.locator("#approvals a", has_text="Grote brand in Rotterdam-Zuid").wait_for()
+    assert page.locator(f'#alerts tr[data-id="{held}"]').inner_text().count(
+        "waiting for approval") == 1
+
+    # cancel it from the alert page (another tab): the dashboard shows it, unreloaded
+    other = page.context.new_page()
+    other.goto(f"{server.url}/console/alert?id={alert_id}")
+    other.get_by_role("button", name="Cancel this alert").click()
+    other.get_by_text("Cancel submitted").wait_for()
+    page.locator("#ended li", has_text="cancelled").wait_for()
+    assert page.locator(f'#alerts tr[data-id="{alert_id}"]').count() == 0
+    page.locator("#alerts tr", has_text="Cancel").first.wait_for()  # the Cancel goes out
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == loads
+    assert page.url.endswith("/console/dashboard")
+    page.screenshot(path=shots / "dashboard-cancelled.png", full_page=True)
+
+
+@pytest.mark.skipif(not AXE.is_file(), reason="axe-core missing: run `npm ci` (make install)")
+def test_dashboard_has_no_serious_accessibility_violations(browser: Any, server: Server,
+                                                           shots: Path) -> None:
+    post(server, with_expiry("DASH-AXE", 3600))
+    page = browser.new_context(bypass_csp=True).new_page()  # for axe's injected script
+    page.goto(server.url + "/console/")
+    page.get_by_label("API key").fill(DEV_KEY)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Alerts").wait_for()
+    page.goto(server.url + "/console/dashboard")
+    page.locator("#alerts tr").first.wait_for()
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run()")
+    serious = [f"{v['id']}: {v['help']}" for v in result["violations"]
+               if v["impact"] in {"serious", "critical"}]
+    page.screenshot(path=shots / "dashboard.png", full_page=True)
+    assert serious == []
