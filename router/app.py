@@ -349,6 +349,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
     recorder = Recorder(store, build_metrics(set(channels), profiles, router.config))
     context = IngestContext(settings=settings, profiles=profiles, router=router,
                             store=store, audience=stores.audience, auth=auth, recorder=recorder,
+                            drafts=stores.drafts,
                             renderer=Renderer(accessibility),
                             capabilities={n: c.capabilities for n, c in channels.items()},
                             speech=accessibility.tts.enabled, channels=channels,

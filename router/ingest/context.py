@@ -21,6 +21,7 @@ from router.render import Renderer
 from router.routing import Router
 from router.settings import Settings
 from router.store import AlertStore
+from router.store.drafts import DraftStore
 from router.trust import ApprovalPolicy, SignatureChecker, TrustStore
 
 
@@ -55,6 +56,8 @@ class IngestContext:
     audience: AudienceStore | None = None
     """Subscribers and recipient outcomes (``router.audience``); None: a service with no
     subscriber channels, whose status answers carry no recipient counts."""
+    drafts: DraftStore | None = None
+    """The console's saved compose forms (``/api/v1/drafts``); None: no drafts kept."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

@@ -247,4 +247,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN lease_node TEXT;
     ALTER TABLE deliveries ADD COLUMN lease_expires TEXT;
     """,
+    # 14: the console's drafts: a compose form saved by its principal, never sent.
+    """
+    CREATE TABLE drafts (
+        id          TEXT PRIMARY KEY,          -- random
+        owner       TEXT NOT NULL,             -- principal id: only it reads the draft
+        authority   TEXT NOT NULL,
+        title       TEXT NOT NULL,             -- the first headline, for the list
+        form        TEXT NOT NULL,             -- JSON object: the compose form's fields
+        version     INTEGER NOT NULL,          -- 1 when saved first, +1 per change
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX drafts_owner ON drafts(owner, updated_at);
+    """,
 )

@@ -234,4 +234,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (channel, key)
     );
     """,  # noqa: S608  (fixed DDL: T is a type name)
+    # 2: the console's drafts (the SQLite store's migration 14).
+    f"""
+    CREATE TABLE drafts (
+        id          {T} PRIMARY KEY,
+        owner       {T} NOT NULL,
+        authority   {T} NOT NULL,
+        title       {T} NOT NULL,
+        form        {T} NOT NULL,
+        version     BIGINT NOT NULL,
+        created_at  {T} NOT NULL,
+        updated_at  {T} NOT NULL
+    );
+    CREATE INDEX drafts_owner ON drafts(owner, updated_at);
+    """,
 )
