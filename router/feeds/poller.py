@@ -35,7 +35,7 @@ from router.cap import XmlLimits
 from router.cap.findings import Finding
 from router.cap.xmlsafe import parse_xml
 from router.feeds.fetch import FetchError, fetch
-from router.feeds.index import CAP, FeedItem, read_index
+from router.feeds.index import CAP, FeedItem, Unwrapped, read_index, unwrap_document
 from router.feeds.metrics import FeedMetrics
 from router.http.problems import ProblemError
 from router.ingest.context import IngestContext
@@ -142,8 +142,9 @@ class FeedPoller:
         return True
 
     async def _take(self, session: aiohttp.ClientSession, item: FeedItem, key: str) -> None:
-        body = item.inline
-        if body is None and item.url is not None:
+        if item.inline is not None:
+            parts = [Unwrapped("", item.inline, item.envelope)]
+        elif item.url is not None:
             try:
                 body = (await fetch(session, item.url, max_bytes=self.feed.max_bytes,
                                     timeout_s=self.feed.timeout_s,
@@ -151,27 +152,41 @@ class FeedPoller:
             except FetchError as exc:
                 self._rejected(item.entry, exc.code, exc.detail)
                 return  # not remembered: fetched again next poll
-        if body is None:
+            parts, finding = unwrap_document(body, self._limits)
+            if finding is not None:
+                self._rejected(item.entry, finding.code, finding.message)
+                self._taken.add(key)  # the same document would be refused again
+                return
+        else:
             return
+        settled = True
+        for part in parts:
+            entry = f"{item.entry}#{part.part}" if part.part else item.entry
+            settled = await self._submit(entry, part) and settled
+        if settled:
+            self._taken.add(key)
+
+    async def _submit(self, entry: str, part: Unwrapped) -> bool:
+        """Hand one CAP document to the submit path; True when it is settled (taken,
+        filtered or refused for good), False when it is to be tried again next poll."""
+        body = part.cap
         if not self._passes_filters(body):
             self._count("filtered")
-            self._taken.add(key)
-            return
+            return True
         try:
             submitted = await submit_document(
                 self.ctx, self.principal, body, self.profile, recorded_as=self.recorded_as,
-                started=time.perf_counter(), require_signature=self.feed.signature_required)
+                started=time.perf_counter(), require_signature=self.feed.signature_required,
+                envelope=part.envelope)
         except ProblemError as problem:
-            self._rejected(item.entry, problem.code, _problem_text(problem))
-            if problem.status in (400, 403, 409, 422):
-                self._taken.add(key)  # the same bytes would be refused again
-            return
-        self._taken.add(key)
+            self._rejected(entry, problem.code, _problem_text(problem))
+            return problem.status in (400, 403, 409, 422)  # the same bytes: refused again
         self._count("new" if submitted.created else "duplicate")
         if submitted.created:
             self._observe_lag(body)
-        log.info("feed.entry", feed=self.status.name, entry=item.entry,
+        log.info("feed.entry", feed=self.status.name, entry=entry,
                  alert_id=submitted.alert_id, created=submitted.created)
+        return True
 
     def _passes_filters(self, body: bytes) -> bool:
         if self.feed.status is None and self.feed.events is None:

@@ -1,0 +1,101 @@
+"""What feeds may carry beyond Atom/RSS indexes of CAP, through real processes:
+``tocsin serve`` polling the mock feed server (``channels.mock.feed_server``) --
+EDXL-DE envelopes unwrapped (the envelope kept with each alert), a container of
+several alerts refused with its own finding, the area filter and the per-feed limit
+on concurrent fetches of linked documents."""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import make_alert
+from tests.integration.server import DEV_KEY, Server, start_server
+from tests.integration.test_feeds import _feeds, _get, _until, feed_server
+
+pytestmark = pytest.mark.slow
+__all__ = ["feed_server"]  # the fixture, shared with test_feeds
+
+EDXL = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
+
+
+def _body(identifier: str) -> str:
+    return make_alert(identifier).split(b"?>", 1)[1].decode()
+
+
+def _edxl(*alerts: str) -> bytes:
+    objects = "".join(f"<contentObject><xmlContent><embeddedXMLContent>{_body(a)}"
+                      "</embeddedXMLContent></xmlContent></contentObject>" for a in alerts)
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            f'<EDXLDistribution xmlns="{EDXL}"><distributionID>D-7</distributionID>'
+            "<senderID>meldkamer@vr-rr.example.nl</senderID>"
+            "<dateTimeSent>2026-11-25T14:05:00+01:00</dateTimeSent>"
+            "<distributionStatus>Actual</distributionStatus>"
+            f"<distributionType>Report</distributionType>{objects}</EDXLDistribution>").encode()
+
+
+def serve_with(tmp_path: Path, feeds: list[dict[str, Any]]) -> Server:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(json.dumps({"feeds": [
+        {"interval_s": 0.3, "max_backoff_s": 1.0, "timeout_s": 5.0, **feed}
+        for feed in feeds]}), encoding="utf-8")
+    return start_server(tmp_path / "data", args=("--config", str(config)))
+
+
+def _raw(url: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {DEV_KEY}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_edxl_envelopes_are_unwrapped_and_a_container_of_alerts_refused(
+        tmp_path: Path, feed_server: tuple[str, Path]) -> None:
+    url, directory = feed_server
+    (directory / "plain.xml").write_bytes(make_alert("PLAIN-1"))
+    envelope = _edxl("EDXL-1", "EDXL-2")
+    (directory / "envelope.xml").write_bytes(envelope)
+    (directory / "many.xml").write_bytes(
+        f"<bundle>{_body('MANY-1')}{_body('MANY-2')}</bundle>".encode())
+    server = serve_with(tmp_path, [
+        {"name": "index", "url": f"{url}/feed.atom"},
+        {"name": "direct", "url": f"{url}/cap/envelope.xml"},
+        {"name": "container", "url": f"{url}/cap/many.xml"},
+    ])
+    try:
+        _until(lambda: _feeds(server)["index"]["counts"]["not_modified"] >= 1
+               and _feeds(server)["direct"]["counts"]["fetches"] >= 2
+               and _feeds(server)["container"]["consecutive_errors"] >= 1, "the feeds read")
+        feeds = _feeds(server)
+        alerts = {a["key"]["identifier"]: a for a in _get(f"{server.url}/api/v1/alerts")["items"]}
+        assert sorted(alerts) == ["EDXL-1", "EDXL-2", "PLAIN-1"]  # nothing of the container
+        direct = feeds["direct"]["counts"]
+        assert direct["new"] + direct["duplicate"] == 2, feeds["direct"]
+        assert sum(f["counts"]["new"] for f in feeds.values()) == 3, feeds
+        assert feeds["container"]["state"] == "failing"
+        assert feeds["container"]["last_error"].startswith("feed.several-alerts"), feeds
+        index_findings = [(f["entry"], f["code"]) for f in feeds["index"]["findings"]]
+        assert index_findings == [(f"{url}/cap/many.xml", "feed.several-alerts")], feeds
+        assert feeds["index"]["counts"]["rejected"] == 1, feeds["index"]  # once, not per poll
+
+        for identifier in ("EDXL-1", "EDXL-2"):
+            status, kept = _raw(f"{server.url}/api/v1/alerts/{alerts[identifier]['id']}/envelope")
+            assert status == 200
+            assert kept == envelope  # the envelope as received, beside each alert
+            status, cap = _raw(f"{server.url}/api/v1/alerts/{alerts[identifier]['id']}/cap")
+            assert cap.startswith(b"<?xml")
+            assert b"EDXLDistribution" not in cap
+            assert identifier.encode() in cap
+        status, problem = _raw(f"{server.url}/api/v1/alerts/{alerts['PLAIN-1']['id']}/envelope")
+        assert status == 404
+        assert json.loads(problem)["code"] == "alert.no-envelope"
+    finally:
+        server.stop(signal.SIGKILL)
