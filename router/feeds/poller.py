@@ -28,19 +28,25 @@ from datetime import UTC, datetime
 from fnmatch import fnmatch
 
 import aiohttp
+import shapely
 import structlog
+from shapely.geometry.base import BaseGeometry
 
 from router.audit.chain import Principal as AuditPrincipal
-from router.cap import XmlLimits
+from router.cap import XmlLimits, parse_cap
 from router.cap.findings import Finding
+from router.cap.model import Alert
 from router.cap.xmlsafe import parse_xml
+from router.errors import ConfigurationError
 from router.feeds.fetch import FetchError, fetch
 from router.feeds.index import CAP, FeedItem, Unwrapped, read_index, unwrap_document
 from router.feeds.metrics import FeedMetrics
 from router.http.problems import ProblemError
 from router.ingest.context import IngestContext
 from router.ingest.handlers import submit_document
-from router.settings import Feed
+from router.routing.config import Region
+from router.routing.match import area_geometry, region_geometry
+from router.settings import Feed, FeedArea
 from router.trust import Principal, Role
 
 log = structlog.get_logger("tocsin.feeds")
@@ -88,6 +94,8 @@ class FeedPoller:
         self._last_modified: str | None = None
         self._taken: set[str] = set()
         self._limits = XmlLimits(max_bytes=feed.max_bytes)
+        self._area = (None if feed.area is None else
+                      _area_shape(feed, feed.area, ctx.router.config.regions))
 
     async def run(self, session: aiohttp.ClientSession) -> None:
         """Poll until cancelled; never raises for anything the feed does."""
@@ -189,7 +197,7 @@ class FeedPoller:
         return True
 
     def _passes_filters(self, body: bytes) -> bool:
-        if self.feed.status is None and self.feed.events is None:
+        if self.feed.status is None and self.feed.events is None and self.feed.area is None:
             return True
         root, _ = parse_xml(body, self._limits)
         if root is None:
@@ -197,10 +205,34 @@ class FeedPoller:
         status = root.findtext(f"{{{CAP}}}status")
         if self.feed.status is not None and status not in {s.value for s in self.feed.status}:
             return False
-        if self.feed.events is None:
+        if self.feed.events is not None:
+            events = [(e.text or "").lower()
+                      for e in root.findall(f"{{{CAP}}}info/{{{CAP}}}event")]
+            if not any(fnmatch(e, g.lower()) for e in events for g in self.feed.events):
+                return False
+        document = parse_cap(body, self._limits).document if self.feed.area else None
+        # not a valid alert: the submit path refuses it with its findings
+        return document is None or self.feed.area is None or \
+            self._in_area(document.alert, self.feed.area)
+
+    def _in_area(self, alert: Alert, wanted: FeedArea) -> bool:
+        """``FeedArea``: any area of any info intersecting the shape, or carrying a
+        listed geocode or a matching areaDesc; an alert without info passes."""
+        if not alert.infos:
             return True
-        events = [(e.text or "").lower() for e in root.findall(f"{{{CAP}}}info/{{{CAP}}}event")]
-        return any(fnmatch(e, g.lower()) for e in events for g in self.feed.events)
+        for area in (a for info in alert.infos for a in info.areas):
+            if self._area is not None:
+                geometry = area_geometry(area)
+                if geometry is not None and geometry.intersects(self._area):
+                    return True
+            if wanted.geocode is not None and any(
+                    pair.value_name == name and any(fnmatch(pair.value, g) for g in globs)
+                    for pair in area.geocodes for name, globs in wanted.geocode.items()):
+                return True
+            if wanted.area_desc is not None and any(
+                    fnmatch(area.area_desc.lower(), g.lower()) for g in wanted.area_desc):
+                return True
+        return False
 
     def _observe_lag(self, body: bytes) -> None:
         root, _ = parse_xml(body, self._limits)
@@ -239,6 +271,24 @@ class FeedPoller:
         self.metrics.last_success.labels(self.status.name).set(time.time())
         log.info("feed.fetched", feed=self.status.name, outcome=outcome, entries=entries,
                  ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def _area_shape(feed: Feed, area: FeedArea, regions: dict[str, Region]
+                ) -> BaseGeometry | None:
+    """The feed's area filter as one prepared shape (lon, lat), a region looked up in
+    the routes file; None when it filters by geocode or areaDesc only."""
+    if area.region is not None:
+        if area.region not in regions:
+            raise ConfigurationError([f"feed {feed.label}: area region {area.region!r} is not "
+                                      f"a region of the routes file (known: "
+                                      f"{', '.join(sorted(regions)) or 'none'})"])
+        shape = region_geometry(regions[area.region])
+    elif area.polygon is not None or area.bbox is not None:
+        shape = region_geometry(Region(polygon=area.polygon, bbox=area.bbox))
+    else:
+        return None
+    shapely.prepare(shape)
+    return shape
 
 
 def _problem_text(problem: ProblemError) -> str:

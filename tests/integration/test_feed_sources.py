@@ -99,3 +99,48 @@ def test_edxl_envelopes_are_unwrapped_and_a_container_of_alerts_refused(
         assert json.loads(problem)["code"] == "alert.no-envelope"
     finally:
         server.stop(signal.SIGKILL)
+
+
+def _moved(identifier: str, *, polygon: str | None, area_desc: str) -> bytes:
+    """The NL example alert elsewhere: its polygons replaced (or removed), its areaDesc
+    changed."""
+    text = make_alert(identifier).decode()
+    old = "<polygon>51.8950,4.4300 51.8950,4.4900 51.8700,4.4900 51.8700,4.4300 51.8950,4.4300</polygon>"
+    assert old in text
+    text = text.replace(old, f"<polygon>{polygon}</polygon>" if polygon else "")
+    for desc in ("Rotterdam-Zuid, Waalhaven en omgeving",
+                 "Rotterdam-Zuid, Waalhaven and surroundings"):
+        text = text.replace(f"<areaDesc>{desc}</areaDesc>", f"<areaDesc>{area_desc}</areaDesc>")
+    return text.encode()
+
+
+def test_the_area_filter_takes_only_alerts_in_the_area(
+        tmp_path: Path, feed_server: tuple[str, Path]) -> None:
+    url, directory = feed_server
+    (directory / "in.xml").write_bytes(make_alert("IN-1"))  # Rotterdam
+    (directory / "out.xml").write_bytes(_moved(
+        "OUT-1", polygon="48.90,2.30 48.90,2.40 48.80,2.40 48.80,2.30 48.90,2.30",
+        area_desc="Paris"))
+    (directory / "desc.xml").write_bytes(_moved("DESC-1", polygon=None,
+                                                area_desc="Rotterdam-Noord"))
+    server = serve_with(tmp_path, [
+        # a region of config/routes.yaml: geometry only
+        {"name": "region", "url": f"{url}/feed.atom", "area": {"region": "netherlands"}},
+        # a box far from all three, and an areaDesc glob
+        {"name": "desc", "url": f"{url}/inline.atom",
+         "area": {"bbox": [10.0, 10.0, 11.0, 11.0], "area_desc": ["rotterdam-*"]}},
+    ])
+    try:
+        _until(lambda: all(f["counts"]["fetches"] >= 2 for f in _feeds(server).values()),
+               "both feeds read twice")
+        feeds = _feeds(server)
+        region, desc = feeds["region"]["counts"], feeds["desc"]["counts"]
+        assert region["filtered"] == 2, feeds["region"]  # OUT-1, and DESC-1 without geometry
+        assert region["new"] + region["duplicate"] == 1, feeds["region"]
+        assert desc["filtered"] == 1, feeds["desc"]  # OUT-1 (Paris)
+        assert desc["new"] + desc["duplicate"] == 2, feeds["desc"]  # IN-1 by its areaDesc
+        assert region["rejected"] == desc["rejected"] == 0, feeds
+        alerts = sorted(a["key"]["identifier"] for a in _get(f"{server.url}/api/v1/alerts")["items"])
+        assert alerts == ["DESC-1", "IN-1"]
+    finally:
+        server.stop(signal.SIGKILL)
