@@ -13,8 +13,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 
+from tests.contract.harnesses import MockElementProcess
 from tests.integration.conftest import make_alert
 from tests.integration.server import DEV_KEY, Server, start_server
 from tests.integration.test_feeds import _feeds, _get, _until, feed_server
@@ -144,3 +146,59 @@ def test_the_area_filter_takes_only_alerts_in_the_area(
         assert alerts == ["DESC-1", "IN-1"]
     finally:
         server.stop(signal.SIGKILL)
+
+
+def test_demo_mode_polls_its_mock_feed_server(tmp_path: Path) -> None:
+    """``tocsin serve --demo`` runs the mock feed server beside the other elements and
+    polls it as ``demo-feed``: a CAP file put into its directory comes in as an alert."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    server = start_server(tmp_path / "data", env={"TOCSIN_MOCK_FEED_DIR": str(corpus)})
+    try:
+        started = next(line for line in server.log_lines()
+                       if line.get("event") == "service.started")
+        base = str(started["mock_elements"]["feed"])  # type: ignore[index]
+        [demo] = _get(f"{server.url}/api/v1/feeds")["feeds"]
+        assert demo["name"] == "demo-feed"
+        assert demo["url"] == f"{base}/feed.atom"
+        assert demo["authority"] == "demo"
+        _until(lambda: _feeds(server)["demo-feed"]["state"] == "ok", "the empty feed read")
+        assert _get(f"{server.url}/api/v1/alerts")["total"] == 0  # an empty corpus: nothing
+        (corpus / "dropped.xml").write_bytes(make_alert("DEMO-FEED-1"))
+        _until(lambda: _get(f"{server.url}/api/v1/alerts")["total"] == 1, "the dropped file")
+        [alert] = _get(f"{server.url}/api/v1/alerts")["items"]
+        assert alert["key"]["identifier"] == "DEMO-FEED-1"
+        assert _get(f"{base}/_mock/health", key=False) == {"ok": True}
+        assert _get(f"{base}/_mock/received", key=False)["/cap/dropped.xml"] == 1
+    finally:
+        server.stop(signal.SIGKILL)
+
+
+def test_mock_channels_runs_the_feed_server_on_the_corpus_directory(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "one.xml").write_bytes(make_alert("MOCK-FEED-1"))
+
+    class FeedElement(MockElementProcess):
+        ELEMENT = "feed"
+
+    element = FeedElement(tmp_path / "mock", env={"TOCSIN_MOCK_FEED_DIR": str(corpus)})
+    try:
+        with urllib.request.urlopen(f"{element.url}/feed.atom", timeout=10) as response:
+            parsed = feedparser.parse(response.read())
+        assert [e.title for e in parsed.entries] == ["one"]
+        element.call("PUT", "/_mock/faults", {"mode": "fail", "status": 503, "count": 1})
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(f"{element.url}/feed.atom", timeout=10)
+        assert failed.value.code == 503
+        failed.value.close()
+    finally:
+        element.stop()
+    # without TOCSIN_MOCK_FEED_DIR the corpus is <data dir>/mock-feed, made empty
+    element = FeedElement(tmp_path / "mock2")
+    try:
+        assert (tmp_path / "mock2" / "mock-feed").is_dir()
+        with urllib.request.urlopen(f"{element.url}/feed.atom", timeout=10) as response:
+            assert feedparser.parse(response.read()).entries == []
+    finally:
+        element.stop()
