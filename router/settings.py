@@ -234,6 +234,8 @@ class Feed(BaseModel):
     events: list[str] | None = Field(default=None, description="<event> globs, any case")
     area: FeedArea | None = Field(default=None, description="take only alerts in this area")
     max_bytes: int = Field(default=4 << 20, ge=1024, description="per fetch")
+    fetch_concurrency: int = Field(
+        default=4, ge=1, le=64, description="linked CAP documents fetched at once")
     timeout_s: float = Field(default=20.0, gt=0, le=600, description="per fetch")
     max_redirects: int = Field(default=3, ge=0, le=10)
     max_backoff_s: float = Field(default=900.0, gt=0)

@@ -15,7 +15,9 @@ answer is classified the way a ``POST`` client would read it:
 A document already taken (new or duplicate) is not fetched again while its URL stays
 in the feed (remembered in memory, bounded by what the feed lists). Errors back off
 exponentially from the interval up to ``max_backoff_s``, with full jitter, so many
-instances polling one broken feed do not stampede it when it comes back.
+instances polling one broken feed do not stampede it when it comes back. Linked
+documents are fetched ``fetch_concurrency`` at a time (default 4) and submitted in the
+feed's order.
 """
 
 from __future__ import annotations
@@ -135,11 +137,12 @@ class FeedPoller:
             if key not in self._taken:  # once per entry while the feed lists it
                 self._rejected(entry, finding.code, finding.message)
                 self._taken.add(key)
+        pending: dict[str, FeedItem] = {}
         for item in index.items:
-            key = item.key
-            listed.add(key)
-            if key not in self._taken:
-                await self._take(session, item, key)
+            listed.add(item.key)
+            if item.key not in self._taken:
+                pending.setdefault(item.key, item)
+        await self._take_all(session, list(pending.items()))
         self._taken &= listed  # remember only what the feed still lists
         # an entry left to retry (its document unreachable, the store unavailable) must
         # not hide behind a 304 on the next poll: keep the validators only when all settled
@@ -149,24 +152,44 @@ class FeedPoller:
         self._succeeded("ok", started, entries=len(index.items))
         return True
 
-    async def _take(self, session: aiohttp.ClientSession, item: FeedItem, key: str) -> None:
+    async def _take_all(self, session: aiohttp.ClientSession,
+                        pending: list[tuple[str, FeedItem]]) -> None:
+        """Fetch the linked documents ``fetch_concurrency`` at a time and submit them in
+        the feed's order, a window at a time: a slow document server is not met with
+        one request after another, nor with every entry at once, and at most that many
+        documents (each within ``max_bytes``) are held in memory."""
+        window = self.feed.fetch_concurrency
+        for start in range(0, len(pending), window):
+            batch = pending[start:start + window]
+            documents = await asyncio.gather(*(self._document(session, item, key)
+                                               for key, item in batch))
+            for (key, item), parts in zip(batch, documents, strict=True):
+                if parts is not None:
+                    await self._take(item, key, parts)
+
+    async def _document(self, session: aiohttp.ClientSession, item: FeedItem,
+                        key: str) -> list[Unwrapped] | None:
+        """The CAP documents of one entry, or None when there is nothing to submit (a
+        failed fetch, retried next poll; a refused document, remembered as taken)."""
         if item.inline is not None:
-            parts = [Unwrapped("", item.inline, item.envelope)]
-        elif item.url is not None:
-            try:
-                body = (await fetch(session, item.url, max_bytes=self.feed.max_bytes,
-                                    timeout_s=self.feed.timeout_s,
-                                    max_redirects=self.feed.max_redirects)).body
-            except FetchError as exc:
-                self._rejected(item.entry, exc.code, exc.detail)
-                return  # not remembered: fetched again next poll
-            parts, finding = unwrap_document(body, self._limits)
-            if finding is not None:
-                self._rejected(item.entry, finding.code, finding.message)
-                self._taken.add(key)  # the same document would be refused again
-                return
-        else:
-            return
+            return [Unwrapped("", item.inline, item.envelope)]
+        if item.url is None:
+            return None
+        try:
+            body = (await fetch(session, item.url, max_bytes=self.feed.max_bytes,
+                                timeout_s=self.feed.timeout_s,
+                                max_redirects=self.feed.max_redirects)).body
+        except FetchError as exc:
+            self._rejected(item.entry, exc.code, exc.detail)
+            return None  # not remembered: fetched again next poll
+        parts, finding = unwrap_document(body, self._limits)
+        if finding is not None:
+            self._rejected(item.entry, finding.code, finding.message)
+            self._taken.add(key)  # the same document would be refused again
+            return None
+        return parts
+
+    async def _take(self, item: FeedItem, key: str, parts: list[Unwrapped]) -> None:
         settled = True
         for part in parts:
             entry = f"{item.entry}#{part.part}" if part.part else item.entry

@@ -202,3 +202,22 @@ def test_mock_channels_runs_the_feed_server_on_the_corpus_directory(tmp_path: Pa
             assert feedparser.parse(response.read()).entries == []
     finally:
         element.stop()
+
+
+def test_linked_documents_are_fetched_at_most_fetch_concurrency_at_once(
+        tmp_path: Path, feed_server: tuple[str, Path]) -> None:
+    url, directory = feed_server
+    for n in range(7):
+        (directory / f"c{n}.xml").write_bytes(make_alert(f"CONC-{n}"))
+    slow = urllib.request.Request(f"{url}/_mock/faults", method="PUT", data=json.dumps(
+        {"mode": "slow", "delay_s": 0.5}).encode())  # every request answered after 0.5 s
+    urllib.request.urlopen(slow, timeout=10).close()
+    server = serve_with(tmp_path, [{"name": "c", "url": f"{url}/feed.atom",
+                                    "fetch_concurrency": 3}])
+    try:
+        _until(lambda: _get(f"{server.url}/api/v1/alerts")["total"] == 7, "all seven taken")
+        stats = _get(f"{url}/stats", key=False)
+        assert stats["cap:max-in-flight"] == 3, stats  # in parallel, and never more than 3
+        assert all(stats[f"/cap/c{n}.xml"] == 1 for n in range(7)), stats
+    finally:
+        server.stop(signal.SIGKILL)
