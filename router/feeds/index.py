@@ -20,8 +20,9 @@ subtree with ``etree.tostring`` (no reformatting, no namespace rewriting), and t
 envelope travels with it to be stored beside the alert. An enveloped XML signature
 over the CAP inside the envelope therefore still verifies when it was made with
 exclusive canonicalisation (``xml-exc-c14n``, which ignores the namespace declarations
-the envelope puts in scope); under inclusive c14n those declarations are part of what
-was signed, and the signature is reported as not verifying.
+the envelope puts in scope). lxml writes the envelope's other in-scope prefixes onto
+the serialised alert, and inclusive c14n signs them: such a signature verifies only
+when the envelope declares no prefix besides its own default namespace.
 
 A document whose root is none of the formats above but which holds CAP ``<alert>``
 elements somewhere inside is refused whole with ``feed.several-alerts`` (or

@@ -203,7 +203,11 @@ def test_a_signature_over_cap_inside_edxl_verifies_under_exclusive_c14n(
     checker = SignatureChecker(load_trust_store(tmp_path / "ca.pem"))
     signed = sign(alert_xml("EDXL-SIG", SENT_RECENT), pki.now)
     body = signed.split(b"?>", 1)[1].decode()
-    [item] = read_index(_edxl(f"\n  {body}\n"), BASE, LIMITS).items
+    envelope = _edxl(f"\n  {body}\n").replace(  # another prefix in scope: no matter
+        f'<EDXLDistribution xmlns="{EDXL}"'.encode(),
+        f'<EDXLDistribution xmlns="{EDXL}" xmlns:x="urn:x"'.encode())
+    [item] = read_index(envelope, BASE, LIMITS).items
+    assert b'xmlns:x="urn:x"' in (item.inline or b"")
     assert item.inline is not None
     assert item.inline != signed
     checked = read_alert(item.inline, load_profiles(), "nl-alert", checker)
@@ -213,3 +217,36 @@ def test_a_signature_over_cap_inside_edxl_verifies_under_exclusive_c14n(
     checked = read_alert(tampered, load_profiles(), "nl-alert", checker)
     assert checked.signature is not None
     assert checked.signature.state is not SignatureState.VERIFIED
+
+
+def test_an_inclusive_c14n_signature_inside_edxl_breaks_on_extra_namespaces(
+        tmp_path: Path) -> None:
+    """What the README says of inclusive canonicalisation: the embedded alert carries
+    the namespace prefixes the envelope declares, which that c14n signs over."""
+    from lxml import etree  # noqa: PLC0415
+    from signxml.algorithms import SignatureConstructionMethod  # noqa: PLC0415
+    from signxml.signer import XMLSigner  # noqa: PLC0415
+
+    from tests.signing import SENT_RECENT, alert_xml, make_pki  # noqa: PLC0415
+
+    pki = make_pki()
+    (tmp_path / "ca.pem").write_bytes(pki.ca.pem)
+    checker = SignatureChecker(load_trust_store(tmp_path / "ca.pem"))
+    signed_root = XMLSigner(method=SignatureConstructionMethod.enveloped,
+                            signature_algorithm="rsa-sha256", digest_algorithm="sha256",
+                            c14n_algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+                            ).sign(etree.fromstring(alert_xml("EDXL-INC", SENT_RECENT)),
+                                   key=pki.now.key, cert=[pki.now.pem.decode()])
+    body = etree.tostring(signed_root).decode()
+
+    def verdict(envelope: bytes) -> SignatureState:
+        [item] = read_index(envelope, BASE, LIMITS).items
+        checked = read_alert(item.inline or b"", load_profiles(), "nl-alert", checker)
+        assert checked.signature is not None
+        return checked.signature.state
+
+    plain = _edxl(body)
+    assert verdict(plain) is SignatureState.VERIFIED  # nothing else in scope
+    extra = plain.replace(f'<EDXLDistribution xmlns="{EDXL}"'.encode(),
+                          f'<EDXLDistribution xmlns="{EDXL}" xmlns:x="urn:x"'.encode())
+    assert verdict(extra) is not SignatureState.VERIFIED
