@@ -32,6 +32,7 @@ from fnmatch import fnmatch
 import aiohttp
 import shapely
 import structlog
+from lxml import etree
 from shapely.geometry.base import BaseGeometry
 
 from router.audit.chain import Principal as AuditPrincipal
@@ -225,12 +226,13 @@ class FeedPoller:
         root, _ = parse_xml(body, self._limits)
         if root is None:
             return True  # the submit path reports why it is unreadable
-        status = root.findtext(f"{{{CAP}}}status")
+        cap = _namespace(root)  # CAP 1.0 and 1.1 too: the submit path upgrades them
+        status = root.findtext(f"{{{cap}}}status")
         if self.feed.status is not None and status not in {s.value for s in self.feed.status}:
             return False
         if self.feed.events is not None:
             events = [(e.text or "").lower()
-                      for e in root.findall(f"{{{CAP}}}info/{{{CAP}}}event")]
+                      for e in root.findall(f"{{{cap}}}info/{{{cap}}}event")]
             if not any(fnmatch(e, g.lower()) for e in events for g in self.feed.events):
                 return False
         document = parse_cap(body, self._limits).document if self.feed.area else None
@@ -259,7 +261,7 @@ class FeedPoller:
 
     def _observe_lag(self, body: bytes) -> None:
         root, _ = parse_xml(body, self._limits)
-        sent = root.findtext(f"{{{CAP}}}sent") if root is not None else None
+        sent = root.findtext(f"{{{_namespace(root)}}}sent") if root is not None else None
         try:
             lag = (datetime.now(UTC) - datetime.fromisoformat(sent or "")).total_seconds()
         except ValueError:
@@ -294,6 +296,11 @@ class FeedPoller:
         self.metrics.last_success.labels(self.status.name).set(time.time())
         log.info("feed.fetched", feed=self.status.name, outcome=outcome, entries=entries,
                  ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def _namespace(root: etree._Element) -> str:
+    """The alert's CAP namespace (1.2, 1.1 or 1.0), to read it before the upgrade."""
+    return etree.QName(root).namespace or CAP
 
 
 def _area_shape(feed: Feed, area: FeedArea, regions: dict[str, Region]

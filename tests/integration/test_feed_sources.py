@@ -221,3 +221,24 @@ def test_linked_documents_are_fetched_at_most_fetch_concurrency_at_once(
         assert all(stats[f"/cap/c{n}.xml"] == 1 for n in range(7)), stats
     finally:
         server.stop(signal.SIGKILL)
+
+
+def test_status_and_event_filters_read_cap_1_1_too(
+        tmp_path: Path, feed_server: tuple[str, Path]) -> None:
+    """The submit path upgrades CAP 1.1; the feed's filters read it before that."""
+    url, directory = feed_server
+    (directory / "old.xml").write_bytes(make_alert("OLD-1").replace(
+        b"urn:oasis:names:tc:emergency:cap:1.2", b"urn:oasis:names:tc:emergency:cap:1.1"))
+    (directory / "drill.xml").write_bytes(make_alert("DRILL-1").replace(
+        b"<status>Actual</status>", b"<status>Exercise</status>"))
+    server = serve_with(tmp_path, [{"name": "f", "url": f"{url}/feed.atom",
+                                    "status": ["Actual"], "events": ["major fire"]}])
+    try:
+        _until(lambda: _feeds(server)["f"]["counts"]["fetches"] >= 2, "the feed read twice")
+        counts = _feeds(server)["f"]["counts"]
+        assert counts["filtered"] == 1, _feeds(server)["f"]  # the Exercise only
+        assert counts["new"] == 1, _feeds(server)["f"]
+        [alert] = _get(f"{server.url}/api/v1/alerts")["items"]
+        assert alert["key"]["identifier"] == "OLD-1"
+    finally:
+        server.stop(signal.SIGKILL)
