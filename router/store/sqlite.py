@@ -245,11 +245,12 @@ def _accept(conn: Connection, new: NewAlert) -> AcceptResult:
     conn.execute(
         "INSERT INTO alerts (id, sender, identifier, sent_utc, sent, status, msg_type, state, "
         "profile, authority, source_version, content_hash, received_at, findings, raw, "
-        "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "signature, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.id, alert.sender, alert.identifier, sent_utc, alert.sent.isoformat(),
          alert.status.value, alert.msg_type.value, state.value, new.profile,
          new.authority, new.source_version, new.content_hash, now, _findings_json(warnings),
-         new.raw, json.dumps(new.signature) if new.signature is not None else None),
+         new.raw, json.dumps(new.signature) if new.signature is not None else None,
+         new.envelope),
     )
     for position, ref, target in resolved:
         conn.execute(
@@ -715,6 +716,13 @@ class SqlStore:
         def read(conn: Connection) -> AlertRecord | None:
             row = conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
             return None if row is None else _record(conn, row)
+
+        return await self.run_read(read)
+
+    async def envelope(self, alert_id: str) -> bytes | None:
+        def read(conn: Connection) -> bytes | None:
+            row = conn.execute("SELECT envelope FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            return None if row is None or row["envelope"] is None else bytes(row["envelope"])
 
         return await self.run_read(read)
 
