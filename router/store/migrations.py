@@ -247,7 +247,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN lease_node TEXT;
     ALTER TABLE deliveries ADD COLUMN lease_expires TEXT;
     """,
-    # 14: the console's drafts: a compose form saved by its principal, never sent.
+    # 14: the EDXL-DE envelope a feed delivered the alert in (router.feeds), as received.
+    """
+    ALTER TABLE alerts ADD COLUMN envelope BLOB;
+    """,
+    # 15: the console's drafts: a compose form saved by its principal, never sent.
     """
     CREATE TABLE drafts (
         id          TEXT PRIMARY KEY,          -- random
