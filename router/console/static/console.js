@@ -142,7 +142,7 @@ function drawPolygon(view, points) {
   view.map.fitBounds(shape.getBounds());
 }
 
-/* Live check: the form goes (debounced) to POST /console/preview, which forwards it to
+/* Live check: the form goes (as typed, one request at a time) to POST /console/preview, which forwards it to
    POST /api/v1/alerts/preview -- the API's own validator, profile and renderer -- and
    each finding is shown next to the form field its CAP path concerns. */
 const FIELD_OF_TAG = {
@@ -227,18 +227,27 @@ function showPreview(notes, form, status, data) {
   }
 }
 
+/* At most one check in flight: an edit sends the form at once when none is running;
+   edits made while one runs are sent together, once, when it answers, and an answer
+   overtaken by later typing is not shown. So a pause shows the preview after one round
+   trip, and fast typing never queues more than one request. */
 function liveCheck(formElement, notes) {
-  let timer = null;
-  let latest = 0;
+  let running = false;
+  let again = false;
   const check = async () => {
-    const ticket = ++latest;
-    const form = formOf(formElement);
-    const { status, data } = await send("POST", "/console/preview", form);
-    if (ticket === latest) showPreview(notes, form, status, data); // drop answers overtaken by typing
+    if (running) { again = true; return; }
+    running = true;
+    try {
+      do {
+        again = false;
+        const form = formOf(formElement);
+        const { status, data } = await send("POST", "/console/preview", form);
+        if (!again) showPreview(notes, form, status, data);
+      } while (again);
+    } finally { running = false; }
   };
-  const schedule = () => { clearTimeout(timer); timer = setTimeout(check, 300); };
-  formElement.addEventListener("input", schedule);
-  formElement.addEventListener("change", schedule);
+  formElement.addEventListener("input", check);
+  formElement.addEventListener("change", check);
   check();
   return check;
 }
