@@ -165,10 +165,14 @@ def test_forged_csrf_token_is_refused(browser: Any, server: Server) -> None:
             body: JSON.stringify(form)});
         const missing = await fetch("/console/compose", {method: "POST",
             headers: {"Content-Type": "application/json"}, body: JSON.stringify(form)});
-        return [forged.status, missing.status];
+        const draft = await fetch("/console/drafts", {method: "POST",
+            headers: {"Content-Type": "application/json", "X-CSRF-Token": "forged"},
+            body: JSON.stringify({title: "forged draft", form})});
+        return [forged.status, missing.status, draft.status];
     }""")
-    assert statuses == [403, 403]
+    assert statuses == [403, 403, 403]
     assert api(server, "/api/v1/alerts?limit=1")["total"] == before
+    assert not [d for d in api(server, "/api/v1/drafts")["items"] if d["title"] == "forged draft"]
 
 
 def test_session_cookie_and_content_security_policy(browser: Any, server: Server) -> None:
@@ -455,3 +459,31 @@ def test_keyboard_only_compose_preview_submit(browser: Any, server: Server,
     page.locator("#deliveries tr").first.wait_for()
     alert_id = page.url.split("id=")[1]
     assert api(server, f"/api/v1/alerts/{alert_id}")["lifecycle"] == "accepted"
+
+
+def test_a_profile_that_restricts_events_leaves_only_the_list(
+        browser: Any, tmp_path: Path) -> None:
+    """With a default profile whose ``allowed_values`` rule on ``info.event`` is an error,
+    the list holds exactly its events and the event fields take no free text."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "regio.yaml").write_text(
+        "name: regio\ntitle: Regio\nextends: cap12\nrules:\n"
+        "  - id: events\n    allowed_values: {path: info.event, values: [Dijkdoorbraak, Brand]}\n",
+        encoding="utf-8")
+    restricted = start_server(tmp_path / "data", env={
+        **FAST, "TOCSIN_PROFILE_DIRS": json.dumps([str(profiles)]),
+        "TOCSIN_DEFAULT_PROFILE": "regio"})
+    try:
+        page = signed_in(browser, restricted, DEV_KEY)
+        page.goto(restricted.url + "/console/compose")
+        choice = page.get_by_label("Event from the list")
+        page.locator("#event-fixed").wait_for()
+        assert choice.locator("option").all_inner_texts()[1:] == ["Dijkdoorbraak", "Brand"]
+        choice.select_option(label="Dijkdoorbraak")
+        for label in ("Gebeurtenis", "Event"):
+            field = page.get_by_label(label, exact=True)
+            assert field.input_value() == "Dijkdoorbraak"
+            assert not field.is_editable()
+    finally:
+        restricted.stop(signal.SIGKILL)
