@@ -38,6 +38,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 SESSIONS = web.AppKey("console_sessions", Sessions)
 UI_LANGUAGES = ("en", "nl")  # one string table each: static/i18n/<language>.json
 LANG_COOKIE = "tocsin_console_lang"
+TRANSLATED = {"", "compose", "alert"}  # the pages whose strings console.js fills in
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -106,6 +107,8 @@ async def _page(request: web.Request) -> web.StreamResponse:
     """The page with ``<html lang>`` set to the UI language; console.js fills in the
     strings from that language's table."""
     name = request.path.removeprefix("/console/")
+    if name not in TRANSLATED:
+        return web.FileResponse(STATIC / PAGES[name])
     language = ui_language(request)
     html = (STATIC / PAGES[name]).read_text(encoding="utf-8")
     response = web.Response(text=html.replace('<html lang="en">', f'<html lang="{language}">',

@@ -371,7 +371,7 @@ function drafts(formElement, refresh) {
       } else {
         status(t("drafts.save_failed", { problem: problemText(code, data) }));
       }
-    });
+    }).catch((error) => status(t("drafts.save_failed", { problem: String(error) })));
     return queue;
   }
   const autosave = () => { clearTimeout(timer); timer = setTimeout(save, 2000); };
