@@ -297,6 +297,10 @@ def test_exercise_and_test_are_marked_on_every_page(browser: Any, server: Server
     style = page.locator("#status-banner").evaluate(
         "e => { const s = getComputedStyle(e); return [s.position, s.color, s.backgroundColor] }")
     assert style == ["sticky", "rgb(0, 0, 0)", "rgb(255, 213, 0)"]
+    # it stays in view at the end of the long form
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    assert page.evaluate("window.scrollY") > 500
+    assert page.locator("#status-banner").evaluate("e => e.getBoundingClientRect().top") == 0
     page.screenshot(path=shots / "compose-exercise.png", full_page=True)
     page.get_by_label("Status").select_option("Test")
     assert banner(page) == "TEST — this is not a real warning"
