@@ -411,13 +411,16 @@ def test_dutch_interface(browser: Any, server: Server, shots: Path) -> None:
     context.close()
 
 
-def tab_to(page: Any, element_id: str, limit: int = 120) -> None:
-    """Press Tab until the element has focus (keyboard only), at most ``limit`` times."""
+def tab_to(page: Any, target: str, limit: int = 120) -> None:
+    """Press Tab until the element (an id, or a CSS selector) has focus (keyboard only),
+    at most ``limit`` times."""
+    selector = target if target[:1] in "#." or " " in target else f"#{target}"
     for _ in range(limit):
-        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+        if page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)",
+                         selector):
             return
         page.keyboard.press("Tab")
-    raise AssertionError(f"#{element_id} not reached with Tab")
+    raise AssertionError(f"{selector} not reached with Tab")
 
 
 def focus_is_visible(page: Any) -> bool:
@@ -440,21 +443,26 @@ def test_keyboard_only_compose_preview_submit(browser: Any, server: Server,
     page.get_by_role("heading", name="Alerts").wait_for()
     page.goto(server.url + "/console/compose")
     page.locator("#map.leaflet-container").wait_for()
-    fields = [("category", None), ("certainty", "Likely"),
-              ("event_nl-NL", "Overstroming"), ("headline_nl-NL", "Hoog water in Zeeland"),
-              ("instruction_nl-NL", "Ga naar de hoogste verdieping."),
-              ("event_en-GB", "Flood"), ("headline_en-GB", "Flood risk in Zeeland"),
-              ("instruction_en-GB", "Go to the highest floor."),
+    # ArrowDown on a select takes the next option; Enter on a template button inserts it
+    fields = [("category", None), ("certainty", "ArrowDown"), ("event-choice", "ArrowDown"),
+              ("headline_nl-NL", "Hoog water in Zeeland"),
+              ("#templates-nl-NL button.template", "Enter"),
+              ("headline_en-GB", "Flood risk in Zeeland"),
+              ("#templates-en-GB button.template", "Enter"),
               ("area_desc", "Zeeland, Walcheren"), ("polygon", POLYGON)]
-    for element_id, text in fields:
-        tab_to(page, element_id)
-        assert focus_is_visible(page), element_id
-        if element_id == "certainty":
-            page.keyboard.press("ArrowDown")  # Observed -> Likely
-        elif text is not None:
-            page.keyboard.type(text)
+    for target, keys in fields:
+        tab_to(page, target)
+        assert focus_is_visible(page), target
+        if keys in {"ArrowDown", "Enter"}:
+            page.keyboard.press(keys)
+        elif keys is not None:
+            page.keyboard.type(keys)
     assert page.get_by_label("Certainty (how sure)").input_value() == "Likely"
     assert page.get_by_label("Category").input_value() == "Met"
+    assert page.get_by_label("Gebeurtenis").input_value() == "Brand"  # the first in the list
+    assert page.get_by_label("Event", exact=True).input_value() == "Fire"
+    assert page.get_by_label("Instructie").input_value().startswith("Ga naar binnen.")
+    assert page.get_by_label("Instruction").input_value().startswith("Go inside.")
     page.get_by_text("Valid: would go to").wait_for()
     page.locator('#preview-forms tr[data-target="cell_broadcast"]').first.wait_for()
     # the preview of what was typed (an earlier one, of the empty form, is replaced)
