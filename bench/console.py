@@ -166,7 +166,7 @@ def preview_round_trips(page: Any, base: str, edits: int) -> tuple[list[float], 
     ``POST /api/v1/alerts/preview`` of the same document, as many times."""
     form = medium_form()
     page.goto(base + "/console/compose")
-    page.wait_for_selector("#map.leaflet-container", state="attached", timeout=30_000)
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
     for name, value in form.items():
         control = page.locator(f'[name="{name}"]')
         if name in {"status", "category", "urgency", "severity", "certainty"}:

@@ -74,8 +74,15 @@ def signed_in(browser: Any, server: Server, key: str) -> Any:
     return page
 
 
+def open_compose(page: Any, base: str) -> None:
+    """The compose page with every handler attached (before it, typing would not be
+    saved as a draft, and Submit would not be the console's)."""
+    page.goto(base + "/console/compose")
+    page.locator("body[data-ready='1']").wait_for()
+
+
 def compose(page: Any, server: Server, *, severity: str, headline_nl: str) -> str:
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.get_by_label("Severity (how bad)").select_option(severity)
     page.get_by_label("Category").select_option("Met")
     page.get_by_label("Certainty (how sure)").select_option("Likely")
@@ -221,7 +228,7 @@ def test_pages_have_no_serious_accessibility_violations(browser: Any, server: Se
     compose(page, server, severity="Severe", headline_nl="Hoog water")
     page.locator("#deliveries tr").first.wait_for()
     audit("alert")
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.locator("#map.leaflet-container").wait_for()
     audit("compose")
     assert serious == {"sign-in": [], "alerts": [], "alert": [], "compose": []}, serious
@@ -234,7 +241,7 @@ def test_live_check_and_preview_while_typing(browser: Any, server: Server, shots
     nothing typed is stored."""
     page = signed_in(browser, server, DEV_KEY)
     before = api(server, "/api/v1/alerts?limit=1")["total"]
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.get_by_label("Category").select_option("Met")
     page.get_by_label("Gebeurtenis").fill("Overstroming")
     page.get_by_label("Kop").fill(XSS)
@@ -289,7 +296,7 @@ def test_exercise_and_test_are_marked_on_every_page(browser: Any, server: Server
     actual_id = post_cap(server, example.replace("NL-VRR-2026-0042",
                                                  "NL-VRR-CONSOLE-ACTUAL").encode())["id"]
     page = signed_in(browser, server, DEV_KEY)
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.locator("#map.leaflet-container").wait_for()
     assert banner(page) == ""
     page.get_by_label("Status").select_option("Exercise")
@@ -324,7 +331,7 @@ def test_event_list_and_instruction_templates(browser: Any, server: Server) -> N
     """The event comes from a list (free text still possible: the demo profile restricts
     no events) and a verified instruction is one click away, inserted as text."""
     page = signed_in(browser, server, DEV_KEY)
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.get_by_label("Event from the list").select_option(label="Overstroming / Flood")
     assert page.get_by_label("Gebeurtenis").input_value() == "Overstroming"
     assert page.get_by_label("Event", exact=True).input_value() == "Flood"
@@ -346,7 +353,7 @@ def test_event_list_and_instruction_templates(browser: Any, server: Server) -> N
 def test_a_draft_is_saved_reopened_and_never_sent(browser: Any, server: Server) -> None:
     page = signed_in(browser, server, DEV_KEY)
     before = api(server, "/api/v1/alerts?limit=1")["total"]
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.get_by_label("Status").select_option("Exercise")
     page.get_by_label("Kop").fill("Concept: hoog water")
     page.get_by_label("Instructie").fill(XSS)
@@ -354,14 +361,18 @@ def test_a_draft_is_saved_reopened_and_never_sent(browser: Any, server: Server) 
     try:
         draft_status.get_by_text("Draft saved at").wait_for()  # autosaved after a pause
     except sync_api.TimeoutError:
-        pytest.fail(f"not autosaved; the page says {draft_status.inner_text()!r}")
+        entries = page.evaluate("performance.getEntriesByType('resource').map("
+                                "e => e.name + ' ' + Math.round(e.duration))")
+        pytest.fail(f"not autosaved; the page says {draft_status.inner_text()!r}; "
+                    f"requests: {entries[-15:]}; server: "
+                    f"{server.log_path.read_text(errors='replace')[-3000:]}")
     page.get_by_label("Kop").fill("Concept: hoog water bij Vlissingen")
     page.get_by_role("button", name="Save draft").click()
     page.get_by_role("button", name="Open draft: Concept: hoog water bij Vlissingen").wait_for()
     saved = api(server, "/api/v1/drafts")["items"]
     assert len([d for d in saved if d["title"].startswith("Concept:")]) == 1  # one, replaced
     # a fresh page: the draft is listed, and opening it restores every field
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.get_by_role("button", name="Open draft: Concept: hoog water bij Vlissingen").click()
     page.get_by_text("Draft opened").wait_for()
     assert page.get_by_label("Kop").input_value() == "Concept: hoog water bij Vlissingen"
@@ -388,7 +399,7 @@ def test_dutch_interface(browser: Any, server: Server, shots: Path) -> None:
     page.get_by_label("API-sleutel").fill(DEV_KEY)
     page.get_by_role("button", name="Aanmelden").click()
     page.get_by_role("heading", name="Waarschuwingen").wait_for()
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.get_by_role("heading", name="Waarschuwing opstellen").wait_for()
     for label in ("Ernst (hoe erg)", "Zekerheid (hoe zeker)", "Omschrijving van het gebied",
                   "Gebeurtenis uit de lijst"):
@@ -441,7 +452,7 @@ def test_keyboard_only_compose_preview_submit(browser: Any, server: Server,
     page.keyboard.type(DEV_KEY)
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Alerts").wait_for()
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.locator("#map.leaflet-container").wait_for()
     # ArrowDown on a select takes the next option; Enter on a template button inserts it
     fields = [("category", None), ("certainty", "ArrowDown"), ("event-choice", "ArrowDown"),
@@ -468,6 +479,8 @@ def test_keyboard_only_compose_preview_submit(browser: Any, server: Server,
     # the preview of what was typed (an earlier one, of the empty form, is replaced)
     page.locator("#preview-forms td", has_text="Flood risk in Zeeland").first.wait_for()
     page.screenshot(path=shots / "keyboard-preview.png", full_page=True)
+    page.locator("#draft-status").get_by_text("Draft saved at").wait_for()  # autosaved
+    assert "draft=" in str(page.get_by_role("link", name="Nederlands").get_attribute("href"))
     tab_to(page, "submit")
     assert focus_is_visible(page)
     page.keyboard.press("Enter")
@@ -475,6 +488,9 @@ def test_keyboard_only_compose_preview_submit(browser: Any, server: Server,
     page.locator("#deliveries tr").first.wait_for()
     alert_id = page.url.split("id=")[1]
     assert api(server, f"/api/v1/alerts/{alert_id}")["lifecycle"] == "accepted"
+    # the draft became the alert: it is no longer kept
+    assert not [d for d in api(server, "/api/v1/drafts")["items"]
+                if d["title"] == "Hoog water in Zeeland"]
 
 
 def test_a_profile_that_restricts_events_leaves_only_the_list(
@@ -492,7 +508,7 @@ def test_a_profile_that_restricts_events_leaves_only_the_list(
         "TOCSIN_DEFAULT_PROFILE": "regio"})
     try:
         page = signed_in(browser, restricted, DEV_KEY)
-        page.goto(restricted.url + "/console/compose")
+        open_compose(page, restricted.url)
         choice = page.get_by_label("Event from the list")
         page.locator("#event-fixed").wait_for()
         assert choice.locator("option").all_inner_texts()[1:] == ["Dijkdoorbraak", "Brand"]

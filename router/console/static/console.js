@@ -24,11 +24,16 @@ async function loadStrings() {
   for (const element of document.querySelectorAll("[data-i18n-aria]")) {
     if (strings[element.dataset.i18nAria] !== undefined) element.setAttribute("aria-label", strings[element.dataset.i18nAria]);
   }
+  languageLinks();
+}
+
+/* The language links keep the page's own query (?id=, ?draft=) and add ?lang=. */
+function languageLinks() {
   for (const link of document.querySelectorAll("a[data-lang]")) {
     const url = new URL(window.location.href);
     url.searchParams.set("lang", link.dataset.lang);
     link.href = url.pathname + url.search;
-    if (link.dataset.lang === language) link.setAttribute("aria-current", "true");
+    if (link.dataset.lang === document.documentElement.lang) link.setAttribute("aria-current", "true");
   }
 }
 
@@ -323,6 +328,7 @@ function drafts(formElement, refresh) {
     const url = new URL(window.location.href);
     url.searchParams.set("draft", id);
     window.history.replaceState(null, "", url.pathname + url.search);
+    languageLinks();
   }
   async function list() {
     const response = await fetch("/console/api/drafts");
@@ -413,6 +419,8 @@ async function pageCompose() {
       say(t("msg.not_accepted", { problem: problemText(status, data) }));
     }
   });
+  $("submit").disabled = false; // not before its handler: the browser would submit the form itself
+  document.body.dataset.ready = "1"; // every handler is in place (tests and the bench wait for it)
 }
 
 async function pageAlert() {
