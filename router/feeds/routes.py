@@ -58,6 +58,7 @@ def build_pollers(ctx: IngestContext, metrics: FeedMetrics) -> list[FeedPoller]:
         profile = feed.profile or policy.profile or ctx.settings.default_profile
         if profile not in ctx.profiles.names():
             raise ConfigurationError([f"feed {feed.label}: profile {profile!r} is not loaded"])
+        metrics.register(feed.label, feed.interval_s)
         pollers.append(FeedPoller(feed, authority, profile, ctx, metrics))
     return pollers
 
