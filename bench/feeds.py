@@ -3,14 +3,17 @@
 
 (a) Ingest: 1,000 real-size alerts (tests/fixtures/cap/medium.xml, 4.3 kB, two
     languages, 50-point polygons, each with its own identifier) served by the mock feed
-    server (``channels.mock.feed_server``) as one Atom index; a ``tocsin serve`` process
-    polls it (one feed, ``profile: nl-alert``) and takes every document. Timed from the
-    moment the index lists them (the served directory is swapped in by one rename) to
-    the feed's status counting 1,000 new. Baseline: the same 1,000 alerts ``POST``ed to
-    a fresh ``tocsin serve`` with the same settings, one request at a time -- the poller
-    too takes one document at a time -- under ``?profile=nl-alert``. Both with
-    ``dispatch_enabled: false`` (ingest only: delivering is the same work either way).
-    Also printed: the same ``POST`` with 16 in flight (no target).
+    server (``channels.mock.feed_server``) as an Atom index; a ``tocsin serve`` process
+    polls it (one feed, ``profile: nl-alert``, every 100 ms) and takes every document.
+    Baseline: the same alerts ``POST``ed to another ``tocsin serve`` with the same
+    settings, one request at a time -- the poller too takes one document at a time --
+    under ``?profile=nl-alert``. Both with ``dispatch_enabled: false`` (ingest only:
+    delivering is the same work either way), both running throughout. In four
+    alternating rounds (after a warm-up batch of each) a quarter of the alerts is
+    POSTed, then listed in the feed beside the earlier batches (the served directory
+    swapped in by one rename), timed until the feed's status counts them new; the
+    medians are compared. Alternating keeps the load of the shared machine alike for
+    both. Also printed: all 1,000 POSTed again with 16 in flight (no target).
 (b) 304 polls: the same feed, now unchanged, polled every 100 ms (the shortest
     interval a feed may have); the ``tocsin serve`` process's CPU time (every thread,
     ``/proc/<pid>/task/*/schedstat``, nanoseconds) over a bounded number of polls the
@@ -172,40 +175,17 @@ def until(check: Callable[[], bool], what: str, poll_s: float = 0.05) -> None:
         time.sleep(poll_s)
 
 
-def measure_ingest(work: Path, count: int, polls: int) -> dict[str, float]:
-    """(a) and (b): the POST baseline, then the feed, then 304 polls of the feed. The
-    POST server stays up, idle, as the baseline of the process's own background work."""
-    results: dict[str, float] = {}
-    payloads = bodies(count, "FEED")
+ROUNDS = 4
+
+
+def measure_ingest(work: Path, count: int, polls: int) -> dict[str, Any]:
+    """(a) in alternating rounds -- a batch POSTed, the same batch from the feed -- after
+    a warm-up batch of each, then (b). The POST server stays up, idle, during (b)."""
     post_port = free_port()
     post = tocsin(post_port, work / "post")
-    try:
-        url = f"http://127.0.0.1:{post_port}/api/v1/alerts?profile=nl-alert"
-        asyncio.run(post_all(url, bodies(min(50, count), "WARM"), 1))
-        results["post"] = asyncio.run(post_all(url, payloads, 1))
-        results["post_16"] = asyncio.run(post_all(url, bodies(count, "C16"), 16))
-        results |= measure_feed(work, payloads, polls, post.pid)
-    finally:
-        stop(post)
-    return results
-
-
-def serve_directory(work: Path, payloads: list[bytes]) -> tuple[Path, Path]:
-    """The mock server's directory (a symlink, empty) and the full one to swap in."""
-    full, empty, served = work / "full", work / "empty", work / "served"
-    full.mkdir()
-    empty.mkdir()
-    for n, body in enumerate(payloads):
-        (full / f"alert-{n:04d}.xml").write_bytes(body)
-    served.symlink_to(empty, target_is_directory=True)
-    return served, full
-
-
-def measure_feed(work: Path, payloads: list[bytes], polls: int,
-                 idle_pid: int) -> dict[str, float]:
-    results: dict[str, float] = {}
-    served, full = serve_directory(work, payloads)
     mock_port = free_port()
+    served = work / "served"
+    served.symlink_to(_directory(work / "round-empty", []), target_is_directory=True)
     mock = start([sys.executable, "-m", "channels.mock.feed_server", "--dir", str(served),
                   "--port", str(mock_port)], f"http://127.0.0.1:{mock_port}/stats")
     feed_port = free_port()
@@ -215,44 +195,81 @@ def measure_feed(work: Path, payloads: list[bytes], polls: int,
         "interval_s": 0.1, "profile": "nl-alert", "max_bytes": 16 << 20,
         "timeout_s": 60}]}), encoding="utf-8")
     feed = tocsin(feed_port, work / "feed", "--config", str(config))
-    status_url = f"http://127.0.0.1:{feed_port}/api/v1/feeds"
-    stats_url = f"http://127.0.0.1:{mock_port}/stats"
     try:
-        def counts() -> dict[str, int]:
-            result: dict[str, int] = get_json(status_url)["feeds"][0]["counts"]
-            return result
+        run = _Run(work, served, f"http://127.0.0.1:{feed_port}/api/v1/feeds",
+                   f"http://127.0.0.1:{post_port}/api/v1/alerts?profile=nl-alert")
+        until(lambda: run.counts()["not_modified"] >= 2, "the empty feed polled")
+        run.batch(bodies(min(50, count), "WARM"))
+        batch = max(1, count // ROUNDS)
+        rates = [run.batch(bodies(batch, f"R{r}")) for r in range(ROUNDS)]
+        post_16 = asyncio.run(post_all(run.post_url, bodies(count, "C16"), 16))
+        polled = measure_polls(feed.pid, post.pid, f"http://127.0.0.1:{mock_port}/stats",
+                               polls)
+    finally:
+        for proc in (feed, mock, post):
+            stop(proc)
+    return polled | {"post": statistics.median(r[0] for r in rates),
+                     "feed": statistics.median(r[1] for r in rates),
+                     "ratios": [r[1] / r[0] for r in rates], "post_16": post_16}
 
-        until(lambda: counts()["not_modified"] >= 2, "the empty feed polled")
-        swap = work / "swap"
+
+def _directory(path: Path, payloads: list[bytes]) -> Path:
+    path.mkdir()
+    for n, body in enumerate(payloads):
+        (path / f"alert-{n:04d}.xml").write_bytes(body)
+    return path
+
+
+class _Run:
+    """One POST server and one feed, fed the same batches in turn."""
+
+    def __init__(self, work: Path, served: Path, status_url: str, post_url: str) -> None:
+        self.work, self.served = work, served
+        self.status_url, self.post_url = status_url, post_url
+        self.listed: list[bytes] = []
+
+    def counts(self) -> dict[str, int]:
+        result: dict[str, int] = get_json(self.status_url)["feeds"][0]["counts"]
+        return result
+
+    def batch(self, payloads: list[bytes]) -> tuple[float, float]:
+        """POST ``payloads`` one at a time, then list them in the feed as well (beside
+        the earlier batches, as a feed grows); (POST alerts/s, feed alerts/s)."""
+        post_rate = asyncio.run(post_all(self.post_url, payloads, 1))
+        self.listed += payloads
+        full = _directory(self.work / f"round-{len(self.listed)}", self.listed)
+        swap = self.work / "swap"
         swap.symlink_to(full, target_is_directory=True)
+        taken = self.counts()["new"]
         began = time.perf_counter()
-        os.replace(swap, served)  # the index lists all of them at once
+        os.replace(swap, self.served)  # the index lists the whole batch at once
         try:
-            until(lambda: counts()["new"] >= len(payloads), "every alert taken from the feed")
+            until(lambda: self.counts()["new"] >= taken + len(payloads), "the batch taken")
         except RuntimeError as exc:
-            raise RuntimeError(f"{exc}: {get_json(status_url)['feeds'][0]}") from None
-        results["feed"] = len(payloads) / (time.perf_counter() - began)
-        final = counts()
+            raise RuntimeError(f"{exc}: {get_json(self.status_url)['feeds'][0]}") from None
+        feed_rate = len(payloads) / (time.perf_counter() - began)
+        final = self.counts()
         if final["rejected"] or final["duplicate"]:
             raise RuntimeError(f"the feed did not take every alert as new: {final}")
+        return post_rate, feed_rate
 
-        def not_modified() -> int:
-            return int(get_json(stats_url).get("/feed.atom:304", 0))
 
-        until(lambda: not_modified() >= 2, "the unchanged feed answered 304")
-        first, cpu_before, idle_before = not_modified(), cpu_ns(feed.pid), cpu_ns(idle_pid)
-        wall = time.perf_counter()
-        until(lambda: not_modified() >= first + polls, f"{polls} polls answered 304", 0.2)
-        seen = not_modified() - first
-        gross = (cpu_ns(feed.pid) - cpu_before) / 1e6
-        idle = (cpu_ns(idle_pid) - idle_before) / 1e6
-        elapsed = time.perf_counter() - wall
-    finally:
-        stop(feed)
-        stop(mock)
-    return results | {"poll_cpu_gross_ms": gross / seen, "poll_cpu_ms": (gross - idle) / seen,
-                      "idle_cpu_ms_per_s": idle / elapsed, "polls": seen,
-                      "polls_per_s": seen / elapsed}
+def measure_polls(feed_pid: int, idle_pid: int, stats_url: str,
+                  polls: int) -> dict[str, float]:
+    """(b): CPU of the polling process over ``polls`` 304s, and of the idle one."""
+    def not_modified() -> int:
+        return int(get_json(stats_url).get("/feed.atom:304", 0))
+
+    until(lambda: not_modified() >= 2, "the unchanged feed answered 304")
+    first, cpu_before, idle_before = not_modified(), cpu_ns(feed_pid), cpu_ns(idle_pid)
+    wall = time.perf_counter()
+    until(lambda: not_modified() >= first + polls, f"{polls} polls answered 304", 0.2)
+    seen = not_modified() - first
+    gross = (cpu_ns(feed_pid) - cpu_before) / 1e6
+    idle = (cpu_ns(idle_pid) - idle_before) / 1e6
+    elapsed = time.perf_counter() - wall
+    return {"poll_cpu_gross_ms": gross / seen, "poll_cpu_ms": (gross - idle) / seen,
+            "idle_cpu_ms_per_s": idle / elapsed, "polls": seen, "polls_per_s": seen / elapsed}
 
 
 def serve_app(port: int, data: Path, static: Path) -> None:
@@ -353,8 +370,10 @@ def main() -> int:
     print(f"(a) {args.alerts} alerts of {len(MEDIUM)} bytes, ingest only "
           "(dispatch_enabled false), profile nl-alert")
     print(f"    POST, one at a time:    {ingest['post']:>8.1f} alerts/s")
-    print(f"    POST, 16 in flight:     {ingest['post_16']:>8.1f} alerts/s (no target)")
     print(f"    from the feed:          {ingest['feed']:>8.1f} alerts/s")
+    print(f"    (medians of {ROUNDS} alternating rounds; feed / POST by round: "
+          + ", ".join(f"{r:.2f}" for r in ingest["ratios"]) + ")")
+    print(f"    POST, 16 in flight:     {ingest['post_16']:>8.1f} alerts/s (no target)")
     print(f"(b) 304 polls: {int(ingest['polls'])} polls ({ingest['polls_per_s']:.1f}/s), "
           f"{ingest['poll_cpu_gross_ms']:.3f} ms CPU per poll gross; the idle POST server "
           f"used {ingest['idle_cpu_ms_per_s']:.2f} ms CPU per s meanwhile; net "
