@@ -61,6 +61,10 @@ MAX_VARIANTS = 256
 HISTORY_STATES = (AlertState.ACCEPTED, AlertState.SUPERSEDED, AlertState.CANCELLED)
 CURSOR = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 """An alert id (ULID, Crockford base32): ``before=`` takes nothing else."""
+HISTORY_START = "7" + "Z" * 25
+"""The greatest ULID: the first page's ``rel="next"`` cursor, so the history starts with
+the newest alert. A fixed value: derived from the newest alert, it would tell anyone when
+a non-public alert was last accepted, and change the first page's ETag with it."""
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EMPTY_UPDATED = "1970-01-01T00:00:00+00:00"
 """``<updated>`` of a page with no entry: fixed, so an empty feed keeps its ETag."""
@@ -100,7 +104,6 @@ class _Entry:
 class _InForce:
     entries: list[_Entry]
     documents: dict[str, bytes]
-    next_cursor: str | None
     valid_until: datetime
 
 
@@ -178,12 +181,6 @@ def _atom_entry(feed: etree._Element, e: _Entry, base: str, lang: str | None) ->
                      href=f"{base}/feeds/alerts/{e.alert_id}.xml")
 
 
-def _just_after(alert_id: str) -> str:
-    """A cursor above every id minted in the same millisecond as ``alert_id`` (a ULID's
-    first 10 characters are its time), so the history starts with that alert."""
-    return alert_id[:10] + "Z" * 16
-
-
 class PublicFeed:
     def __init__(self, ctx: IngestContext) -> None:
         self._ctx = ctx
@@ -225,9 +222,9 @@ class PublicFeed:
             return page
 
     async def _render(self, base: str, lang: str | None, before: str | None) -> _Page:
+        next_cursor: str | None
         if before is None:
-            current = await self._current()
-            entries, next_cursor = current.entries, current.next_cursor
+            entries, next_cursor = (await self._current()).entries, HISTORY_START
         else:
             entries, next_cursor = await self._history_page(before)
         body = _atom(entries, base, lang, before, next_cursor)
@@ -248,12 +245,10 @@ class PublicFeed:
         store = self._ctx.store
         entries: list[_Entry] = []
         documents: dict[str, bytes] = {}
-        newest: str | None = None
         cursor: str | None = None
         while True:
             page = await store.list(state=AlertState.ACCEPTED, cursor=cursor, limit=200)
             for record in page.items:
-                newest = max(newest or record.id, record.id)
                 raw = await store.raw_cap(record.id) if record.status == "Actual" else None
                 entry = _entry(record.id, raw) if raw is not None else None
                 if entry is not None and raw is not None and (
@@ -266,10 +261,7 @@ class PublicFeed:
         entries.sort(key=lambda e: datetime.fromisoformat(e.sent), reverse=True)
         entries = entries[:MAX_ENTRIES]
         expiries = [e.expires for e in entries if e.expires is not None]
-        # the newest history entry is always accepted (whatever superseded or cancelled
-        # an alert is newer and accepted), so the history starts just after ``newest``
         return _InForce(entries, {e.alert_id: documents[e.alert_id] for e in entries},
-                        _just_after(newest) if newest else None,
                         min([now + MAX_AGE, *expiries]))
 
     async def _history_ids(self) -> list[str]:
