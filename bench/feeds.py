@@ -6,8 +6,9 @@
     server (``channels.mock.feed_server``) as an Atom index; a ``tocsin serve`` process
     polls it (one feed, ``profile: nl-alert``, every 100 ms) and takes every document.
     Baseline: the same alerts ``POST``ed to another ``tocsin serve`` with the same
-    settings, one request at a time -- the poller too takes one document at a time --
-    under ``?profile=nl-alert``. Both with ``dispatch_enabled: false`` (ingest only:
+    settings, one request at a time -- the poller too submits one document at a time,
+    in the feed's order (fetching ``fetch_concurrency``, 4, ahead) -- under
+    ``?profile=nl-alert``. Both with ``dispatch_enabled: false`` (ingest only:
     delivering is the same work either way), both running throughout. In four
     alternating rounds (after a warm-up batch of each) a quarter of the alerts is
     POSTed, then listed in the feed beside the earlier batches (the served directory
