@@ -20,9 +20,10 @@
     ``/proc/<pid>/task/*/schedstat``, nanoseconds) over a bounded number of polls the
     mock server answered 304, divided by that number. Gross, that includes what the
     process spends on its own background work meanwhile (backlog gauges, the audit
-    trail's checks); net subtracts what the idle POST server -- the same settings
-    without the feed, still running -- spent over the same wall time. The verdict is
-    the net figure; the gross one is printed beside it.
+    trail's checks, demo mode's own feed polled every 5 s); net subtracts what the
+    idle POST server -- the same settings without the feed, still running -- spent
+    over the same wall time. The verdict is the net figure; the gross one is printed
+    beside it.
 (c) Publishing: 500 public alerts in force posted to a Tocsin app; then
     ``GET /feeds/public.atom`` with 8 in flight against a static file of the same bytes
     served by the same aiohttp application (``add_static``, with Tocsin's middlewares):
