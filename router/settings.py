@@ -279,6 +279,9 @@ class Settings(BaseSettings):
     authorities: list[Authority] = Field(default_factory=list)
     feeds: list[Feed] = Field(default_factory=list,
                               description="CAP feeds to poll (router.feeds)")
+    public_feed_page_size: int = Field(
+        default=50, ge=1, le=1000,
+        description="entries per history page of GET /feeds/public.atom?before= (router.feeds)")
     shutdown_timeout: float = Field(default=10.0, gt=0)
     store: str | None = Field(
         default=None, description="where alerts and audiences are stored: unset for SQLite "
