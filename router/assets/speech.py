@@ -6,8 +6,10 @@ When: ingest stores each alert with ``speech_state = pending``; this worker,
 running beside the dispatcher in ``tocsin serve``, is woken after every commit
 (and polls, so work left by a crash or a restart is picked up), speaks each
 language's structured summary (without the link: a URL read aloud helps no one)
-with ``espeak-ng``, writes ``data_dir/assets/<alert id>/speech-<language>.wav``
-and records each file with its size, SHA-256 and duration. The 202 never waits
+with ``espeak-ng``, encodes it as Opus in Ogg (``opusenc``), writes
+``data_dir/assets/<alert id>/speech-<language>.opus`` and records each file with its
+size, SHA-256 and duration. Files recorded as ``.wav`` by an older Tocsin are still
+served as they are. The 202 never waits
 for it and neither does delivery: a cell broadcast must not wait for audio.
 A channel that carries audio reads what is ready when it sends.
 
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import structlog
 
-from router.assets.tts import WAV_MIME, Speaker, SpeechError
+from router.assets.tts import OPUS_MIME, OPUS_SUFFIX, Speaker, SpeechError
 from router.cap import Finding
 from router.cap.findings import warning
 from router.render.variants import RenderedAlert, compose
@@ -36,7 +38,7 @@ _UNSAFE = re.compile(r"[^a-z0-9-]")
 
 
 def asset_name(language: str) -> str:
-    return f"speech-{_UNSAFE.sub('_', language.lower())}.wav"
+    return f"speech-{_UNSAFE.sub('_', language.lower())}{OPUS_SUFFIX}"
 
 
 def spoken_text(rendered: RenderedAlert, language: str) -> str:
@@ -132,7 +134,7 @@ class SpeechWorker:
                                     f"more than {limit:g} s; shorten the text"))
         return AssetRecord(
             alert_id=alert_id, name=name, kind="speech", language=language,
-            mime_type=WAV_MIME, size=speech.size, sha256=speech.sha256,
+            mime_type=OPUS_MIME, size=speech.size, sha256=speech.sha256,
             duration_s=round(speech.duration_s, 3),
             detail={"voice": speech.voice.name, "voice_language": speech.voice.language,
                     "voice_file": speech.voice.file, "sha1": speech.sha1, "text": text},

@@ -130,6 +130,8 @@ class TtsSettings(_Data):
                                    description="language -> espeak-ng voice name")
     max_duration_s: float = Field(default=60.0, gt=0)
     timeout_s: float = Field(default=30.0, gt=0)
+    bitrate_kbps: int = Field(default=24, ge=6, le=256,
+                              description="Opus bitrate of the stored speech (opusenc --speech)")
 
 
 class AccessibilityConfig(_Data):
