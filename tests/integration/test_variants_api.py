@@ -62,15 +62,29 @@ async def test_variants_per_channel_and_spoken_assets(server: Server) -> None:
         await asyncio.sleep(0.1)
     assert body["speech"] == "done", body
     audio = body["variants"][0]["audio"]
-    assert audio["mime_type"] == "audio/wav"
+    assert audio["mime_type"] == "audio/ogg; codecs=opus"
+    assert audio["uri"].endswith("/speech-nl-nl.opus")
     assert audio["duration_s"] > 0
     async with aiohttp.ClientSession(headers=server.headers) as session:
         async with session.get(f"{server.url}{audio['uri']}") as response:
             assert response.status == 200
+            assert response.headers["Content-Type"] == "audio/ogg; codecs=opus"
             data = await response.read()
-    assert data[:4] == b"RIFF"
+        async with session.get(f"{server.url}{audio['uri']}?format=wav") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "audio/wav"
+            wav = await response.read()
+        async with session.get(f"{server.url}{audio['uri']}?format=mp3") as response:
+            assert response.status == 400
+            assert (await response.json())["code"] == "asset.format-unknown"
+    assert data[:4] == b"OggS"
+    assert data[28:36] == b"OpusHead"
     assert hashlib.sha256(data).hexdigest() == audio["sha256"]
     assert hashlib.sha1(data, usedforsecurity=False).hexdigest() == audio["digest"]
+    assert audio["size"] == len(data)
+    assert wav[:4] == b"RIFF"
+    assert wav[8:12] == b"WAVE"
+    assert len(wav) > 8 * len(data)  # what storing Opus saves
 
 
 async def test_missing_language_warns_in_the_202_and_on_the_alert(server: Server) -> None:
