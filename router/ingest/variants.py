@@ -22,6 +22,7 @@ import structlog
 from aiohttp import web
 
 from router.assets.media import SPEECH_PRUNED
+from router.assets.speech import SPEECH_PREFIX
 from router.assets.tts import OPUS_MIME, WAV_MIME, SpeechError, opus_to_wav
 from router.cap import Alert, Finding, has_errors, parse_cap
 from router.cap.findings import warning
@@ -163,7 +164,8 @@ async def serve_asset(request: web.Request, ctx: IngestContext, alert_id: str, n
     asset = next((a for a in await ctx.store.assets(alert_id) if a.name == name), None)
     if asset is None:
         stored = await ctx.store.variants(alert_id)
-        if stored is not None and stored.speech_state == SPEECH_PRUNED:
+        if (stored is not None and stored.speech_state == SPEECH_PRUNED
+                and name.startswith(SPEECH_PREFIX)):
             raise ProblemError(410, "asset.pruned", "Asset pruned",
                                f"the audio of alert {alert_id!r} was deleted after the "
                                "alert's latest <expires> and the retention period")

@@ -54,13 +54,23 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await opened.close()
 
 
-async def accepted(store: SqliteStore) -> str:
-    document = parse_cap(RAW).document
+async def accepted(store: SqliteStore, raw: bytes = RAW) -> str:
+    document = parse_cap(raw).document
     assert document is not None
     rendered = Renderer(CONFIG).render(document.alert)
-    await store.accept(NewAlert("A1", document.alert, RAW, "h", "cap12", "t", datetime.now(UTC),
+    await store.accept(NewAlert("A1", document.alert, raw, "h", "cap12", "t", datetime.now(UTC),
                                 [], [], variants=rendered.to_json(), speech_pending=True))
     return "A1"
+
+
+def expiring(*expires: str) -> bytes:
+    """The example alert with one ``<expires>`` per info (before ``<senderName>``)."""
+    parts = RAW.split(b"    <senderName>")
+    assert len(parts) == len(expires) + 1
+    out = parts[0]
+    for value, rest in zip(expires, parts[1:], strict=True):
+        out += f"    <expires>{value}</expires>\n".encode() + b"    <senderName>" + rest
+    return out
 
 
 def names(directory: Path) -> list[str]:
@@ -148,10 +158,23 @@ async def test_worker_stores_each_language_as_an_asset(store: SqliteStore, tmp_p
         assert asset.duration_s is not None
         assert 1 < asset.duration_s <= 60
         assert "http" not in str(asset.detail["text"])  # the link is not read aloud
+        assert asset.expires_at is None  # the example never expires: its audio is kept
     stored = await store.variants(alert_id)
     assert stored is not None
     assert stored.speech_state == "done"
     assert await store.speech_due(8) == []
+
+
+@needs_espeak
+async def test_worker_records_the_alerts_latest_expiry_for_pruning(store: SqliteStore,
+                                                                   tmp_path: Path) -> None:
+    alert_id = await accepted(store, expiring("2026-11-25T18:00:00+01:00",
+                                              "2026-11-25T20:00:00+01:00"))
+    [job] = await store.speech_due(8)
+    await SpeechWorker(store, Speaker(CONFIG.tts), tmp_path / "assets").speak(job)
+    assets = await store.assets(alert_id)
+    assert len(assets) == 2
+    assert {a.expires_at for a in assets} == {datetime(2026, 11, 25, 19, 0, tzinfo=UTC)}
 
 
 async def test_missing_espeak_is_a_finding_and_the_alert_stays(store: SqliteStore,
