@@ -6,7 +6,9 @@ opusenc a finding, not a lost alert."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -209,3 +211,25 @@ async def test_missing_opusenc_is_a_finding_and_no_wav_is_kept(store: SqliteStor
     assert "opus-tools" in record.findings[0].message
     assert await store.assets(alert_id) == []
     assert names(tmp_path / "assets" / alert_id) == []
+
+
+def _tool(path: Path, body: str) -> str:
+    """A stand-in for a tool that reports the niceness it was started with."""
+    path.write_text(f"#!{sys.executable}\nimport os, sys\n{body}\n", encoding="utf-8")
+    path.chmod(0o755)
+    return str(path)
+
+
+async def test_espeak_and_opusenc_run_at_lower_priority(tmp_path: Path) -> None:
+    """Speech must not take the cores from ingest and delivery: both tools run under
+    ``nice -n 10`` (here: stand-ins that print the niceness they were given)."""
+    if shutil.which("nice") is None:
+        pytest.skip("no nice(1) on this system: the tools run at normal priority")
+    ours = os.nice(0)
+    speaker = Speaker(CONFIG.tts, binary=_tool(tmp_path / "espeak", "print(os.nice(0))"),
+                      encoder=_tool(tmp_path / "opusenc",
+                                    "open(sys.argv[-1], 'w').write(str(os.nice(0)))"))
+    assert int(await speaker._run("--voices=nl")) == min(ours + 10, 19)
+    (tmp_path / "in.wav").write_bytes(b"")
+    await speaker._encode(tmp_path / "in.wav", tmp_path / "out.opus")
+    assert int((tmp_path / "out.opus").read_text()) == min(ours + 10, 19)
