@@ -11,7 +11,10 @@ asset routes answer 410 Gone (``asset.pruned``) rather than 404, so a client kno
 the file is not late but gone.
 
 Files first, rows second: a crash in between leaves rows whose files are gone, which
-the next run deletes again (``missing_ok``) and forgets; never a file no row names.
+the next run deletes again (``missing_ok``) and forgets. Nodes sharing a PostgreSQL
+store each keep the audio they made in their own data directory, so the node that
+prunes a row may not hold its file: each run therefore also sweeps this node's own
+folders older than the retention period whose alert the store says is ``pruned``.
 An alert without ``<expires>`` keeps its audio (``expires_at`` is NULL): CAP says such
 an alert is in force until it is updated or cancelled.
 """
@@ -20,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 
+from router.assets.media import SPEECH_PRUNED
 from router.errors import StoreUnavailableError
 from router.store import AssetRecord, Store
 
@@ -41,6 +46,14 @@ def _delete_files(assets_dir: Path, records: list[AssetRecord]) -> None:
         (folder / record.name).unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty (another file) or already gone
             folder.rmdir()
+
+
+def _old_folders(assets_dir: Path, before: datetime) -> list[Path]:
+    """This node's alert folders last changed before ``before`` (candidates for the sweep)."""
+    if not assets_dir.is_dir():
+        return []
+    cutoff = before.timestamp()
+    return [p for p in assets_dir.iterdir() if p.is_dir() and p.stat().st_mtime < cutoff]
 
 
 class AssetPruner:
@@ -62,14 +75,24 @@ class AssetPruner:
         while True:
             records = await self.store.expired_assets(before, BATCH)
             if not records:
-                return total
+                break
             await asyncio.to_thread(_delete_files, self.assets_dir, records)
             deleted = await self.store.prune_assets(
                 sorted({r.alert_id for r in records}), before)
             total += deleted
             log.info("assets.pruned", files=len(records), total=total)
             if len(records) < BATCH or deleted == 0:  # 0: nothing more this run can do
-                return total
+                break
+        await self._sweep(before)
+        return total
+
+    async def _sweep(self, before: datetime) -> None:
+        """Remove this node's folders of alerts another node pruned (see the module)."""
+        for folder in await asyncio.to_thread(_old_folders, self.assets_dir, before):
+            stored = await self.store.variants(folder.name)
+            if stored is not None and stored.speech_state == SPEECH_PRUNED:
+                await asyncio.to_thread(shutil.rmtree, folder, True)
+                log.info("assets.swept", alert_id=folder.name)
 
     async def _run(self) -> None:
         while True:

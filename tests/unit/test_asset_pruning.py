@@ -4,6 +4,7 @@ alerts, never pruned). Runs on SQLite and on PostgreSQL (the store contract suit
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -117,3 +118,22 @@ async def test_speech_backlog_counts_the_waiting_alerts_and_the_oldest(tmp_path:
         exposed = metrics.exposition()[0].decode()
         assert f"tocsin_speech_backlog {float(before.pending + 2)}" in exposed
         assert "tocsin_speech_oldest_pending_age_seconds " in exposed
+
+
+async def test_a_folder_whose_rows_another_node_pruned_is_swept(tmp_path: Path) -> None:
+    """Nodes on one PostgreSQL store keep their audio in their own data directories: the
+    node that prunes the rows may not hold the files, so each node sweeps its own."""
+    tag = uuid.uuid4().hex[:8]
+    gone, endless = f"elsewhere-{tag}", f"forever-{tag}"
+    assets = tmp_path / "assets"
+    async with opened_stores(tmp_path) as stores:
+        store = stores.alerts
+        await spoken(store, assets, gone, NOW - 2 * WEEK)
+        await spoken(store, assets, endless, None)
+        await store.prune_assets([gone], NOW - WEEK)  # as another node does: no files here
+        old = (NOW - 2 * WEEK).timestamp()
+        for folder in (assets / gone, assets / endless):
+            os.utime(folder, (old, old))
+        await AssetPruner(store, assets, retention=WEEK).prune(NOW)
+        assert not (assets / gone).exists()
+        assert len(list((assets / endless).iterdir())) == 2  # not pruned: kept
