@@ -108,7 +108,8 @@ class Speaker:
                               "package opus-tools); no spoken variants are made")
         await _run("opusenc", (*self._prefix, self.encoder, "--quiet", "--speech",
                                "--downmix-mono", "--bitrate", str(self.settings.bitrate_kbps),
-                               str(wav), str(opus)), None, self.settings.timeout_s)
+                               "--comp", str(self.settings.complexity), str(wav), str(opus)),
+                   None, self.settings.timeout_s)
 
     async def voice_for(self, language: str) -> Voice:
         key = primary(language)
