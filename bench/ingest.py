@@ -36,7 +36,8 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
-from verdicts import figure, verdict  # sibling module (bench/ is on sys.path)
+from speech_lag import speech_lag  # sibling modules (bench/ is on sys.path)
+from verdicts import figure, verdict
 
 REPO = Path(__file__).resolve().parent.parent
 MEDIUM = (REPO / "tests" / "fixtures" / "cap" / "medium.xml").read_bytes()
@@ -170,6 +171,9 @@ def main() -> int:
                     results[name] = asyncio.run(measure(
                         name, f"http://127.0.0.1:{port}/api/v1/alerts?profile=nl-alert",
                         args.requests, args.concurrency))
+                    if dispatch == "true":  # speech runs where the node dispatches
+                        lag = speech_lag(Path(data) / name / "tocsin.sqlite3",
+                                         3.0 if args.quick else 20.0)
                 finally:
                     tocsin.send_signal(signal.SIGTERM)
                     tocsin.wait(timeout=30)
@@ -196,6 +200,13 @@ def main() -> int:
         print(f"{'PASS' if passed else 'MISS'}: {metric} = {value:.2f} (target {target})")
     for metric, value, target, passed in lines:
         verdict("ingest", metric, value, target, passed)
+    print(f"speech after the load: {lag.waiting} alerts waiting (the oldest "
+          f"{lag.oldest_s:.1f} s), then spoken at {lag.spoken_per_s:.2f} alerts/s at low "
+          f"priority ({lag.waiting_after} still waiting; at that rate, empty in "
+          + (f"{lag.catch_up_s:.0f} s)" if lag.catch_up_s is not None else "- s)"))
+    figure("ingest", "speech_waiting_at_end", lag.waiting)
+    figure("ingest", "speech_oldest_wait_s", lag.oldest_s)
+    figure("ingest", "speech_spoken_per_s_after", lag.spoken_per_s)
     figure("ingest", "tocsin_req_per_s", results["tocsin"]["rate"])
     figure("ingest", "bare_req_per_s", results["bare"]["rate"])
     return 0
