@@ -8,10 +8,10 @@ running beside the dispatcher in ``tocsin serve``, is woken after every commit
 language's structured summary (without the link: a URL read aloud helps no one)
 with ``espeak-ng``, encodes it as Opus in Ogg (``opusenc``), writes
 ``data_dir/assets/<alert id>/speech-<language>.opus`` and records each file with its
-size, SHA-256 and duration. Files recorded as ``.wav`` by an older Tocsin are still
-served as they are. The 202 never waits
-for it and neither does delivery: a cell broadcast must not wait for audio.
-A channel that carries audio reads what is ready when it sends.
+size, SHA-256 and duration (files an older Tocsin recorded as ``.wav`` are still
+served as they are). The 202 never waits for it and neither does delivery: a cell
+broadcast must not wait for audio. A channel that carries audio reads what is ready
+when it sends.
 
 Each file is recorded with the alert's latest ``<expires>``; ``router.assets.pruning``
 deletes it once the retention period (``asset_retention_days``, 7 by default) has
@@ -50,8 +50,6 @@ BATCH = 8
 """Pending alerts read from the store at a time: the in-memory queue's bound."""
 
 _UNSAFE = re.compile(r"[^a-z0-9-]")
-
-
 SPEECH_PREFIX = "speech-"
 """Every spoken file's name starts so (``speech-nl-nl.opus``; ``.wav`` from older Tocsins)."""
 
