@@ -173,13 +173,19 @@ class _Builder:
         if value is not None:
             target.append(value)
 
-    def polygon(self, text: str, where: str) -> list[tuple[float, float]] | None:
-        """Whitespace-separated ``lat,lon`` pairs; checked per pair only when parsing fails."""
+    def polygon(self, text: str, where: str) -> tuple[tuple[float, float], ...] | None:
+        """Whitespace-separated ``lat,lon`` pairs; checked per pair only when parsing fails.
+
+        The model does not re-validate polygons (``Area.polygons``), so this is where a
+        polygon is proven to be finite float pairs: ``float()`` also reads ``nan``,
+        ``inf`` and ``infinity``, and each of those spellings has an ``n``, which no
+        decimal number has.
+        """
         pairs = text.split()
-        if all(pair.count(",") == 1 for pair in pairs):
+        if "n" not in text and "N" not in text and all(pair.count(",") == 1 for pair in pairs):
             try:
                 numbers = iter(map(float, ",".join(pairs).split(",")))
-                return list(zip(numbers, numbers, strict=True))
+                return tuple(zip(numbers, numbers, strict=True))
             except ValueError:
                 pass
         bad = next((p for p in pairs if not _PAIR.fullmatch(p)), text.strip())

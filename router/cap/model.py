@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, SkipValidation
 
 CAP12_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP11_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.1"
@@ -144,6 +145,15 @@ Python object per vertex.
 
 Polygon = tuple[Point, ...]
 
+Bounds = tuple[float, float, float, float]
+"""A polygon's bounding box: (south, north, west, east) in degrees."""
+
+
+def polygon_bounds(polygon: Polygon) -> Bounds:
+    """The extremes of a non-empty polygon's latitudes and longitudes, at C speed."""
+    lats, lons = zip(*polygon, strict=False)  # pairs by type; strict=True costs a pass
+    return min(lats), max(lats), min(lons), max(lons)
+
 
 class Circle(_Frozen):
     center: Point
@@ -161,11 +171,26 @@ class Resource(_Frozen):
 
 class Area(_Frozen):
     area_desc: str
-    polygons: tuple[Polygon, ...] = ()
+    # Each polygon is read, checked and made a tuple of float pairs by the builder
+    # (``router.cap.build``: pair syntax, finite numbers), the one place polygons come
+    # from untrusted text; pydantic re-checking every vertex cost a third of the model
+    # build of a large alert. Code that constructs an Area itself passes tuples.
+    polygons: tuple[Annotated[Polygon, SkipValidation], ...] = ()
     circles: tuple[Circle, ...] = ()
     geocodes: tuple[ValuePair, ...] = ()
     altitude: float | None = None
     ceiling: float | None = None
+
+    @cached_property
+    def polygon_bounds(self) -> tuple[Bounds | None, ...]:
+        """Each polygon's bounding box (None for an empty one), computed once per area.
+
+        The spec range check and the profiles' allowed-area boxes both read it, so a
+        polygon's vertices are scanned once per alert, not once per rule. Not a field:
+        it is not serialised or compared, and the model being frozen keeps it true
+        (no CAP model is rebuilt with ``model_copy(update=...)``, which would copy it).
+        """
+        return tuple(polygon_bounds(polygon) if polygon else None for polygon in self.polygons)
 
 
 class Info(_Frozen):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -21,11 +21,11 @@ from router.cap.findings import Finding, error, warning
 from router.cap.model import (
     Alert,
     Area,
+    Bounds,
     CapDocument,
     Circle,
     Info,
     MsgType,
-    Point,
     Polygon,
     Resource,
     Scope,
@@ -182,21 +182,20 @@ def _is_base64(text: str) -> bool:
     return True
 
 
-def _range_problem(points: Iterable[Point]) -> str | None:
-    """Check every latitude and longitude at C speed: min/max over the columns."""
-    lats, lons = zip(*points, strict=True)
-    if min(lats) < -90.0 or max(lats) > 90.0:
-        bad = min(lats) if min(lats) < -90.0 else max(lats)
-        return f"latitude {bad} is outside -90..90"
-    if min(lons) < -180.0 or max(lons) > 180.0:
-        bad = min(lons) if min(lons) < -180.0 else max(lons)
-        return f"longitude {bad} is outside -180..180"
+def _range_problem(bounds: Bounds) -> str | None:
+    """Every latitude and longitude in range, judged on the polygon's bounding box."""
+    south, north, west, east = bounds
+    if south < -90.0 or north > 90.0:
+        return f"latitude {south if south < -90.0 else north} is outside -90..90"
+    if west < -180.0 or east > 180.0:
+        return f"longitude {west if west < -180.0 else east} is outside -180..180"
     return None
 
 
 def _area_rules(area: Area, where: str) -> Iterator[Finding]:
-    for index, polygon in enumerate(area.polygons, start=1):
-        yield from _polygon_rules(polygon, f"{where}/polygon[{index}]")
+    for index, (polygon, bounds) in enumerate(zip(area.polygons, area.polygon_bounds,
+                                                  strict=True), start=1):
+        yield from _polygon_rules(polygon, bounds, f"{where}/polygon[{index}]")
     for index, circle in enumerate(area.circles, start=1):
         yield from _circle_rules(circle, f"{where}/circle[{index}]")
     for index, geocode in enumerate(area.geocodes, start=1):
@@ -211,7 +210,8 @@ def _area_rules(area: Area, where: str) -> Iterator[Finding]:
                     "<ceiling> is below <altitude>")
 
 
-def _polygon_rules(polygon: Polygon, where: str) -> Iterator[Finding]:
+def _polygon_rules(polygon: Polygon, bounds: Bounds | None, where: str
+                   ) -> Iterator[Finding]:
     if len(polygon) < 4:
         yield error("cap.polygon.too-few-points", where,
                     f"a polygon needs at least 4 coordinate pairs (first = last); "
@@ -219,13 +219,14 @@ def _polygon_rules(polygon: Polygon, where: str) -> Iterator[Finding]:
     elif polygon[0] != polygon[-1]:
         yield error("cap.polygon.not-closed", where,
                     "the first and last coordinate pairs of a polygon must be the same")
-    problem = _range_problem(polygon) if polygon else None
+    problem = _range_problem(bounds) if bounds is not None else None
     if problem:
         yield error("cap.polygon.out-of-range", where, problem)
 
 
 def _circle_rules(circle: Circle, where: str) -> Iterator[Finding]:
-    problem = _range_problem((circle.center,))
+    lat, lon = circle.center
+    problem = _range_problem((lat, lat, lon, lon))
     if problem:
         yield error("cap.circle.out-of-range", where, problem)
     if circle.radius_km < 0:

@@ -111,9 +111,15 @@ def _syntax_finding(exc: etree.XMLSyntaxError) -> Finding:
 
 
 def _count_finding(data: bytes, root: etree._Element, limits: XmlLimits) -> Finding | None:
-    """Too many elements or attributes; the walk stops at the first limit crossed."""
-    may_exceed_elements = data.count(b"<") > limits.max_elements
-    may_exceed_attributes = data.count(b"=") > limits.max_attributes
+    """Too many elements or attributes; the walk stops at the first limit crossed.
+
+    The shortest element is ``<a/>`` (4 bytes) and the shortest attribute `` a=""``
+    (5 bytes), so a document too short to hold more than the limits is not even
+    counted: a typical 5 KB alert costs no scan at all."""
+    may_exceed_elements = (len(data) // 4 > limits.max_elements
+                           and data.count(b"<") > limits.max_elements)
+    may_exceed_attributes = (len(data) // 5 > limits.max_attributes
+                             and data.count(b"=") > limits.max_attributes)
     if not (may_exceed_elements or may_exceed_attributes):
         return None
     attributes = 0

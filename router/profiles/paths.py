@@ -131,8 +131,13 @@ def _items(value: object) -> tuple[object, ...]:
     return (value,)
 
 
-def text_of(value: object) -> str:
-    """The CAP text of a leaf value, as the operator wrote it in the XML."""
+def text_of(value: object) -> str:  # noqa: PLR0911 - one return per kind of CAP value
+    """The CAP text of a leaf value, as the operator wrote it in the XML.
+
+    Text and the CAP enumerations (``StrEnum``, whose members are their own text)
+    come first: they are nearly every value a text rule sees."""
+    if isinstance(value, str):
+        return str.__str__(value)
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, datetime):
@@ -174,13 +179,16 @@ class Walk:
         if found is not None:
             return found
         last = path.steps[-1]
-        suffix = f"[{last.value_name}]" if last.value_name else ""
+        attribute, value_name = last.attribute, last.value_name
+        element = last.element + (f"[{value_name}]" if value_name else "")
         found = []
         for obj, trail in self._parents_of(path):
-            items = _items(getattr(obj, last.attribute))
-            if last.value_name is not None:
+            value = getattr(obj, attribute)
+            items: tuple[object, ...] = (() if value is None else value
+                                         if type(value) is tuple else (value,))
+            if value_name is not None:
                 items = tuple(p for p in items
-                              if isinstance(p, ValuePair) and p.value_name == last.value_name)
-            found.append(Group(trail, last.element + suffix, items))
+                              if isinstance(p, ValuePair) and p.value_name == value_name)
+            found.append(Group(trail, element, items))
         self._groups[path.text] = found
         return found

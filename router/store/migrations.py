@@ -247,7 +247,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN lease_node TEXT;
     ALTER TABLE deliveries ADD COLUMN lease_expires TEXT;
     """,
-    # 14: the alert's latest <expires> on each asset (NULL: never expires, kept); the
+    # 14: the EDXL-DE envelope a feed delivered the alert in (router.feeds), as received.
+    """
+    ALTER TABLE alerts ADD COLUMN envelope BLOB;
+    """,
+    # 15: the alert's latest <expires> on each asset (NULL: never expires, kept); the
     # pruning task deletes what expired longer ago than the retention period.
     """
     ALTER TABLE alert_assets ADD COLUMN expires_at TEXT;

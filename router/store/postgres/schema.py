@@ -1,9 +1,9 @@
 """Schema migrations for the PostgreSQL store, applied in order at open.
 
 Stage: the store layer (PostgreSQL). The tables are those of the SQLite store
-(``router.store.migrations``) as they stand after its migration 13 (here 1; its 14
-is 2 here), column for column and in the same order (some jobs insert by position),
-with three differences:
+(``router.store.migrations``) as they stand after its migration 15 (here 1, 2 and 3),
+column for column and in the same order (some jobs insert by position), with three
+differences:
 
 - text is ``COLLATE "C"``: times are stored as UTC ISO 8601 text and compared as
   text, which orders them only under a bytewise collation (SQLite compares bytes);
@@ -235,7 +235,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (channel, key)
     );
     """,  # noqa: S608  (fixed DDL: T is a type name)
-    # 2: the SQLite store's migration 14 (each asset's alert expiry, for pruning).
+    # 2: the SQLite store's migration 14 (the EDXL-DE envelope of a feed's alert).
+    """
+    ALTER TABLE alerts ADD COLUMN envelope BYTEA;
+    """,
+    # 3: the SQLite store's migration 15 (each asset's alert expiry, for pruning).
     f"""
     ALTER TABLE alert_assets ADD COLUMN expires_at {T};
     CREATE INDEX alert_assets_expires ON alert_assets(expires_at);
