@@ -318,6 +318,13 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=300,
         description="how often the store's delivery backlog is read into the "
         "tocsin_store_deliveries and tocsin_store_oldest_pending_age_seconds gauges")
+    asset_retention_days: float = Field(
+        default=7.0, ge=0, le=3650,
+        description="spoken audio is deleted this long after the alert's latest <expires> "
+        "(then its asset routes answer 410 asset.pruned); alerts without <expires> keep it")
+    asset_prune_interval_s: float = Field(
+        default=3600.0, gt=0, le=86400,
+        description="how often expired audio is looked for and deleted")
     accessibility_dir: Path = Field(
         default=Path("config/accessibility"),
         description="accessible variants: languages, word lists, templates, speech")

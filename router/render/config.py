@@ -130,6 +130,11 @@ class TtsSettings(_Data):
                                    description="language -> espeak-ng voice name")
     max_duration_s: float = Field(default=60.0, gt=0)
     timeout_s: float = Field(default=30.0, gt=0)
+    bitrate_kbps: int = Field(default=24, ge=6, le=256,
+                              description="Opus bitrate of the stored speech (opusenc --speech)")
+    complexity: int = Field(default=10, ge=0, le=10,
+                            description="opusenc --comp: 10 (its default) is the best quality; "
+                                        "lower encodes faster, so a backlog drains sooner")
 
 
 class AccessibilityConfig(_Data):

@@ -353,6 +353,8 @@ def test_fresh_process_exposes_every_expected_series_at_zero(server: Server) -> 
     at_zero("tocsin_alerts_rejected_total", reason="invalid_input", status="422")
     at_zero("tocsin_alerts_rejected_total", reason="unauthorised", status="401")
     at_zero("tocsin_alerts_received_total")
+    at_zero("tocsin_speech_backlog")  # alerts waiting for speech, from the store
+    at_zero("tocsin_speech_oldest_pending_age_seconds")
     at_zero("tocsin_deliveries_planned_total", route="life-threatening", channel="galileo_ewss")
     at_zero("tocsin_ingest_duration_seconds_count", outcome="accepted")
 
