@@ -18,10 +18,13 @@ deletes it once the retention period (``asset_retention_days``, 7 by default) ha
 passed after that. An alert that never expires keeps its audio.
 
 Never starving ingest or delivery: the queue is the store (``speech_state = pending``),
-read 8 at a time, so memory does not grow with a burst; one alert is spoken at a time
-(concurrency 1, whatever the backlog), and ``espeak-ng`` and ``opusenc`` run under
-``nice -n 10``, so on a busy node the event loop and the store writer get the cores
-first. ``tocsin_speech_backlog`` and ``tocsin_speech_oldest_pending_age_seconds`` show
+read 8 at a time, so memory does not grow with a burst; at most ``tts.concurrency``
+alerts are spoken at once (default: the node's CPU count), and ``espeak-ng`` and
+``opusenc`` run under ``nice -n 10``. Niced processes get a core only when the event
+loop and the store writer leave it idle (under contention the kernel gives a nice-10
+process about a tenth of a nice-0 one's share), so running one per core drains a
+backlog on an idle node without taking time from ingest or delivery on a busy one.
+``tocsin_speech_backlog`` and ``tocsin_speech_oldest_pending_age_seconds`` show
 how far behind it is (``router.record.speech``).
 
 Failures are findings on the alert (``render.tts.*``), never a lost alert.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -65,8 +69,11 @@ def spoken_text(rendered: RenderedAlert, language: str) -> str:
 
 class SpeechWorker:
     def __init__(self, store: Store, speaker: Speaker, assets_dir: Path, *,
-                 poll_interval_s: float = 2.0, enabled: bool = True) -> None:
+                 poll_interval_s: float = 2.0, enabled: bool = True,
+                 concurrency: int | None = None) -> None:
         self.enabled = enabled
+        self.concurrency = (concurrency or speaker.settings.concurrency
+                            or self.default_concurrency())
         self.store = store
         self.speaker = speaker
         self.assets_dir = assets_dir
@@ -92,19 +99,29 @@ class SpeechWorker:
         yield
         await self.stop()
 
+    @staticmethod
+    def default_concurrency() -> int:
+        """One alert at a time per core: the tools are niced (see the module docstring)."""
+        return os.cpu_count() or 1
+
     def wake(self) -> None:
         self._wake.set()
 
     async def _run(self) -> None:
         while True:
             jobs = await self._due()
-            for job in jobs:
-                await self.speak(job)
-            if not jobs:
+            if jobs:
+                slots = asyncio.Semaphore(self.concurrency)
+                await asyncio.gather(*(self._bounded(slots, job) for job in jobs))
+            else:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.poll_interval_s):
                         await self._wake.wait()
+
+    async def _bounded(self, slots: asyncio.Semaphore, job: SpeechJob) -> None:
+        async with slots:
+            await self.speak(job)
 
     async def _due(self) -> list[SpeechJob]:
         try:

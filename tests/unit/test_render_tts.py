@@ -5,6 +5,7 @@ opusenc a finding, not a lost alert."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -28,7 +29,7 @@ from router.assets.tts import (
 )
 from router.cap import parse_cap
 from router.render import Renderer
-from router.store import NewAlert, SqliteStore
+from router.store import NewAlert, SpeechJob, SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = load_accessibility(REPO / "config" / "accessibility")
@@ -233,3 +234,47 @@ async def test_espeak_and_opusenc_run_at_lower_priority(tmp_path: Path) -> None:
     (tmp_path / "in.wav").write_bytes(b"")
     await speaker._encode(tmp_path / "in.wav", tmp_path / "out.opus")
     assert int((tmp_path / "out.opus").read_text()) == min(ours + 10, 19)
+
+
+class _Timed(SpeechWorker):
+    """Records how many alerts are spoken at once; speaks nothing."""
+
+    active = 0
+    most = 0
+
+    async def speak(self, job: SpeechJob) -> None:
+        type(self).active += 1
+        type(self).most = max(type(self).most, type(self).active)
+        await asyncio.sleep(0.05)
+        type(self).active -= 1
+        await self.store.record_speech(job.alert_id, [], [], state="done")
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_the_worker_speaks_up_to_its_concurrency_at_once(
+        store: SqliteStore, tmp_path: Path, concurrency: int) -> None:
+    """Speech runs niced, so it may use every idle core: a backlog drains ``concurrency``
+    alerts at a time, never more."""
+    for number in range(6):
+        raw = RAW.replace(b"<identifier>", f"<identifier>C{number}-".encode(), 1)
+        document = parse_cap(raw).document
+        assert document is not None
+        rendered = Renderer(CONFIG).render(document.alert)
+        await store.accept(NewAlert(f"C{number}", document.alert, raw, f"h{number}", "cap12",
+                                    "t", datetime.now(UTC), [], [],
+                                    variants=rendered.to_json(), speech_pending=True))
+    _Timed.active = _Timed.most = 0
+    worker = _Timed(store, Speaker(CONFIG.tts), tmp_path / "assets", concurrency=concurrency)
+    await worker.start()
+    try:
+        async with asyncio.timeout(10):
+            while await store.speech_due(8):
+                await asyncio.sleep(0.02)
+    finally:
+        await worker.stop()
+    assert _Timed.most == concurrency
+
+
+def test_speech_concurrency_defaults_to_the_cores() -> None:
+    assert Speaker(CONFIG.tts).settings.concurrency is None
+    assert SpeechWorker.default_concurrency() == (os.cpu_count() or 1)
