@@ -279,6 +279,10 @@ class Settings(BaseSettings):
     authorities: list[Authority] = Field(default_factory=list)
     feeds: list[Feed] = Field(default_factory=list,
                               description="CAP feeds to poll (router.feeds)")
+    public_feed_statuses: list[Status] = Field(
+        default_factory=lambda: [Status.ACTUAL], min_length=1,
+        description="the <status> values GET /feeds/public.atom lists (router.feeds): "
+        "Actual alone by default; an Exercise or Test listed is marked in its entry")
     public_feed_page_size: int = Field(
         default=50, ge=1, le=1000,
         description="entries per history page of GET /feeds/public.atom?before= (router.feeds)")

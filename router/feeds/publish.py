@@ -2,8 +2,11 @@
 
 Stage: feeds. The feed lists the alerts in force that anyone may see: stored state
 ``accepted`` (not superseded, cancelled, held or awaiting approval), ``<scope>Public``,
-``<status>Actual``, and not past every ``<expires>``; a Cancel is itself an accepted
-Actual alert, so it is listed too and a subscriber learns of the cancellation. Newest
+``<status>Actual`` (or one of ``public_feed_statuses``: an Exercise or Test listed
+there is marked in its entry's title, ``Exercise: ...``, and by a ``status`` category,
+so no reader takes a drill for a warning), and not past every ``<expires>``; a Cancel
+is itself an accepted alert, so it is listed too and a subscriber learns of the
+cancellation. Newest
 ``<sent>`` first; each entry has the headline (first ``<info>``), the area descriptions,
 the severity, ``sent``/``expires`` and a link to the document as received (so an
 authority's XML signature still verifies at the subscriber's end).
@@ -85,6 +88,7 @@ class _Entry:
     sent: str
     infos: tuple[_Info, ...]
     expires: datetime | None
+    status: str = "Actual"
 
     def view(self, lang: str | None) -> tuple[_Info, str]:
         """The info to show and the areas: for ``lang`` the closest language's (else
@@ -113,20 +117,22 @@ class _Page:
     etag: str
 
 
-def _entry(alert_id: str, raw: bytes) -> _Entry | None:
-    """The entry of a public Actual alert (None for any other), whenever it expires."""
+def _entry(alert_id: str, raw: bytes, statuses: frozenset[str]) -> _Entry | None:
+    """The entry of a public alert of one of ``statuses`` (None for any other), whenever
+    it expires."""
     root, _ = parse_xml(raw, XmlLimits(max_bytes=max(len(raw), 1024)))
     if root is None:
         return None
     ns = etree.QName(root).namespace or CAP  # stored as received: 1.0 and 1.1 too
-    if root.findtext(f"{{{ns}}}scope") != "Public" or \
-            root.findtext(f"{{{ns}}}status") != "Actual":
+    status = root.findtext(f"{{{ns}}}status") or ""
+    if root.findtext(f"{{{ns}}}scope") != "Public" or status not in statuses:
         return None
     infos = root.findall(f"{{{ns}}}info")
     expiries = [datetime.fromisoformat(t) for i in infos
                 if (t := i.findtext(f"{{{ns}}}expires"))]
     return _Entry(alert_id, root.findtext(f"{{{ns}}}sent") or "",
-                  tuple(_info(i, ns) for i in infos), max(expiries) if expiries else None)
+                  tuple(_info(i, ns) for i in infos), max(expiries) if expiries else None,
+                  status)
 
 
 def _info(info: etree._Element, ns: str) -> _Info:
@@ -168,7 +174,9 @@ def _atom_entry(feed: etree._Element, e: _Entry, base: str, lang: str | None) ->
     if lang is not None and info.language:
         entry.set(XML_LANG, info.language)
     etree.SubElement(entry, f"{{{ATOM}}}id").text = f"urn:tocsin:alert:{e.alert_id}"
-    etree.SubElement(entry, f"{{{ATOM}}}title").text = info.headline or info.event or e.alert_id
+    title = info.headline or info.event or e.alert_id
+    etree.SubElement(entry, f"{{{ATOM}}}title").text = (
+        title if e.status == "Actual" else f"{e.status}: {title}")
     etree.SubElement(entry, f"{{{ATOM}}}updated").text = e.sent
     etree.SubElement(entry, f"{{{ATOM}}}published").text = e.sent
     author = etree.SubElement(entry, f"{{{ATOM}}}author")
@@ -177,6 +185,8 @@ def _atom_entry(feed: etree._Element, e: _Entry, base: str, lang: str | None) ->
         f" (expires {e.expires.isoformat()})" if e.expires else "")
     etree.SubElement(entry, f"{{{ATOM}}}summary").text = summary
     etree.SubElement(entry, f"{{{ATOM}}}category", term=info.severity, label="severity")
+    if e.status != "Actual":
+        etree.SubElement(entry, f"{{{ATOM}}}category", term=e.status, label="status")
     etree.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="application/cap+xml",
                      href=f"{base}/feeds/alerts/{e.alert_id}.xml")
 
@@ -184,6 +194,7 @@ def _atom_entry(feed: etree._Element, e: _Entry, base: str, lang: str | None) ->
 class PublicFeed:
     def __init__(self, ctx: IngestContext) -> None:
         self._ctx = ctx
+        self._statuses = frozenset(str(s) for s in ctx.settings.public_feed_statuses)
         self._lock = asyncio.Lock()
         self._generation = 0
         self._in_force: _InForce | None = None
@@ -249,8 +260,9 @@ class PublicFeed:
         while True:
             page = await store.list(state=AlertState.ACCEPTED, cursor=cursor, limit=200)
             for record in page.items:
-                raw = await store.raw_cap(record.id) if record.status == "Actual" else None
-                entry = _entry(record.id, raw) if raw is not None else None
+                raw = (await store.raw_cap(record.id) if record.status in self._statuses
+                       else None)
+                entry = _entry(record.id, raw, self._statuses) if raw is not None else None
                 if entry is not None and raw is not None and (
                         entry.expires is None or entry.expires > now):
                     entries.append(entry)
@@ -265,7 +277,7 @@ class PublicFeed:
                         min([now + MAX_AGE, *expiries]))
 
     async def _history_ids(self) -> list[str]:
-        """Ids of the Actual alerts in a history state, newest first."""
+        """Ids of the listed statuses' alerts in a history state, newest first."""
         if self._history is None:
             generation = self._generation
             self.builds += 1
@@ -274,7 +286,7 @@ class PublicFeed:
                 cursor: str | None = None
                 while True:
                     page = await self._ctx.store.list(state=state, cursor=cursor, limit=500)
-                    ids += [r.id for r in page.items if r.status == "Actual"]
+                    ids += [r.id for r in page.items if r.status in self._statuses]
                     if page.next_cursor is None:
                         break
                     cursor = page.next_cursor
@@ -291,7 +303,7 @@ class PublicFeed:
         entries: list[_Entry] = []
         for position, alert_id in enumerate(ids):
             raw = await self._ctx.store.raw_cap(alert_id)
-            entry = _entry(alert_id, raw) if raw is not None else None
+            entry = _entry(alert_id, raw, self._statuses) if raw is not None else None
             if entry is not None:
                 entries.append(entry)
             if len(entries) == size:
@@ -318,7 +330,7 @@ class PublicFeed:
             record = await self._ctx.store.get(alert_id)
             if record is not None and record.state in HISTORY_STATES:
                 raw = await self._ctx.store.raw_cap(alert_id)
-                if raw is not None and _entry(alert_id, raw) is None:
+                if raw is not None and _entry(alert_id, raw, self._statuses) is None:
                     raw = None
         if raw is None:
             raise web.HTTPNotFound(text="no public alert with this id")

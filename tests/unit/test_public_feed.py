@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
+from router.cap.model import Status
 from router.feeds.publish import PublicFeed
 from router.ingest.context import IngestContext
 from router.store import AlertState
@@ -28,10 +29,11 @@ EXAMPLE = (Path(__file__).resolve().parents[2] / "config" / "examples"
 
 
 def alert(identifier: str, *, sent: str = "2026-11-25T14:05:00+01:00",
-          expires: str | None = None, scope: str = "Public") -> bytes:
+          expires: str | None = None, scope: str = "Public", status: str = "Actual") -> bytes:
     text = EXAMPLE.replace("NL-VRR-2026-0042", identifier).replace(
         "2026-11-25T14:05:00+01:00", sent).replace("<scope>Public</scope>",
-                                                   f"<scope>{scope}</scope>")
+                                                   f"<scope>{scope}</scope>").replace(
+        "<status>Actual</status>", f"<status>{status}</status>")
     if expires is not None:
         text = text.replace("</certainty>", f"</certainty>\n    <expires>{expires}</expires>")
     return text.encode()
@@ -50,8 +52,9 @@ class FakeStore:
     async def list(self, *, state: AlertState | None = None, cursor: str | None = None,
                    limit: int = 50, **_: Any) -> AlertPage:
         self.calls += 1
-        matching = [SimpleNamespace(id=i, state=s, status="Actual")
-                    for i, s, _raw in self.rows if state is None or s == state]
+        matching = [SimpleNamespace(id=i, state=s,
+                                    status=raw.split(b"<status>")[1].split(b"<")[0].decode())
+                    for i, s, raw in self.rows if state is None or s == state]
         start = int(cursor or 0)
         page = matching[start:start + limit]
         more = start + limit < len(matching)
@@ -72,9 +75,10 @@ def ulid(n: int) -> str:
     return f"01JD{n:06d}" + "0" * 16
 
 
-def public_feed(store: FakeStore, page_size: int = 2) -> PublicFeed:
-    ctx = SimpleNamespace(store=store,
-                          settings=SimpleNamespace(public_feed_page_size=page_size))
+def public_feed(store: FakeStore, page_size: int = 2,
+                statuses: tuple[Status, ...] = (Status.ACTUAL,)) -> PublicFeed:
+    ctx = SimpleNamespace(store=store, settings=SimpleNamespace(
+        public_feed_page_size=page_size, public_feed_statuses=list(statuses)))
     return PublicFeed(cast(IngestContext, ctx))
 
 
@@ -191,3 +195,25 @@ async def test_each_variant_has_its_own_etag_and_none_touches_the_store_again(
 async def test_malformed_variant_is_a_400(store: FakeStore, query: str) -> None:
     with pytest.raises(web.HTTPBadRequest):
         await get(public_feed(store), f"/feeds/public.atom?{query}")
+
+
+async def test_other_statuses_are_listed_only_when_configured_and_marked_as_such(
+        store: FakeStore) -> None:
+    """``public_feed_statuses``: Actual alone by default; an Exercise listed on request
+    says so in its title and a ``status`` category, so no reader takes it for real."""
+    store.add(ulid(8), AlertState.ACCEPTED, alert("DRILL-8", sent="2026-11-25T14:30:00+01:00",
+                                                  status="Exercise"))
+    default = parsed(await get(public_feed(store), "/feeds/public.atom"))
+    assert identifiers(default, store) == ["NOW-7", "NOW-6"]
+    both = parsed(await get(public_feed(store, statuses=(Status.ACTUAL, Status.EXERCISE)),
+                            "/feeds/public.atom"))
+    assert identifiers(both, store) == ["DRILL-8", "NOW-7", "NOW-6"]
+    drill, actual = both.entries[0], both.entries[1]
+    assert drill.title.startswith("Exercise: ")
+    assert {"term": "Exercise", "label": "status"} in [
+        {"term": t.term, "label": t.label} for t in drill.tags]
+    assert not actual.title.startswith("Actual")
+    assert "status" not in [t.label for t in actual.tags]
+    history = parsed(await get(public_feed(store, statuses=(Status.EXERCISE,)),
+                               "/feeds/public.atom?before=" + "7" + "Z" * 25))
+    assert identifiers(history, store) == ["DRILL-8"]
