@@ -54,6 +54,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--svg", type=Path, help="also write a flame graph here")
     parser.add_argument("--top", type=int, default=40, help="functions to list")
+    parser.add_argument("--gil", action="store_true",
+                        help="only samples of the thread holding the GIL: CPU work, not the "
+                             "time a thread waits for the GIL or for I/O")
     args = parser.parse_args()
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
@@ -68,7 +71,7 @@ def main() -> int:
         asyncio.run(load(url, bodies(200, "warm"), 64))
         samplers = [subprocess.Popen([spy, "record", "-p", str(server.pid), "-d",
                                       str(args.seconds), "-r", "100", "-f", fmt, "-o",
-                                      str(out), "--nonblocking"],
+                                      str(out), "--nonblocking", *(["--gil"] if args.gil else [])],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     for fmt, out in (("raw", raw), ("flamegraph", args.svg)) if out]
         rate, _latencies = asyncio.run(load(url, bodies(400 * args.seconds, "profile"), 64))

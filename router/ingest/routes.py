@@ -42,6 +42,9 @@ from router.store import AlertState
 
 _ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _DRAFT = {"name": "draft_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_FORMAT = {"name": "format", "in": "query", "required": False,
+           "schema": {"type": "string", "enum": ["wav"]},
+           "description": "wav: the audio decoded to WAV (16-bit PCM) for a player without Opus"}
 _AUTH_ERRORS: dict[int, tuple[type[BaseModel] | str | None, str]] = {
     401: (Problem, "missing or unknown API key"),
 }
@@ -216,11 +219,15 @@ ENDPOINTS: list[Endpoint] = [
               404: (Problem, "no such alert, or stored without variants"), **_AUTH_ERRORS},
              parameters=[_ID]),
     Endpoint("GET", "/api/v1/alerts/{alert_id}/assets/{name}", variants.get_asset,
-             "A file made for the alert (spoken variant, WAV)",
-             {200: ("audio/wav", "the file; ETag is its SHA-256"),
-              404: (Problem, "no such asset"), **_AUTH_ERRORS},
+             "A file made for the alert (spoken variant, Ogg Opus; ?format=wav for WAV)",
+             {200: ("audio/ogg; codecs=opus", "the file; ETag is its SHA-256 (with "
+                    "?format=wav: audio/wav decoded from it)"),
+              400: (Problem, "a format other than wav"),
+              404: (Problem, "no such asset"),
+              410: (Problem, "the audio was pruned after the alert expired (asset.pruned)"),
+              **_AUTH_ERRORS},
              parameters=[_ID, {"name": "name", "in": "path", "required": True,
-                               "schema": {"type": "string"}}]),
+                               "schema": {"type": "string"}}, _FORMAT]),
     Endpoint("GET", "/healthz", handlers.healthz, "Liveness", {200: (Health, "alive")},
              authenticated=False),
     Endpoint("GET", "/readyz", handlers.readyz, "Readiness: store usable, not draining",
@@ -240,13 +247,16 @@ ENDPOINTS: list[Endpoint] = [
               404: (Problem, "no such alert on a wallet channel")},
              authenticated=False, parameters=[_ID]),
     Endpoint("GET", "/api/v1/wallet/alerts/{alert_id}/assets/{name}", wallet.get_asset,
-             "A file Tocsin made for a wallet alert (the spoken alert, WAV), named in its "
-             "signed document with its SHA-256",
-             {200: ("audio/wav", "the file; ETag is its SHA-256"),
-              404: (Problem, "no such alert on a wallet channel, or no such asset")},
+             "A file Tocsin made for a wallet alert (the spoken alert, Ogg Opus; "
+             "?format=wav for WAV), named in its signed document with its SHA-256",
+             {200: ("audio/ogg; codecs=opus", "the file; ETag is its SHA-256 (with "
+                    "?format=wav: audio/wav decoded from it)"),
+              400: (Problem, "a format other than wav"),
+              404: (Problem, "no such alert on a wallet channel, or no such asset"),
+              410: (Problem, "the audio was pruned after the alert expired (asset.pruned)")},
              authenticated=False, parameters=[_ID, {"name": "name", "in": "path",
                                                     "required": True,
-                                                    "schema": {"type": "string"}}]),
+                                                    "schema": {"type": "string"}}, _FORMAT]),
 ]
 
 

@@ -38,6 +38,7 @@ from router.store.records import (
     ReferencedAlert,
     ReplanResult,
     Requester,
+    SpeechBacklog,
     SpeechJob,
     StoredKey,
     StoredVariants,
@@ -136,6 +137,16 @@ class AlertStore(Protocol):
                             findings: builtins.list[Finding], *, state: str) -> None:
         """Store the audio made for an alert, add its findings to the alert's, and set
         its speech state (``done`` or ``failed``) in one transaction."""
+
+    async def speech_backlog(self) -> SpeechBacklog:
+        """Accepted alerts still waiting for speech, and the oldest one's acceptance."""
+
+    async def expired_assets(self, before: datetime, limit: int) -> builtins.list[AssetRecord]:
+        """Up to ``limit`` asset rows whose alert expired (``expires_at``) before ``before``."""
+
+    async def prune_assets(self, alert_ids: builtins.list[str], before: datetime) -> int:
+        """Delete the asset rows of ``alert_ids`` expired before ``before``; an alert left
+        with none has ``speech_state`` ``pruned``. Returns the rows deleted."""
 
     async def append_audit(self, events: builtins.list[AuditEvent]) -> None:
         """Append audit entries in a transaction of their own (acts that change nothing

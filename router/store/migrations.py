@@ -251,7 +251,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE alerts ADD COLUMN envelope BLOB;
     """,
-    # 15: the console's drafts: a compose form saved by its principal, never sent.
+    # 15: the alert's latest <expires> on each asset (NULL: never expires, kept); the
+    # pruning task deletes what expired longer ago than the retention period.
+    """
+    ALTER TABLE alert_assets ADD COLUMN expires_at TEXT;
+    CREATE INDEX alert_assets_expires ON alert_assets(expires_at);
+    """,
+    # 16: the console's drafts: a compose form saved by its principal, never sent.
     """
     CREATE TABLE drafts (
         id          TEXT PRIMARY KEY,          -- random
