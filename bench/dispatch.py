@@ -32,12 +32,13 @@ deliveries are checked end to end: pushes counted at the mock and wallet deliver
 line per target (``bench/verdicts.py``); exits 0 either way.
 
 ``--profile S`` samples the server with py-spy for S seconds from the start of the
-paced phase (needs ptrace rights; the shares per function are printed, top 40, as
-``scripts/profile_ingest.py`` prints them; ``--svg FILE`` also writes a flame graph).
+paced phase (needs ptrace rights; the shares per function are printed, top 40 or
+``--top N``, as ``scripts/profile_ingest.py`` prints them; ``--svg FILE`` also writes a
+flame graph, ``--raw FILE`` keeps the collapsed stacks).
 Sampling costs the server little, but a profiled run's figures are not the bench's.
 
 Run: ``.venv/bin/python bench/dispatch.py [--alerts N] [--seconds S] [--subscriptions K]
-[--profile S [--svg FILE]] [--quick]`` (``--quick``: 40 alerts, 1 s of pacing and 5
+[--profile S [--svg FILE] [--raw FILE] [--top N]] [--quick]`` (``--quick``: 40 alerts, 1 s of pacing and 5
 subscriptions, for the smoke test).
 """
 
@@ -356,6 +357,9 @@ def main() -> int:
     parser.add_argument("--profile", type=float, default=0.0, metavar="S",
                         help="sample the server with py-spy for S s of the paced phase")
     parser.add_argument("--svg", type=Path, help="with --profile: also a flame graph")
+    parser.add_argument("--raw", type=Path, help="with --profile: keep py-spy's collapsed "
+                        "stacks here")
+    parser.add_argument("--top", type=int, default=40, help="with --profile: functions to list")
     parser.add_argument("--quick", action="store_true",
                         help="40 alerts, 1 s paced, 5 subscriptions (smoke test)")
     args = parser.parse_args()
@@ -413,7 +417,7 @@ def main() -> int:
                 outcomes = attempt_outcomes(db)
                 forget(mock_port, push_port)
 
-                raw = root / "profile.raw"
+                raw = args.raw or root / "profile.raw"
                 samplers = (sampler(proc.pid, args.profile, raw, args.svg)
                             if args.profile else [])
                 paced_began = time.perf_counter()
@@ -474,7 +478,7 @@ def main() -> int:
         total, inclusive = profile
         print(f"profile: {total} samples of the server over {args.profile:g} s of the paced "
               "phase (inclusive shares)")
-        for key, count in inclusive.most_common(40):
+        for key, count in inclusive.most_common(args.top):
             print(f"{count / max(total, 1):6.1%}  {key}")
     figure("dispatch", "ingest_only_alerts_per_s", ingest_rate)
     figure("dispatch", "delivered_over_ingest_only", deliveries_rate / 4 / ingest_rate)

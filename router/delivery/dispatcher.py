@@ -24,7 +24,10 @@ send safe. Rules:
   schedule and, if the deadline comes first, ends ``failed`` with the busy
   reason (``identifier_pool_exhausted``), not ``expired``;
 - a success marks unneeded standby fallbacks ``skipped``;
-- per-channel concurrency limits keep one slow network from taking every slot;
+- per-channel concurrency limits keep one slow network from taking every slot: a
+  channel with as many deliveries claimed as its limit is left out of the next claim,
+  so its backlog (first in the store's order) never fills the ``max_in_flight`` slots
+  with deliveries waiting for it while other channels' deliveries wait behind them;
 - one attempt may take ``send_timeout_s`` (the setting ``dispatch_send_timeout_s``),
   or the channel's own ``Capabilities.send_timeout_s`` when it declares one (a CBC
   Update is two calls); a channel that names ``Capabilities.recipients`` gets the
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -112,6 +116,8 @@ class Dispatcher:
         self._limits = {name: asyncio.Semaphore(self.settings.per_channel_concurrency)
                         for name in channels}
         self._slots = asyncio.Semaphore(self.settings.max_in_flight)
+        self._claimed: dict[str, int] = dict.fromkeys(channels, 0)
+        """Deliveries claimed and not yet ended, per channel (the claim's skip list)."""
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -158,9 +164,14 @@ class Dispatcher:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # cleared before the claim, not after an empty one: a wake-up that lands
+            # while the claim runs (an accept, a full channel with room again) is kept
+            self._wake.clear()
             free = self.settings.max_in_flight - len(self._tasks)
+            full = self._full_channels()
             try:
-                claimed = await self.store.claim_due(datetime.now(UTC), free) if free else []
+                claimed = (await self.store.claim_due(datetime.now(UTC), free,
+                                                      skip_channels=full) if free else [])
             except StoreUnavailableError as exc:  # the database is away: try again later
                 log.warning("dispatch_claim_failed", error=str(exc))
                 claimed = []
@@ -168,14 +179,29 @@ class Dispatcher:
                 await self._slots.acquire()
                 task = asyncio.create_task(self._deliver(item))
                 self._tasks.add(task)
+                if item.channel in self._claimed:
+                    self._claimed[item.channel] += 1
+                    task.add_done_callback(functools.partial(self._ended, item.channel))
                 task.add_done_callback(self._done)
             if not claimed:
-                self._wake.clear()
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
                 # cancellation that lands as the wait ends, and stop() would hang.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.poll_interval_s):
                         await self._wake.wait()
+
+    def _full_channels(self) -> frozenset[str]:
+        """Channels with as many deliveries claimed as their concurrency limit."""
+        limit = self.settings.per_channel_concurrency
+        return frozenset(name for name, n in self._claimed.items() if n >= limit)
+
+    def _ended(self, channel: str, _task: asyncio.Task[None]) -> None:
+        """A claimed delivery of ``channel`` ended: the channel has room again, and its
+        due deliveries, skipped by the last claim, may be claimed now, not at the poll."""
+        was_full = self._claimed[channel] >= self.settings.per_channel_concurrency
+        self._claimed[channel] -= 1
+        if was_full:
+            self._wake.set()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
