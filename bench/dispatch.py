@@ -38,8 +38,8 @@ flame graph, ``--raw FILE`` keeps the collapsed stacks).
 Sampling costs the server little, but a profiled run's figures are not the bench's.
 
 Run: ``.venv/bin/python bench/dispatch.py [--alerts N] [--seconds S] [--subscriptions K]
-[--profile S [--svg FILE] [--raw FILE] [--top N]] [--quick]`` (``--quick``: 40 alerts, 1 s of pacing and 5
-subscriptions, for the smoke test).
+[--profile S [--svg FILE] [--raw FILE] [--top N]] [--quick]`` (``--quick``: 40 alerts,
+1 s of pacing and 5 subscriptions, for the smoke test).
 """
 
 from __future__ import annotations
