@@ -33,8 +33,8 @@ from lxml import etree
 from verdicts import figure, verdict
 
 from router.cap import parse_cap
-from router.cap.build import build_alert
-from router.cap.model import CapDocument
+from router.cap.build import _Builder, build_alert
+from router.cap.model import CAP12_NAMESPACE, Alert, CapDocument
 from router.cap.rules import spec_findings
 from router.cap.schema import _schema
 from router.cap.upgrade import detect_version
@@ -172,6 +172,43 @@ def print_breakdown(path: Path, nl_alert: Any, rounds: int, budget: float) -> No
     print("\nmedium alert, stage by stage (microseconds):")
     for name, seconds in timings.items():
         print(f"  {name:<30}{seconds * 1e6:>9.1f}")
+    print_floor(data, root, rounds, budget)
+
+
+def print_floor(data: bytes, root: Any, rounds: int, budget: float) -> None:
+    """What any CPython reader of this alert into tuples and pydantic models pays,
+    whatever its rules: the parse, the XSD, reading every element's tag and text once,
+    ``float()`` of every coordinate into pairs, and pydantic-core validating the dict
+    the builder hands it. Their sum against lxml+XSD is the ratio no rule tuning can
+    go below; the README quotes it."""
+    parser = hardened_parser()
+    schema = _schema()
+    texts = [e.text or "" for e in root.iter(f"{{{CAP12_NAMESPACE}}}polygon")]
+    data_dict = _Builder().alert(root)
+
+    def walk() -> None:
+        for element in root.iter():
+            _ = element.tag, element.text
+
+    def coordinates() -> None:
+        for text in texts:
+            numbers = iter(map(float, text.replace(",", " ").split()))
+            tuple(zip(numbers, numbers, strict=True))
+
+    parts: dict[str, Callable[[], Any]] = {
+        "lxml+xsd": lambda: schema.validate(etree.fromstring(data, parser)),
+        "read every tag and text": walk,
+        "float() every coordinate": coordinates,
+        "pydantic on the built dict": lambda: Alert.model_validate(data_dict),
+    }
+    timings = measure(parts, rounds, budget)
+    floor = sum(timings.values())
+    print("\nmedium alert, the floor of any reader into this model (microseconds):")
+    for name, seconds in timings.items():
+        print(f"  {name:<30}{seconds * 1e6:>9.1f}")
+    ratio = floor / timings["lxml+xsd"]
+    print(f"  {'sum':<30}{floor * 1e6:>9.1f}  = {ratio:.2f} x lxml+xsd before any rule")
+    figure("cap_parse", "medium_floor_over_lxml_xsd", ratio)
 
 
 def print_verdicts(results: dict[str, dict[str, float]]) -> int:

@@ -8,7 +8,7 @@ py-spy's own page script in it).
 Run: ``.venv/bin/python scripts/profile_ingest.py [--seconds 12] [--svg out.svg]``
 (needs ``py-spy``, in the ``bench`` extra, and the right to ptrace the server: root,
 or ``kernel.yama.ptrace_scope`` 0). Prints the load's req/s and the inclusive share
-of the samples per function, top 40.
+of the samples per function (top 40, `--top N` for more).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--svg", type=Path, help="also write a flame graph here")
+    parser.add_argument("--top", type=int, default=40, help="functions to list")
     args = parser.parse_args()
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
@@ -78,7 +79,7 @@ def main() -> int:
         server.wait()
     total, inclusive = shares(raw)
     print(f"load: {rate:.0f} req/s; {total} samples")
-    for key, count in inclusive.most_common(40):
+    for key, count in inclusive.most_common(args.top):
         print(f"{count / total:6.1%}  {key}")
     return 0
 
