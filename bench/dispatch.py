@@ -258,10 +258,10 @@ def backlog_by_channel(db: Path) -> dict[str, int]:
 
 
 async def sustained(url: str, db: Path, payloads: list[bytes], rate: float, drain_wait: float
-                    ) -> tuple[dict[str, float], int, int, float]:
+                    ) -> tuple[dict[str, float], dict[str, int], int, float]:
     """Paced load with the backlog read every 0.5 s; returns the 202 times, the backlog
-    when the load stopped, its peak, and seconds from the load's end until it is zero
-    (``inf`` when it is not zero within ``drain_wait`` s)."""
+    by channel when the load stopped, its peak, and seconds from the load's end until it
+    is zero (``inf`` when it is not zero within ``drain_wait`` s)."""
     peak = 0
     done = asyncio.Event()
 
@@ -276,14 +276,15 @@ async def sustained(url: str, db: Path, payloads: list[bytes], rate: float, drai
     done.set()
     await sampler
     stopped = time.perf_counter()
-    at_stop = await asyncio.to_thread(backlog, db)
+    by_channel = await asyncio.to_thread(backlog_by_channel, db)
+    at_stop = sum(by_channel.values())
     peak = max(peak, at_stop)
     remaining = at_stop
     while remaining and time.perf_counter() - stopped < drain_wait:
         await asyncio.sleep(0.5)
         remaining = await asyncio.to_thread(backlog, db)
     drain = time.perf_counter() - stopped if not remaining else float("inf")
-    return acknowledged, at_stop, peak, 0.0 if not at_stop else drain
+    return acknowledged, by_channel, peak, 0.0 if not at_stop else drain
 
 
 async def bare_posts(url: str, count: int, size: int, in_flight: int = 32) -> float:
@@ -421,7 +422,7 @@ def main() -> int:
                 samplers = (sampler(proc.pid, args.profile, raw, args.svg)
                             if args.profile else [])
                 paced_began = time.perf_counter()
-                acknowledged, at_stop, peak, drain_s = asyncio.run(
+                acknowledged, stop_by_channel, peak, drain_s = asyncio.run(
                     sustained(url, db, bodies(paced_count, "p"), RATE, args.drain_wait))
                 paced_s = time.perf_counter() - paced_began
                 for one in samplers:
@@ -462,7 +463,8 @@ def main() -> int:
     print(f"pushes/s:         {wallet_pushes_rate:8.1f}  HTTP calls/s (webhook + pushes) "
           f"{requests_rate:.1f}: {requests_rate / bare_rate:.3f} of the bare loop")
     print(f"sustained 100 alerts/s for {args.seconds:g} s ({len(acknowledged)} of {paced_count} "
-          f"acknowledged, load and drain {paced_s:.1f} s): backlog at the end {at_stop}, "
+          f"acknowledged, load and drain {paced_s:.1f} s): backlog at the end "
+          f"{sum(stop_by_channel.values())} {stop_by_channel}, "
           f"peak {peak}, zero {drain_s:.1f} s after the load stopped; left {left} "
           f"(attempts by outcome then: {paced_outcomes})")
     print(f"  delivered meanwhile: {dict(paced_done)}; wallet pushes at the mock "
