@@ -28,6 +28,7 @@ from router.errors import ChannelBusyError
 from router.store import (
     AlertRecord,
     AlertStore,
+    ClaimedDelivery,
     DeliveryState,
     NewAlert,
     PlannedDelivery,
@@ -453,3 +454,39 @@ async def test_a_slow_channels_backlog_does_not_hold_up_the_other_channels(
         await dispatcher.stop()
     assert states == [{"slow": DeliveryState.DELIVERED, "fast": DeliveryState.DELIVERED}] * 6
     assert len(slow.calls) == 6
+
+
+async def test_a_wake_up_during_an_empty_claim_is_not_lost(store: AlertStore) -> None:
+    """An alert accepted while the dispatcher's claim is running (and finds nothing)
+    is claimed at once, not at the next poll: the wake-up that came with it is kept.
+    Before, the loop cleared the wake-up after the empty claim and slept a whole poll
+    interval (30 s here; 50-200 ms in service, the tail of 202 -> first call)."""
+    channel = Scripted("a")
+    dispatcher = Dispatcher(store, {"a": channel}, replace(FAST, poll_interval_s=30))
+    claims = 0
+    accepted: list[str] = []
+    claim_due = store.claim_due
+
+    async def claim_while_an_alert_arrives(now: datetime, limit: int, *,
+                                           skip_channels: frozenset[str] = frozenset()
+                                           ) -> list[ClaimedDelivery]:
+        nonlocal claims
+        claims += 1
+        found = await claim_due(now, limit, skip_channels=skip_channels)
+        if claims == 1:  # the first claim finds nothing; an alert is accepted meanwhile
+            assert found == []
+            accepted.append(await accept(store, "WAKE", [PlannedDelivery("a", "r")]))
+            dispatcher.wake()
+        return found
+
+    store.claim_due = claim_while_an_alert_arrives  # type: ignore[method-assign]
+    await dispatcher.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 10  # a third of the poll interval
+        while not channel.calls and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.stop()
+    assert channel.calls == [f"{accepted[0]}/a"]
+    # the empty claim, the one the wake-up asked for, perhaps one more that found nothing
+    assert 2 <= claims <= 3
