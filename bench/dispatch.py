@@ -350,7 +350,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="length of the paced load at 100 alerts/s")
     parser.add_argument("--subscriptions", type=int, default=100,
-                        help="wallet subscriptions: pushes per wallet delivery")
+                        help="wallet subscriptions: pushes per wallet delivery (0: the wallet "
+                        "delivery signs its document and reaches nobody)")
     parser.add_argument("--full-wait", type=float, default=120.0,
                         help="at most this long for phase (2)'s deliveries")
     parser.add_argument("--drain-wait", type=float, default=60.0,
@@ -389,7 +390,7 @@ def main() -> int:
             vapid = b64url(raw_public(load_private_key(Path(wallet["vapid_key_file"]))))
             phones = call(push_port, "POST", "/_mock/phones",
                           {"positions": [list(PHONE_AT)] * args.subscriptions,
-                           "application_server_key": vapid})
+                           "application_server_key": vapid}) if args.subscriptions else []
             subscriptions = [phone["subscription"] for phone in phones]
 
             (root / "ingest").mkdir()
