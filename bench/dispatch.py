@@ -446,6 +446,15 @@ def main() -> int:
             mock.send_signal(signal.SIGTERM)
             mock.wait(timeout=30)
 
+    # the wallet path really ran: every subscription registered and, once phase (2)
+    # completed, each wallet delivery pushed to every one of them, as the store recorded
+    wallet_done = full_done["eudi_wallet"]
+    complete = sum(full_done.values()) == expected
+    if registered != args.subscriptions or (complete and not (
+            full_pushes == wallet_done * args.subscriptions == full_recorded)):
+        raise RuntimeError(f"wallet path broken: {registered} of {args.subscriptions} "
+                           f"subscriptions registered, {wallet_done} wallet deliveries, "
+                           f"{full_pushes} pushes at the mock, {full_recorded} recorded")
     done = sum(full_done.values())
     deliveries_rate = done / full_s
     wallet_pushes_rate = full_pushes / full_s
