@@ -95,8 +95,10 @@ class AlertStore(Protocol):
     async def ping(self) -> bool:
         """True when both reads and writes are possible."""
 
-    async def claim_due(self, now: datetime, limit: int) -> builtins.list[ClaimedDelivery]:
-        """Take up to ``limit`` due pending deliveries; they become ``sending``."""
+    async def claim_due(self, now: datetime, limit: int, *,
+                        skip_channels: Collection[str] = ()) -> builtins.list[ClaimedDelivery]:
+        """Take up to ``limit`` due pending deliveries; they become ``sending``. None of
+        ``skip_channels`` is taken: the dispatcher names the channels it has no room for."""
 
     async def record_attempt(self, result: AttemptResult) -> DeliveryState:
         """Store one attempt and the delivery's next state; returns the state stored."""

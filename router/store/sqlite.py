@@ -361,16 +361,21 @@ def _deadline(new: NewAlert) -> str | None:
     return utc_text(new.deadline) if new.deadline is not None else None
 
 
-def _claim(conn: Connection, now: datetime, limit: int,
-           policy: ClaimPolicy) -> list[ClaimedDelivery]:
+def _claim(conn: Connection, now: datetime, limit: int, policy: ClaimPolicy,
+           skip: Collection[str] = ()) -> list[ClaimedDelivery]:
     """Take up to ``limit`` due deliveries for ``policy.node`` (``router.store.leases``):
-    each becomes ``sending`` with a lease and the next fencing token."""
+    each becomes ``sending`` with a lease and the next fencing token. Deliveries of the
+    ``skip`` channels stay where they are, so a slow channel's backlog, first in rowid
+    order, does not fill every claim while faster channels' deliveries wait behind it."""
     due = "state IN (?, ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
     moment = utc_text(now)
     params: list[object] = [*(s.value for s in DUE_DELIVERY_STATES), moment]
     if policy.reclaim_expired:
         due = f"({due}) OR (state = 'sending' AND lease_expires < ?)"
         params.append(moment)
+    if skip:
+        due = f"({due}) AND channel NOT IN ({', '.join('?' * len(skip))})"
+        params.extend(sorted(skip))
     lock = " FOR UPDATE SKIP LOCKED" if policy.skip_locked else ""
     rows = conn.execute(
         "UPDATE deliveries SET state = 'sending', updated_at = ?, fence = fence + 1,"  # noqa: S608
@@ -611,9 +616,12 @@ class SqlStore:
         return await self.run_read(lambda conn: audit.page(
             conn, after=after, since=since_text, principal=principal, limit=limit))
 
-    async def claim_due(self, now: datetime, limit: int) -> list[ClaimedDelivery]:
-        """Take up to ``limit`` due pending deliveries (they become ``sending``)."""
-        return await self.run_write(lambda conn: _claim(conn, now, limit, self.claim_policy))
+    async def claim_due(self, now: datetime, limit: int, *,
+                        skip_channels: Collection[str] = ()) -> list[ClaimedDelivery]:
+        """Take up to ``limit`` due pending deliveries (they become ``sending``), none of
+        ``skip_channels``."""
+        return await self.run_write(
+            lambda conn: _claim(conn, now, limit, self.claim_policy, skip_channels))
 
     async def record_attempt(self, result: AttemptResult) -> DeliveryState:
         """Store an attempt and the delivery's next state; returns the state stored."""
