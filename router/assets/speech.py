@@ -43,7 +43,7 @@ from pathlib import Path
 import structlog
 
 from router.assets.tts import OPUS_MIME, OPUS_SUFFIX, Speaker, SpeechError
-from router.cap import Finding, parse_cap
+from router.cap import Finding, read_stored
 from router.cap.findings import warning
 from router.planning import delivery_deadline
 from router.render.variants import RenderedAlert, compose
@@ -159,8 +159,8 @@ class SpeechWorker:
         stored CAP is parsed again: a millisecond beside the seconds of speech, and the
         alerts table keeps no separate copy of the expiry."""
         raw = await self.store.raw_cap(alert_id)
-        document = parse_cap(raw).document if raw is not None else None
-        return delivery_deadline(document.alert) if document is not None else None
+        alert = read_stored(raw) if raw is not None else None
+        return delivery_deadline(alert) if alert is not None else None
 
     async def _one(self, alert_id: str, rendered: RenderedAlert, language: str,
                    findings: list[Finding], expires_at: datetime | None

@@ -57,7 +57,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 
 from router.assets.media import parse, with_speech
 from router.audience import AudienceStore
-from router.cap import Alert, parse_cap
+from router.cap import Alert, read_stored
 from router.channel import Channel, Delivery, MsgType, Receipt
 from router.delivery.breaker import Breaker, BreakerState
 from router.errors import (
@@ -215,11 +215,11 @@ class Dispatcher:
     def _alert(self, item: ClaimedDelivery) -> Alert:
         alert = self._alerts.get(item.alert_id)
         if alert is None:
-            document = parse_cap(item.raw).document
-            if document is None:  # it was valid when accepted; the parser changed since
+            stored = read_stored(item.raw)  # validated when accepted: read, not checked
+            if stored is None:  # it was valid when accepted; the parser changed since
                 raise PermanentError("the stored alert no longer parses",
                                      FailureReason.INVALID_INPUT)
-            alert = document.alert
+            alert = stored
             self._alerts[item.alert_id] = alert
             if len(self._alerts) > 256:
                 self._alerts.popitem(last=False)

@@ -24,7 +24,7 @@ from aiohttp import web
 from router.assets.media import SPEECH_PRUNED
 from router.assets.speech import SPEECH_PREFIX
 from router.assets.tts import OPUS_MIME, WAV_MIME, SpeechError, opus_to_wav
-from router.cap import Alert, Finding, has_errors, parse_cap
+from router.cap import Alert, Finding, has_errors, read_stored
 from router.cap.findings import warning
 from router.http.problems import ProblemError, reject_unknown_parameters
 from router.ingest.access import readable_record
@@ -123,9 +123,9 @@ async def get_variants(request: web.Request) -> web.Response:
     rendered = RenderedAlert.from_json(stored.variants)
     assets = await ctx.store.assets(alert_id)
     raw = await ctx.store.raw_cap(alert_id)
-    parsed = parse_cap(raw).document if raw is not None else None
+    parsed = read_stored(raw) if raw is not None else None
     body = variants_out(ctx, alert_id, rendered, assets, stored.speech_state,
-                        alert=parsed.alert if parsed is not None else None,
+                        alert=parsed,
                         planned={d.channel for d in record.deliveries})
     return web.Response(body=body.model_dump_json(), content_type="application/json")
 

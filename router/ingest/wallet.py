@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from router.assets.media import stored_variants
 from router.audience.http import SUBSCRIPTIONS_PATH, wallet_disabled
-from router.cap import parse_cap
+from router.cap import read_stored
 from router.channel import Delivery, DocumentPublisher
 from router.http.problems import ProblemError
 from router.ingest.context import CONTEXT, IngestContext
@@ -97,12 +97,12 @@ async def get_document(request: web.Request) -> web.Response:
     alert_id = request.match_info["alert_id"]
     channel, key, publisher = await _served(request)
     raw = await ctx.store.raw_cap(alert_id)
-    document = parse_cap(raw).document if raw else None
-    if raw is None or document is None:
+    alert = read_stored(raw) if raw else None
+    if raw is None or alert is None:
         raise ProblemError(404, "wallet.document-not-found", "No such wallet alert",
                            f"alert {alert_id!r} no longer parses")
     delivery = Delivery(alert_id=alert_id, channel=channel, idempotency_key=key,
-                        alert=document.alert, raw=raw,
+                        alert=alert, raw=raw,
                         variants=await stored_variants(ctx.store, alert_id))
     return web.Response(text=publisher.signed_document(delivery),
                         content_type="application/jose",

@@ -490,3 +490,28 @@ async def test_a_wake_up_during_an_empty_claim_is_not_lost(store: AlertStore) ->
     assert channel.calls == [f"{accepted[0]}/a"]
     # the empty claim, the one the wake-up asked for, perhaps one more that found nothing
     assert 2 <= claims <= 3
+
+
+async def test_delivering_reads_the_stored_alert_without_validating_it_again(
+        store: AlertStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alert was validated when accepted: sending it on three channels runs neither
+    the XSD nor the spec rules (``router.cap.read_stored``), counted, not timed."""
+    from router.cap import parse as cap_parse  # noqa: PLC0415
+
+    alert_id = await accept(store, "READ", [PlannedDelivery("a", "r"),
+                                            PlannedDelivery("b", "r"), PlannedDelivery("c", "r")])
+    validations: list[str] = []
+    real = cap_parse.schema_findings
+
+    def counted(*args: object) -> object:
+        validations.append("xsd")
+        return real(*args)  # type: ignore[arg-type]
+    monkeypatch.setattr(cap_parse, "schema_findings", counted)
+    channels = [Scripted("a"), Scripted("b"), Scripted("c")]
+    dispatcher = await run(store, channels)
+    try:
+        states = await settled(store, alert_id)
+    finally:
+        await dispatcher.stop()
+    assert set(states.values()) == {DeliveryState.DELIVERED}
+    assert validations == []
