@@ -1,4 +1,5 @@
-"""The compose form -> a CAP 1.2 document; an alert's CAP -> its Cancel.
+"""The compose form -> a CAP 1.2 document (an Alert, or an Update of a stored alert); an
+alert's CAP -> its Cancel.
 
 Why the console builds XML with lxml rather than string formatting: every field is an
 operator's free text, and an element tree escapes it, so ``<script>`` in a headline
@@ -39,17 +40,32 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S-00:00")
 
 
-def alert_from_form(form: dict[str, Any]) -> bytes:
+def _key(original: bytes) -> str:
+    """The CAP key of ``original`` as ``<references>`` writes it: sender,identifier,sent."""
+    parsed = etree.fromstring(original, parser=etree.XMLParser(resolve_entities=False,
+                                                               no_network=True))
+    ns = etree.QName(parsed).namespace or CAP_NS
+    return ",".join((parsed.findtext(f"{{{ns}}}{tag}") or "").strip()
+                    for tag in ("sender", "identifier", "sent"))
+
+
+def alert_from_form(form: dict[str, Any], updates: bytes | None = None) -> bytes:
     """One <info> per language whose headline is filled in; the area is repeated in each
     (CAP puts areas inside infos). Empty optional fields are left out, so the validator
-    reports what a required field lacks instead of an empty element."""
+    reports what a required field lacks instead of an empty element.
+
+    With ``updates`` (the stored CAP of the alert the operator is updating) the document
+    is an ``Update`` whose ``<references>`` names that alert: the form holds the whole
+    new text, as CAP wants an Update to be complete, not a difference."""
     root = etree.Element(f"{{{CAP_NS}}}alert", nsmap={None: CAP_NS})  # type: ignore[dict-item]
     _sub(root, "identifier", f"console-{uuid.uuid4()}")
     _sub(root, "sender", _text(form, "sender"))
     _sub(root, "sent", _now())
     _sub(root, "status", _text(form, "status", "Actual"))
-    _sub(root, "msgType", "Alert")
+    _sub(root, "msgType", "Alert" if updates is None else "Update")
     _sub(root, "scope", "Public")
+    if updates is not None:
+        _sub(root, "references", _key(updates))
     for language in LANGUAGES:
         texts = {field: _text(form, f"{field}_{language}", "") for field in TEXT_FIELDS}
         if not texts["headline"]:

@@ -73,6 +73,7 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_delete("/console/drafts/{draft_id}", _draft_write)
     app.router.add_post("/console/alerts/{alert_id}/{decision:approve|reject}", _decide)
     app.router.add_post("/console/alerts/{alert_id}/cancel", _cancel)
+    app.router.add_post("/console/alerts/{alert_id}/deliveries/{channel}/retry", _retry)
 
 
 def _problem(status: int, title: str) -> web.Response:
@@ -262,8 +263,17 @@ async def _form_to_api(request: web.Request, path: str) -> web.StreamResponse:
         form = None
     if not isinstance(form, dict):
         return _problem(400, "send the form as a JSON object")
+    updates = None
+    update_of = form.get("update_of")
+    if update_of:  # an Update: the stored alert, read with the session's own key
+        if not isinstance(update_of, str):
+            return _problem(400, "field 'update_of' must be an alert id")
+        status, updates, content_type = await _call(
+            request, session, "GET", f"/api/v1/alerts/{quote(update_of, safe='')}/cap")
+        if status != 200:
+            return _relay(status, updates, content_type)
     try:
-        document = alert_from_form(form)
+        document = alert_from_form(form, updates)
     except FormError as error:
         return _problem(400, str(error))
     return _relay(*await _call(request, session, "POST", path, document,
@@ -311,3 +321,14 @@ async def _cancel(request: web.Request) -> web.StreamResponse:
                                cancel_of(original), content_type="application/cap+xml"))
 
 
+
+
+async def _retry(request: web.Request) -> web.StreamResponse:
+    """Send one failed or expired channel again: the API's retry, with the session's key
+    (which needs ``submit`` and the alert's sender, as for ``curl``)."""
+    session = _checked(request)
+    alert_id = quote(request.match_info["alert_id"], safe="")
+    channel = quote(request.match_info["channel"], safe="")
+    return _relay(*await _call(request, session, "POST",
+                               f"/api/v1/alerts/{alert_id}/deliveries/{channel}/retry",
+                               b"{}", content_type="application/json"))

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -519,3 +519,58 @@ def test_a_profile_that_restricts_events_leaves_only_the_list(
             assert not field.is_editable()
     finally:
         restricted.stop(signal.SIGKILL)
+
+
+def _webhook_faults(server: Server, spec: dict[str, Any]) -> None:
+    """Faults of the demo's mock webhook receiver, found in the service's start-up log."""
+    started = next(line for line in server.log_lines() if line.get("event") == "service.started")
+    base = str(cast(dict[str, str], started["mock_elements"])["webhook"])
+    request = urllib.request.Request(base + "/_mock/faults", method="PUT",
+                                     data=json.dumps(spec).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def _until(page: Any, done: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, what
+        page.wait_for_timeout(200)
+
+
+def test_retry_a_failed_channel_then_update_from_the_alert_page(
+        browser: Any, server: Server, shots: Path) -> None:
+    """A channel that refused the alert gets a Retry button; once the receiver is fixed,
+    Retry delivers it, live. "Update this alert" opens compose filled from the stored
+    CAP; what is submitted is an Update referencing it, and the original is superseded."""
+    operator = signed_in(browser, server, DEV_KEY)
+    _webhook_faults(server, {"mode": "fail", "status": 400})  # refused for good
+    try:
+        alert_id = compose(operator, server, severity="Severe", headline_nl="Hoogwater Zeeland")
+        _until(operator, lambda: delivery_states(operator).get("webhook") == "failed",
+               "the webhook delivery did not fail")
+    finally:
+        _webhook_faults(server, {"mode": "none"})
+    operator.get_by_role("button", name="Retry webhook").click()
+    _until(operator, lambda: delivery_states(operator).get("webhook") == "delivered",
+           "the retried webhook delivery was not delivered")
+    assert operator.get_by_role("button", name="Retry webhook").count() == 0
+    operator.screenshot(path=shots / "alert-retried.png", full_page=True)
+
+    operator.get_by_role("link", name="Update this alert").click()
+    operator.locator("body[data-ready='1']").wait_for()
+    assert operator.get_by_label("Kop").input_value() == "Hoogwater Zeeland"
+    assert operator.get_by_label("Headline").input_value() == "Flood risk in Zeeland"
+    assert " ".join(operator.get_by_role("textbox", name="Polygon").input_value().split()) \
+        == POLYGON
+    assert alert_id in operator.locator("#update-notice").inner_text()
+    operator.get_by_label("Headline").fill("Flood risk in Zeeland: water rising")
+    operator.get_by_role("button", name="Submit").click()
+    operator.wait_for_url(lambda url: "id=" in url and alert_id not in url)
+    update_id = operator.url.split("id=")[1]
+    update = api(server, f"/api/v1/alerts/{update_id}")
+    assert update["msg_type"] == "Update"
+    original = api(server, f"/api/v1/alerts/{alert_id}")
+    assert original["lifecycle"] == "superseded", original["lifecycle"]
+    operator.screenshot(path=shots / "alert-update.png", full_page=True)

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
+from router.cap import parse_cap
 from router.console.cap_form import CAP_NS, FormError, alert_from_form, cancel_of
 from router.console.sessions import Sessions
 
@@ -56,6 +57,24 @@ def test_cancel_references_the_original_and_keeps_its_texts() -> None:
     assert cancel.findtext(f"{{{CAP_NS}}}msgType") == "Cancel"
     assert cancel.findtext(f"{{{CAP_NS}}}references") == key
     assert cancel.xpath("c:info/c:headline/text()", namespaces=NS) == ["Flood"]
+
+
+def test_an_update_references_the_original_and_carries_the_new_texts() -> None:
+    original = alert_from_form(form())
+    parsed = etree.fromstring(original)
+    update = etree.fromstring(alert_from_form({**form(), "headline_en-GB": "Flood, worse"},
+                                              updates=original))
+    key = ",".join(parsed.findtext(f"{{{CAP_NS}}}{tag}") or ""
+                   for tag in ("sender", "identifier", "sent"))
+    assert update.findtext(f"{{{CAP_NS}}}msgType") == "Update"
+    assert update.findtext(f"{{{CAP_NS}}}references") == key
+    assert update.findtext(f"{{{CAP_NS}}}identifier") != parsed.findtext(
+        f"{{{CAP_NS}}}identifier")
+    assert update.xpath("c:info/c:headline/text()", namespaces=NS) == ["Flood, worse"]
+    # CAP 1.2's order: <references> after <scope>, before the infos
+    names = [etree.QName(child).localname for child in update]
+    assert names.index("scope") < names.index("references") < names.index("info")
+    assert parse_cap(alert_from_form(form(), updates=original)).ok
 
 
 def test_sessions_refuse_a_forged_token_and_stay_bounded() -> None:

@@ -393,6 +393,47 @@ function drafts(formElement, refresh) {
   };
 }
 
+/* Deliveries an operator may send again (the API's retry takes failed and expired ones). */
+const RETRYABLE = ["failed", "expired"];
+
+/* "Update this alert": the compose form filled from the stored CAP of the alert it
+   updates (texts put in with .value, never as HTML); the form then posts an Update that
+   references it (update_of, resolved by the service with the session's key). */
+async function prefillUpdate(formElement, alertId) {
+  const response = await fetch("/console/api/alerts/" + encodeURIComponent(alertId) + "/cap");
+  if (!response.ok) { say(problemText(response.status, null)); return; }
+  const cap = new DOMParser().parseFromString(await response.text(), "application/xml");
+  const root = cap.documentElement;
+  const ns = root.namespaceURI;
+  const text = (parent, tag) => {
+    const found = parent.getElementsByTagNameNS(ns, tag)[0];
+    return found ? found.textContent.trim() : "";
+  };
+  const set = (name, value) => { const field = formElement.elements.namedItem(name); if (field && value) field.value = value; };
+  set("status", text(root, "status"));
+  set("sender", text(root, "sender"));
+  const infos = [...root.getElementsByTagNameNS(ns, "info")];
+  const blocks = [...formElement.querySelectorAll("fieldset[data-language]")].map((f) => f.dataset.language);
+  for (const info of infos) {
+    const primary = (text(info, "language") || "en-US").split("-")[0].toLowerCase();
+    const language = blocks.find((b) => b.split("-")[0].toLowerCase() === primary);
+    if (!language) continue;
+    for (const [field, tag] of [["event", "event"], ["headline", "headline"], ["description", "description"], ["instruction", "instruction"]]) {
+      set(field + "_" + language, text(info, tag));
+    }
+  }
+  if (infos.length) {
+    const first = infos[0];
+    for (const tag of ["category", "urgency", "severity", "certainty"]) set(tag, text(first, tag));
+    set("sender_name", text(first, "senderName"));
+    set("area_desc", text(first, "areaDesc"));
+    set("polygon", text(first, "polygon"));
+  }
+  $("update_of").value = alertId;
+  const notice = $("update-notice");
+  notice.textContent = t("compose.updating", { id: alertId }); notice.hidden = false;
+}
+
 async function pageCompose() {
   if (!(await session())) { window.location.href = "/console/"; return; }
   const formElement = $("compose");
@@ -404,6 +445,8 @@ async function pageCompose() {
   $("status").addEventListener("input", showStatus);
   const notes = fieldNotes(formElement);
   await composeOptions(formElement);
+  const updateOf = new URLSearchParams(window.location.search).get("update");
+  if (updateOf) await prefillUpdate(formElement, updateOf);
   const check = liveCheck(formElement, notes);
   const saved = drafts(formElement, () => { showStatus(); redraw(); check(); });
   redraw(); showStatus();
@@ -440,10 +483,21 @@ async function pageAlert() {
       for (const value of [d.channel, d.state, d.reason || ""]) {
         const cell = document.createElement("td"); cell.textContent = value; row.append(cell);
       }
+      const action = document.createElement("td");
+      if (RETRYABLE.includes(d.state) && alert.lifecycle === "accepted") {
+        const button = document.createElement("button");
+        button.type = "button"; button.textContent = t("alert.retry");
+        button.setAttribute("aria-label", t("alert.retry_channel", { channel: d.channel }));
+        button.addEventListener("click", () => retry(d.channel));
+        action.append(button);
+      }
+      row.append(action);
       row.dataset.channel = d.channel; rows.append(row);
     }
     $("decision").hidden = alert.lifecycle !== "pending_approval";
     $("cancel").hidden = alert.msg_type !== "Alert" || alert.lifecycle !== "accepted";
+    $("update").hidden = !["Alert", "Update"].includes(alert.msg_type) || alert.lifecycle !== "accepted";
+    $("update").href = "/console/compose?update=" + encodeURIComponent(id);
     if (alert.cancelled_by) say(t("msg.cancelled_by", { id: alert.cancelled_by }));
     return alert;
   }
@@ -471,6 +525,14 @@ async function pageAlert() {
     stream = new EventSource("/console/api/alerts/" + encodeURIComponent(id) + "/events");
     for (const name of ["delivery", "alert", "done"]) stream.addEventListener(name, refresh);
     stream.onerror = () => { stream.close(); setTimeout(follow, 1000); };
+  }
+  async function retry(channel) {
+    const { status, data } = await send("POST", "/console/alerts/" + encodeURIComponent(id) +
+      "/deliveries/" + encodeURIComponent(channel) + "/retry", {});
+    showFindings(data);
+    say(status < 300 ? t("msg.retry_planned", { channel })
+      : t("msg.refused", { action: t("action.retry"), problem: problemText(status, data) }));
+    await refresh();
   }
   async function act(path, body) {
     const { status, data } = await send("POST", "/console/alerts/" + encodeURIComponent(id) + path, body);
