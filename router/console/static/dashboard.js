@@ -1,8 +1,9 @@
 /* The crisis dashboard. One event stream (GET /console/api/events, relayed from the
    API's /api/v1/events) keeps the picture current; the page never asks the viewer to do
    anything. Every value from the service goes into the page as text (textContent, or a
-   DOM node for map tooltips), never as HTML, so a CAP text cannot run as script. */
-"use strict";
+   DOM node for map tooltips), never as HTML, so a CAP text cannot run as script.
+   A module (strict): the base map comes from basemap.js, which other pages share. */
+import { addBaseMap } from "/console/static/basemap.js";
 
 const $ = (id) => document.getElementById(id);
 const alerts = new Map(); // id -> the latest `alert` event's data
@@ -41,6 +42,7 @@ function initMap() {
   if (!window.L) { $("map").textContent = "Map library not installed (run npm ci)."; return; }
   const map = window.L.map($("map"), { preferCanvas: true, zoomSnap: 0.25 }).setView([52.2, 5.3], 7);
   view = { map, layers: new Map() };
+  addBaseMap(map); // drawn beneath the areas whenever it arrives; the areas do not wait
 }
 
 function drawAreas(alert) {
