@@ -16,6 +16,12 @@ verdict line per target (``bench/verdicts.py``).
 Targets (issue "Speed"): b/a >= 0.20 with tocsin p99 <= 50 ms at 64 in flight;
 c/a >= 0.30.
 
+Speech (issue "Speed": synthesis never starves ingest): during and after (b) the
+store is read every 0.5 s for how many accepted alerts have no speech yet; printed:
+the most behind, how far behind when the load stopped, and how it caught up after
+(alerts spoken per second, and the time to none behind, followed for at most
+``--speech-follow`` seconds).
+
 Run: ``.venv/bin/python bench/ingest.py [--requests N] [--concurrency C] [--quick]``
 (``--quick``: 100 requests per target, for the smoke test).
 """
@@ -27,10 +33,12 @@ import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -136,20 +144,77 @@ async def measure(name: str, url: str, count: int, concurrency: int) -> dict[str
             "p99": percentile(latencies, 0.99) * 1e3, "n": len(latencies)}
 
 
+def speech_behind(db: Path) -> tuple[int, int]:
+    """(accepted alerts, alerts with no speech asset yet), read from the store itself."""
+    if not db.exists():
+        return 0, 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        alerts = int(conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+        spoken = int(conn.execute("SELECT COUNT(DISTINCT alert_id) FROM alert_assets "
+                                  "WHERE kind = 'speech'").fetchone()[0])
+    except sqlite3.OperationalError:  # not migrated yet
+        return 0, 0
+    finally:
+        conn.close()
+    return alerts, alerts - spoken
+
+
+class SpeechWatch:
+    """Samples how far speech is behind every 0.5 s while the load runs, then follows
+    the catch-up for a bounded time after it stops."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> SpeechWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, speech_behind(self.db)[1])
+
+    def follow(self, seconds: float) -> dict[str, float]:
+        """After the load: behind at the stop, then alerts spoken per second until none
+        is behind or ``seconds`` pass (``caught_up_s`` is inf when not within them)."""
+        _alerts, at_stop = speech_behind(self.db)
+        self.peak = max(self.peak, at_stop)
+        began = time.perf_counter()
+        behind = at_stop
+        while behind and time.perf_counter() - began < seconds:
+            time.sleep(0.5)
+            behind = speech_behind(self.db)[1]
+        elapsed = time.perf_counter() - began
+        return {"peak": self.peak, "at_stop": at_stop, "left": behind,
+                "rate": (at_stop - behind) / elapsed if elapsed else 0.0,
+                "caught_up_s": elapsed if not behind else float("inf")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--speech-follow", type=float, default=120.0,
+                        help="seconds to follow speech catching up after the load")
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="100 requests (smoke test)")
     args = parser.parse_args()
     if args.quick:
-        args.requests = 100
+        args.requests, args.speech_follow = 100, 2.0
     if args.bare_server:
         bare_server(args.bare_server)
         return 0
 
     results: dict[str, dict[str, float]] = {}
+    speech: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="tocsin-bench-") as data:
         bare_port = free_port()
         bare = start([sys.executable, __file__, "--bare-server", str(bare_port)], bare_port)
@@ -166,10 +231,16 @@ def main() -> int:
                     "TOCSIN_DISPATCH_ENABLED": dispatch,
                     # thousands of posts with one key: the write limit is switched off
                     "TOCSIN_WRITE_RATE_LIMIT": '{"per_s": 0, "burst": 1}'})
+                url = f"http://127.0.0.1:{port}/api/v1/alerts?profile=nl-alert"
                 try:
-                    results[name] = asyncio.run(measure(
-                        name, f"http://127.0.0.1:{port}/api/v1/alerts?profile=nl-alert",
-                        args.requests, args.concurrency))
+                    if name == "tocsin":
+                        with SpeechWatch(Path(data) / name / "tocsin.sqlite3") as watch:
+                            results[name] = asyncio.run(measure(
+                                name, url, args.requests, args.concurrency))
+                        speech = watch.follow(args.speech_follow)
+                    else:
+                        results[name] = asyncio.run(measure(
+                            name, url, args.requests, args.concurrency))
                 finally:
                     tocsin.send_signal(signal.SIGTERM)
                     tocsin.wait(timeout=30)
@@ -184,6 +255,12 @@ def main() -> int:
     for name, row in results.items():
         print(f"{name:<8}{row['rate']:>10.0f}{row['p50']:>10.1f}{row['p99']:>10.1f}"
               f"{int(row['n']):>7}")
+    caught = (f"none behind {speech['caught_up_s']:.1f} s after the load" if
+              speech["caught_up_s"] != float("inf") else
+              f"{int(speech['left'])} still behind after {args.speech_follow:g} s")
+    print(f"speech (tocsin): at most {int(speech['peak'])} alerts behind, "
+          f"{int(speech['at_stop'])} when the load stopped; then {speech['rate']:.1f} "
+          f"alerts/s spoken, {caught}")
     ratio = results["tocsin"]["rate"] / results["bare"]["rate"]
     only = results["ingest"]["rate"] / results["bare"]["rate"]
     p99 = results["tocsin"]["p99"]
@@ -198,6 +275,8 @@ def main() -> int:
         verdict("ingest", metric, value, target, passed)
     figure("ingest", "tocsin_req_per_s", results["tocsin"]["rate"])
     figure("ingest", "bare_req_per_s", results["bare"]["rate"])
+    figure("ingest", "speech_behind_at_stop", speech["at_stop"])
+    figure("ingest", "speech_alerts_per_s_after", speech["rate"])
     return 0
 
 

@@ -27,7 +27,7 @@ from router.audience.subscriber_csv import read_rows
 from router.channel import Channel, KeepsChannelState, LateReceipts
 from router.console import add_base_map, add_console_routes
 from router.delivery import Dispatcher, DispatchSettings
-from router.demo import DemoElement, PortAllocator
+from router.demo import DemoElement, DemoFeedSource, PortAllocator
 from router.errors import ConfigurationError
 from router.feeds import add_feed_routes
 from router.ingest import CONTEXT, Authenticator, IngestContext, add_routes, request_context
@@ -42,7 +42,7 @@ from router.record import BacklogGauges, Recorder, route_channels
 from router.registry import build_channels, demo_elements
 from router.render import AccessibilityConfig, Renderer
 from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
-from router.settings import ApiKey, Authority, Settings, hash_api_key
+from router.settings import ApiKey, Authority, Feed, Settings, hash_api_key
 from router.storage import Stores, open_stores
 from router.store import AlertStore, AnnouncesWork
 from router.trust import (
@@ -111,10 +111,29 @@ def channel_configs(settings: Settings, mock_urls: dict[str, str]) -> dict[str, 
                                     "path": str(settings.data_dir / "demo-deliveries.jsonl")})
     if settings.demo and mock_urls:
         for element in _demo_elements():
-            if element.channel in mock_urls:
+            if element.channel in mock_urls and not isinstance(element, DemoFeedSource):
                 configs.setdefault(element.channel, element.channel_config(
                     mock_urls[element.channel], settings.data_dir))
     return configs
+
+
+DEMO_FEED_INTERVAL_S = 5.0
+"""How often demo mode polls its mock feed server: a file dropped into its directory
+shows within seconds, and an unchanged feed costs one 304."""
+
+
+def with_demo_feeds(settings: Settings, mock_ports: dict[str, int]
+                    ) -> tuple[Settings, dict[str, str]]:
+    """The mock elements' loopback URLs, and the settings with a feed ``demo-feed`` per
+    mock feed source (``router.demo.DemoFeedSource``) among them (demo mode)."""
+    mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
+    feeds = [Feed(url=mock_urls[e.channel] + e.feed_path, name=f"demo-{e.channel}",
+                  interval_s=DEMO_FEED_INTERVAL_S)
+             for e in (_demo_elements() if mock_urls else ())
+             if isinstance(e, DemoFeedSource) and e.channel in mock_urls]
+    if feeds:
+        settings = settings.model_copy(update={"feeds": [*settings.feeds, *feeds]})
+    return settings, mock_urls
 
 
 def _demo_ports(settings: Settings) -> dict[str, int]:
@@ -332,7 +351,7 @@ def _add_all_routes(app: web.Application, settings: Settings) -> None:
 def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
     """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
-    mock_urls = {name: f"http://127.0.0.1:{port}" for name, port in mock_ports.items()}
+    settings, mock_urls = with_demo_feeds(settings, mock_ports)
     channels = build_channels(_secrets_noted(channel_configs(settings, mock_urls)))
     profiles, router, accessibility = _load_parts(
         settings, {name: c.capabilities.public for name, c in channels.items()})

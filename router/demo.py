@@ -65,3 +65,14 @@ class DemoElement(Protocol):
     @property
     def channel_config(self) -> Callable[[str, Path], dict[str, Any]]:
         """The channel configuration for an element listening at ``base_url``."""
+
+
+@runtime_checkable
+class DemoFeedSource(Protocol):
+    """A ``DemoElement`` that is a feed to poll rather than a channel to deliver to (the
+    mock CAP feed server): demo mode polls ``base_url + feed_path`` as the feed
+    ``demo-feed`` (``router.feeds``) and configures no channel for it."""
+
+    @property
+    def feed_path(self) -> str:
+        """The feed's path relative to the element's base URL."""

@@ -186,6 +186,35 @@ class ApprovalSettings(BaseModel):
                                    "warning must never wait)")
 
 
+class FeedArea(BaseModel):
+    """Where a feed's alerts must be to be taken (``router.feeds.poller``): an alert
+    passes when one of its ``<area>`` geometries (polygon or circle) intersects the
+    shape -- a region of the routes file, a polygon or a box -- or when one of its areas
+    carries a listed geocode or an ``<areaDesc>`` matching a listed glob. An area without
+    geometry passes only by geocode or areaDesc; an alert with no ``<info>`` at all (a
+    bare Cancel, Ack or Error) names no area and passes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str | None = Field(default=None, description="a region of the routes file")
+    polygon: list[tuple[float, float]] | None = Field(
+        default=None, min_length=4, description="[lat, lon] vertices, first = last")
+    bbox: tuple[float, float, float, float] | None = Field(
+        default=None, description="min_lat, min_lon, max_lat, max_lon")
+    geocode: dict[str, list[str]] | None = Field(
+        default=None, description="valueName -> value globs, e.g. {CBS: ['GM0599']}")
+    area_desc: list[str] | None = Field(default=None, description="<areaDesc> globs, any case")
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> FeedArea:
+        shapes = [s for s in (self.region, self.polygon, self.bbox) if s is not None]
+        if len(shapes) > 1:
+            raise ValueError("an area filter has at most one of region, polygon or bbox")
+        if not shapes and self.geocode is None and self.area_desc is None:
+            raise ValueError("an area filter needs region, polygon, bbox, geocode or area_desc")
+        return self
+
+
 class Feed(BaseModel):
     """A CAP feed of another authority that the service polls (``router.feeds``). Its
     alerts are taken in as ``authority`` exactly as if that authority had posted them."""
@@ -203,7 +232,10 @@ class Feed(BaseModel):
         default=False, description="refuse alerts without a verified XML signature")
     status: list[Status] | None = Field(default=None, description="take only these <status>")
     events: list[str] | None = Field(default=None, description="<event> globs, any case")
+    area: FeedArea | None = Field(default=None, description="take only alerts in this area")
     max_bytes: int = Field(default=4 << 20, ge=1024, description="per fetch")
+    fetch_concurrency: int = Field(
+        default=4, ge=1, le=64, description="linked CAP documents fetched at once")
     timeout_s: float = Field(default=20.0, gt=0, le=600, description="per fetch")
     max_redirects: int = Field(default=3, ge=0, le=10)
     max_backoff_s: float = Field(default=900.0, gt=0)

@@ -8,7 +8,7 @@ py-spy's own page script in it).
 Run: ``.venv/bin/python scripts/profile_ingest.py [--seconds 12] [--svg out.svg]``
 (needs ``py-spy``, in the ``bench`` extra, and the right to ptrace the server: root,
 or ``kernel.yama.ptrace_scope`` 0). Prints the load's req/s and the inclusive share
-of the samples per function, top 40.
+of the samples per function (top 40, `--top N` for more).
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--svg", type=Path, help="also write a flame graph here")
+    parser.add_argument("--top", type=int, default=40, help="functions to list")
+    parser.add_argument("--gil", action="store_true",
+                        help="only samples of the thread holding the GIL: CPU work, not the "
+                             "time a thread waits for the GIL or for I/O")
     args = parser.parse_args()
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
@@ -67,7 +71,7 @@ def main() -> int:
         asyncio.run(load(url, bodies(200, "warm"), 64))
         samplers = [subprocess.Popen([spy, "record", "-p", str(server.pid), "-d",
                                       str(args.seconds), "-r", "100", "-f", fmt, "-o",
-                                      str(out), "--nonblocking"],
+                                      str(out), "--nonblocking", *(["--gil"] if args.gil else [])],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     for fmt, out in (("raw", raw), ("flamegraph", args.svg)) if out]
         rate, _latencies = asyncio.run(load(url, bodies(400 * args.seconds, "profile"), 64))
@@ -78,7 +82,7 @@ def main() -> int:
         server.wait()
     total, inclusive = shares(raw)
     print(f"load: {rate:.0f} req/s; {total} samples")
-    for key, count in inclusive.most_common(40):
+    for key, count in inclusive.most_common(args.top):
         print(f"{count / total:6.1%}  {key}")
     return 0
 

@@ -20,6 +20,7 @@ from aiohttp import web
 from channels.mock import ports, smsc
 from channels.mock.cbc import create_cbc
 from channels.mock.ewss_uplink import create_uplink
+from channels.mock.feed_server import make_app as create_feed_server
 from channels.mock.push_service import create_push_service, demo_wallet_config
 from channels.mock.webhook_receiver import create_receiver
 from router.demo import PortAllocator
@@ -115,6 +116,33 @@ WALLET_PUSH = DemoElement(
 )
 
 
-ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC, GALILEO_EWSS, CELL_BROADCAST, WALLET_PUSH)
+@dataclass(frozen=True)
+class FeedSourceElement(DemoElement):
+    """An element that is a feed to poll, not a channel (``router.demo.DemoFeedSource``):
+    demo mode polls ``feed_path`` as the feed ``demo-feed`` and configures no channel."""
+
+    feed_path: str = "/feed.atom"
+
+
+def _feed_dir(data_dir: Path) -> Path:
+    """``TOCSIN_MOCK_FEED_DIR`` (e.g. ``config/examples``), else ``<data dir>/mock-feed``,
+    empty until CAP files are put in it: a demo takes in only what is put there."""
+    chosen = os.environ.get("TOCSIN_MOCK_FEED_DIR")
+    directory = Path(chosen) if chosen else data_dir / "mock-feed"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+FEED_SERVER = FeedSourceElement(
+    channel="feed",
+    element="CAP feed server (a directory of CAP files as Atom)",
+    make_app=lambda data_dir: create_feed_server(_feed_dir(data_dir)),
+    channel_config=lambda _base_url, _data_dir: {},  # a feed source: no channel
+    path="/feed.atom",
+)
+
+
+ELEMENTS: tuple[DemoElement, ...] = (WEBHOOK, SMSC, GALILEO_EWSS, CELL_BROADCAST, WALLET_PUSH,
+                                     FEED_SERVER)
 """Every element of this package; each is registered in the ``tocsin.demo_elements``
 entry-point group (``pyproject.toml``), which is how the service finds it."""

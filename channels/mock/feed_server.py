@@ -16,9 +16,14 @@ Routes (the directory is re-read on every request, so adding a file publishes it
   ``/fault/huge.atom`` (50 MiB streamed), ``/fault/bomb.atom`` (billion laughs),
   ``/fault/redirect-loop.atom`` (302 to itself), ``/fault/html`` (an HTML page).
 
-``GET /stats`` answers how many requests each path had and how many were 304.
+``GET /stats`` (also ``GET /_mock/received``) answers how many requests each path had,
+how many were 304, and ``cap:max-in-flight``, the most ``/cap/`` requests it was serving
+at once (what a client's concurrency limit shows as). ``PUT /_mock/faults`` takes the
+shared faults (``channels.mock.faults``: fail, slow, drop, redirect) for the feeds and
+documents above; ``GET /_mock/health`` is 200.
 
-Run: ``python -m channels.mock.feed_server --dir DIR --port PORT``.
+Run: ``python -m channels.mock.feed_server --dir DIR --port PORT``, or as an element of
+``tocsin mock-channels`` / ``tocsin serve --demo`` (``channels.mock.demo.FEED_SERVER``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 from lxml import etree
 
+from channels.mock.faults import FaultInjector, add_control_routes
+
 CAP = "urn:oasis:names:tc:emergency:cap:1.2"
 HUGE_BYTES = 50 << 20
 BOMB = b"""<?xml version="1.0"?>
@@ -43,6 +50,8 @@ BOMB = b"""<?xml version="1.0"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>&lol3;</title></feed>"""
 STATS = web.AppKey("stats", dict[str, int])
 DIRECTORY = web.AppKey("directory", Path)
+FAULT = web.AppKey("faults", FaultInjector)
+IN_FLIGHT = web.AppKey("in_flight", list[int])
 
 
 def _files(directory: Path) -> list[Path]:
@@ -85,7 +94,11 @@ def _atom(request: web.Request, inline: bool) -> tuple[bytes, str, datetime]:
     return xml.encode(), f'"{tag}"', updated
 
 
-async def feed(request: web.Request) -> web.Response:
+async def feed(request: web.Request) -> web.StreamResponse:
+    injected = await request.app[FAULT].apply(request)
+    if injected is not None:
+        _count(request, request.path + ":fault")
+        return injected
     inline = request.path == "/inline.atom"
     body, etag, updated = _atom(request, inline)
     _count(request, request.path)
@@ -103,13 +116,23 @@ async def feed(request: web.Request) -> web.Response:
     return web.Response(body=body, headers=headers, content_type="application/atom+xml")
 
 
-async def cap_file(request: web.Request) -> web.Response:
+async def cap_file(request: web.Request) -> web.StreamResponse:
     _count(request, request.path)
-    name = request.match_info["name"]
-    path = request.app[DIRECTORY] / name
-    if "/" in name or name.startswith(".") or not path.is_file():
-        raise web.HTTPNotFound
-    return web.Response(body=path.read_bytes(), content_type="application/cap+xml")
+    in_flight = request.app[IN_FLIGHT]
+    in_flight[0] += 1
+    counts = request.app[STATS]
+    counts["cap:max-in-flight"] = max(counts.get("cap:max-in-flight", 0), in_flight[0])
+    try:
+        injected = await request.app[FAULT].apply(request)
+        if injected is not None:
+            return injected
+        name = request.match_info["name"]
+        path = request.app[DIRECTORY] / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            raise web.HTTPNotFound
+        return web.Response(body=path.read_bytes(), content_type="application/cap+xml")
+    finally:
+        in_flight[0] -= 1
 
 
 async def _fail(_request: web.Request) -> web.StreamResponse:
@@ -203,11 +226,15 @@ def make_app(directory: Path) -> web.Application:
     app = web.Application()
     app[DIRECTORY] = directory
     app[STATS] = {}
+    app[FAULT] = FaultInjector.healthy()
+    app[IN_FLIGHT] = [0]
     app.router.add_get("/feed.atom", feed)
     app.router.add_get("/inline.atom", feed)
     app.router.add_get("/cap/{name}", cap_file)
     app.router.add_get("/fault/{kind}", fault)
     app.router.add_get("/stats", stats)
+    app.router.add_get("/_mock/received", stats)
+    add_control_routes(app, lambda a: a[FAULT])
     return app
 
 

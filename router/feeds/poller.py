@@ -15,7 +15,9 @@ answer is classified the way a ``POST`` client would read it:
 A document already taken (new or duplicate) is not fetched again while its URL stays
 in the feed (remembered in memory, bounded by what the feed lists). Errors back off
 exponentially from the interval up to ``max_backoff_s``, with full jitter, so many
-instances polling one broken feed do not stampede it when it comes back.
+instances polling one broken feed do not stampede it when it comes back. Linked
+documents are fetched ``fetch_concurrency`` at a time (default 4) and submitted in the
+feed's order.
 """
 
 from __future__ import annotations
@@ -28,19 +30,26 @@ from datetime import UTC, datetime
 from fnmatch import fnmatch
 
 import aiohttp
+import shapely
 import structlog
+from lxml import etree
+from shapely.geometry.base import BaseGeometry
 
 from router.audit.chain import Principal as AuditPrincipal
-from router.cap import XmlLimits
+from router.cap import XmlLimits, parse_cap
 from router.cap.findings import Finding
+from router.cap.model import Alert
 from router.cap.xmlsafe import parse_xml
+from router.errors import ConfigurationError
 from router.feeds.fetch import FetchError, fetch
-from router.feeds.index import CAP, FeedItem, read_index
+from router.feeds.index import CAP, FeedItem, Unwrapped, read_index, unwrap_document
 from router.feeds.metrics import FeedMetrics
 from router.http.problems import ProblemError
 from router.ingest.context import IngestContext
 from router.ingest.handlers import submit_document
-from router.settings import Feed
+from router.routing.config import Region
+from router.routing.match import area_geometry, region_geometry
+from router.settings import Feed, FeedArea
 from router.trust import Principal, Role
 
 log = structlog.get_logger("tocsin.feeds")
@@ -88,6 +97,8 @@ class FeedPoller:
         self._last_modified: str | None = None
         self._taken: set[str] = set()
         self._limits = XmlLimits(max_bytes=feed.max_bytes)
+        self._area = (None if feed.area is None else
+                      _area_shape(feed, feed.area, ctx.router.config.regions))
 
     async def run(self, session: aiohttp.ClientSession) -> None:
         """Poll until cancelled; never raises for anything the feed does."""
@@ -127,11 +138,12 @@ class FeedPoller:
             if key not in self._taken:  # once per entry while the feed lists it
                 self._rejected(entry, finding.code, finding.message)
                 self._taken.add(key)
+        pending: dict[str, FeedItem] = {}
         for item in index.items:
-            key = item.key
-            listed.add(key)
-            if key not in self._taken:
-                await self._take(session, item, key)
+            listed.add(item.key)
+            if item.key not in self._taken:
+                pending.setdefault(item.key, item)
+        await self._take_all(session, list(pending.items()))
         self._taken &= listed  # remember only what the feed still lists
         # an entry left to retry (its document unreachable, the store unavailable) must
         # not hide behind a 304 on the next poll: keep the validators only when all settled
@@ -141,55 +153,115 @@ class FeedPoller:
         self._succeeded("ok", started, entries=len(index.items))
         return True
 
-    async def _take(self, session: aiohttp.ClientSession, item: FeedItem, key: str) -> None:
-        body = item.inline
-        if body is None and item.url is not None:
-            try:
-                body = (await fetch(session, item.url, max_bytes=self.feed.max_bytes,
-                                    timeout_s=self.feed.timeout_s,
-                                    max_redirects=self.feed.max_redirects)).body
-            except FetchError as exc:
-                self._rejected(item.entry, exc.code, exc.detail)
-                return  # not remembered: fetched again next poll
-        if body is None:
-            return
+    async def _take_all(self, session: aiohttp.ClientSession,
+                        pending: list[tuple[str, FeedItem]]) -> None:
+        """Fetch the linked documents ``fetch_concurrency`` at a time and submit them in
+        the feed's order, a window at a time: a slow document server is not met with
+        one request after another, nor with every entry at once, and at most that many
+        documents (each within ``max_bytes``) are held in memory."""
+        window = self.feed.fetch_concurrency
+        for start in range(0, len(pending), window):
+            batch = pending[start:start + window]
+            documents = await asyncio.gather(*(self._document(session, item, key)
+                                               for key, item in batch))
+            for (key, item), parts in zip(batch, documents, strict=True):
+                if parts is not None:
+                    await self._take(item, key, parts)
+
+    async def _document(self, session: aiohttp.ClientSession, item: FeedItem,
+                        key: str) -> list[Unwrapped] | None:
+        """The CAP documents of one entry, or None when there is nothing to submit (a
+        failed fetch, retried next poll; a refused document, remembered as taken)."""
+        if item.inline is not None:
+            return [Unwrapped("", item.inline, item.envelope)]
+        if item.url is None:
+            return None
+        try:
+            body = (await fetch(session, item.url, max_bytes=self.feed.max_bytes,
+                                timeout_s=self.feed.timeout_s,
+                                max_redirects=self.feed.max_redirects)).body
+        except FetchError as exc:
+            self._rejected(item.entry, exc.code, exc.detail)
+            return None  # not remembered: fetched again next poll
+        parts, finding = unwrap_document(body, self._limits)
+        if finding is not None:
+            self._rejected(item.entry, finding.code, finding.message)
+            self._taken.add(key)  # the same document would be refused again
+            return None
+        return parts
+
+    async def _take(self, item: FeedItem, key: str, parts: list[Unwrapped]) -> None:
+        settled = True
+        for part in parts:
+            entry = f"{item.entry}#{part.part}" if part.part else item.entry
+            settled = await self._submit(entry, part) and settled
+        if settled:
+            self._taken.add(key)
+
+    async def _submit(self, entry: str, part: Unwrapped) -> bool:
+        """Hand one CAP document to the submit path; True when it is settled (taken,
+        filtered or refused for good), False when it is to be tried again next poll."""
+        body = part.cap
         if not self._passes_filters(body):
             self._count("filtered")
-            self._taken.add(key)
-            return
+            return True
         try:
             submitted = await submit_document(
                 self.ctx, self.principal, body, self.profile, recorded_as=self.recorded_as,
-                started=time.perf_counter(), require_signature=self.feed.signature_required)
+                started=time.perf_counter(), require_signature=self.feed.signature_required,
+                envelope=part.envelope)
         except ProblemError as problem:
-            self._rejected(item.entry, problem.code, _problem_text(problem))
-            if problem.status in (400, 403, 409, 422):
-                self._taken.add(key)  # the same bytes would be refused again
-            return
-        self._taken.add(key)
+            self._rejected(entry, problem.code, _problem_text(problem))
+            return problem.status in (400, 403, 409, 422)  # the same bytes: refused again
         self._count("new" if submitted.created else "duplicate")
         if submitted.created:
             self._observe_lag(body)
-        log.info("feed.entry", feed=self.status.name, entry=item.entry,
+        log.info("feed.entry", feed=self.status.name, entry=entry,
                  alert_id=submitted.alert_id, created=submitted.created)
+        return True
 
     def _passes_filters(self, body: bytes) -> bool:
-        if self.feed.status is None and self.feed.events is None:
+        if self.feed.status is None and self.feed.events is None and self.feed.area is None:
             return True
         root, _ = parse_xml(body, self._limits)
         if root is None:
             return True  # the submit path reports why it is unreadable
-        status = root.findtext(f"{{{CAP}}}status")
+        cap = _namespace(root)  # CAP 1.0 and 1.1 too: the submit path upgrades them
+        status = root.findtext(f"{{{cap}}}status")
         if self.feed.status is not None and status not in {s.value for s in self.feed.status}:
             return False
-        if self.feed.events is None:
+        if self.feed.events is not None:
+            events = [(e.text or "").lower()
+                      for e in root.findall(f"{{{cap}}}info/{{{cap}}}event")]
+            if not any(fnmatch(e, g.lower()) for e in events for g in self.feed.events):
+                return False
+        document = parse_cap(body, self._limits).document if self.feed.area else None
+        # not a valid alert: the submit path refuses it with its findings
+        return document is None or self.feed.area is None or \
+            self._in_area(document.alert, self.feed.area)
+
+    def _in_area(self, alert: Alert, wanted: FeedArea) -> bool:
+        """``FeedArea``: any area of any info intersecting the shape, or carrying a
+        listed geocode or a matching areaDesc; an alert without info passes."""
+        if not alert.infos:
             return True
-        events = [(e.text or "").lower() for e in root.findall(f"{{{CAP}}}info/{{{CAP}}}event")]
-        return any(fnmatch(e, g.lower()) for e in events for g in self.feed.events)
+        for area in (a for info in alert.infos for a in info.areas):
+            if self._area is not None:
+                geometry = area_geometry(area)
+                if geometry is not None and geometry.intersects(self._area):
+                    return True
+            if wanted.geocode is not None and any(
+                    pair.value_name == name and any(fnmatch(pair.value, g) for g in globs)
+                    for pair in area.geocodes for name, globs in wanted.geocode.items()):
+                return True
+            if wanted.area_desc is not None and any(
+                    fnmatch(area.area_desc.lower(), g.lower()) for g in wanted.area_desc):
+                return True
+        return False
 
     def _observe_lag(self, body: bytes) -> None:
         root, _ = parse_xml(body, self._limits)
-        sent = root.findtext(f"{{{CAP}}}sent") if root is not None else None
+        sent = root.findtext(f"{{{_namespace(root)}}}sent") if root is not None else None
         try:
             lag = (datetime.now(UTC) - datetime.fromisoformat(sent or "")).total_seconds()
         except ValueError:
@@ -224,6 +296,29 @@ class FeedPoller:
         self.metrics.last_success.labels(self.status.name).set(time.time())
         log.info("feed.fetched", feed=self.status.name, outcome=outcome, entries=entries,
                  ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def _namespace(root: etree._Element) -> str:
+    """The alert's CAP namespace (1.2, 1.1 or 1.0), to read it before the upgrade."""
+    return etree.QName(root).namespace or CAP
+
+
+def _area_shape(feed: Feed, area: FeedArea, regions: dict[str, Region]
+                ) -> BaseGeometry | None:
+    """The feed's area filter as one prepared shape (lon, lat), a region looked up in
+    the routes file; None when it filters by geocode or areaDesc only."""
+    if area.region is not None:
+        if area.region not in regions:
+            raise ConfigurationError([f"feed {feed.label}: area region {area.region!r} is not "
+                                      f"a region of the routes file (known: "
+                                      f"{', '.join(sorted(regions)) or 'none'})"])
+        shape = region_geometry(regions[area.region])
+    elif area.polygon is not None or area.bbox is not None:
+        shape = region_geometry(Region(polygon=area.polygon, bbox=area.bbox))
+    else:
+        return None
+    shapely.prepare(shape)
+    return shape
 
 
 def _problem_text(problem: ProblemError) -> str:

@@ -166,14 +166,17 @@ class Submitted:
 
 async def submit_document(ctx: IngestContext, principal: Principal, body: bytes, profile: str,
                           *, recorded_as: AuditPrincipal, started: float,
-                          require_signature: bool = False) -> Submitted:
+                          require_signature: bool = False,
+                          envelope: bytes | None = None) -> Submitted:
     """Steps 4 to 8 above for one CAP document, whoever brought it (``POST`` or a
     configured feed, ``router.feeds``): the same hardened parse, signature check, sender
     and authority policy, profile validation, reference handling and durable accept, so
     that an alert taken from a feed is held to exactly what a posted one is. Raises
     ``ProblemError`` with the code a ``POST`` would answer. ``require_signature``: an
     alert without a verified XML signature is invalid (``signature.required``), whatever
-    its profile says -- a feed configured to trust only signed alerts."""
+    its profile says -- a feed configured to trust only signed alerts. ``envelope``: the
+    EDXL-DE distribution the CAP ``body`` was unwrapped from, stored beside the alert
+    (``GET /api/v1/alerts/{id}/envelope``); every check above applies to ``body``."""
     authority = ctx.auth.policy(principal)
     checked = await _check(ctx, body, profile)
     outcome = checked.outcome
@@ -220,7 +223,7 @@ async def submit_document(ctx: IngestContext, principal: Principal, body: bytes,
         reference_authorities=authorised.reference_authorities,
         forward_unknown_references=authority.forward_unknown_references,
         signature=checked.signature.to_json() if checked.signature else None,
-        principal=recorded_as,
+        principal=recorded_as, envelope=envelope,
     )
     try:
         result = await ctx.store.accept(new)
@@ -340,6 +343,16 @@ async def get_alert_cap(request: web.Request) -> web.Response:
     if raw is None:
         raise _not_found(record.id)
     return web.Response(body=raw, content_type="application/cap+xml")
+
+
+async def get_alert_envelope(request: web.Request) -> web.Response:
+    """The EDXL-DE envelope a feed delivered the alert in, as received."""
+    ctx, _principal, record = await readable_record(request)
+    envelope = await ctx.store.envelope(record.id)
+    if envelope is None:
+        raise ProblemError(404, "alert.no-envelope", "No envelope",
+                           f"alert {record.id} did not arrive in an EDXL-DE envelope")
+    return web.Response(body=envelope, content_type="application/xml")
 
 
 async def list_alerts(request: web.Request) -> web.Response:

@@ -131,7 +131,7 @@ def _items(value: object) -> tuple[object, ...]:
     return (value,)
 
 
-def text_of(value: object) -> str:
+def text_of(value: object) -> str:  # noqa: PLR0911 - one return per kind of CAP value
     """The CAP text of a leaf value, as the operator wrote it in the XML.
 
     Text and the CAP enumerations (``StrEnum``, whose members are their own text)

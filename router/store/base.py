@@ -66,6 +66,9 @@ class AlertStore(Protocol):
 
     async def get(self, alert_id: str) -> AlertRecord | None: ...
 
+    async def envelope(self, alert_id: str) -> bytes | None:
+        """The EDXL-DE envelope the alert came in (``NewAlert.envelope``), else None."""
+
     async def raw_cap(self, alert_id: str) -> bytes | None:
         """The document exactly as received."""
 

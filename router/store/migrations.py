@@ -247,4 +247,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN lease_node TEXT;
     ALTER TABLE deliveries ADD COLUMN lease_expires TEXT;
     """,
+    # 14: the EDXL-DE envelope a feed delivered the alert in (router.feeds), as received.
+    """
+    ALTER TABLE alerts ADD COLUMN envelope BLOB;
+    """,
 )

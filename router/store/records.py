@@ -91,6 +91,9 @@ class NewAlert:
     (``router.planning.delivery_deadline``) when the record is made; the store
     persists it as given."""
 
+    envelope: bytes | None = None
+    """The EDXL-DE distribution the alert was unwrapped from (a feed), kept as received."""
+
     def __post_init__(self) -> None:
         if self.deadline is None:
             object.__setattr__(self, "deadline", delivery_deadline(self.alert))

@@ -269,6 +269,8 @@ BOUNDED = {
     "msg_type": {"Alert", "Update", "Cancel", "Ack", "Error", "other"},
     "status": {"400", "401", "403", "408", "409", "413", "415", "422", "500", "503"},
     "state": {"pending", "waiting_for_channel", "sending", "standby"},
+    "feed": {"demo-feed"},  # demo mode polls its mock feed server (channels.mock.demo)
+    "what": {"fetches", "not_modified", "new", "duplicate", "rejected", "filtered"},
 }
 
 

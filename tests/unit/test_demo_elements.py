@@ -146,3 +146,21 @@ def test_an_entry_that_is_not_an_element_is_named(tmp_path: Path,
     assert "is not a demo element" in problems
     assert f"{DEMO_GROUP}.gone" in problems
     assert "does not load" in problems
+
+
+def test_the_mock_feed_server_is_a_feed_source_not_a_channel(tmp_path: Path) -> None:
+    """Demo mode polls the feed element as ``demo-feed`` and configures no channel for it."""
+    from channels.mock.demo import FEED_SERVER  # noqa: PLC0415
+    from router.app import channel_configs, with_demo_feeds  # noqa: PLC0415
+    from router.demo import DemoElement, DemoFeedSource  # noqa: PLC0415
+
+    assert isinstance(FEED_SERVER, DemoElement)
+    assert isinstance(FEED_SERVER, DemoFeedSource)
+    assert FEED_SERVER in router.registry.demo_elements()  # registered in the group
+    settings = Settings(demo=True, data_dir=tmp_path, dev_api_key="dev-key-for-feed-source-0123")
+    assert "feed" not in channel_configs(settings, {"feed": "http://127.0.0.1:9"})
+    with_feed, urls = with_demo_feeds(settings, {"feed": 9, "webhook": 10})
+    assert urls["feed"] == "http://127.0.0.1:9"
+    assert [(f.name, f.url) for f in with_feed.feeds] == [
+        ("demo-feed", "http://127.0.0.1:9/feed.atom")]
+    assert with_demo_feeds(settings, {})[0].feeds == []  # not in demo mode: no element runs

@@ -344,3 +344,13 @@ async def test_a_database_restart_is_survived_without_a_restart_of_the_node(
     finally:
         await stores.close()
         server.remove()
+
+
+async def test_an_edxl_envelope_is_kept_beside_its_alert(tmp_path: Path) -> None:
+    async with opened_stores(tmp_path) as stores:
+        envelope = b"<EDXLDistribution xmlns='urn:oasis:names:tc:emergency:EDXL:DE:1.0'/>"
+        await stores.alerts.accept(replace(new_alert("ENV-1", "env-1", []), envelope=envelope))
+        await stores.alerts.accept(new_alert("ENV-2", "env-2", []))
+        assert await stores.alerts.envelope("env-1") == envelope
+        assert await stores.alerts.envelope("env-2") is None
+        assert await stores.alerts.envelope("no-such-alert") is None

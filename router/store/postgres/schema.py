@@ -1,7 +1,7 @@
 """Schema migrations for the PostgreSQL store, applied in order at open.
 
 Stage: the store layer (PostgreSQL). The tables are those of the SQLite store
-(``router.store.migrations``) as they stand after its migration 13, column for column
+(``router.store.migrations``) as they stand after its migration 14 (here 1 and 2), column for column
 and in the same order (some jobs insert by position), with three differences:
 
 - text is ``COLLATE "C"``: times are stored as UTC ISO 8601 text and compared as
@@ -234,4 +234,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (channel, key)
     );
     """,  # noqa: S608  (fixed DDL: T is a type name)
+    # 2: the SQLite store's migration 14 (the EDXL-DE envelope of a feed's alert).
+    """
+    ALTER TABLE alerts ADD COLUMN envelope BYTEA;
+    """,
 )
