@@ -13,8 +13,12 @@ for 200 alerts, beyond ``max_event_streams_per_key``). It is a ``text/event-stre
 - ``event: ended`` -- an alert that left the active set (cancelled, superseded,
   rejected, ...) with its status fields, so the screen can drop it;
 - ``event: overview`` -- totals per lifecycle (``accepted``, ``pending_approval``),
-  the number shown (at most ``LIMIT`` of each), and each channel's circuit breaker
-  (``closed``, ``half-open``, ``open``), whenever any of it changes.
+  the number shown (at most ``LIMIT`` of each), each channel's circuit breaker
+  (``closed``, ``half-open``, ``open``), and each channel's network element as its
+  adapter last reported it (``health``: ``ok``, ``detail``, ``facts`` such as a CBC's
+  identifiers on air or an SMSC's binds, ``checked_at``; read in the background every
+  ``router.ingest.health_watch.EVERY_S`` while a stream is open), whenever any of it
+  changes.
 
 A delivery change is recorded through the record stage, which wakes the stream at
 once (``ProgressHub.watch_all``); what it does not see (a submission held for
@@ -144,7 +148,7 @@ async def _stream(request: web.Request, ctx: IngestContext,
                 await send("ended", ended)
             seen = current
             overview = {"totals": totals, "shown": len(current), "limit": LIMIT,
-                        "channels": _breakers(ctx)}
+                        "channels": _breakers(ctx), "health": ctx.health.current(ctx.channels)}
             if overview != said:
                 said = overview
                 await send("overview", overview)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import signal
 import struct
 import threading
@@ -124,6 +125,28 @@ def test_dashboard_has_no_serious_accessibility_violations(browser: Any, server:
                if v["impact"] in {"serious", "critical"}]
     page.screenshot(path=shots / "dashboard.png", full_page=True)
     assert serious == []
+
+
+def test_dashboard_shows_each_network_element(browser: Any, server: Server,
+                                             shots: Path) -> None:
+    """Beyond the breakers: what each adapter knows of its element (health().facts)."""
+    page = signed_in(browser, server, DEV_KEY)
+    page.goto(server.url + "/console/dashboard")
+    page.locator("body[data-ready='1']").wait_for()
+    alert_id = post(server, with_expiry("DASH-NET", 3600))
+    until(lambda: chips(page, alert_id).get("cell_broadcast") == "delivered", "CBC delivered")
+    cbc = page.locator('#channels li[data-channel="cell_broadcast"]')
+    # the identifier the CBC holds for this alert, named by its headline
+    cbc.locator(".facts li", has_text=re.compile(
+        r"^On air: .*\d+ — Grote brand in Rotterdam-Zuid")).wait_for(timeout=40_000)
+    assert cbc.locator(".health").inner_text() == "up"
+    sms = page.locator('#channels li[data-channel="sms"]')
+    assert re.search(r"SMSC 127\.0\.0\.1:\d+: (\d+) of \1 binds up", sms.inner_text())
+    assert "http://127.0.0.1:" in page.locator(
+        '#channels li[data-channel="galileo_ewss"]').inner_text()
+    wallet = page.locator('#channels li[data-channel="eudi_wallet"]')
+    wallet.get_by_text(re.compile(r"^Push service 127\.0\.0\.1: last push sent")).wait_for()
+    page.screenshot(path=shots / "dashboard-network.png", full_page=True)
 
 
 def test_dashboard_draws_an_offline_base_map(browser: Any, server: Server, shots: Path) -> None:

@@ -96,6 +96,64 @@ function alertRow(alert) {
   return row;
 }
 
+function time(iso) {
+  return iso ? new Date(iso).toLocaleTimeString() : "";
+}
+
+/* What an adapter knows of its network element (health().facts), in words. */
+function factLines(facts, detail) {
+  const lines = [];
+  for (const [key, value] of Object.entries(facts || {})) {
+    if (key === "on_air") {
+      lines.push("On air: " + (value.length ? value.map((m) => m.identifier
+        + (m.slot !== String(m.identifier) ? " (" + m.slot + ")" : "")
+        + (m.state !== "held" ? " " + m.state : "")
+        + (alerts.has(m.alert_id) ? " — " + title(alerts.get(m.alert_id)) : "")).join(", ")
+        : "none"));
+    } else if (key === "binds_up") {
+      if (!(detail || "").includes(value + " of " + facts.binds)) {
+        lines.push("Binds up: " + value + " of " + facts.binds);
+      }
+    } else if (key === "binds") {
+      continue;
+    } else if (key === "push_services") {
+      lines.push(...(value.length ? value.map((p) => "Push service " + p.host + ": last push "
+        + p.outcome + (p.reason ? " (" + p.reason + ")" : "") + " at " + time(p.at))
+        : ["Push services: no push yet"]));
+    } else if (value === null || value === "" || (detail || "").includes(String(value))) {
+      continue; // nothing, or what the detail line already says
+    } else {
+      const label = { cbc: "CBC", smsc: "SMSC", uplink: "Uplink", probe: "Probe",
+        last_error: "Last error" }[key] || key;
+      lines.push(label + ": " + (typeof value === "object" ? JSON.stringify(value) : value));
+    }
+  }
+  return lines;
+}
+
+function channelItem(name, breaker, health) {
+  const item = el("li", undefined, "channel");
+  item.dataset.channel = name;
+  const head = el("p");
+  head.append(el("strong", name), " ",
+    el("span", "breaker " + breaker, "chip breaker " + (BREAKER_TONE[breaker] || "warn")));
+  if (health) {
+    const up = el("span", health.ok ? "up" : "down", "chip health " + (health.ok ? "ok" : "bad"));
+    up.dataset.ok = String(health.ok);
+    head.append(" ", up);
+  } else {
+    head.append(" ", el("span", "checking…", "chip health warn"));
+  }
+  item.append(head);
+  if (health) {
+    const facts = el("ul", undefined, "facts");
+    facts.replaceChildren(...[health.detail, ...factLines(health.facts, health.detail),
+      "checked " + time(health.checked_at)].filter(Boolean).map((line) => el("li", line)));
+    item.append(facts);
+  }
+  return item;
+}
+
 function render() {
   scheduled = false;
   const sorted = [...alerts.values()].sort((a, b) =>
@@ -124,11 +182,8 @@ function render() {
     $("totals").textContent = (t.accepted || 0) + " active, " + (t.pending_approval || 0)
       + " waiting for approval" + (overview.shown < (t.accepted || 0) + (t.pending_approval || 0)
         ? " (showing " + overview.shown + ")" : "");
-    $("channels").replaceChildren(...Object.entries(overview.channels).map(([name, state]) => {
-      const item = el("li", name + ": breaker " + state, "chip " + (BREAKER_TONE[state] || "warn"));
-      item.dataset.channel = name;
-      return item;
-    }));
+    $("channels").replaceChildren(...Object.entries(overview.channels).map(([name, state]) =>
+      channelItem(name, state, (overview.health || {})[name])));
     fit();
     document.body.dataset.ready = "1";
   }
