@@ -17,8 +17,10 @@ for 200 alerts, beyond ``max_event_streams_per_key``). It is a ``text/event-stre
   (``closed``, ``half-open``, ``open``), and each channel's network element as its
   adapter last reported it (``health``: ``ok``, ``detail``, ``facts`` such as a CBC's
   identifiers on air or an SMSC's binds, ``checked_at``; read in the background every
-  ``router.ingest.health_watch.EVERY_S`` while a stream is open), whenever any of it
-  changes.
+  ``router.ingest.health_watch.EVERY_S`` while a stream is open), and the store's
+  delivery ``backlog`` per channel (``pending``, ``waiting_for_channel``, ``sending``,
+  ``standby`` and ``oldest_age_s``, as the ``/metrics`` backlog gauges last read it),
+  whenever any of it changes.
 
 A delivery change is recorded through the record stage, which wakes the stream at
 once (``ProgressHub.watch_all``); what it does not see (a submission held for
@@ -42,6 +44,7 @@ from router.ingest.access import readable_authorities
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.handlers import alert_out
 from router.ingest.streams import principal_of
+from router.observability.metrics import BACKLOG_STATES
 from router.store import AlertRecord, AlertState
 from router.trust import Role
 
@@ -85,6 +88,28 @@ def _breakers(ctx: IngestContext) -> dict[str, str]:
             if channel:
                 states[channel] = BREAKER.get(sample.value, str(sample.value))
     return states
+
+
+def _backlog(ctx: IngestContext) -> dict[str, dict[str, int]]:
+    """The store's open deliveries per channel and state, and the oldest one's wait in
+    whole seconds (``oldest_age_s``), as the backlog gauges last read them (every
+    ``store_backlog_interval_s``, whichever node; ``router.record.backlog``)."""
+    metrics = ctx.recorder.metrics
+    backlog: dict[str, dict[str, int]] = {
+        channel: dict.fromkeys((*BACKLOG_STATES, "oldest_age_s"), 0)
+        for channel in ctx.channels}
+    for metric in metrics.store_deliveries.collect():
+        for sample in metric.samples:
+            channel, state = sample.labels.get("channel"), sample.labels.get("state")
+            if channel and state in BACKLOG_STATES:
+                backlog.setdefault(channel, dict.fromkeys(
+                    (*BACKLOG_STATES, "oldest_age_s"), 0))[state] = int(sample.value)
+    for metric in metrics.store_oldest_pending_age.collect():
+        for sample in metric.samples:
+            channel = sample.labels.get("channel")
+            if channel in backlog:
+                backlog[channel]["oldest_age_s"] = round(sample.value)
+    return backlog
 
 
 async def all_events(request: web.Request) -> web.StreamResponse:
@@ -148,7 +173,8 @@ async def _stream(request: web.Request, ctx: IngestContext,
                 await send("ended", ended)
             seen = current
             overview = {"totals": totals, "shown": len(current), "limit": LIMIT,
-                        "channels": _breakers(ctx), "health": ctx.health.current(ctx.channels)}
+                        "channels": _breakers(ctx), "health": ctx.health.current(ctx.channels),
+                        "backlog": _backlog(ctx)}
             if overview != said:
                 said = overview
                 await send("overview", overview)

@@ -149,6 +149,47 @@ def test_dashboard_shows_each_network_element(browser: Any, server: Server,
     page.screenshot(path=shots / "dashboard-network.png", full_page=True)
 
 
+def mock_call(server: Server, element: str, method: str, path: str, body: Any) -> None:
+    """A control call to one of the demo's mock network elements (``/_mock/...``)."""
+    started = next(line for line in server.log_lines() if line.get("event") == "service.started")
+    elements: dict[str, str] = started["mock_elements"]  # type: ignore[assignment]
+    request = urllib.request.Request(elements[element] + path, method=method,
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def test_dashboard_shows_the_delivery_backlog(
+        browser: Any, tmp_path_factory: pytest.TempPathFactory, shots: Path) -> None:
+    """A webhook receiver that answers 503 keeps its delivery waiting: the dashboard shows
+    it waiting, with its age, and shows the backlog empty once the receiver is back."""
+    running = start_server(tmp_path_factory.mktemp("backlog") / "data", env={
+        **FAST, "TOCSIN_DISPATCH_BREAKER_RESET_S": "1",
+        "TOCSIN_STORE_BACKLOG_INTERVAL_S": "0.5"})
+    try:
+        page = signed_in(browser, running, DEV_KEY)
+        page.goto(running.url + "/console/dashboard")
+        page.locator("#backlog td", has_text="Nothing waiting").wait_for()
+        mock_call(running, "webhook", "PUT", "/_mock/faults", {"mode": "fail", "status": 503})
+        alert_id = post(running, with_expiry("DASH-BACKLOG", 3600).replace(
+            b"<severity>Severe</severity>", b"<severity>Moderate</severity>"))
+        assert "webhook" in {d["channel"] for d in api(
+            running, f"/api/v1/alerts/{alert_id}")["deliveries"]}
+        row = page.locator('#backlog tr[data-channel="webhook"]')
+        row.wait_for()
+        assert int(row.locator("td").nth(1).inner_text()) + int(
+            row.locator("td").nth(2).inner_text()) >= 1
+        until(lambda: re.fullmatch(r"[1-9]\d* s", row.locator("td").nth(3).inner_text()),
+              "the oldest delivery's wait, in seconds")
+        page.screenshot(path=shots / "dashboard-backlog.png", full_page=True)
+        mock_call(running, "webhook", "PUT", "/_mock/faults", {"mode": "none"})
+        until(lambda: chips(page, alert_id).get("webhook") == "delivered", "webhook delivered")
+        page.locator("#backlog td", has_text="Nothing waiting").wait_for()
+    finally:
+        running.stop(signal.SIGKILL)
+
+
 def test_dashboard_draws_an_offline_base_map(browser: Any, server: Server, shots: Path) -> None:
     """Countries and the Dutch provinces under the alert areas, every byte of them from
     this service: each request the page makes goes to 127.0.0.1."""

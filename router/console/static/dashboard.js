@@ -154,6 +154,34 @@ function channelItem(name, breaker, health) {
   return item;
 }
 
+function duration(seconds) {
+  if (seconds < 60) return seconds + " s";
+  if (seconds < 3600) return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+  return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+}
+
+/* The store's open deliveries (overview.backlog): the channels with any, longest wait
+   first; "pending" counts those waiting for a retry or for their channel too. */
+function backlogRows(backlog) {
+  const open = Object.entries(backlog || {}).map(([name, b]) => ({ name, ...b,
+    queued: (b.pending || 0) + (b.waiting_for_channel || 0) + (b.standby || 0) }))
+    .filter((b) => b.queued || b.sending)
+    .sort((a, b) => b.oldest_age_s - a.oldest_age_s || (a.name < b.name ? -1 : 1));
+  if (!open.length) {
+    const row = el("tr"); const cell = el("td", "Nothing waiting", "none");
+    cell.colSpan = 4; row.append(cell); return [row];
+  }
+  return open.map((b) => {
+    const row = el("tr");
+    row.dataset.channel = b.name;
+    const pending = el("td", String(b.queued));
+    pending.dataset.count = String(b.queued);
+    row.append(el("td", b.name), pending, el("td", String(b.sending)),
+      el("td", duration(b.oldest_age_s), b.oldest_age_s >= 60 ? "bad" : ""));
+    return row;
+  });
+}
+
 function render() {
   scheduled = false;
   const sorted = [...alerts.values()].sort((a, b) =>
@@ -182,6 +210,7 @@ function render() {
     $("totals").textContent = (t.accepted || 0) + " active, " + (t.pending_approval || 0)
       + " waiting for approval" + (overview.shown < (t.accepted || 0) + (t.pending_approval || 0)
         ? " (showing " + overview.shown + ")" : "");
+    $("backlog").replaceChildren(...backlogRows(overview.backlog));
     $("channels").replaceChildren(...Object.entries(overview.channels).map(([name, state]) =>
       channelItem(name, state, (overview.health || {})[name])));
     fit();
