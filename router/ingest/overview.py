@@ -9,7 +9,9 @@ for 200 alerts, beyond ``max_event_streams_per_key``). It is a ``text/event-stre
   is every active alert): the status fields with ``deliveries`` (without ``history``),
   plus ``headline``, ``event``, ``severity``, ``urgency`` and ``areas`` (polygons as
   ``[lat, lon]`` lists, circles as ``{center, radius_km}``) of its first info, read
-  once per alert from the stored CAP (a stored CAP never changes);
+  once per alert from the stored CAP (a stored CAP never changes), and ``source``:
+  whether it came from another authority's feed (``via: feed`` and the feed's name)
+  or was posted (``via: api``), from its audit entry;
 - ``event: ended`` -- an alert that left the active set (cancelled, superseded,
   rejected, ...) with its status fields, so the screen can drop it;
 - ``event: overview`` -- totals per lifecycle (``accepted``, ``pending_approval``),
@@ -35,10 +37,12 @@ import asyncio
 import contextlib
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
+from router.audit.chain import AuditKind
 from router.cap import parse_cap
 from router.ingest.access import readable_authorities
 from router.ingest.context import CONTEXT, IngestContext
@@ -50,6 +54,8 @@ from router.trust import Role
 
 ACTIVE = (AlertState.ACCEPTED, AlertState.PENDING_APPROVAL)
 LIMIT = 500
+SOURCE_PAGE = 100
+SOURCE_PAGES = 5
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
 MAX_STREAM_S = 2 * 3600.0
@@ -77,6 +83,30 @@ async def _first_info(ctx: IngestContext, alert_id: str) -> dict[str, Any]:
                  "circles": [{"center": list(circle.center), "radius_km": circle.radius_km}
                              for circle in area.circles]}
                 for area in document.alert.infos[0].areas]}
+
+
+async def _source(ctx: IngestContext, record: AlertRecord) -> dict[str, str | None]:
+    """Who brought the alert in: ``via`` (``api``, or ``feed`` for an alert taken from
+    another authority's feed, ``router.feeds``), with the ``feed``'s name and the
+    ``authority`` it was taken in for. The store keeps that in the alert's
+    ``alert.submitted`` audit entry, appended in the transaction that stored it, so it
+    is read from the trail (by time: the entry is written at the alert's
+    ``received_at`` or a little later), at most ``SOURCE_PAGES`` pages per alert and
+    once per alert and stream; not found there (a trail pruned), ``via`` is None."""
+    labels = {feed.url: feed.label for feed in ctx.settings.feeds}
+    after = 0
+    since = record.received_at - timedelta(seconds=1)
+    for _ in range(SOURCE_PAGES):
+        page = await ctx.store.audit_page(after=after, since=since, limit=SOURCE_PAGE)
+        for entry in page.items:
+            if entry.kind == AuditKind.ALERT_SUBMITTED.value and entry.subject == record.id:
+                who = entry.principal
+                feed = labels.get(who.actor or "", who.actor) if who.via == "feed" else None
+                return {"via": who.via, "feed": feed, "authority": who.authority}
+        if page.next_after is None:
+            break
+        after = page.next_after
+    return {"via": None, "feed": None, "authority": record.authority}
 
 
 def _breakers(ctx: IngestContext) -> dict[str, str]:
@@ -160,7 +190,8 @@ async def _stream(request: web.Request, ctx: IngestContext,
                     if seen.get(record.id) == fingerprint:
                         continue
                     if record.id not in infos:
-                        infos[record.id] = await _first_info(ctx, record.id)
+                        infos[record.id] = {**await _first_info(ctx, record.id),
+                                            "source": await _source(ctx, record)}
                     data = (await alert_out(ctx, record)).model_dump(
                         mode="json", exclude={"deliveries": {"__all__": {"history"}}})
                     await send("alert", {**data, **infos[record.id]})

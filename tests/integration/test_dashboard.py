@@ -149,6 +149,31 @@ def test_dashboard_shows_each_network_element(browser: Any, server: Server,
     page.screenshot(path=shots / "dashboard-network.png", full_page=True)
 
 
+def test_dashboard_marks_alerts_taken_from_feeds(browser: Any, server: Server,
+                                                 shots: Path) -> None:
+    """An alert the demo's feed (``demo-feed``) brings in is marked with the feed's name,
+    a posted one is not, and the feeds' own state is a row of its own."""
+    page = signed_in(browser, server, DEV_KEY)
+    page.goto(server.url + "/console/dashboard")
+    page.locator("body[data-ready='1']").wait_for()
+    (server.data_dir / "mock-feed" / "neighbour.xml").write_bytes(
+        with_expiry("DASH-FEED", 3600).replace(b"Grote brand in Rotterdam-Zuid",
+                                               b"Brand gemeld door de buurregio"))
+    row = page.locator("#alerts tr", has_text="Brand gemeld door de buurregio")
+    row.wait_for(timeout=40_000)  # the demo polls its feed every 5 s
+    assert row.locator(".feed").inner_text() == "from feed demo-feed"
+    posted = post(server, with_expiry("DASH-POSTED", 3600))
+    page.locator(f'#alerts tr[data-id="{posted}"]').wait_for()
+    assert page.locator(f'#alerts tr[data-id="{posted}"] .feed').count() == 0
+    feed = page.locator('#feeds li[data-feed="demo-feed"]')
+    until(lambda: re.search(r"^demo-feed: ok, last read .*, 1 new, 0 refused$",
+                            feed.inner_text()), "the feed's row counts the alert it took",
+          timeout=40)
+    assert {f["name"]: f["counts"]["new"] for f in api(server, "/api/v1/feeds")["feeds"]} == {
+        "demo-feed": 1}
+    page.screenshot(path=shots / "dashboard-feeds.png", full_page=True)
+
+
 def mock_call(server: Server, element: str, method: str, path: str, body: Any) -> None:
     """A control call to one of the demo's mock network elements (``/_mock/...``)."""
     started = next(line for line in server.log_lines() if line.get("event") == "service.started")

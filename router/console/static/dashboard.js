@@ -45,17 +45,23 @@ function initMap() {
   addBaseMap(map); // drawn beneath the areas whenever it arrives; the areas do not wait
 }
 
+function fromFeed(alert) {
+  return Boolean(alert.source && alert.source.via === "feed");
+}
+
 function drawAreas(alert) {
   if (!view || view.layers.has(alert.id)) return;
   const group = window.L.featureGroup();
-  const style = { color: alert.lifecycle === "pending_approval" ? "#ffd866" : "#ff7b72", weight: 3 };
+  const style = { color: alert.lifecycle === "pending_approval" ? "#ffd866" : "#ff7b72", weight: 3,
+    dashArray: fromFeed(alert) ? "8 6" : null }; // another authority's alert: dashed
   for (const area of alert.areas || []) {
     for (const polygon of area.polygons) window.L.polygon(polygon, style).addTo(group);
     for (const circle of area.circles) {
       window.L.circle(circle.center, { ...style, radius: circle.radius_km * 1000 }).addTo(group);
     }
   }
-  const label = el("span", title(alert));
+  const label = el("span", title(alert) + (fromFeed(alert) ? " (from feed "
+    + (alert.source.feed || "?") + ")" : ""));
   group.bindTooltip(label);
   group.addTo(view.map);
   view.layers.set(alert.id, group);
@@ -81,6 +87,11 @@ function alertRow(alert) {
   name.append(link);
   if (alert.status !== "Actual") name.append(" ", el("span", alert.status.toUpperCase(), "exercise"));
   if (alert.msg_type !== "Alert") name.append(" ", el("span", alert.msg_type));
+  if (fromFeed(alert)) {
+    const mark = el("span", "from feed " + (alert.source.feed || "?"), "chip feed");
+    mark.dataset.feed = alert.source.feed || "";
+    name.append(" ", mark);
+  }
   const state = el("td", alert.lifecycle === "pending_approval" ? "waiting for approval" : alert.state,
     ALERT_TONE[alert.state] || "warn");
   state.dataset.state = alert.state;
@@ -218,6 +229,38 @@ function render() {
   }
 }
 
+const FEED_TONE = { ok: "ok", starting: "warn", failing: "bad" };
+const FEEDS_EVERY_MS = 10000;
+
+/* The feeds Tocsin takes other authorities' alerts from (GET /api/v1/feeds), read
+   every 10 s: a feed that stops answering shows as failing with its last error. */
+async function readFeeds() {
+  let text = null;
+  let items = [];
+  try {
+    const response = await fetch("/console/api/feeds", { credentials: "same-origin" });
+    if (response.ok) {
+      items = (await response.json()).feeds.map((f) => {
+        const item = el("li", f.name + ": " + f.state
+          + (f.last_success ? ", last read " + time(f.last_success) : "")
+          + ", " + f.counts.new + " new, " + f.counts.rejected + " refused"
+          + (f.state === "failing" && f.last_error ? " — " + f.last_error : ""),
+        "chip " + (FEED_TONE[f.state] || "warn"));
+        item.dataset.feed = f.name;
+        item.dataset.state = f.state;
+        return item;
+      });
+      if (!items.length) text = "No feeds configured";
+    } else {
+      text = "Feeds not readable (" + response.status + ")";
+    }
+  } catch (error) {
+    text = "Feeds not readable: " + error.message;
+  }
+  $("feeds").replaceChildren(...(text ? [el("li", text, "none")] : items));
+  setTimeout(readFeeds, FEEDS_EVERY_MS);
+}
+
 function later() {
   if (!scheduled) { scheduled = true; window.requestAnimationFrame(render); }
 }
@@ -259,4 +302,5 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (!session.ok) { window.location.href = "/console/"; return; }
   initMap();
   connect();
+  readFeeds();
 });
