@@ -16,9 +16,9 @@ RUN python -m venv /opt/tocsin \
  && /opt/tocsin/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim-bookworm
-# espeak-ng speaks the accessible variants (router/assets/tts.py)
+# espeak-ng speaks the accessible variants, opus-tools stores them as Ogg Opus (router/assets/tts.py)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends espeak-ng \
+ && apt-get install -y --no-install-recommends espeak-ng opus-tools \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system tocsin && useradd --system --gid tocsin --home-dir /srv/tocsin tocsin \
  && mkdir -p /srv/tocsin/data && chown tocsin:tocsin /srv/tocsin/data

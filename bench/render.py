@@ -15,7 +15,9 @@ Target (issue "Accessibility variants"): rendering must not dominate ingest, rea
 render / parse <= 1.0. Prints PASS/MISS; exits 0 either way.
 
 TTS is measured separately (it runs after the 202, not in the request): seconds of
-``espeak-ng`` per language and the audio's own duration, as a real-time factor.
+``espeak-ng`` and ``opusenc`` per language and the audio's own duration, as a
+real-time factor, and the size of the stored Ogg Opus file beside the WAV that
+``?format=wav`` decodes from it.
 
 Run: ``.venv/bin/python bench/render.py`` (``--quick`` for a smoke run).
 """
@@ -38,7 +40,7 @@ from verdicts import verdict
 
 from router.assets import load_accessibility
 from router.assets.speech import spoken_text
-from router.assets.tts import Speaker
+from router.assets.tts import Speaker, opus_to_wav
 from router.cap import parse_cap
 from router.cap.model import Alert
 from router.profiles import load_profiles
@@ -102,7 +104,7 @@ def measure(rounds: int, loops: int) -> tuple[float, float]:
     return statistics.median(parse_times), statistics.median(render_times)
 
 
-async def speech(runs: int) -> list[tuple[str, float, float]]:
+async def speech(runs: int) -> list[tuple[str, float, float, int, int]]:
     document = parse_cap(MEDIUM).document
     assert document is not None
     config = load_accessibility(REPO / "config" / "accessibility")
@@ -113,13 +115,14 @@ async def speech(runs: int) -> list[tuple[str, float, float]]:
         for language in rendered.languages:
             text = spoken_text(rendered, language)
             await speaker.voice_for(language)  # the voice listing once, outside the timing
-            took, audio = [], 0.0
+            took, audio, size, wav = [], 0.0, 0, 0
             for run in range(runs):
                 start = time.perf_counter()
-                made = await speaker.speak(text, language, Path(tmp) / f"{language}{run}.wav")
+                made = await speaker.speak(text, language, Path(tmp) / f"{language}{run}.opus")
                 took.append(time.perf_counter() - start)
-                audio = made.duration_s
-            results.append((language, statistics.median(took), audio))
+                audio, size = made.duration_s, made.size
+                wav = len(await opus_to_wav(made.path))
+            results.append((language, statistics.median(took), audio, size, wav))
     return results
 
 
@@ -136,13 +139,14 @@ def main() -> int:
     print(f"{'PASS' if ratio <= TARGET else 'MISS'}: render / parse = {ratio:.2f} "
           f"(target <= {TARGET})")
     verdict("render", "render_over_parse", ratio, f"<= {TARGET:g}", ratio <= TARGET)
-    if shutil.which("espeak-ng") is None:
-        print("espeak-ng not installed: speech not measured")
+    if not all(shutil.which(tool) for tool in ("espeak-ng", "opusenc", "opusdec")):
+        print("espeak-ng or opus-tools not installed: speech not measured")
         return 0
-    print(f"speech (espeak-ng, after the 202), median of {runs} runs:")
-    for language, took, audio in asyncio.run(speech(runs)):
+    print(f"speech (espeak-ng + opusenc, after the 202), median of {runs} runs:")
+    for language, took, audio, size, wav in asyncio.run(speech(runs)):
         print(f"  {language:6} {took * 1000:8.1f} ms for {audio:5.1f} s of audio "
-              f"(real-time factor {took / audio:.3f})")
+              f"(real-time factor {took / audio:.3f}); Ogg Opus {size:,} bytes, "
+              f"WAV {wav:,} bytes ({wav / size:.1f} x)")
     return 0
 
 

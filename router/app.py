@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from router.assets import AccessibilityConfigError, load_accessibility
+from router.assets.pruning import AssetPruner
 from router.assets.speech import SpeechWorker
 from router.assets.tts import Speaker
 from router.audience import AudienceStore
@@ -39,8 +40,10 @@ from router.observability.metrics import Metrics
 from router.profiles import ProfileSet, load_profiles
 from router.profiles.loader import ProfileConfigError
 from router.record import BacklogGauges, Recorder, route_channels
+from router.record.speech import SpeechBacklogGauges
 from router.registry import build_channels, demo_elements
 from router.render import AccessibilityConfig, Renderer
+from router.render.config import TtsSettings
 from router.routing import Route, Router, RoutingConfig, RoutingConfigError, load_routing
 from router.settings import ApiKey, Authority, Feed, Settings, hash_api_key
 from router.storage import Stores, open_stores
@@ -348,6 +351,21 @@ def _add_all_routes(app: web.Application, settings: Settings) -> None:
     add_base_map(app, settings.console)
 
 
+def _speech(settings: Settings, store: AlertStore, tts: TtsSettings, recorder: Recorder
+            ) -> tuple[SpeechWorker, list[Callable[[web.Application], AsyncIterator[None]]]]:
+    """The speech worker, and what runs beside the service for it: the worker (where this
+    node dispatches), the pruning of expired audio (where the audio is made) and the
+    speech backlog gauges (on every node)."""
+    assets = settings.data_dir / "assets"
+    speech = SpeechWorker(store, Speaker(tts), assets,
+                          enabled=settings.dispatch_enabled and tts.enabled)
+    pruner = AssetPruner(store, assets, retention=timedelta(days=settings.asset_retention_days),
+                         interval_s=settings.asset_prune_interval_s,
+                         enabled=settings.dispatch_enabled)
+    gauges = SpeechBacklogGauges(store, recorder.metrics, settings.store_backlog_interval_s)
+    return speech, [speech.running, pruner.running, gauges.running]
+
+
 def create_app(settings: Settings, stores: Stores | None = None) -> web.Application:
     """The service; ``stores`` defaults to the settings' store URL (``router.storage``)."""
     mock_ports = _demo_ports(settings) if settings.demo else {}
@@ -369,6 +387,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
     recorder = Recorder(store, build_metrics(set(channels), profiles, router.config))
     context = IngestContext(settings=settings, profiles=profiles, router=router,
                             store=store, audience=stores.audience, auth=auth, recorder=recorder,
+                            drafts=stores.drafts,
                             renderer=Renderer(accessibility),
                             capabilities={n: c.capabilities for n, c in channels.items()},
                             speech=accessibility.tts.enabled, channels=channels,
@@ -377,8 +396,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
     _share(app, context, subscription_desk(settings, stores, channels))
     dispatcher = Dispatcher(store, channels, dispatch_settings(settings), recorder,
                             audience=stores.audience)
-    speech = SpeechWorker(store, Speaker(accessibility.tts), settings.data_dir / "assets",
-                          enabled=settings.dispatch_enabled and accessibility.tts.enabled)
+    speech, speech_tasks = _speech(settings, store, accessibility.tts, recorder)
     context.on_accepted = _wake_on_work(store, _each(dispatcher.wake, speech.wake))
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
@@ -411,7 +429,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
         log.info("service.draining")
 
     app.cleanup_ctx.append(lifecycle)
-    app.cleanup_ctx.append(speech.running)  # after the store opens, stops before it
+    app.cleanup_ctx.extend(speech_tasks)  # after the store opens, stop before it
     app.cleanup_ctx.append(BacklogGauges(  # likewise; on every node, dispatching or not
         store, recorder.metrics, settings.store_backlog_interval_s).running)
     loaded = config_event(settings, profiles)

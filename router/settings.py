@@ -319,6 +319,13 @@ class Settings(BaseSettings):
     authorities: list[Authority] = Field(default_factory=list)
     feeds: list[Feed] = Field(default_factory=list,
                               description="CAP feeds to poll (router.feeds)")
+    public_feed_statuses: list[Status] = Field(
+        default_factory=lambda: [Status.ACTUAL], min_length=1,
+        description="the <status> values GET /feeds/public.atom lists (router.feeds): "
+        "Actual alone by default; an Exercise or Test listed is marked in its entry")
+    public_feed_page_size: int = Field(
+        default=50, ge=1, le=1000,
+        description="entries per history page of GET /feeds/public.atom?before= (router.feeds)")
     shutdown_timeout: float = Field(default=10.0, gt=0)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings,
                                      description="the operator console's base map")
@@ -357,6 +364,13 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=300,
         description="how often the store's delivery backlog is read into the "
         "tocsin_store_deliveries and tocsin_store_oldest_pending_age_seconds gauges")
+    asset_retention_days: float = Field(
+        default=7.0, ge=0, le=3650,
+        description="spoken audio is deleted this long after the alert's latest <expires> "
+        "(then its asset routes answer 410 asset.pruned); alerts without <expires> keep it")
+    asset_prune_interval_s: float = Field(
+        default=3600.0, gt=0, le=86400,
+        description="how often expired audio is looked for and deleted")
     accessibility_dir: Path = Field(
         default=Path("config/accessibility"),
         description="accessible variants: languages, word lists, templates, speech")

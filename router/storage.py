@@ -37,6 +37,7 @@ from router.channel_state import ChannelStateStore
 from router.channel_state.sqlite import SqlChannelStateStore
 from router.errors import ConfigurationError
 from router.store import AlertStore, SqliteStore
+from router.store.drafts import DraftStore, SqlDrafts
 from router.store.leases import DEFAULT_LEASE_S
 
 SQLITE_FILE = "tocsin.sqlite3"
@@ -50,6 +51,8 @@ class Stores:
     alerts: AlertStore
     audience: AudienceStore
     channel_state: ChannelStateStore
+    drafts: DraftStore
+    """The console's saved compose forms, on the alert store's database."""
     url: str
     """The store URL as the operator would recognise it (no password: logged)."""
     _open: Callable[[], Awaitable[None]]
@@ -99,7 +102,7 @@ def open_stores(url: str | None, data_dir: Path, *, max_batch: int = 256,
     path = sqlite_path(url, data_dir)
     alerts = SqliteStore(path, max_batch=max_batch)
     return Stores(alerts=alerts, audience=SqlAudienceStore(alerts),
-                  channel_state=SqlChannelStateStore(alerts),
+                  channel_state=SqlChannelStateStore(alerts), drafts=SqlDrafts(alerts),
                   url=f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}",
                   _open=alerts.open, _close=alerts.close)
 
@@ -110,7 +113,8 @@ def _postgres(url: str, max_batch: int, lease_s: float, open_timeout_s: float) -
     alerts = PostgresStore(url, max_batch=max_batch, lease_s=lease_s,
                            open_timeout_s=open_timeout_s)
     return Stores(alerts=alerts, audience=SqlAudienceStore(alerts),
-                  channel_state=SqlChannelStateStore(alerts), url=redacted(url),
+                  channel_state=SqlChannelStateStore(alerts), drafts=SqlDrafts(alerts),
+                  url=redacted(url),
                   _open=alerts.open, _close=alerts.close)
 
 

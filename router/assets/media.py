@@ -18,6 +18,9 @@ from router.store import AssetRecord, Store
 log = structlog.get_logger("tocsin.assets")
 SPEECH_MADE = frozenset({"done", "failed"})
 """States after which the asset table may hold audio (a failure can be partial)."""
+SPEECH_PRUNED = "pruned"
+"""The alert's audio was deleted after its expiry and the retention period
+(``router.assets.pruning``): asked for, it is 410 Gone, not 404."""
 
 
 def speech_asset(record: AssetRecord) -> Asset:

@@ -6,7 +6,7 @@ rest of Tocsin; does no I/O beyond reading its own packaged XSD.
 
 from router.cap.findings import Finding, FindingSeverity, has_errors
 from router.cap.model import Alert, CapDocument
-from router.cap.parse import ParseOutcome, parse_cap, read_tree
+from router.cap.parse import ParseOutcome, parse_cap, read_stored, read_tree
 from router.cap.serialize import serialize
 from router.cap.xmlsafe import DEFAULT_MAX_BYTES, XmlLimits
 
@@ -20,6 +20,7 @@ __all__ = [
     "XmlLimits",
     "has_errors",
     "parse_cap",
+    "read_stored",
     "read_tree",
     "serialize",
 ]

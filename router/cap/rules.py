@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import lru_cache
+from itertools import pairwise
 from urllib.parse import urlsplit
 
 import langcodes
@@ -36,6 +38,7 @@ Rule = Callable[[Alert], Iterator[Finding]]
 _FORBIDDEN_ID_CHARS = re.compile(r"[\s,<&]")
 _MIME = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*(\s*;.*)?$")
 _SHA1 = re.compile(r"^[0-9A-Fa-f]{40}$")
+_KM_PER_DEGREE = 111.32  # of latitude, and of longitude at the equator
 _REFERENCING = (MsgType.UPDATE, MsgType.CANCEL, MsgType.ACK, MsgType.ERROR)
 
 
@@ -222,6 +225,25 @@ def _polygon_rules(polygon: Polygon, bounds: Bounds | None, where: str
     problem = _range_problem(bounds) if bounds is not None else None
     if problem:
         yield error("cap.polygon.out-of-range", where, problem)
+    elif bounds is not None and bounds[3] - bounds[2] > 180.0:
+        yield from _antimeridian_rule(polygon, where)
+
+
+def _antimeridian_rule(polygon: Polygon, where: str) -> Iterator[Finding]:
+    """An edge spanning more than 180 degrees of longitude: the polygon crosses the 180
+    degree meridian (CAP has no way to say so), or is wider than half the world. Routing,
+    cell areas and the EWSS ellipse read coordinates as plain degrees, so either way the
+    area would be placed on the wrong side of the world: refused, with how to fix it.
+    Only polygons more than 180 degrees wide can have such an edge, so the edges are
+    looked at only for those (the bounding box is at hand)."""
+    for (_lat1, lon1), (_lat2, lon2) in pairwise(polygon):
+        if abs(lon2 - lon1) > 180.0:
+            yield error("cap.polygon.antimeridian", where,
+                        f"an edge goes from longitude {lon1} to {lon2}: the polygon crosses "
+                        "the 180 degree meridian, which Tocsin cannot place (it would warn "
+                        "the far side of the world); send it as two polygons, one each side "
+                        "of 180 degrees")
+            return
 
 
 def _circle_rules(circle: Circle, where: str) -> Iterator[Finding]:
@@ -231,6 +253,18 @@ def _circle_rules(circle: Circle, where: str) -> Iterator[Finding]:
         yield error("cap.circle.out-of-range", where, problem)
     if circle.radius_km < 0:
         yield error("cap.circle.radius", where, "the circle radius must not be negative")
+    elif not problem and _reaches_antimeridian(circle):
+        yield error("cap.circle.antimeridian", where,
+                    f"the circle reaches across the 180 degree meridian (centre longitude "
+                    f"{lon}, radius {circle.radius_km:g} km), which Tocsin cannot place; "
+                    "send the area as two polygons, one each side of 180 degrees")
+
+
+def _reaches_antimeridian(circle: Circle) -> bool:
+    """The circle's east-west extent (in degrees at its centre's latitude) passes 180."""
+    lat, lon = circle.center
+    reach = circle.radius_km / (_KM_PER_DEGREE * max(math.cos(math.radians(lat)), 1e-6))
+    return abs(lon) + reach > 180.0
 
 
 SPEC_RULES: tuple[Rule, ...] = (

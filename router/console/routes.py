@@ -15,6 +15,7 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -40,6 +41,9 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 SESSIONS = web.AppKey("console_sessions", Sessions)
 CSP_KEY = web.AppKey("console_csp", str)  # CSP widened for a configured base map service
+UI_LANGUAGES = ("en", "nl")  # one string table each: static/i18n/<language>.json
+LANG_COOKIE = "tocsin_console_lang"
+TRANSLATED = {"", "compose", "alert"}  # the pages whose strings console.js fills in
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -61,6 +65,7 @@ def add_console_routes(app: web.Application) -> None:
     for name in PAGES:
         app.router.add_get(f"/console/{name}", _page)
     app.router.add_get("/console/static/{name}", _static)
+    app.router.add_get("/console/static/i18n/{language}.json", _strings)
     app.router.add_get("/console/vendor/{package}/{path:.+}", _vendor)
     app.router.add_get("/console/session", _get_session)
     app.router.add_post("/console/session", _sign_in)
@@ -68,6 +73,9 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_get("/console/api/{path:.+}", _forward_get)
     app.router.add_post("/console/compose", _compose)
     app.router.add_post("/console/preview", _preview)
+    app.router.add_post("/console/drafts", _draft_write)
+    app.router.add_put("/console/drafts/{draft_id}", _draft_write)
+    app.router.add_delete("/console/drafts/{draft_id}", _draft_write)
     app.router.add_post("/console/alerts/{alert_id}/{decision:approve|reject}", _decide)
     app.router.add_post("/console/alerts/{alert_id}/cancel", _cancel)
 
@@ -81,9 +89,46 @@ async def _redirect(_request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/console/")
 
 
+def ui_language(request: web.Request) -> str:
+    """``?lang=`` (remembered in a cookie), else the cookie, else the first of the
+    browser's ``Accept-Language`` the console has strings for, else English."""
+    for chosen in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if chosen in UI_LANGUAGES:
+            return chosen
+    ranked = []
+    for number, part in enumerate(request.headers.get("Accept-Language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        ranked.append((-weight, number, tag.split("-")[0].strip().lower()))
+    return next((tag for _, _, tag in sorted(ranked) if tag in UI_LANGUAGES), "en")
+
+
 async def _page(request: web.Request) -> web.StreamResponse:
+    """The page with ``<html lang>`` set to the UI language; console.js fills in the
+    strings from that language's table."""
     name = request.path.removeprefix("/console/")
-    return web.FileResponse(STATIC / PAGES[name])
+    if name not in TRANSLATED:
+        return web.FileResponse(STATIC / PAGES[name])
+    language = ui_language(request)
+    html = (STATIC / PAGES[name]).read_text(encoding="utf-8")
+    response = web.Response(text=html.replace('<html lang="en">', f'<html lang="{language}">',
+                                              1), content_type="text/html")
+    if request.query.get("lang") in UI_LANGUAGES:
+        response.set_cookie(LANG_COOKIE, language, samesite="Strict", secure=request.secure,
+                            path="/console", max_age=365 * 86400)
+    return response
+
+
+async def _strings(request: web.Request) -> web.StreamResponse:
+    language = request.match_info["language"]
+    if language not in UI_LANGUAGES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / "i18n" / f"{language}.json")
 
 
 async def _static(request: web.Request) -> web.StreamResponse:
@@ -238,6 +283,17 @@ async def _preview(request: web.Request) -> web.StreamResponse:
     """Live validation while typing: ``POST /api/v1/alerts/preview``, which stores,
     audits and sends nothing."""
     return await _form_to_api(request, "/api/v1/alerts/preview")
+
+
+async def _draft_write(request: web.Request) -> web.StreamResponse:
+    """Save, replace or delete a draft: ``/api/v1/drafts``, with the session's key (the
+    API scopes drafts to that key's principal and bounds their size)."""
+    session = _checked(request)
+    draft_id = request.match_info.get("draft_id")
+    path = "/api/v1/drafts" + (f"/{quote(draft_id, safe='')}" if draft_id else "")
+    body = await request.read() if request.method != "DELETE" else None
+    return _relay(*await _call(request, session, request.method, path, body,
+                               content_type="application/json" if body is not None else None))
 
 
 async def _decide(request: web.Request) -> web.StreamResponse:

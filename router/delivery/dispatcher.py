@@ -24,7 +24,11 @@ send safe. Rules:
   schedule and, if the deadline comes first, ends ``failed`` with the busy
   reason (``identifier_pool_exhausted``), not ``expired``;
 - a success marks unneeded standby fallbacks ``skipped``;
-- per-channel concurrency limits keep one slow network from taking every slot;
+- per-channel concurrency limits keep one slow network from taking every slot: a
+  channel with as many deliveries claimed and not yet handed over as its limit is left
+  out of the next claim, so its backlog (first in the store's order) never fills the
+  ``max_in_flight`` slots with deliveries waiting for it while other channels'
+  deliveries wait behind them;
 - one attempt may take ``send_timeout_s`` (the setting ``dispatch_send_timeout_s``),
   or the channel's own ``Capabilities.send_timeout_s`` when it declares one (a CBC
   Update is two calls); a channel that names ``Capabilities.recipients`` gets the
@@ -53,7 +57,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 
 from router.assets.media import parse, with_speech
 from router.audience import AudienceStore
-from router.cap import Alert, parse_cap
+from router.cap import Alert, read_stored
 from router.channel import Channel, Delivery, MsgType, Receipt
 from router.delivery.breaker import Breaker, BreakerState
 from router.errors import (
@@ -112,6 +116,9 @@ class Dispatcher:
         self._limits = {name: asyncio.Semaphore(self.settings.per_channel_concurrency)
                         for name in channels}
         self._slots = asyncio.Semaphore(self.settings.max_in_flight)
+        self._ahead: dict[str, set[str]] = {name: set() for name in channels}
+        """Per channel, the deliveries claimed and not yet past their hand-over (sent,
+        or ended before it): a channel with its limit of them is not claimed for."""
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -158,9 +165,14 @@ class Dispatcher:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # cleared before the claim, not after an empty one: a wake-up that lands
+            # while the claim runs (an accept, a full channel with room again) is kept
+            self._wake.clear()
             free = self.settings.max_in_flight - len(self._tasks)
+            full = self._full_channels()
             try:
-                claimed = await self.store.claim_due(datetime.now(UTC), free) if free else []
+                claimed = (await self.store.claim_due(datetime.now(UTC), free,
+                                                      skip_channels=full) if free else [])
             except StoreUnavailableError as exc:  # the database is away: try again later
                 log.warning("dispatch_claim_failed", error=str(exc))
                 claimed = []
@@ -168,14 +180,31 @@ class Dispatcher:
                 await self._slots.acquire()
                 task = asyncio.create_task(self._deliver(item))
                 self._tasks.add(task)
+                self._ahead.get(item.channel, set()).add(item.idempotency_key)
                 task.add_done_callback(self._done)
             if not claimed:
-                self._wake.clear()
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
                 # cancellation that lands as the wait ends, and stop() would hang.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.poll_interval_s):
                         await self._wake.wait()
+
+    def _full_channels(self) -> frozenset[str]:
+        """Channels with as many deliveries claimed as their concurrency limit."""
+        limit = self.settings.per_channel_concurrency
+        return frozenset(name for name, keys in self._ahead.items() if len(keys) >= limit)
+
+    def _past_channel(self, item: ClaimedDelivery) -> None:
+        """``item`` no longer waits for or holds its channel (once; again is a no-op). A
+        channel that had its limit has room again: its due deliveries, skipped by the
+        last claim, are claimed now rather than at the next poll."""
+        ahead = self._ahead.get(item.channel)
+        if ahead is None or item.idempotency_key not in ahead:
+            return
+        was_full = len(ahead) >= self.settings.per_channel_concurrency
+        ahead.discard(item.idempotency_key)
+        if was_full:
+            self._wake.set()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -186,11 +215,11 @@ class Dispatcher:
     def _alert(self, item: ClaimedDelivery) -> Alert:
         alert = self._alerts.get(item.alert_id)
         if alert is None:
-            document = parse_cap(item.raw).document
-            if document is None:  # it was valid when accepted; the parser changed since
+            stored = read_stored(item.raw)  # validated when accepted: read, not checked
+            if stored is None:  # it was valid when accepted; the parser changed since
                 raise PermanentError("the stored alert no longer parses",
                                      FailureReason.INVALID_INPUT)
-            alert = document.alert
+            alert = stored
             self._alerts[item.alert_id] = alert
             if len(self._alerts) > 256:
                 self._alerts.popitem(last=False)
@@ -252,6 +281,8 @@ class Dispatcher:
             await self._deliver_claimed(item)
         except LeaseLostError as exc:  # another node took it over: its outcome stands
             log.warning("delivery_lease_lost", fence=item.fence, error=str(exc))
+        finally:
+            self._past_channel(item)  # ended before its hand-over
 
     async def _deliver_claimed(self, item: ClaimedDelivery) -> None:
         started = datetime.now(UTC)
@@ -274,10 +305,13 @@ class Dispatcher:
                             if kind and self.audience else None)
         try:
             async with self.recorder.slot(item.channel, self._limits[item.channel]):
-                timeout = min(self.attempt_timeout(channel),
-                              (deadline - datetime.now(UTC)).total_seconds())
-                async with asyncio.timeout(max(timeout, 0.001)):
-                    receipt = await self._hand_over(channel, delivery)
+                try:
+                    timeout = min(self.attempt_timeout(channel),
+                                  (deadline - datetime.now(UTC)).total_seconds())
+                    async with asyncio.timeout(max(timeout, 0.001)):
+                        receipt = await self._hand_over(channel, delivery)
+                finally:  # the outcome's writes below no longer hold the channel
+                    self._past_channel(item)
         except NotApplicableError as exc:
             await self._answered(item.channel)
             await self._finish(item, number, started, "not-applicable", DeliveryState.SKIPPED,

@@ -3,8 +3,11 @@
 Stage: feeds. ``tocsin_feed_events_total{feed,what}`` counts fetches, not-modified
 answers and entries new / duplicate / rejected / filtered;
 ``tocsin_feed_failures_total{feed,code}`` says why fetches and entries failed;
-``tocsin_feed_last_success_timestamp_seconds`` lets an alert rule find a feed silent
-past N intervals; ``tocsin_feed_lag_seconds`` is ``<sent>`` to ingest for new alerts.
+``tocsin_feed_last_success_timestamp_seconds`` over ``tocsin_feed_poll_interval_seconds``
+lets an alert rule find a feed silent past N intervals (``TocsinFeedSilent``);
+``tocsin_feed_lag_seconds`` is ``<sent>`` to ingest for new alerts. ``register`` sets a
+feed's interval and its entry counters and lag at zero, so rates and the dashboard
+have a series before the first entry arrives.
 """
 
 from __future__ import annotations
@@ -25,6 +28,16 @@ class FeedMetrics:
                                   ["feed"], registry=registry)
         self.lag = Histogram("tocsin_feed_lag_seconds", "<sent> to ingest of new alerts",
                              ["feed"], buckets=LAG_BUCKETS, registry=registry)
+
+        self.interval = Gauge("tocsin_feed_poll_interval_seconds",
+                              "the configured poll interval (backing off on errors: longer)",
+                              ["feed"], registry=registry)
+
+    def register(self, feed: str, interval_s: float) -> None:
+        self.interval.labels(feed).set(interval_s)
+        for what in ("fetches", "not_modified", "new", "duplicate", "rejected", "filtered"):
+            self.events.labels(feed, what)
+        self.lag.labels(feed)
 
     def count(self, feed: str, what: str) -> None:
         self.events.labels(feed, what).inc()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatch
 
@@ -55,6 +55,10 @@ from router.trust import Principal, Role
 log = structlog.get_logger("tocsin.feeds")
 MAX_FINDINGS = 20
 """Recent findings a feed's status keeps (newest last)."""
+INDEX_MAX_ATTRIBUTES = 20_000
+"""An Atom or RSS index carries a few attributes per entry (a link's rel, type, href),
+where a CAP document has none: the CAP limit (1,000) would refuse a feed of a few
+hundred entries; this leaves room for thousands, the byte limit still bounding all."""
 
 
 @dataclass
@@ -97,6 +101,7 @@ class FeedPoller:
         self._last_modified: str | None = None
         self._taken: set[str] = set()
         self._limits = XmlLimits(max_bytes=feed.max_bytes)
+        self.index_limits = replace(self._limits, max_attributes=INDEX_MAX_ATTRIBUTES)
         self._area = (None if feed.area is None else
                       _area_shape(feed, feed.area, ctx.router.config.regions))
 
@@ -128,7 +133,7 @@ class FeedPoller:
             self._count("not_modified")
             self._succeeded("not-modified", started)
             return True
-        index = read_index(fetched.body, fetched.url, self._limits)
+        index = read_index(fetched.body, fetched.url, self.index_limits)
         if index.finding is not None:
             return self._failed(index.finding.code, index.finding.message)
         listed = set()

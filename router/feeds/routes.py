@@ -58,6 +58,7 @@ def build_pollers(ctx: IngestContext, metrics: FeedMetrics) -> list[FeedPoller]:
         profile = feed.profile or policy.profile or ctx.settings.default_profile
         if profile not in ctx.profiles.names():
             raise ConfigurationError([f"feed {feed.label}: profile {profile!r} is not loaded"])
+        metrics.register(feed.label, feed.interval_s)
         pollers.append(FeedPoller(feed, authority, profile, ctx, metrics))
     return pollers
 
@@ -79,13 +80,21 @@ def add_feed_routes(app: web.Application) -> None:
                  {200: ("application/json", "the feeds"), 401: (Problem, "no valid key"),
                   403: (Problem, "the key does not hold read")}),
         Endpoint("GET", "/feeds/public.atom", public.feed,
-                 "Public Actual alerts in force (Atom 1.0), newest first; ETag",
-                 {200: ("application/atom+xml", "the feed"), 304: (None, "not modified")},
-                 authenticated=False),
+                 "Public Actual alerts in force (Atom 1.0), newest first; ETag. "
+                 "rel=next links page the history (?before=); ?lang= picks each entry's "
+                 "<info> in the closest language",
+                 {200: ("application/atom+xml", "the feed"), 304: (None, "not modified"),
+                  400: ("text/plain", "lang or before not valid")},
+                 authenticated=False, parameters=[
+                     {"name": "lang", "in": "query", "required": False,
+                      "schema": {"type": "string"}, "description": "a BCP 47 language tag"},
+                     {"name": "before", "in": "query", "required": False,
+                      "schema": {"type": "string"},
+                      "description": "history older than this cursor (a rel=next link's)"}]),
         Endpoint("GET", "/feeds/alerts/{alert_id}.xml", public.document,
-                 "A public alert in force, the CAP document as received",
+                 "A public alert of the feed or its history, the CAP document as received",
                  {200: ("application/cap+xml", "the CAP document"),
-                  404: ("text/plain", "no public alert in force with this id")},
+                  404: ("text/plain", "no public alert with this id")},
                  authenticated=False, parameters=[{"name": "alert_id", "in": "path",
                                                    "required": True,
                                                    "schema": {"type": "string"}}]),

@@ -22,6 +22,7 @@ from router.render import Renderer
 from router.routing import Router
 from router.settings import Settings
 from router.store import AlertStore
+from router.store.drafts import DraftStore
 from router.trust import ApprovalPolicy, SignatureChecker, TrustStore
 
 
@@ -59,6 +60,8 @@ class IngestContext:
     health: HealthWatch = field(default_factory=HealthWatch)
     """The channels' last health readings, for the dashboard's stream (read while one is
     open, at most every ``router.ingest.health_watch.EVERY_S``)."""
+    drafts: DraftStore | None = None
+    """The console's saved compose forms (``/api/v1/drafts``); None: no drafts kept."""
 
 
 CONTEXT = web.AppKey("tocsin.ingest", IngestContext)

@@ -43,7 +43,7 @@ from typing import Any
 from aiohttp import web
 
 from router.audit.chain import AuditEntry, AuditKind
-from router.cap import parse_cap
+from router.cap import read_stored
 from router.ingest.access import readable_authorities
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.handlers import alert_out
@@ -72,18 +72,18 @@ def _fingerprint(record: AlertRecord) -> str:
 async def _first_info(ctx: IngestContext, alert_id: str) -> dict[str, Any]:
     """What the map and the headline need, from the CAP as stored."""
     raw = await ctx.store.raw_cap(alert_id)
-    document = parse_cap(raw).document if raw is not None else None
-    if document is None or not document.alert.infos:
+    alert = read_stored(raw) if raw is not None else None
+    if alert is None or not alert.infos:
         return {"headline": None, "event": None, "severity": None, "urgency": None,
                 "areas": []}
-    info = document.alert.infos[0]
+    info = alert.infos[0]
     return {"headline": info.headline, "event": info.event, "severity": info.severity.value,
             "urgency": info.urgency.value, "areas": [
                 {"desc": area.area_desc,
                  "polygons": [[list(point) for point in polygon] for polygon in area.polygons],
                  "circles": [{"center": list(circle.center), "radius_km": circle.radius_km}
                              for circle in area.circles]}
-                for area in document.alert.infos[0].areas]}
+                for area in alert.infos[0].areas]}
 
 
 def _source_of(ctx: IngestContext, entry: AuditEntry) -> dict[str, str | None]:

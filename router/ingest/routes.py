@@ -19,6 +19,8 @@ from router.http.problems import Problem
 from router.ingest import (
     approvals,
     audit_api,
+    compose_options,
+    drafts_api,
     handlers,
     observe,
     overview,
@@ -39,6 +41,10 @@ from router.ingest.schemas import (
 from router.store import AlertState
 
 _ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_DRAFT = {"name": "draft_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_FORMAT = {"name": "format", "in": "query", "required": False,
+           "schema": {"type": "string", "enum": ["wav"]},
+           "description": "wav: the audio decoded to WAV (16-bit PCM) for a player without Opus"}
 _AUTH_ERRORS: dict[int, tuple[type[BaseModel] | str | None, str]] = {
     401: (Problem, "missing or unknown API key"),
 }
@@ -79,6 +85,43 @@ ENDPOINTS: list[Endpoint] = [
                           "schema": {"type": "string"},
                           "description": "validation profile, as for POST /api/v1/alerts"}],
              cap_body=True),
+    Endpoint("GET", "/api/v1/compose-options", compose_options.compose_options,
+             "What a compose form offers for a profile: its allowed events (else the "
+             "template library's hazards) and the verified instruction templates",
+             {200: (compose_options.ComposeOptions, "the choices"),
+              400: (Problem, "unknown profile"), **_AUTH_ERRORS},
+             parameters=[{"name": "profile", "in": "query", "required": False,
+                          "schema": {"type": "string"},
+                          "description": "default: the authority's, else the service's"}]),
+    Endpoint("POST", "/api/v1/drafts", drafts_api.create_draft,
+             "Save a compose form as a draft of this key's principal (never sent)",
+             {201: (drafts_api.DraftOut, "saved"), 400: (Problem, "not a draft body"),
+              **_AUTH_ERRORS, 403: (Problem, "the key lacks 'submit'"),
+              409: (Problem, "the principal holds the most drafts allowed"),
+              413: (Problem, "draft larger than 256 KiB")},
+             json_body=drafts_api.DraftIn),
+    Endpoint("GET", "/api/v1/drafts", drafts_api.list_drafts,
+             "This key's principal's drafts, the latest changed first",
+             {200: (drafts_api.DraftList, "the drafts"), **_AUTH_ERRORS,
+              403: (Problem, "the key lacks 'submit'")}),
+    Endpoint("GET", "/api/v1/drafts/{draft_id}", drafts_api.get_draft,
+             "One draft of this key's principal",
+             {200: (drafts_api.DraftOut, "the draft"), **_AUTH_ERRORS,
+              403: (Problem, "the key lacks 'submit'"),
+              404: (Problem, "no such draft of this principal")},
+             parameters=[_DRAFT]),
+    Endpoint("PUT", "/api/v1/drafts/{draft_id}", drafts_api.replace_draft,
+             "Replace a draft's title and form",
+             {200: (drafts_api.DraftOut, "saved"), 400: (Problem, "not a draft body"),
+              **_AUTH_ERRORS, 403: (Problem, "the key lacks 'submit'"),
+              404: (Problem, "no such draft of this principal"),
+              413: (Problem, "draft larger than 256 KiB")},
+             parameters=[_DRAFT], json_body=drafts_api.DraftIn),
+    Endpoint("DELETE", "/api/v1/drafts/{draft_id}", drafts_api.delete_draft,
+             "Delete a draft",
+             {204: (None, "deleted"), **_AUTH_ERRORS, 403: (Problem, "the key lacks 'submit'"),
+              404: (Problem, "no such draft of this principal")},
+             parameters=[_DRAFT]),
     Endpoint("GET", "/api/v1/alerts", handlers.list_alerts,
              "List alerts in the order they were accepted, a page at a time",
              {200: (AlertList, "a page of alerts"),
@@ -176,11 +219,15 @@ ENDPOINTS: list[Endpoint] = [
               404: (Problem, "no such alert, or stored without variants"), **_AUTH_ERRORS},
              parameters=[_ID]),
     Endpoint("GET", "/api/v1/alerts/{alert_id}/assets/{name}", variants.get_asset,
-             "A file made for the alert (spoken variant, WAV)",
-             {200: ("audio/wav", "the file; ETag is its SHA-256"),
-              404: (Problem, "no such asset"), **_AUTH_ERRORS},
+             "A file made for the alert (spoken variant, Ogg Opus; ?format=wav for WAV)",
+             {200: ("audio/ogg; codecs=opus", "the file; ETag is its SHA-256 (with "
+                    "?format=wav: audio/wav decoded from it)"),
+              400: (Problem, "a format other than wav"),
+              404: (Problem, "no such asset"),
+              410: (Problem, "the audio was pruned after the alert expired (asset.pruned)"),
+              **_AUTH_ERRORS},
              parameters=[_ID, {"name": "name", "in": "path", "required": True,
-                               "schema": {"type": "string"}}]),
+                               "schema": {"type": "string"}}, _FORMAT]),
     Endpoint("GET", "/healthz", handlers.healthz, "Liveness", {200: (Health, "alive")},
              authenticated=False),
     Endpoint("GET", "/readyz", handlers.readyz, "Readiness: store usable, not draining",
@@ -200,13 +247,16 @@ ENDPOINTS: list[Endpoint] = [
               404: (Problem, "no such alert on a wallet channel")},
              authenticated=False, parameters=[_ID]),
     Endpoint("GET", "/api/v1/wallet/alerts/{alert_id}/assets/{name}", wallet.get_asset,
-             "A file Tocsin made for a wallet alert (the spoken alert, WAV), named in its "
-             "signed document with its SHA-256",
-             {200: ("audio/wav", "the file; ETag is its SHA-256"),
-              404: (Problem, "no such alert on a wallet channel, or no such asset")},
+             "A file Tocsin made for a wallet alert (the spoken alert, Ogg Opus; "
+             "?format=wav for WAV), named in its signed document with its SHA-256",
+             {200: ("audio/ogg; codecs=opus", "the file; ETag is its SHA-256 (with "
+                    "?format=wav: audio/wav decoded from it)"),
+              400: (Problem, "a format other than wav"),
+              404: (Problem, "no such alert on a wallet channel, or no such asset"),
+              410: (Problem, "the audio was pruned after the alert expired (asset.pruned)")},
              authenticated=False, parameters=[_ID, {"name": "name", "in": "path",
                                                     "required": True,
-                                                    "schema": {"type": "string"}}]),
+                                                    "schema": {"type": "string"}}, _FORMAT]),
 ]
 
 

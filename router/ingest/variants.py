@@ -1,6 +1,7 @@
 """Accessible variants at the HTTP edge: rendered before the alert is stored,
 shown by ``GET /api/v1/alerts/{id}/variants``, audio served from
-``GET /api/v1/alerts/{id}/assets/{name}``.
+``GET /api/v1/alerts/{id}/assets/{name}`` (Ogg Opus as stored; ``?format=wav`` decodes
+it to WAV for a client that plays nothing else; 410 once the audio has been pruned).
 
 Stage: ingest. Rendering is pure and takes well under a millisecond, so it runs
 in the request: its findings reach the 202 response, a configured rejection
@@ -12,15 +13,20 @@ stored without variants (channels then fall back on the plain CAP text).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Collection
+import weakref
+from collections.abc import Collection, Mapping
 
 import structlog
 from aiohttp import web
 
-from router.cap import Alert, Finding, has_errors, parse_cap
+from router.assets.media import SPEECH_PRUNED
+from router.assets.speech import SPEECH_PREFIX
+from router.assets.tts import OPUS_MIME, WAV_MIME, SpeechError, opus_to_wav
+from router.cap import Alert, Finding, has_errors, read_stored
 from router.cap.findings import warning
-from router.http.problems import ProblemError
+from router.http.problems import ProblemError, reject_unknown_parameters
 from router.ingest.access import readable_record
 from router.ingest.context import IngestContext
 from router.ingest.schemas import AssetOut, FormOut, LanguageVariantOut, SlotOut, VariantsOut
@@ -117,23 +123,67 @@ async def get_variants(request: web.Request) -> web.Response:
     rendered = RenderedAlert.from_json(stored.variants)
     assets = await ctx.store.assets(alert_id)
     raw = await ctx.store.raw_cap(alert_id)
-    parsed = parse_cap(raw).document if raw is not None else None
+    parsed = read_stored(raw) if raw is not None else None
     body = variants_out(ctx, alert_id, rendered, assets, stored.speech_state,
-                        alert=parsed.alert if parsed is not None else None,
+                        alert=parsed,
                         planned={d.channel for d in record.deliveries})
     return web.Response(body=body.model_dump_json(), content_type="application/json")
 
 
 async def get_asset(request: web.Request) -> web.StreamResponse:
     ctx, _principal, record = await readable_record(request)
-    alert_id, name = record.id, request.match_info["name"]
+    return await serve_asset(request, ctx, record.id, request.match_info["name"])
+
+
+DECODES_AT_ONCE = 2
+"""WAV decodes running at once per event loop: a decode takes a core for a moment, and
+the wallet route that offers it is public, so requests beyond this wait their turn."""
+_decoders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary())
+
+
+def _decoder_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _decoders:
+        _decoders[loop] = asyncio.Semaphore(DECODES_AT_ONCE)
+    return _decoders[loop]
+
+
+async def serve_asset(request: web.Request, ctx: IngestContext, alert_id: str, name: str,
+                      headers: Mapping[str, str] | None = None) -> web.StreamResponse:
+    """One file made for an alert, as stored (the ETag is its SHA-256), or with
+    ``?format=wav`` decoded to WAV for a player that cannot play Ogg Opus (a file an
+    older Tocsin stored as WAV is served as it is). 410 ``asset.pruned`` when the audio
+    was deleted after the alert expired (``asset_retention_days``), so a client knows
+    it will not come back, where 404 says there never was such a file."""
+    reject_unknown_parameters(request.query, ("format",))
+    wanted = request.query.get("format")
+    if wanted not in (None, "wav"):
+        raise ProblemError(400, "asset.format-unknown", "Unknown asset format",
+                           f"format={wanted!r}: the only format on request is 'wav'")
     asset = next((a for a in await ctx.store.assets(alert_id) if a.name == name), None)
     if asset is None:
+        stored = await ctx.store.variants(alert_id)
+        if (stored is not None and stored.speech_state == SPEECH_PRUNED
+                and name.startswith(SPEECH_PREFIX)):
+            raise ProblemError(410, "asset.pruned", "Asset pruned",
+                               f"the audio of alert {alert_id!r} was deleted after the "
+                               "alert's latest <expires> and the retention period")
         raise ProblemError(404, "asset.not-found", "No such asset",
                            f"alert {alert_id!r} has no asset {name!r}")
     path = ctx.settings.data_dir / "assets" / alert_id / asset.name
     if not path.is_file():
         raise ProblemError(404, "asset.not-found", "Asset file missing",
                            f"{asset.name} is recorded but its file is gone")
-    return web.FileResponse(path, headers={"Content-Type": asset.mime_type,
+    if wanted == "wav" and asset.mime_type == OPUS_MIME:
+        try:
+            async with _decoder_slots():
+                wav = await opus_to_wav(path)
+        except SpeechError as exc:
+            status = 503 if exc.code == "render.tts.unavailable" else 500
+            raise ProblemError(status, "asset.wav-unavailable", "No WAV of this asset",
+                               str(exc)) from exc
+        return web.Response(body=wav, headers={**(headers or {}), "Content-Type": WAV_MIME,
+                                               "ETag": f'"{asset.sha256}.wav"'})
+    return web.FileResponse(path, headers={**(headers or {}), "Content-Type": asset.mime_type,
                                            "ETag": f'"{asset.sha256}"'})

@@ -14,7 +14,8 @@ call them.
   exactly as the dispatcher hands them to the channel (``router.assets.media``):
   the text a phone fetches is the text pushed to the others.
 - ``GET /api/v1/wallet/alerts/{alert_id}/assets/{name}``: a file Tocsin made for
-  such an alert (the spoken alert, WAV) that the document names with its SHA-256.
+  such an alert (the spoken alert, Ogg Opus; ``?format=wav`` for WAV) that the
+  document names with its SHA-256.
   Public like the document: phones hold no API key, and an alert published to
   every wallet is no secret.
 """
@@ -26,10 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from router.assets.media import stored_variants
 from router.audience.http import SUBSCRIPTIONS_PATH, wallet_disabled
-from router.cap import parse_cap
+from router.cap import read_stored
 from router.channel import Delivery, DocumentPublisher
 from router.http.problems import ProblemError
 from router.ingest.context import CONTEXT, IngestContext
+from router.ingest.variants import serve_asset
 from router.store import AlertRecord, DeliveryState
 
 JWKS_PATH = "/api/v1/wallet/jwks.json"
@@ -95,12 +97,12 @@ async def get_document(request: web.Request) -> web.Response:
     alert_id = request.match_info["alert_id"]
     channel, key, publisher = await _served(request)
     raw = await ctx.store.raw_cap(alert_id)
-    document = parse_cap(raw).document if raw else None
-    if raw is None or document is None:
+    alert = read_stored(raw) if raw else None
+    if raw is None or alert is None:
         raise ProblemError(404, "wallet.document-not-found", "No such wallet alert",
                            f"alert {alert_id!r} no longer parses")
     delivery = Delivery(alert_id=alert_id, channel=channel, idempotency_key=key,
-                        alert=document.alert, raw=raw,
+                        alert=alert, raw=raw,
                         variants=await stored_variants(ctx.store, alert_id))
     return web.Response(text=publisher.signed_document(delivery),
                         content_type="application/jose",
@@ -109,13 +111,7 @@ async def get_document(request: web.Request) -> web.Response:
 
 async def get_asset(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
-    alert_id, name = request.match_info["alert_id"], request.match_info["name"]
     await _served(request)
-    asset = next((a for a in await ctx.store.assets(alert_id) if a.name == name), None)
-    path = ctx.settings.data_dir / "assets" / alert_id / name
-    if asset is None or not path.is_file():
-        raise ProblemError(404, "asset.not-found", "No such asset",
-                           f"alert {alert_id!r} has no asset {name!r}")
-    return web.FileResponse(path, headers={
-        "Content-Type": asset.mime_type, "ETag": f'"{asset.sha256}"',
-        "Cache-Control": "public, max-age=3600"})
+    return await serve_asset(request, ctx, request.match_info["alert_id"],
+                             request.match_info["name"],
+                             {"Cache-Control": "public, max-age=3600"})

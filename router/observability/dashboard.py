@@ -11,8 +11,11 @@ Layout: an overview (alerts per minute, acceptance ratio, ingest and end-to-end
 p50/p99, deliveries by outcome, work in flight, the store's backlog by channel and
 state and the age of its oldest against the alerting rule's goal), one row per channel (repeated
 over the ``channel`` variable: attempts by outcome, errors by reason, breaker,
-fallback activations, latency), and the channel counters (SMS fan-out progress,
-cell-broadcast pages, EWSS messages, wallet pushes).
+fallback activations, latency), the channel counters (SMS fan-out progress,
+cell-broadcast pages, EWSS messages, wallet pushes), and the feeds Tocsin polls
+(fetches and 304s, entries new / duplicate / rejected / filtered, failures by code,
+time since the last success in poll intervals against the alerting rule's threshold
+and in seconds, and the lag from ``<sent>`` to ingest).
 """
 
 from __future__ import annotations
@@ -99,6 +102,16 @@ def _stat(title: str, unit: str, expr: str, *, mappings: list[Any] | None = None
 
 BACKLOG_GOAL_S = 60
 """The default latency goal of ``TocsinDeliveryBacklogOld`` (config/prometheus/rules.yml)."""
+
+SILENT_INTERVALS = 3
+"""``TocsinFeedSilent``: a feed without a successful fetch for this many poll intervals."""
+SILENT_EXPR = (
+    "(time() - (tocsin_feed_last_success_timestamp_seconds or on (job, instance, feed) "
+    "(0 * tocsin_feed_poll_interval_seconds + on (job, instance) group_left "
+    "process_start_time_seconds))) / tocsin_feed_poll_interval_seconds")
+"""Poll intervals since a feed's last successful fetch -- since the process started, for
+a feed that has not succeeded since (it has no last success yet) -- as the recording
+rule ``tocsin:feed_silent_intervals`` computes it."""
 
 BREAKER_MAPPINGS = [{"type": "value", "options": {
     "0": {"text": "closed", "color": "green"}, "1": {"text": "half-open", "color": "orange"},
@@ -204,6 +217,40 @@ def _channel_counters(grid: _Grid) -> list[Panel]:
     ]
 
 
+def _feed_row(grid: _Grid) -> list[Panel]:
+    events = "tocsin_feed_events_total"
+    return [
+        grid.row("Feeds"),
+        grid.place(_timeseries(
+            "Feed fetches per minute", "short",
+            (f'sum by (feed) (rate({events}{{what="fetches"}}[{RATE}])) * 60',
+             "fetched: {{feed}}"),
+            (f'sum by (feed) (rate({events}{{what="not_modified"}}[{RATE}])) * 60',
+             "not modified: {{feed}}")), 8),
+        grid.place(_timeseries(
+            "Feed entries per minute", "short",
+            (f'sum by (feed, what) (rate({events}{{what=~"new|duplicate|rejected|filtered"}}'
+             f"[{RATE}])) * 60", "{{feed}}: {{what}}"), stack=True), 8),
+        grid.place(_timeseries(
+            "Feed failures per minute (fetches and entries)", "short",
+            (f"sum by (feed, code) (rate(tocsin_feed_failures_total[{RATE}])) * 60",
+             "{{feed}}: {{code}}")), 8),
+        grid.place(_timeseries(
+            "Since the last successful fetch, in poll intervals (alert above the line)",
+            "short",
+            (f"max by (feed) ({SILENT_EXPR})", "{{feed}}"),
+            line_at=SILENT_INTERVALS), 8),
+        grid.place(_timeseries(
+            "Since the last successful fetch", "s",
+            ("time() - max by (feed) (tocsin_feed_last_success_timestamp_seconds)",
+             "{{feed}}")), 8),
+        grid.place(_timeseries(
+            "Lag from <sent> to ingest", "s",
+            (_quantile(0.5, "tocsin_feed_lag_seconds", by="le, feed"), "p50 {{feed}}"),
+            (_quantile(0.99, "tocsin_feed_lag_seconds", by="le, feed"), "p99 {{feed}}")), 8),
+    ]
+
+
 def _variables() -> dict[str, Any]:
     return {"list": [
         {"name": "datasource", "label": "Prometheus", "type": "datasource",
@@ -219,7 +266,8 @@ def _variables() -> dict[str, Any]:
 
 def dashboard() -> dict[str, Any]:
     grid = _Grid()
-    panels = [*_overview(grid), *_channel_row(grid), *_channel_counters(grid)]
+    panels = [*_overview(grid), *_channel_row(grid), *_channel_counters(grid),
+              *_feed_row(grid)]
     return {"uid": "tocsin-overview", "title": "Tocsin delivery", "tags": ["tocsin"],
             "timezone": "utc", "schemaVersion": 39, "version": 1, "editable": True,
             "refresh": "10s", "time": {"from": "now-1h", "to": "now"},

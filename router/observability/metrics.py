@@ -157,6 +157,14 @@ class Metrics:
             "tocsin_store_oldest_pending_age_seconds",
             "Age, from the alert's acceptance, of the oldest pending, waiting or sending "
             "delivery in the store; 0 when none", ["channel"], registry=r)
+        self.speech_backlog = Gauge(
+            "tocsin_speech_backlog",
+            "Accepted alerts waiting for their spoken variants (the whole store's; "
+            "refreshed periodically, not per scrape)", registry=r)
+        self.speech_oldest_pending_age = Gauge(
+            "tocsin_speech_oldest_pending_age_seconds",
+            "Age, from its acceptance, of the oldest alert waiting for speech; 0 when none",
+            registry=r)
         self.breaker_state = Gauge(
             "tocsin_channel_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open",
             ["channel"], registry=r)

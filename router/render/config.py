@@ -130,6 +130,16 @@ class TtsSettings(_Data):
                                    description="language -> espeak-ng voice name")
     max_duration_s: float = Field(default=60.0, gt=0)
     timeout_s: float = Field(default=30.0, gt=0)
+    bitrate_kbps: int = Field(default=24, ge=6, le=256,
+                              description="Opus bitrate of the stored speech (opusenc --speech)")
+    complexity: int = Field(default=5, ge=0, le=10,
+                            description="opusenc --comp: 10 (opusenc's default) is the best "
+                                        "quality; 5 encodes a third faster for 1-2 % more "
+                                        "bytes, so a backlog drains sooner")
+    concurrency: int | None = Field(
+        default=None, ge=1, le=64,
+        description="alerts spoken at once; default the node's CPU count (the tools run "
+                    "under nice -n 10, so they use the cores ingest and delivery leave idle)")
 
 
 class AccessibilityConfig(_Data):

@@ -38,6 +38,7 @@ from router.store.records import (
     ReferencedAlert,
     ReplanResult,
     Requester,
+    SpeechBacklog,
     SpeechJob,
     StoredKey,
     StoredVariants,
@@ -94,8 +95,10 @@ class AlertStore(Protocol):
     async def ping(self) -> bool:
         """True when both reads and writes are possible."""
 
-    async def claim_due(self, now: datetime, limit: int) -> builtins.list[ClaimedDelivery]:
-        """Take up to ``limit`` due pending deliveries; they become ``sending``."""
+    async def claim_due(self, now: datetime, limit: int, *,
+                        skip_channels: Collection[str] = ()) -> builtins.list[ClaimedDelivery]:
+        """Take up to ``limit`` due pending deliveries; they become ``sending``. None of
+        ``skip_channels`` is taken: the dispatcher names the channels it has no room for."""
 
     async def record_attempt(self, result: AttemptResult) -> DeliveryState:
         """Store one attempt and the delivery's next state; returns the state stored."""
@@ -136,6 +139,16 @@ class AlertStore(Protocol):
                             findings: builtins.list[Finding], *, state: str) -> None:
         """Store the audio made for an alert, add its findings to the alert's, and set
         its speech state (``done`` or ``failed``) in one transaction."""
+
+    async def speech_backlog(self) -> SpeechBacklog:
+        """Accepted alerts still waiting for speech, and the oldest one's acceptance."""
+
+    async def expired_assets(self, before: datetime, limit: int) -> builtins.list[AssetRecord]:
+        """Up to ``limit`` asset rows whose alert expired (``expires_at``) before ``before``."""
+
+    async def prune_assets(self, alert_ids: builtins.list[str], before: datetime) -> int:
+        """Delete the asset rows of ``alert_ids`` expired before ``before``; an alert left
+        with none has ``speech_state`` ``pruned``. Returns the rows deleted."""
 
     async def append_audit(self, events: builtins.list[AuditEvent]) -> None:
         """Append audit entries in a transaction of their own (acts that change nothing

@@ -251,4 +251,24 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE alerts ADD COLUMN envelope BLOB;
     """,
+    # 15: the alert's latest <expires> on each asset (NULL: never expires, kept); the
+    # pruning task deletes what expired longer ago than the retention period.
+    """
+    ALTER TABLE alert_assets ADD COLUMN expires_at TEXT;
+    CREATE INDEX alert_assets_expires ON alert_assets(expires_at);
+    """,
+    # 16: the console's drafts: a compose form saved by its principal, never sent.
+    """
+    CREATE TABLE drafts (
+        id          TEXT PRIMARY KEY,          -- random
+        owner       TEXT NOT NULL,             -- principal id: only it reads the draft
+        authority   TEXT NOT NULL,
+        title       TEXT NOT NULL,             -- the first headline, for the list
+        form        TEXT NOT NULL,             -- JSON object: the compose form's fields
+        version     INTEGER NOT NULL,          -- 1 when saved first, +1 per change
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX drafts_owner ON drafts(owner, updated_at);
+    """,
 )

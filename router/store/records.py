@@ -282,6 +282,24 @@ class AssetRecord:
     duration_s: float | None
     detail: dict[str, object]
     created_at: datetime
+    expires_at: datetime | None = None
+    """The alert's latest ``<expires>``: the file is deleted once the retention period
+    (``asset_retention_days``) has passed after it; None keeps it (never expires)."""
+
+
+@dataclass(frozen=True)
+class SpeechBacklog:
+    """Accepted alerts whose spoken variants are still to be made (``speech_state =
+    pending``), and when the oldest of them was accepted."""
+
+    pending: int
+    oldest_accepted: datetime | None
+
+    def oldest_age_s(self, now: datetime) -> float:
+        """Seconds the oldest waiting alert has waited; 0 when none waits."""
+        if self.oldest_accepted is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_accepted).total_seconds())
 
 
 @dataclass(frozen=True)

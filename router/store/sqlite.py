@@ -69,6 +69,7 @@ from router.store.records import (
     ReplanOutcome,
     ReplanResult,
     Requester,
+    SpeechBacklog,
     SpeechJob,
     StoredKey,
     StoredVariants,
@@ -360,16 +361,21 @@ def _deadline(new: NewAlert) -> str | None:
     return utc_text(new.deadline) if new.deadline is not None else None
 
 
-def _claim(conn: Connection, now: datetime, limit: int,
-           policy: ClaimPolicy) -> list[ClaimedDelivery]:
+def _claim(conn: Connection, now: datetime, limit: int, policy: ClaimPolicy,
+           skip: Collection[str] = ()) -> list[ClaimedDelivery]:
     """Take up to ``limit`` due deliveries for ``policy.node`` (``router.store.leases``):
-    each becomes ``sending`` with a lease and the next fencing token."""
+    each becomes ``sending`` with a lease and the next fencing token. Deliveries of the
+    ``skip`` channels stay where they are, so a slow channel's backlog, first in rowid
+    order, does not fill every claim while faster channels' deliveries wait behind it."""
     due = "state IN (?, ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
     moment = utc_text(now)
     params: list[object] = [*(s.value for s in DUE_DELIVERY_STATES), moment]
     if policy.reclaim_expired:
         due = f"({due}) OR (state = 'sending' AND lease_expires < ?)"
         params.append(moment)
+    if skip:
+        due = f"({due}) AND channel NOT IN ({', '.join('?' * len(skip))})"
+        params.extend(sorted(skip))
     lock = " FOR UPDATE SKIP LOCKED" if policy.skip_locked else ""
     rows = conn.execute(
         "UPDATE deliveries SET state = 'sending', updated_at = ?, fence = fence + 1,"  # noqa: S608
@@ -515,14 +521,15 @@ def _record_speech(conn: Connection, alert_id: str, assets: list[AssetRecord],
                    findings: list[Finding], state: str) -> None:
     for a in assets:
         conn.execute(
-            "INSERT INTO alert_assets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO alert_assets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (alert_id, name) DO UPDATE SET kind = excluded.kind,"
             " language = excluded.language, mime_type = excluded.mime_type,"
             " size = excluded.size, sha256 = excluded.sha256,"
             " duration_s = excluded.duration_s, detail = excluded.detail,"
-            " created_at = excluded.created_at",
+            " created_at = excluded.created_at, expires_at = excluded.expires_at",
             (a.alert_id, a.name, a.kind, a.language, a.mime_type, a.size, a.sha256,
-             a.duration_s, json.dumps(a.detail), utc_text(a.created_at)))
+             a.duration_s, json.dumps(a.detail), utc_text(a.created_at),
+             utc_text(a.expires_at) if a.expires_at is not None else None))
     if findings:
         row = conn.execute("SELECT findings FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         kept = _findings(row["findings"]) if row else []
@@ -535,7 +542,23 @@ def _record_speech(conn: Connection, alert_id: str, assets: list[AssetRecord],
 def _asset(row: Row) -> AssetRecord:
     return AssetRecord(row["alert_id"], row["name"], row["kind"], row["language"],
                        row["mime_type"], row["size"], row["sha256"], row["duration_s"],
-                       json.loads(row["detail"]), datetime.fromisoformat(row["created_at"]))
+                       json.loads(row["detail"]), datetime.fromisoformat(row["created_at"]),
+                       _parse_time(row["expires_at"]))
+
+
+def _prune_assets(conn: Connection, alert_ids: list[str], before: str, now: str) -> int:
+    """Delete the asset rows of ``alert_ids`` that expired before ``before``; an alert left
+    with none gets ``speech_state = pruned`` (its audio is gone for good: 410)."""
+    deleted = 0
+    for alert_id in alert_ids:
+        deleted += conn.execute("DELETE FROM alert_assets WHERE alert_id = ? AND expires_at < ?",
+                                (alert_id, before)).rowcount
+        conn.execute(
+            "UPDATE alert_variants SET speech_state = 'pruned', updated_at = ?"
+            " WHERE alert_id = ? AND speech_state IN ('done', 'failed')"
+            " AND NOT EXISTS (SELECT 1 FROM alert_assets WHERE alert_id = ?)",
+            (now, alert_id, alert_id))
+    return deleted
 
 
 def _encode_cursor(seq: int) -> str:
@@ -593,9 +616,12 @@ class SqlStore:
         return await self.run_read(lambda conn: audit.page(
             conn, after=after, since=since_text, principal=principal, limit=limit))
 
-    async def claim_due(self, now: datetime, limit: int) -> list[ClaimedDelivery]:
-        """Take up to ``limit`` due pending deliveries (they become ``sending``)."""
-        return await self.run_write(lambda conn: _claim(conn, now, limit, self.claim_policy))
+    async def claim_due(self, now: datetime, limit: int, *,
+                        skip_channels: Collection[str] = ()) -> list[ClaimedDelivery]:
+        """Take up to ``limit`` due pending deliveries (they become ``sending``), none of
+        ``skip_channels``."""
+        return await self.run_write(
+            lambda conn: _claim(conn, now, limit, self.claim_policy, skip_channels))
 
     async def record_attempt(self, result: AttemptResult) -> DeliveryState:
         """Store an attempt and the delivery's next state; returns the state stored."""
@@ -792,6 +818,34 @@ class SqlStore:
     async def delivery_backlog(self) -> StoreBacklog:
         """The open deliveries by channel and state (``router.store.backlog``)."""
         return await self.run_read(read_backlog)
+
+    async def speech_backlog(self) -> SpeechBacklog:
+        """How many accepted alerts wait for speech, and the oldest one's acceptance: one
+        read through the index on ``alert_variants(speech_state)``."""
+        def read(conn: Connection) -> SpeechBacklog:
+            row = conn.execute(
+                "SELECT COUNT(*) AS n, MIN(a.received_at) AS oldest FROM alert_variants v"
+                " JOIN alerts a ON a.id = v.alert_id WHERE v.speech_state = 'pending'"
+                ).fetchone()
+            return SpeechBacklog(int(row["n"]), _parse_time(row["oldest"]))
+
+        return await self.run_read(read)
+
+    async def expired_assets(self, before: datetime, limit: int) -> builtins.list[AssetRecord]:
+        """Asset rows whose alert expired before ``before``, longest ago first."""
+        def read(conn: Connection) -> builtins.list[AssetRecord]:
+            return [_asset(row) for row in conn.execute(
+                "SELECT * FROM alert_assets WHERE expires_at < ? ORDER BY expires_at, alert_id,"
+                " name LIMIT ?", (utc_text(before), limit))]
+
+        return await self.run_read(read)
+
+    async def prune_assets(self, alert_ids: builtins.list[str], before: datetime) -> int:
+        """Forget the assets of ``alert_ids`` whose alert expired before ``before`` (their
+        files deleted first by the caller), and mark each alert left without any
+        ``pruned``; returns how many rows went."""
+        at, now = utc_text(before), utc_text(datetime.now(UTC))
+        return await self.run_write(lambda conn: _prune_assets(conn, alert_ids, at, now))
 
 class SqliteStore(SqlStore):
     """``Store`` on one SQLite file. Open with ``await store.open()``."""

@@ -74,8 +74,15 @@ def signed_in(browser: Any, server: Server, key: str) -> Any:
     return page
 
 
+def open_compose(page: Any, base: str) -> None:
+    """The compose page with every handler attached (before it, typing would not be
+    saved as a draft, and Submit would not be the console's)."""
+    page.goto(base + "/console/compose")
+    page.locator("body[data-ready='1']").wait_for()
+
+
 def compose(page: Any, server: Server, *, severity: str, headline_nl: str) -> str:
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.get_by_label("Severity (how bad)").select_option(severity)
     page.get_by_label("Category").select_option("Met")
     page.get_by_label("Certainty (how sure)").select_option("Likely")
@@ -165,10 +172,14 @@ def test_forged_csrf_token_is_refused(browser: Any, server: Server) -> None:
             body: JSON.stringify(form)});
         const missing = await fetch("/console/compose", {method: "POST",
             headers: {"Content-Type": "application/json"}, body: JSON.stringify(form)});
-        return [forged.status, missing.status];
+        const draft = await fetch("/console/drafts", {method: "POST",
+            headers: {"Content-Type": "application/json", "X-CSRF-Token": "forged"},
+            body: JSON.stringify({title: "forged draft", form})});
+        return [forged.status, missing.status, draft.status];
     }""")
-    assert statuses == [403, 403]
+    assert statuses == [403, 403, 403]
     assert api(server, "/api/v1/alerts?limit=1")["total"] == before
+    assert not [d for d in api(server, "/api/v1/drafts")["items"] if d["title"] == "forged draft"]
 
 
 def test_session_cookie_and_content_security_policy(browser: Any, server: Server) -> None:
@@ -217,7 +228,7 @@ def test_pages_have_no_serious_accessibility_violations(browser: Any, server: Se
     compose(page, server, severity="Severe", headline_nl="Hoog water")
     page.locator("#deliveries tr").first.wait_for()
     audit("alert")
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.locator("#map.leaflet-container").wait_for()
     audit("compose")
     assert serious == {"sign-in": [], "alerts": [], "alert": [], "compose": []}, serious
@@ -230,7 +241,7 @@ def test_live_check_and_preview_while_typing(browser: Any, server: Server, shots
     nothing typed is stored."""
     page = signed_in(browser, server, DEV_KEY)
     before = api(server, "/api/v1/alerts?limit=1")["total"]
-    page.goto(server.url + "/console/compose")
+    open_compose(page, server.url)
     page.get_by_label("Category").select_option("Met")
     page.get_by_label("Gebeurtenis").fill("Overstroming")
     page.get_by_label("Kop").fill(XSS)
@@ -258,3 +269,253 @@ def test_live_check_and_preview_while_typing(browser: Any, server: Server, shots
     assert page.evaluate("window.__xss") is None
     page.screenshot(path=shots / "compose-preview.png", full_page=True)
     assert api(server, "/api/v1/alerts?limit=1")["total"] == before  # nothing stored
+
+
+def post_cap(server: Server, document: bytes) -> Any:
+    request = urllib.request.Request(server.url + "/api/v1/alerts", data=document, headers={
+        "Authorization": f"Bearer {DEV_KEY}", "Content-Type": "application/cap+xml"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def banner(page: Any) -> str:
+    locator = page.locator("#status-banner")
+    if not locator.is_visible():
+        return ""
+    return str(locator.inner_text())
+
+
+def test_exercise_and_test_are_marked_on_every_page(browser: Any, server: Server,
+                                                    shots: Path) -> None:
+    """A banner in words (not colour alone) as soon as the composed status is Exercise or
+    Test, on the page of such an alert, and a mark on its row in the list."""
+    example = (REPO / "config" / "examples" / "nl-alert-fire.xml").read_text(encoding="utf-8")
+    exercise = example.replace("<status>Actual</status>", "<status>Exercise</status>").replace(
+        "NL-VRR-2026-0042", "NL-VRR-CONSOLE-EXERCISE")
+    exercise_id = post_cap(server, exercise.encode())["id"]
+    actual_id = post_cap(server, example.replace("NL-VRR-2026-0042",
+                                                 "NL-VRR-CONSOLE-ACTUAL").encode())["id"]
+    page = signed_in(browser, server, DEV_KEY)
+    open_compose(page, server.url)
+    page.locator("#map.leaflet-container").wait_for()
+    assert banner(page) == ""
+    page.get_by_label("Status").select_option("Exercise")
+    assert banner(page) == "EXERCISE — this is not a real warning"
+    style = page.locator("#status-banner").evaluate(
+        "e => { const s = getComputedStyle(e); return [s.position, s.color, s.backgroundColor] }")
+    assert style == ["sticky", "rgb(0, 0, 0)", "rgb(255, 213, 0)"]
+    # it stays in view at the end of the long form
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    assert page.evaluate("window.scrollY") > 500
+    assert page.locator("#status-banner").evaluate("e => e.getBoundingClientRect().top") == 0
+    page.screenshot(path=shots / "compose-exercise.png", full_page=True)
+    page.get_by_label("Status").select_option("Test")
+    assert banner(page) == "TEST — this is not a real warning"
+    page.get_by_label("Status").select_option("Actual")
+    assert banner(page) == ""
+
+    page.goto(f"{server.url}/console/alert?id={exercise_id}")
+    page.locator("#status-banner").get_by_text("EXERCISE").wait_for()
+    page.goto(f"{server.url}/console/alert?id={actual_id}")
+    page.locator("#deliveries tr").first.wait_for()
+    assert banner(page) == ""
+    page.goto(server.url + "/console/")
+    page.locator("#alerts tr").first.wait_for()
+    marks = {row.get_attribute("data-status"): row.locator(".status-mark").all_inner_texts()
+             for row in page.locator("#alerts tr").all()}
+    assert marks["Exercise"] == ["EXERCISE"]
+    assert marks["Actual"] == []
+
+
+def test_event_list_and_instruction_templates(browser: Any, server: Server) -> None:
+    """The event comes from a list (free text still possible: the demo profile restricts
+    no events) and a verified instruction is one click away, inserted as text."""
+    page = signed_in(browser, server, DEV_KEY)
+    open_compose(page, server.url)
+    page.get_by_label("Event from the list").select_option(label="Overstroming / Flood")
+    assert page.get_by_label("Gebeurtenis").input_value() == "Overstroming"
+    assert page.get_by_label("Event", exact=True).input_value() == "Flood"
+    assert page.get_by_label("Event", exact=True).is_editable()  # free text allowed
+    dutch = page.get_by_role("group", name="Verified templates (Dutch)")
+    dutch.get_by_role("button", name="Ga naar binnen.", exact=False).click()
+    assert page.get_by_label("Instructie").input_value().startswith(
+        "Ga naar binnen. Sluit ramen en deuren.")
+    english = page.get_by_role("group", name="Verified templates (English)")
+    english.get_by_role("button", name="Leave the area.", exact=False).click()
+    assert page.get_by_label("Instruction").input_value() == (
+        "Leave the area. Follow the instructions of the emergency services.")
+    # every template of the library, in each language, from the API's own list
+    options = api(server, "/api/v1/compose-options")
+    assert english.get_by_role("button").all_inner_texts() == [
+        i["text"]["en"] for i in options["instructions"] if "en" in i["text"]]
+
+
+def test_a_draft_is_saved_reopened_and_never_sent(browser: Any, server: Server) -> None:
+    page = signed_in(browser, server, DEV_KEY)
+    before = api(server, "/api/v1/alerts?limit=1")["total"]
+    open_compose(page, server.url)
+    page.get_by_label("Status").select_option("Exercise")
+    page.get_by_label("Kop").fill("Concept: hoog water")
+    page.get_by_label("Instructie").fill(XSS)
+    draft_status = page.locator("#draft-status")
+    try:
+        draft_status.get_by_text("Draft saved at").wait_for()  # autosaved after a pause
+    except sync_api.TimeoutError:
+        entries = page.evaluate("performance.getEntriesByType('resource').map("
+                                "e => e.name + ' ' + Math.round(e.duration))")
+        pytest.fail(f"not autosaved; the page says {draft_status.inner_text()!r}; "
+                    f"requests: {entries[-15:]}; server: "
+                    f"{server.log_path.read_text(errors='replace')[-3000:]}")
+    page.get_by_label("Kop").fill("Concept: hoog water bij Vlissingen")
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_role("button", name="Open draft: Concept: hoog water bij Vlissingen").wait_for()
+    saved = api(server, "/api/v1/drafts")["items"]
+    assert len([d for d in saved if d["title"].startswith("Concept:")]) == 1  # one, replaced
+    # a fresh page: the draft is listed, and opening it restores every field
+    open_compose(page, server.url)
+    page.get_by_role("button", name="Open draft: Concept: hoog water bij Vlissingen").click()
+    page.get_by_text("Draft opened").wait_for()
+    assert page.get_by_label("Kop").input_value() == "Concept: hoog water bij Vlissingen"
+    assert page.get_by_label("Instructie").input_value() == XSS
+    assert page.get_by_label("Status").input_value() == "Exercise"
+    assert banner(page) == "EXERCISE — this is not a real warning"
+    assert "draft=" in page.url
+    assert page.evaluate("window.__xss") is None
+    assert api(server, "/api/v1/alerts?limit=1")["total"] == before  # never sent
+    page.get_by_role("button", name="Delete draft: Concept: hoog water bij Vlissingen").click()
+    page.get_by_role("button", name="Open draft: Concept: hoog water bij Vlissingen").wait_for(
+        state="detached")
+    assert not [d for d in api(server, "/api/v1/drafts")["items"]
+                if d["title"].startswith("Concept:")]
+
+
+def test_dutch_interface(browser: Any, server: Server, shots: Path) -> None:
+    """Accept-Language nl gives the Dutch strings and <html lang="nl">; ?lang=en switches
+    (and is remembered); the Dutch pages pass the axe-core audit too."""
+    context = browser.new_context(locale="nl-NL", bypass_csp=True)
+    page = context.new_page()
+    page.goto(server.url + "/console/")
+    assert page.evaluate("document.documentElement.lang") == "nl"
+    page.get_by_label("API-sleutel").fill(DEV_KEY)
+    page.get_by_role("button", name="Aanmelden").click()
+    page.get_by_role("heading", name="Waarschuwingen").wait_for()
+    open_compose(page, server.url)
+    page.get_by_role("heading", name="Waarschuwing opstellen").wait_for()
+    for label in ("Ernst (hoe erg)", "Zekerheid (hoe zeker)", "Omschrijving van het gebied",
+                  "Gebeurtenis uit de lijst"):
+        assert page.get_by_label(label).count() == 1, label
+    page.get_by_label("Soort bericht").select_option("Exercise")
+    assert banner(page) == "OEFENING — dit is geen echte waarschuwing"
+    assert page.get_by_role("button", name="Indienen").count() == 1
+    page.locator("#preview-status").get_by_text("Geldig: gaat naar").wait_for()  # from the table
+    page.screenshot(path=shots / "compose-nl.png", full_page=True)
+    if AXE.is_file():
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("async () => await axe.run()")
+        assert [v["id"] for v in result["violations"]
+                if v["impact"] in {"serious", "critical"}] == []
+    page.get_by_role("link", name="English").click()
+    page.get_by_role("heading", name="Compose an alert").wait_for()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.goto(server.url + "/console/")  # the choice is remembered over Accept-Language
+    page.get_by_role("heading", name="Alerts").wait_for()
+    context.close()
+
+
+def tab_to(page: Any, target: str, limit: int = 120) -> None:
+    """Press Tab until the element (an id, or a CSS selector) has focus (keyboard only),
+    at most ``limit`` times."""
+    selector = target if target[:1] in "#." or " " in target else f"#{target}"
+    for _ in range(limit):
+        if page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)",
+                         selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} not reached with Tab")
+
+
+def focus_is_visible(page: Any) -> bool:
+    return bool(page.evaluate("""() => { const e = document.activeElement;
+        const s = getComputedStyle(e);
+        return e.matches(':focus-visible') && ((s.outlineStyle !== 'none'
+            && parseFloat(s.outlineWidth) >= 2) || s.boxShadow !== 'none'); }"""))
+
+
+def test_keyboard_only_compose_preview_submit(browser: Any, server: Server,
+                                              shots: Path) -> None:
+    """Sign in, compose, see the preview and submit with the keyboard alone (no click),
+    each control showing a visible focus indicator when reached."""
+    page = browser.new_context().new_page()
+    page.goto(server.url + "/console/")
+    tab_to(page, "api-key")
+    assert focus_is_visible(page)
+    page.keyboard.type(DEV_KEY)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Alerts").wait_for()
+    open_compose(page, server.url)
+    page.locator("#map.leaflet-container").wait_for()
+    # ArrowDown on a select takes the next option; Enter on a template button inserts it
+    fields = [("category", None), ("certainty", "ArrowDown"), ("event-choice", "ArrowDown"),
+              ("headline_nl-NL", "Hoog water in Zeeland"),
+              ("#templates-nl-NL button.template", "Enter"),
+              ("headline_en-GB", "Flood risk in Zeeland"),
+              ("#templates-en-GB button.template", "Enter"),
+              ("area_desc", "Zeeland, Walcheren"), ("polygon", POLYGON)]
+    for target, keys in fields:
+        tab_to(page, target)
+        assert focus_is_visible(page), target
+        if keys in {"ArrowDown", "Enter"}:
+            page.keyboard.press(keys)
+        elif keys is not None:
+            page.keyboard.type(keys)
+    assert page.get_by_label("Certainty (how sure)").input_value() == "Likely"
+    assert page.get_by_label("Category").input_value() == "Met"
+    assert page.get_by_label("Gebeurtenis").input_value() == "Brand"  # the first in the list
+    assert page.get_by_label("Event", exact=True).input_value() == "Fire"
+    assert page.get_by_label("Instructie").input_value().startswith("Ga naar binnen.")
+    assert page.get_by_label("Instruction").input_value().startswith("Go inside.")
+    page.get_by_text("Valid: would go to").wait_for()
+    page.locator('#preview-forms tr[data-target="cell_broadcast"]').first.wait_for()
+    # the preview of what was typed (an earlier one, of the empty form, is replaced)
+    page.locator("#preview-forms td", has_text="Flood risk in Zeeland").first.wait_for()
+    page.screenshot(path=shots / "keyboard-preview.png", full_page=True)
+    page.locator("#draft-status").get_by_text("Draft saved at").wait_for()  # autosaved
+    assert "draft=" in str(page.get_by_role("link", name="Nederlands").get_attribute("href"))
+    tab_to(page, "submit")
+    assert focus_is_visible(page)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/alert?id=*")
+    page.locator("#deliveries tr").first.wait_for()
+    alert_id = page.url.split("id=")[1]
+    assert api(server, f"/api/v1/alerts/{alert_id}")["lifecycle"] == "accepted"
+    # the draft became the alert: it is no longer kept
+    assert not [d for d in api(server, "/api/v1/drafts")["items"]
+                if d["title"] == "Hoog water in Zeeland"]
+
+
+def test_a_profile_that_restricts_events_leaves_only_the_list(
+        browser: Any, tmp_path: Path) -> None:
+    """With a default profile whose ``allowed_values`` rule on ``info.event`` is an error,
+    the list holds exactly its events and the event fields take no free text."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "regio.yaml").write_text(
+        "name: regio\ntitle: Regio\nextends: cap12\nrules:\n"
+        "  - id: events\n    allowed_values: {path: info.event, values: [Dijkdoorbraak, Brand]}\n",
+        encoding="utf-8")
+    restricted = start_server(tmp_path / "data", env={
+        **FAST, "TOCSIN_PROFILE_DIRS": json.dumps([str(profiles)]),
+        "TOCSIN_DEFAULT_PROFILE": "regio"})
+    try:
+        page = signed_in(browser, restricted, DEV_KEY)
+        open_compose(page, restricted.url)
+        choice = page.get_by_label("Event from the list")
+        page.locator("#event-fixed").wait_for()
+        assert choice.locator("option").all_inner_texts()[1:] == ["Dijkdoorbraak", "Brand"]
+        choice.select_option(label="Dijkdoorbraak")
+        for label in ("Gebeurtenis", "Event"):
+            field = page.get_by_label(label, exact=True)
+            assert field.input_value() == "Dijkdoorbraak"
+            assert not field.is_editable()
+    finally:
+        restricted.stop(signal.SIGKILL)

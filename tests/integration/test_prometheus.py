@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -46,7 +47,9 @@ FAST = {"TOCSIN_DISPATCH_POLL_INTERVAL_S": "0.05", "TOCSIN_DISPATCH_RETRY_MULTIP
         "TOCSIN_DISPATCH_RETRY_MAX_S": "0.2", "TOCSIN_DISPATCH_BREAKER_FAILURES": "2",
         "TOCSIN_DISPATCH_BREAKER_RESET_S": "600"}
 DRIVEN_ALERTS = {"TocsinChannelDown", "TocsinBreakerOpen", "TocsinRejectionsSpiking",
-                 "TocsinFallbackActivated", "TocsinDeliveriesExpired"}
+                 "TocsinFallbackActivated", "TocsinDeliveriesExpired", "TocsinFeedSilent"}
+FEEDS = ("mock-feed", "silent-feed")
+"""The stack polls the mock feed server (one alert) and a port where nothing listens."""
 COMPARISON = re.compile(r"\s*(==|!=|>=|<=|>|<)\s*[-+]?[\d.]+(e[-+]?\d+)?\s*$")
 
 
@@ -157,7 +160,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pr
     # a cell_broadcast instance that fails permanently (its path is a directory), so
     # error, failure and fallback series carry data whatever the demo's mocks do
     failing = {"cell_broadcast": {"type": "file", "path": str(base / "a-directory")}}
-    server = start_server(base / "data", env={**FAST, "TOCSIN_CHANNELS": json.dumps(failing)})
+    feed_dir = base / "feed"
+    feed_dir.mkdir()
+    (feed_dir / "one.xml").write_bytes(make_alert("PROM-FEED-1"))
+    feed_port = free_port()
+    feed_server = subprocess.Popen(
+        [sys.executable, "-m", "channels.mock.feed_server", "--dir", str(feed_dir), "--port",
+         str(feed_port)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    feeds = [{"name": FEEDS[0], "url": f"http://127.0.0.1:{feed_port}/feed.atom",
+              "interval_s": 0.5},
+             {"name": FEEDS[1], "url": f"http://127.0.0.1:{free_port()}/feed.atom",
+              "interval_s": 0.2, "max_backoff_s": 1.0, "timeout_s": 2.0}]
+    server = start_server(base / "data", env={**FAST, "TOCSIN_CHANNELS": json.dumps(failing),
+                                              "TOCSIN_FEEDS": json.dumps(feeds)})
     prom = start_prometheus(base / "prom", server.port)
     try:
         # two scrapes of the zero-initialised series before any traffic, so rate()
@@ -172,6 +187,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pr
         prom.proc.send_signal(signal.SIGTERM)
         prom.proc.wait(timeout=30)
         server.stop(signal.SIGKILL)
+        feed_server.send_signal(signal.SIGKILL)
+        feed_server.wait(timeout=10)
 
 
 def test_promtool_accepts_rules_and_config() -> None:
@@ -206,6 +223,20 @@ def test_dashboard_charts_the_store_backlog_against_the_rules_goal() -> None:
     rule = next(r for g in rule_groups() for r in g["rules"]
                 if r.get("alert") == "TocsinDeliveryBacklogOld")
     assert rule["expr"].endswith(f"> {BACKLOG_GOAL_S}"), rule["expr"]
+
+
+def test_dashboard_charts_feed_silence_as_the_rule_measures_it() -> None:
+    from router.observability.dashboard import (  # noqa: PLC0415
+        SILENT_EXPR,
+        SILENT_INTERVALS,
+        dashboard,
+    )
+
+    assert any(SILENT_EXPR in expr for expr in expressions(dashboard()))
+    rules = {r.get("record") or r.get("alert"): r for g in rule_groups() for r in g["rules"]}
+    assert rules["tocsin:feed_silent_intervals"]["expr"] == SILENT_EXPR
+    assert rules["TocsinFeedSilent"]["expr"] == \
+        f"tocsin:feed_silent_intervals > {SILENT_INTERVALS}"
 
 
 def as_promql(expr: str) -> str:
@@ -269,8 +300,10 @@ BOUNDED = {
     "msg_type": {"Alert", "Update", "Cancel", "Ack", "Error", "other"},
     "status": {"400", "401", "403", "408", "409", "413", "415", "422", "500", "503"},
     "state": {"pending", "waiting_for_channel", "sending", "standby"},
-    "feed": {"demo-feed"},  # demo mode polls its mock feed server (channels.mock.demo)
+    # demo mode polls its mock feed server (channels.mock.demo); the stack two more
+    "feed": {"demo-feed", *FEEDS},
     "what": {"fetches", "not_modified", "new", "duplicate", "rejected", "filtered"},
+    "code": {"feed.unreachable", "feed.timeout"},
 }
 
 
@@ -320,6 +353,8 @@ def test_fresh_process_exposes_every_expected_series_at_zero(server: Server) -> 
     at_zero("tocsin_alerts_rejected_total", reason="invalid_input", status="422")
     at_zero("tocsin_alerts_rejected_total", reason="unauthorised", status="401")
     at_zero("tocsin_alerts_received_total")
+    at_zero("tocsin_speech_backlog")  # alerts waiting for speech, from the store
+    at_zero("tocsin_speech_oldest_pending_age_seconds")
     at_zero("tocsin_deliveries_planned_total", route="life-threatening", channel="galileo_ewss")
     at_zero("tocsin_ingest_duration_seconds_count", outcome="accepted")
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +63,91 @@ async def test_variants_per_channel_and_spoken_assets(server: Server) -> None:
         await asyncio.sleep(0.1)
     assert body["speech"] == "done", body
     audio = body["variants"][0]["audio"]
-    assert audio["mime_type"] == "audio/wav"
+    assert audio["mime_type"] == "audio/ogg; codecs=opus"
+    assert audio["uri"].endswith("/speech-nl-nl.opus")
     assert audio["duration_s"] > 0
     async with aiohttp.ClientSession(headers=server.headers) as session:
         async with session.get(f"{server.url}{audio['uri']}") as response:
             assert response.status == 200
+            assert response.headers["Content-Type"] == "audio/ogg; codecs=opus"
             data = await response.read()
-    assert data[:4] == b"RIFF"
+        async with session.get(f"{server.url}{audio['uri']}?format=wav") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "audio/wav"
+            wav = await response.read()
+        async with session.get(f"{server.url}{audio['uri']}?format=mp3") as response:
+            assert response.status == 400
+            assert (await response.json())["code"] == "asset.format-unknown"
+    assert data[:4] == b"OggS"
+    assert data[28:36] == b"OpusHead"
     assert hashlib.sha256(data).hexdigest() == audio["sha256"]
     assert hashlib.sha1(data, usedforsecurity=False).hexdigest() == audio["digest"]
+    assert audio["size"] == len(data)
+    assert wav[:4] == b"RIFF"
+    assert wav[8:12] == b"WAVE"
+    assert len(wav) > 8 * len(data)  # what storing Opus saves
+
+
+async def speech_state(server: Server, alert_id: str) -> dict[str, Any]:
+    for _ in range(150):  # bounded: speech is made after the 202, by the worker
+        _, body = await get_json(server, f"/api/v1/alerts/{alert_id}/variants")
+        if body["speech"] != "pending":
+            break
+        await asyncio.sleep(0.1)
+    return body
+
+
+async def status_of(server: Server, path: str) -> tuple[int, bytes]:
+    async with aiohttp.ClientSession(headers=server.headers) as session:
+        async with session.get(f"{server.url}{path}") as response:
+            return response.status, await response.read()
+
+
+async def test_audio_is_pruned_after_expiry_plus_retention_and_then_gone(tmp_path: Path
+                                                                        ) -> None:
+    expires = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+    stamp = expires.isoformat()
+    raw = make_alert("VAR-PRUNE").replace(
+        b"    <senderName>", f"    <expires>{stamp}</expires>\n    <senderName>".encode())
+    often = {"TOCSIN_ASSET_PRUNE_INTERVAL_S": "0.2"}
+    running = start_server(tmp_path / "data", env=often)  # retention: the default 7 days
+    try:
+        status, accepted = await post(running, raw)
+        assert status == 202, accepted
+        alert_id = accepted["id"]
+        body = await speech_state(running, alert_id)
+        assert body["speech"] == "done", body
+        uri = body["variants"][0]["audio"]["uri"]
+        assert (await status_of(running, uri))[0] == 200
+        wait = (expires - datetime.now(UTC)).total_seconds() + 1.0
+        await asyncio.sleep(max(wait, 0))  # expired, and the pruner has run since
+        assert (await status_of(running, uri))[0] == 200  # within the retention period
+    finally:
+        running.stop()
+    folder = tmp_path / "data" / "assets" / alert_id
+    assert len(list(folder.iterdir())) == 2
+    running = start_server(tmp_path / "data",
+                           env={**often, "TOCSIN_ASSET_RETENTION_DAYS": "0"})
+    try:
+        for _ in range(100):  # bounded: the first prune runs as the service starts
+            status, answer = await status_of(running, uri)
+            if status != 200:
+                break
+            await asyncio.sleep(0.1)
+        assert status == 410, answer
+        assert json.loads(answer)["code"] == "asset.pruned"
+        assert (await status_of(running, uri + "?format=wav"))[0] == 410
+        _, body = await get_json(running, f"/api/v1/alerts/{alert_id}/variants")
+        assert body["speech"] == "pruned"
+        assert body["variants"][0]["audio"] is None
+        status, answer = await status_of(running,
+                                         f"/api/v1/alerts/{alert_id}/assets/speech-xx.wav")
+        assert status == 410  # any of the alert's spoken files: gone
+        status, answer = await status_of(running, f"/api/v1/alerts/{alert_id}/assets/other")
+        assert status == 404  # never one of them
+    finally:
+        running.stop(signal.SIGKILL)
+    assert not folder.exists()
 
 
 async def test_missing_language_warns_in_the_202_and_on_the_alert(server: Server) -> None:

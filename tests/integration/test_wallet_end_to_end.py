@@ -203,11 +203,15 @@ async def test_the_fetched_document_has_the_pushed_text_and_audio_a_phone_can_ve
                 fetched = jws.verify(await response.text(), trusted)
             audio = [a for a in fetched["assets"] if a["kind"] == "audio"]
             for asset in audio:
+                assert asset["mime"] == "audio/ogg; codecs=opus"
                 async with session.get(asset["url"]) as response:
                     assert response.status == 200
                     check_asset(asset, await response.read())  # raises on a mismatch
-            for missing in (f"{url}/assets/speech-xx.wav",
-                            f"{server.url}/api/v1/wallet/alerts/nope/assets/speech-nl-nl.wav"):
+                async with session.get(asset["url"] + "?format=wav") as response:
+                    assert response.status == 200  # for a phone that plays only WAV
+                    assert (await response.read())[:4] == b"RIFF"
+            for missing in (f"{url}/assets/speech-xx.opus",
+                            f"{server.url}/api/v1/wallet/alerts/nope/assets/speech-nl-nl.opus"):
                 async with session.get(missing) as response:
                     assert response.status == 404
     finally:

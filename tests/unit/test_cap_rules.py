@@ -150,6 +150,11 @@ CASES: list[tuple[str, tuple[tuple[str, str], ...], str, str, str]] = [
     ("polygon longitude out of range",
      ((POLYGON, "<polygon>51.9,184.4 51.95,4.5 51.9,4.6 51.9,184.4</polygon>"),),
      "cap.polygon.out-of-range", "error", "/alert/info[1]/area[1]/polygon[1]"),
+    ("polygon across the antimeridian",
+     ((POLYGON, "<polygon>-17.0,179.5 -16.5,-179.5 -17.5,-179.6 -17.0,179.5</polygon>"),),
+     "cap.polygon.antimeridian", "error", "/alert/info[1]/area[1]/polygon[1]"),
+    ("circle across the antimeridian", ((CIRCLE, "<circle>-17.0,179.9 50</circle>"),),
+     "cap.circle.antimeridian", "error", "/alert/info[1]/area[1]/circle[1]"),
     ("polygon syntax", ((POLYGON, "<polygon>51.9;4.4 51.95;4.5 51.9;4.6 51.9;4.4</polygon>"),),
      "cap.polygon.syntax", "error", "/alert/info[1]/area[1]/polygon[1]"),
     ("empty polygon", ((POLYGON, "<polygon></polygon>"),),
@@ -218,3 +223,14 @@ def test_z_is_rejected_in_every_datetime_element() -> None:
     assert [f.location for f in outcome.findings if f.code == "cap.datetime-format"] == [
         "/alert/info[1]/expires"
     ]
+
+
+@pytest.mark.parametrize("area", [
+    "<polygon>-17.0,179.1 -16.5,179.9 -17.5,179.8 -17.0,179.1</polygon>",  # up to 180
+    "<polygon>-17.0,-179.9 -16.5,-179.1 -17.5,-179.2 -17.0,-179.9</polygon>",  # beyond it
+    "<circle>-17.0,179.0 50</circle>",  # 47 km short of it
+])
+def test_areas_next_to_the_antimeridian_are_fine(area: str) -> None:
+    old = POLYGON if area.startswith("<polygon>") else CIRCLE
+    outcome = parse_cap(mutate((old, area)))
+    assert [f.code for f in outcome.findings if "antimeridian" in f.code] == []

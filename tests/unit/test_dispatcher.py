@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from router.errors import ChannelBusyError
 from router.store import (
     AlertRecord,
     AlertStore,
+    ClaimedDelivery,
     DeliveryState,
     NewAlert,
     PlannedDelivery,
@@ -411,3 +413,105 @@ async def test_a_replanned_delivery_gets_a_new_window_and_a_fresh_back_off(
     delivery = (await record(store, alert_id)).deliveries[0]
     assert [a.outcome for a in delivery.history] == ["permanent", "delivered"]
     assert delivery.retry_requested_by == Requester("ops", "sha256:0123456789ab")
+
+
+class Held(Scripted):
+    """A channel whose sends wait until the test lets them go: a slow network."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.go = asyncio.Event()
+
+    async def send(self, delivery: Delivery) -> Receipt:
+        self.calls.append(delivery.idempotency_key)
+        await self.go.wait()
+        return Receipt(self.name, delivery.idempotency_key, "ref")
+
+
+async def test_a_slow_channels_backlog_does_not_hold_up_the_other_channels(
+        store: AlertStore) -> None:
+    """Every alert goes to a slow channel first (in the store's order) and a fast one.
+    While the slow one's sends hang, the fast one still gets all of its deliveries: the
+    slow channel is claimed only up to its concurrency, so its waiting deliveries never
+    take all of ``max_in_flight`` (before, 4 slots filled with deliveries waiting for
+    the slow channel and the fast one's stopped after the third alert)."""
+    slow, fast = Held("slow"), Scripted("fast")
+    ids = [await accept(store, f"HOL-{n}", [PlannedDelivery("slow", "r"),
+                                            PlannedDelivery("fast", "r")]) for n in range(6)]
+    settings = replace(FAST, max_in_flight=4, per_channel_concurrency=2)
+    dispatcher = Dispatcher(store, {"slow": slow, "fast": fast}, settings)
+    await dispatcher.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(fast.calls) < len(ids) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        assert sorted(fast.calls) == sorted(f"{alert_id}/fast" for alert_id in ids)
+        assert len(slow.calls) == 2  # its concurrency; the rest stay pending in the store
+        slow.go.set()
+        states = [await settled(store, alert_id) for alert_id in ids]
+    finally:
+        slow.go.set()
+        await dispatcher.stop()
+    assert states == [{"slow": DeliveryState.DELIVERED, "fast": DeliveryState.DELIVERED}] * 6
+    assert len(slow.calls) == 6
+
+
+async def test_a_wake_up_during_an_empty_claim_is_not_lost(store: AlertStore) -> None:
+    """An alert accepted while the dispatcher's claim is running (and finds nothing)
+    is claimed at once, not at the next poll: the wake-up that came with it is kept.
+    Before, the loop cleared the wake-up after the empty claim and slept a whole poll
+    interval (30 s here; 50-200 ms in service, the tail of 202 -> first call)."""
+    channel = Scripted("a")
+    dispatcher = Dispatcher(store, {"a": channel}, replace(FAST, poll_interval_s=30))
+    claims = 0
+    accepted: list[str] = []
+    claim_due = store.claim_due
+
+    async def claim_while_an_alert_arrives(now: datetime, limit: int, *,
+                                           skip_channels: frozenset[str] = frozenset()
+                                           ) -> list[ClaimedDelivery]:
+        nonlocal claims
+        claims += 1
+        found = await claim_due(now, limit, skip_channels=skip_channels)
+        if claims == 1:  # the first claim finds nothing; an alert is accepted meanwhile
+            assert found == []
+            accepted.append(await accept(store, "WAKE", [PlannedDelivery("a", "r")]))
+            dispatcher.wake()
+        return found
+
+    store.claim_due = claim_while_an_alert_arrives  # type: ignore[method-assign]
+    await dispatcher.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 10  # a third of the poll interval
+        while not channel.calls and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.stop()
+    assert channel.calls == [f"{accepted[0]}/a"]
+    # the empty claim, the one the wake-up asked for, perhaps one more that found nothing
+    assert 2 <= claims <= 3
+
+
+async def test_delivering_reads_the_stored_alert_without_validating_it_again(
+        store: AlertStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alert was validated when accepted: sending it on three channels runs neither
+    the XSD nor the spec rules (``router.cap.read_stored``), counted, not timed."""
+    from router.cap import parse as cap_parse  # noqa: PLC0415
+
+    alert_id = await accept(store, "READ", [PlannedDelivery("a", "r"),
+                                            PlannedDelivery("b", "r"), PlannedDelivery("c", "r")])
+    validations: list[str] = []
+    real = cap_parse.schema_findings
+
+    def counted(*args: object) -> object:
+        validations.append("xsd")
+        return real(*args)  # type: ignore[arg-type]
+    monkeypatch.setattr(cap_parse, "schema_findings", counted)
+    channels = [Scripted("a"), Scripted("b"), Scripted("c")]
+    dispatcher = await run(store, channels)
+    try:
+        states = await settled(store, alert_id)
+    finally:
+        await dispatcher.stop()
+    assert set(states.values()) == {DeliveryState.DELIVERED}
+    assert validations == []

@@ -100,8 +100,8 @@ async def deliver_all(store: AlertStore, channels: list[Recording], count: int) 
 
 
 def spoken(alert_id: str, language: str) -> AssetRecord:
-    return AssetRecord(alert_id, f"speech-{language.lower()}.wav", "speech", language,
-                       "audio/wav", 1234, "ab" * 32, 3.5, {"sha1": "cd" * 20},
+    return AssetRecord(alert_id, f"speech-{language.lower()}.opus", "speech", language,
+                       "audio/ogg; codecs=opus", 1234, "ab" * 32, 3.5, {"sha1": "cd" * 20},
                        datetime.now(UTC))
 
 
@@ -118,7 +118,7 @@ async def test_audio_made_before_the_hand_over_goes_with_it_and_pending_speech_d
     assert isinstance(made, RenderedAlert)
     [audio] = made.speech
     assert (audio.kind, audio.name, audio.language, audio.sha256, audio.sha1) == (
-        "audio", "speech-nl-nl.wav", "nl-NL", "ab" * 32, "cd" * 20)
+        "audio", "speech-nl-nl.opus", "nl-NL", "ab" * 32, "cd" * 20)
     assert made.speech_pending is False
     pending = by_alert["PENDING"]
     assert isinstance(pending, RenderedAlert)

@@ -24,10 +24,10 @@ from router.render import RenderedAlert, Renderer
 REPO = Path(__file__).resolve().parents[2]
 RENDERER = Renderer(load_accessibility(REPO / "config" / "accessibility"))
 BASE = "https://tocsin.example"
-WAV = b"RIFF....WAVEfmt spoken alert"
-SPOKEN = Asset(kind="audio", mime_type="audio/wav", description="Spoken alert (nl-NL)",
-               language="nl-NL", name="speech-nl-nl.wav",
-               sha256=hashlib.sha256(WAV).hexdigest(), size=len(WAV), duration_s=4.2)
+AUDIO = b"OggS....OpusHead spoken alert"
+SPOKEN = Asset(kind="audio", mime_type="audio/ogg; codecs=opus",
+               description="Spoken alert (nl-NL)", language="nl-NL", name="speech-nl-nl.opus",
+               sha256=hashlib.sha256(AUDIO).hexdigest(), size=len(AUDIO), duration_s=4.2)
 
 
 def rendered(delivery: Delivery) -> RenderedAlert:
@@ -70,13 +70,13 @@ def test_audio_made_before_the_push_is_listed_with_its_sha256() -> None:
     variants = rendered(delivery).with_speech((SPOKEN,), "done")
     doc = document(replace(delivery, variants=variants))
     [audio] = [a for a in assets(doc) if a["kind"] == "audio"]
-    assert audio == {"kind": "audio", "mime": "audio/wav", "lang": "nl-NL",
-                     "url": f"{BASE}/api/v1/wallet/alerts/01TEST/assets/speech-nl-nl.wav",
+    assert audio == {"kind": "audio", "mime": "audio/ogg; codecs=opus", "lang": "nl-NL",
+                     "url": f"{BASE}/api/v1/wallet/alerts/01TEST/assets/speech-nl-nl.opus",
                      "desc": "Spoken alert (nl-NL)", "sha256": SPOKEN.sha256, "sha1": None,
-                     "size": len(WAV), "duration_s": 4.2}
+                     "size": len(AUDIO), "duration_s": 4.2}
     assert doc["speech_pending"] is False
     assert "fetch" not in doc
-    check_asset(audio, WAV)  # what a phone does before playing it
+    check_asset(audio, AUDIO)  # what a phone does before playing it
 
 
 def test_audio_not_made_yet_is_absent_and_the_document_says_where_to_look_again() -> None:
@@ -132,7 +132,7 @@ def test_speech_is_never_part_of_the_stored_variants() -> None:
 def test_a_phone_refuses_audio_that_does_not_match_its_hash() -> None:
     audio = {"url": "u", "sha256": SPOKEN.sha256}
     with pytest.raises(RefusedError, match="does not match") as refused:
-        check_asset(audio, WAV + b"x")
+        check_asset(audio, AUDIO + b"x")
     assert refused.value.reason == "asset"
     with pytest.raises(RefusedError, match="no SHA-256"):
-        check_asset({"url": "u", "sha256": None, "sha1": "ab" * 20}, WAV)
+        check_asset({"url": "u", "sha256": None, "sha1": "ab" * 20}, AUDIO)

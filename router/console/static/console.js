@@ -4,8 +4,57 @@
 
 const $ = (id) => document.getElementById(id);
 let csrf = null;
+let strings = {};
+
+/* One string table per UI language (static/i18n/<lang>.json); the service sets
+   <html lang> from ?lang=, the console's cookie or Accept-Language. */
+function t(key, values) {
+  let text = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
+  for (const [name, value] of Object.entries(values || {})) text = text.split("{" + name + "}").join(String(value));
+  return text;
+}
+
+async function loadStrings() {
+  const language = document.documentElement.lang || "en";
+  const response = await fetch("/console/static/i18n/" + encodeURIComponent(language) + ".json");
+  strings = response.ok ? await response.json() : {};
+  for (const element of document.querySelectorAll("[data-i18n]")) {
+    if (strings[element.dataset.i18n] !== undefined) element.textContent = strings[element.dataset.i18n];
+  }
+  for (const element of document.querySelectorAll("[data-i18n-aria]")) {
+    if (strings[element.dataset.i18nAria] !== undefined) element.setAttribute("aria-label", strings[element.dataset.i18nAria]);
+  }
+  languageLinks();
+}
+
+/* The language links keep the page's own query (?id=, ?draft=) and add ?lang=. */
+function languageLinks() {
+  for (const link of document.querySelectorAll("a[data-lang]")) {
+    const url = new URL(window.location.href);
+    url.searchParams.set("lang", link.dataset.lang);
+    link.href = url.pathname + url.search;
+    if (link.dataset.lang === document.documentElement.lang) link.setAttribute("aria-current", "true");
+  }
+}
 
 function say(text) { $("message").textContent = text; }
+
+/* Exercise and Test are marked on every page in words, not colour alone: a banner that
+   stays at the top of the window while the shown or composed alert is one. */
+const NOT_ACTUAL = ["Exercise", "Test"];
+function markStatus(status) {
+  const banner = $("status-banner");
+  if (!banner) return;
+  const marked = NOT_ACTUAL.includes(status);
+  banner.hidden = !marked;
+  banner.textContent = marked ? t("banner." + status) : "";
+  banner.dataset.status = marked ? status : "";
+}
+
+function fitsText(f) {
+  if (f.error) return t("fits.error", { error: f.error });
+  return f.fits ? t("fits.yes") : t("fits.over", { overflow: f.overflow, dropped: f.dropped.join(", ") });
+}
 
 function showFindings(body) {
   const list = $("findings");
@@ -49,7 +98,7 @@ async function pageIndex() {
   $("sign-in").addEventListener("submit", async (event) => {
     event.preventDefault();
     const { status, data } = await send("POST", "/console/session", { api_key: $("api-key").value });
-    if (status === 200) { window.location.reload(); } else { say("Sign-in refused: " + problemText(status, data)); }
+    if (status === 200) { window.location.reload(); } else { say(t("msg.sign_in_refused", { problem: problemText(status, data) })); }
   });
   $("sign-out").addEventListener("click", async () => {
     await send("DELETE", "/console/session"); window.location.reload();
@@ -62,10 +111,15 @@ async function pageIndex() {
     const row = document.createElement("tr");
     const when = document.createElement("td"); when.textContent = alert.received_at;
     const state = document.createElement("td"); state.textContent = alert.state;
+    const kind = document.createElement("td");
+    if (NOT_ACTUAL.includes(alert.status)) {
+      const mark = document.createElement("strong"); mark.className = "status-mark";
+      mark.textContent = t("mark." + alert.status); kind.append(mark);
+    } else { kind.textContent = t("status." + alert.status); }
     const cell = document.createElement("td"); const link = document.createElement("a");
     link.href = "/console/alert?id=" + encodeURIComponent(alert.id);
     link.textContent = alert.key.identifier + " (" + alert.status + ", " + alert.msg_type + ")";
-    cell.append(link); row.append(when, state, cell); body.append(row);
+    cell.append(link); row.append(when, state, kind, cell); row.dataset.status = alert.status; body.append(row);
   }
 }
 
@@ -80,7 +134,7 @@ function parsePolygon(text) {
 }
 
 function mapOf(element) {
-  if (!window.L) { element.textContent = "Map library not installed (run npm ci)."; return null; }
+  if (!window.L) { element.textContent = t("msg.no_map"); return null; }
   const map = window.L.map(element).setView([51.5, 3.8], 8);
   return { map, layer: window.L.layerGroup().addTo(map) };
 }
@@ -93,7 +147,7 @@ function drawPolygon(view, points) {
   view.map.fitBounds(shape.getBounds());
 }
 
-/* Live check: the form goes (debounced) to POST /console/preview, which forwards it to
+/* Live check: the form goes (as typed, one request at a time) to POST /console/preview, which forwards it to
    POST /api/v1/alerts/preview -- the API's own validator, profile and renderer -- and
    each finding is shown next to the form field its CAP path concerns. */
 const FIELD_OF_TAG = {
@@ -124,6 +178,7 @@ function fieldOf(location, form) {
 function fieldNotes(formElement) {
   const notes = {};
   for (const control of formElement.querySelectorAll("input, select, textarea")) {
+    if (!control.name) continue;
     const note = document.createElement("span");
     note.id = "finding-" + control.name;
     note.className = "field-finding";
@@ -145,7 +200,7 @@ function showPreview(notes, form, status, data) {
   const general = $("general-findings"); general.replaceChildren();
   const rows = $("preview-forms"); rows.replaceChildren();
   const voices = $("preview-variants"); voices.replaceChildren();
-  if (status !== 200 || !data) { $("preview-status").textContent = "Check failed: " + problemText(status, data); return; }
+  if (status !== 200 || !data) { $("preview-status").textContent = t("msg.check_failed", { problem: problemText(status, data) }); return; }
   for (const f of data.findings || []) {
     const text = f.severity + ": " + f.message + " (" + f.code + ")";
     const name = fieldOf(f.location, form);
@@ -154,62 +209,218 @@ function showPreview(notes, form, status, data) {
       if (f.severity === "error") $("compose").elements[name].setAttribute("aria-invalid", "true");
     } else {
       const item = document.createElement("li");
-      item.className = "finding-" + f.severity; item.textContent = text + " at " + f.location;
+      item.className = "finding-" + f.severity; item.textContent = text + t("msg.at", { location: f.location });
       general.append(item);
     }
   }
   $("preview-status").textContent = data.valid
-    ? "Valid: would go to " + (data.planned.join(", ") || "no channel") + (data.approval ? "; waits for approval (" + data.approval + ")" : "")
-    : "Not valid yet: " + (data.findings || []).filter((f) => f.severity === "error").length + " error(s)";
+    ? t("msg.valid", { channels: data.planned.join(", ") || t("msg.no_channel") }) + (data.approval ? t("msg.waits", { reason: data.approval }) : "")
+    : t("msg.not_valid", { count: (data.findings || []).filter((f) => f.severity === "error").length });
   if (!data.variants) return;
   for (const f of data.variants.forms) {
     const row = document.createElement("tr"); row.dataset.target = f.target;
     cell(row, f.target); cell(row, f.language);
     cell(row, f.segments === null ? f.budget : String(f.segments) + (f.alphabet ? " (" + f.alphabet + ")" : ""));
-    cell(row, f.error ? "no: " + f.error : (f.fits ? "yes" : "no, " + f.overflow + " over; dropped: " + f.dropped.join(", ")));
+    cell(row, fitsText(f));
     cell(row, f.text);
     rows.append(row);
   }
   for (const v of data.variants.variants) {
     const item = document.createElement("li");
-    item.textContent = v.language + ": " + v.screen_reader_text + (v.readability ? " — readability " + JSON.stringify(v.readability) : "");
+    item.textContent = v.language + ": " + v.screen_reader_text + (v.readability ? " — " + t("readability") + " " + JSON.stringify(v.readability) : "");
     voices.append(item);
   }
 }
 
+/* At most one check in flight: an edit sends the form at once when none is running;
+   edits made while one runs are sent together, once, when it answers, and an answer
+   overtaken by later typing is not shown. So a pause shows the preview after one round
+   trip, and fast typing never queues more than one request. */
 function liveCheck(formElement, notes) {
-  let timer = null;
-  let latest = 0;
+  let running = false;
+  let again = false;
   const check = async () => {
-    const ticket = ++latest;
-    const form = Object.fromEntries(new FormData(formElement).entries());
-    const { status, data } = await send("POST", "/console/preview", form);
-    if (ticket === latest) showPreview(notes, form, status, data); // drop answers overtaken by typing
+    if (running) { again = true; return; }
+    running = true;
+    try {
+      do {
+        again = false;
+        const form = formOf(formElement);
+        const { status, data } = await send("POST", "/console/preview", form);
+        if (!again) showPreview(notes, form, status, data);
+      } while (again);
+    } finally { running = false; }
   };
-  const schedule = () => { clearTimeout(timer); timer = setTimeout(check, 300); };
-  formElement.addEventListener("input", schedule);
-  formElement.addEventListener("change", schedule);
+  formElement.addEventListener("input", check);
+  formElement.addEventListener("change", check);
   check();
+  return check;
+}
+
+function formOf(formElement) { return Object.fromEntries(new FormData(formElement).entries()); }
+
+function changed(control) {
+  control.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+/* The event list and the verified instruction templates (GET /api/v1/compose-options):
+   the profile's allowed events if it restricts them (then the event fields take only a
+   choice from the list), else the template library's hazards with free text still
+   possible. A template is inserted as text (input value), never as HTML. */
+async function composeOptions(formElement) {
+  const response = await fetch("/console/api/compose-options");
+  if (!response.ok) return;
+  const options = await response.json();
+  const choice = $("event-choice");
+  options.events.forEach((event, index) => {
+    const option = document.createElement("option");
+    option.value = String(index);
+    const names = [event.text.nl, event.text.en].filter(Boolean);
+    option.textContent = names.length ? names.join(" / ") : event.value;
+    choice.append(option);
+  });
+  choice.addEventListener("change", () => {
+    const event = options.events[Number(choice.value)];
+    if (!event || choice.value === "") return;
+    for (const language of COMPOSE_LANGUAGES) {
+      const field = formElement.elements["event_" + language];
+      field.value = event.text[language.split("-")[0]] || event.value;
+      changed(field);
+    }
+  });
+  if (!options.free_text) {
+    for (const language of COMPOSE_LANGUAGES) formElement.elements["event_" + language].readOnly = true;
+    const note = document.createElement("p"); note.id = "event-fixed"; note.textContent = t("compose.event_fixed");
+    choice.after(note); choice.setAttribute("aria-describedby", note.id);
+  }
+  for (const language of COMPOSE_LANGUAGES) {
+    const holder = $("templates-" + language);
+    const primary = language.split("-")[0];
+    for (const template of options.instructions) {
+      const text = template.text[primary];
+      if (!text) continue;
+      const button = document.createElement("button");
+      button.type = "button"; button.className = "template"; button.textContent = text;
+      button.dataset.codes = template.codes.join(" ");
+      button.addEventListener("click", () => {
+        const field = formElement.elements["instruction_" + language];
+        const current = field.value.trim();
+        field.value = current ? current + " " + text : text;
+        changed(field);
+        field.focus();
+      });
+      holder.append(button);
+    }
+  }
+}
+
+/* Drafts: the form saved durably through /api/v1/drafts (its principal's only), on
+   "Save draft" and 2 s after the last change; reopened from the list or ?draft=<id>.
+   A draft is never submitted: only "Submit" posts an alert. */
+function drafts(formElement, refresh) {
+  let current = new URLSearchParams(window.location.search).get("draft");
+  let queue = Promise.resolve();
+  let timer = null;
+  const status = (text) => { $("draft-status").textContent = text; };
+  const titleOf = (form) => (form["headline_nl-NL"] || form["headline_en-GB"] || "").trim().slice(0, 200);
+  function remember(id) {
+    current = id;
+    const url = new URL(window.location.href);
+    url.searchParams.set("draft", id);
+    window.history.replaceState(null, "", url.pathname + url.search);
+    languageLinks();
+  }
+  async function list() {
+    const response = await fetch("/console/api/drafts");
+    const holder = $("drafts"); holder.replaceChildren();
+    if (!response.ok) return;
+    const items = (await response.json()).items;
+    if (!items.length) { const none = document.createElement("li"); none.textContent = t("drafts.none"); holder.append(none); }
+    for (const draft of items) {
+      const item = document.createElement("li"); item.dataset.id = draft.id;
+      const title = draft.title || t("drafts.untitled");
+      const open = document.createElement("button"); open.type = "button"; open.className = "draft-open";
+      open.textContent = t("drafts.open", { title }) + " (" + draft.updated_at + ")";
+      open.addEventListener("click", () => load(draft.id));
+      const remove = document.createElement("button"); remove.type = "button"; remove.className = "draft-delete";
+      remove.textContent = t("drafts.delete", { title });
+      remove.addEventListener("click", async () => {
+        await send("DELETE", "/console/drafts/" + encodeURIComponent(draft.id));
+        if (current === draft.id) current = null;
+        await list();
+      });
+      item.append(open, " ", remove); holder.append(item);
+    }
+  }
+  async function load(id) {
+    const response = await fetch("/console/api/drafts/" + encodeURIComponent(id));
+    if (!response.ok) { status(t("drafts.save_failed", { problem: response.status })); return; }
+    const draft = await response.json();
+    for (const control of formElement.elements) {
+      if (control.name && Object.prototype.hasOwnProperty.call(draft.form, control.name)) control.value = draft.form[control.name];
+    }
+    remember(draft.id);
+    status(t("drafts.opened", { title: draft.title || t("drafts.untitled") }));
+    refresh();
+  }
+  function save() {
+    queue = queue.then(async () => {
+      const form = formOf(formElement);
+      const body = { title: titleOf(form), form };
+      const { status: code, data } = current
+        ? await send("PUT", "/console/drafts/" + encodeURIComponent(current), body)
+        : await send("POST", "/console/drafts", body);
+      if ((code === 200 || code === 201) && data && data.id) {
+        remember(data.id);
+        status(t("drafts.saved", { time: new Date().toLocaleTimeString(document.documentElement.lang) }));
+        await list();
+      } else {
+        status(t("drafts.save_failed", { problem: problemText(code, data) }));
+      }
+    }).catch((error) => status(t("drafts.save_failed", { problem: String(error) })));
+    return queue;
+  }
+  const autosave = () => { clearTimeout(timer); timer = setTimeout(save, 2000); };
+  formElement.addEventListener("input", autosave);
+  formElement.addEventListener("change", autosave);
+  $("save-draft").addEventListener("click", () => { clearTimeout(timer); save(); });
+  return {
+    start: async () => { await list(); if (current) await load(current); },
+    done: async () => {
+      clearTimeout(timer); await queue;
+      if (current) await send("DELETE", "/console/drafts/" + encodeURIComponent(current));
+    },
+  };
 }
 
 async function pageCompose() {
   if (!(await session())) { window.location.href = "/console/"; return; }
+  const formElement = $("compose");
   const view = mapOf($("map"));
   const redraw = () => drawPolygon(view, parsePolygon($("polygon").value));
   $("polygon").addEventListener("input", redraw);
-  redraw();
-  liveCheck($("compose"), fieldNotes($("compose")));
-  $("compose").addEventListener("submit", async (event) => {
+  const showStatus = () => markStatus($("status").value);
+  $("status").addEventListener("change", showStatus);
+  $("status").addEventListener("input", showStatus);
+  const notes = fieldNotes(formElement);
+  await composeOptions(formElement);
+  const check = liveCheck(formElement, notes);
+  const saved = drafts(formElement, () => { showStatus(); redraw(); check(); });
+  redraw(); showStatus();
+  await saved.start();
+  formElement.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const form = Object.fromEntries(new FormData($("compose")).entries());
-    const { status, data } = await send("POST", "/console/compose", form);
+    const { status, data } = await send("POST", "/console/compose", formOf(formElement));
     showFindings(data);
     if ((status === 202 || status === 200) && data && data.id) {
+      await saved.done();
       window.location.href = "/console/alert?id=" + encodeURIComponent(data.id);
     } else {
-      say("Not accepted: " + problemText(status, data));
+      say(t("msg.not_accepted", { problem: problemText(status, data) }));
     }
   });
+  $("submit").disabled = false; // not before its handler: the browser would submit the form itself
+  document.body.dataset.ready = "1"; // every handler is in place (tests and the bench wait for it)
 }
 
 async function pageAlert() {
@@ -222,6 +433,7 @@ async function pageAlert() {
     const alert = await response.json();
     if (!response.ok) { say(problemText(response.status, alert)); return null; }
     $("alert-state").textContent = alert.state + " (" + alert.status + ", " + alert.msg_type + ")";
+    markStatus(alert.status);
     const rows = $("deliveries"); rows.replaceChildren();
     for (const d of alert.deliveries) {
       const row = document.createElement("tr");
@@ -232,7 +444,7 @@ async function pageAlert() {
     }
     $("decision").hidden = alert.lifecycle !== "pending_approval";
     $("cancel").hidden = alert.msg_type !== "Alert" || alert.lifecycle !== "accepted";
-    if (alert.cancelled_by) say("Cancelled by " + alert.cancelled_by);
+    if (alert.cancelled_by) say(t("msg.cancelled_by", { id: alert.cancelled_by }));
     return alert;
   }
   async function headline() {
@@ -248,7 +460,7 @@ async function pageAlert() {
     const rows = $("forms"); rows.replaceChildren();
     for (const f of (await response.json()).forms) {
       const row = document.createElement("tr");
-      const fits = f.error ? "no: " + f.error : (f.fits ? "yes" : "no, " + f.overflow + " over; dropped: " + f.dropped.join(", "));
+      const fits = fitsText(f);
       for (const value of [f.target, f.language, f.segments === null ? "" : String(f.segments), fits, f.text]) {
         const cell = document.createElement("td"); cell.textContent = value; row.append(cell);
       }
@@ -263,7 +475,8 @@ async function pageAlert() {
   async function act(path, body) {
     const { status, data } = await send("POST", "/console/alerts/" + encodeURIComponent(id) + path, body);
     showFindings(data);
-    say(status < 300 ? path.slice(1) + ": done" : path.slice(1) + " refused: " + problemText(status, data));
+    const action = t("action." + path.slice(1));
+    say(status < 300 ? t("msg.done", { action }) : t("msg.refused", { action, problem: problemText(status, data) }));
     await refresh();
     return data;
   }
@@ -271,7 +484,7 @@ async function pageAlert() {
   $("reject").addEventListener("click", () => act("/reject", { reason: $("reject-reason").value }));
   $("cancel").addEventListener("click", async () => {
     const data = await act("/cancel");
-    if (data && data.id) say("Cancel submitted: " + data.id);
+    if (data && data.id) say(t("msg.cancel_submitted", { id: data.id }));
   });
   await headline();
   await forms();
@@ -281,5 +494,6 @@ async function pageAlert() {
 
 const pages = { index: pageIndex, compose: pageCompose, alert: pageAlert };
 document.addEventListener("DOMContentLoaded", () => {
-  pages[document.body.dataset.page]().catch((error) => say("Error: " + error));
+  loadStrings().then(() => pages[document.body.dataset.page]())
+    .catch((error) => say(t("msg.error", { error })));
 });

@@ -1,8 +1,9 @@
 """Schema migrations for the PostgreSQL store, applied in order at open.
 
 Stage: the store layer (PostgreSQL). The tables are those of the SQLite store
-(``router.store.migrations``) as they stand after its migration 14 (here 1 and 2), column for column
-and in the same order (some jobs insert by position), with three differences:
+(``router.store.migrations``) as they stand after its migration 15 (here 1, 2 and 3),
+column for column and in the same order (some jobs insert by position), with three
+differences:
 
 - text is ``COLLATE "C"``: times are stored as UTC ISO 8601 text and compared as
   text, which orders them only under a bytewise collation (SQLite compares bytes);
@@ -237,5 +238,24 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: the SQLite store's migration 14 (the EDXL-DE envelope of a feed's alert).
     """
     ALTER TABLE alerts ADD COLUMN envelope BYTEA;
+    """,
+    # 3: the SQLite store's migration 15 (each asset's alert expiry, for pruning).
+    f"""
+    ALTER TABLE alert_assets ADD COLUMN expires_at {T};
+    CREATE INDEX alert_assets_expires ON alert_assets(expires_at);
+    """,
+    # 4: the console's drafts (the SQLite store's migration 16).
+    f"""
+    CREATE TABLE drafts (
+        id          {T} PRIMARY KEY,
+        owner       {T} NOT NULL,
+        authority   {T} NOT NULL,
+        title       {T} NOT NULL,
+        form        {T} NOT NULL,
+        version     BIGINT NOT NULL,
+        created_at  {T} NOT NULL,
+        updated_at  {T} NOT NULL
+    );
+    CREATE INDEX drafts_owner ON drafts(owner, updated_at);
     """,
 )

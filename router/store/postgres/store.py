@@ -25,7 +25,7 @@ import asyncio
 import builtins
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -292,8 +292,9 @@ class PostgresStore(SqlStore):
             raise StoreUnavailableError(
                 f"leases could not be renewed: {str(exc).strip()}") from exc
 
-    async def claim_due(self, now: datetime, limit: int) -> builtins.list[ClaimedDelivery]:
-        claimed = await super().claim_due(now, limit)
+    async def claim_due(self, now: datetime, limit: int, *,
+                        skip_channels: Collection[str] = ()) -> builtins.list[ClaimedDelivery]:
+        claimed = await super().claim_due(now, limit, skip_channels=skip_channels)
         for claim in claimed:
             self._held[(claim.alert_id, claim.channel)] = claim.fence
         return claimed
