@@ -26,7 +26,7 @@ from router.audience import AudienceStore
 from router.audience.http import DESK, SubscriptionDesk
 from router.audience.subscriber_csv import read_rows
 from router.channel import Channel, KeepsChannelState, LateReceipts
-from router.console import add_console_routes
+from router.console import add_base_map, add_console_routes
 from router.delivery import Dispatcher, DispatchSettings
 from router.demo import DemoElement, DemoFeedSource, PortAllocator
 from router.errors import ConfigurationError
@@ -343,11 +343,12 @@ def _share(app: web.Application, context: IngestContext, desk: SubscriptionDesk)
     app[DESK] = desk
 
 
-def _add_all_routes(app: web.Application) -> None:
+def _add_all_routes(app: web.Application, settings: Settings) -> None:
     """The API, the feeds, then the operator console (a client of that API, served beside it)."""
     add_routes(app)
     add_feed_routes(app)  # after the store's lifecycle, so feed pollers start after it opens
     add_console_routes(app)
+    add_base_map(app, settings.console)
 
 
 def _speech(settings: Settings, store: AlertStore, tts: TtsSettings, recorder: Recorder
@@ -437,7 +438,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> web.Applicat
         app.cleanup_ctx.append(ApprovalSweeper(
             store, settings.approval_sweep_interval_s).running)
     app.on_shutdown.append(start_draining)
-    _add_all_routes(app)
+    _add_all_routes(app, settings)
     return app
 
 

@@ -16,7 +16,9 @@ configuration mapping, and then:
   retried send never becomes a second broadcast;
 - ``cancel(delivery, receipt)`` withdraws what an earlier send put out, where
   the network can (a CBC kill); ``update`` is ``send`` with ``delivery.replaces``;
-- ``health()`` reports whether the network element is reachable.
+- ``health()`` reports whether the network element is reachable, and in ``facts``
+  what the adapter knows of it beyond that (the identifiers a CBC has on air, the
+  SMSC binds up), which the crisis dashboard shows;
 
 ``delivery.variants`` holds the accessible text (``Variants``); the renderer's
 variants are also ``MediaVariants``: the spoken audio made so far and the linked
@@ -441,6 +443,11 @@ class Receipt:
 class Health:
     ok: bool
     detail: str = ""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    """What the adapter knows of its network element beyond reachable or not, as JSON
+    values: the crisis dashboard shows them per channel (``GET /api/v1/events``), so
+    an operator sees a CBC's identifiers on air or an SMSC with half its binds down
+    without reading logs. Cheap to gather: no call beyond the reachability probe."""
 
 
 @runtime_checkable

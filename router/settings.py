@@ -245,6 +245,46 @@ class Feed(BaseModel):
         return self.name or self.url
 
 
+class ConsoleSettings(BaseModel):
+    """The operator console's maps. Without ``base_map_url`` they draw offline outlines
+    (countries, and the first-level subdivisions of ``base_map_countries``) from the npm
+    packages Tocsin serves; with it, that tile or WMS service instead (a national base
+    map on the crisis centre's own network). Its origin is added to the pages'
+    Content-Security-Policy ``img-src``, and to nothing else."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_map_url: str | None = Field(
+        default=None, pattern=r"^https?://[^/?#\s]+(/\S*)?$",
+        description="a tile URL template with {z}, {x} and {y} (an XYZ/WMTS REST service), "
+                    "or a WMS endpoint when base_map_wms_layers is set")
+    base_map_wms_layers: str | None = Field(
+        default=None, min_length=1, description="the WMS LAYERS to ask base_map_url for")
+    base_map_attribution: str = Field(default="", max_length=300,
+                                      description="shown in the map's corner, as text")
+    base_map_countries: list[str] = Field(
+        default_factory=lambda: ["NL"],
+        description="ISO 3166-1 alpha-2 countries whose provinces (first-level "
+                    "subdivisions, Natural Earth) the offline base map outlines")
+
+    @field_validator("base_map_countries")
+    @classmethod
+    def _alpha2(cls, countries: list[str]) -> list[str]:
+        for country in countries:
+            if len(country) != 2 or not country.isascii() or not country.isalpha():
+                raise ValueError(f"{country!r} is not an ISO 3166-1 alpha-2 code")
+        return [country.upper() for country in countries]
+
+    @model_validator(mode="after")
+    def _template_or_wms(self) -> ConsoleSettings:
+        url = self.base_map_url
+        if url is not None and self.base_map_wms_layers is None and not all(
+                part in url for part in ("{z}", "{x}", "{y}")):
+            raise ValueError("base_map_url needs {z}, {x} and {y} (a tile template), "
+                             "or base_map_wms_layers for a WMS endpoint")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="forbid")
 
@@ -287,6 +327,8 @@ class Settings(BaseSettings):
         default=50, ge=1, le=1000,
         description="entries per history page of GET /feeds/public.atom?before= (router.feeds)")
     shutdown_timeout: float = Field(default=10.0, gt=0)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings,
+                                     description="the operator console's base map")
     store: str | None = Field(
         default=None, description="where alerts and audiences are stored: unset for SQLite "
         "in the data directory, or a store URL such as sqlite:///var/lib/tocsin/t.sqlite3 "

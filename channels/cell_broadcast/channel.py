@@ -43,7 +43,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -183,7 +183,15 @@ class CellBroadcastChannel:
         self._durable.close()
 
     async def health(self) -> Health:
-        return await self.transport.health()
+        """The CBC's reachability, with the message identifiers this channel has on air
+        (held, or being written or killed), as the ledger records them."""
+        link = await self.transport.health()
+        await self._durable.refresh()  # what other nodes hold now
+        on_air = [{"identifier": int(name.split("/")[0]), "slot": name, "state": slot.state,
+                   "alert_id": owner.alert_id if (owner := slot.owner) else None}
+                  for name, slot in self.ledger.slots() if slot.state != "free"]
+        on_air.sort(key=lambda item: (item["identifier"], item["slot"]))
+        return replace(link, facts={"cbc": self.config.url, **link.facts, "on_air": on_air})
 
     # -- send ---------------------------------------------------------------------------
 

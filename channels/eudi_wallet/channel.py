@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -71,6 +72,7 @@ RECIPIENTS = "wallet"
 FETCH_PATH = "/api/v1/wallet/alerts/{alert_id}"
 ASSET_PATH = FETCH_PATH + "/assets/{name}"
 log = structlog.get_logger("tocsin.channel.eudi_wallet")
+MAX_SERVICES = 64  # push service hosts remembered for health(): a bounded map
 
 
 class WalletChannel:
@@ -95,6 +97,9 @@ class WalletChannel:
             recipients=f"{RECIPIENTS}:{self.config.country}" if self.config.country
             else RECIPIENTS)
         self._budget = budget
+        self._services: dict[str, dict[str, Any]] = {}
+        """Push service host -> its last answer (``health().facts``): the hosts only, as
+        a subscription's full endpoint is personal data."""
         self._http = HttpClient("the wallet channel", self.config.timeout_s,
                                 connections=self.config.concurrency)
 
@@ -125,17 +130,30 @@ class WalletChannel:
         await self._http.close()
 
     async def health(self) -> Health:
+        """The probe of ``health_url``, with each push service's last answer to a push
+        (``push_services``: host, outcome, reason, when) as ``facts``."""
+        facts = {"probe": self.config.health_url, "push_services": [
+            {"host": host, **last} for host, last in sorted(self._services.items())]}
         if not self._http.started:
-            return Health(False, "not started")
+            return Health(False, "not started", facts)
         url = self.config.health_url
         if url is None:
             return Health(True, f"keys loaded (kid {self.signing_key.kid}); "
-                                "no push service to probe configured")
+                                "no push service to probe configured", facts)
         try:
             async with self._http.session.get(url) as response:
-                return Health(response.status < 500, f"{url} answers ({response.status})")
+                return Health(response.status < 500, f"{url} answers ({response.status})",
+                              facts)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return Health(False, f"{url}: {exc or type(exc).__name__}")
+            return Health(False, f"{url}: {exc or type(exc).__name__}", facts)
+
+    def _answered(self, endpoint: str, result: RecipientResult) -> None:
+        host = urlsplit(endpoint).hostname or "?"
+        if host in self._services or len(self._services) < MAX_SERVICES:
+            self._services[host] = {
+                "outcome": result.outcome.value,
+                "reason": result.reason.value if result.reason is not None else None,
+                "at": datetime.now(UTC).isoformat(timespec="seconds")}
 
     # -- sending --------------------------------------------------------------------
 
@@ -277,7 +295,9 @@ class WalletChannel:
                     result = await push(session, self.vapid, subscription, payload, headers)
             except Exception as exc:  # whatever one subscription raises ends it alone
                 return _failed(recipient, exc)
-            return RecipientResult(recipient.key, result.outcome, reason=result.reason)
+            answered = RecipientResult(recipient.key, result.outcome, reason=result.reason)
+            self._answered(subscription.endpoint, answered)
+            return answered
 
         async for batch in audience.batches(self.config.batch_size):
             results: Sequence[RecipientResult] = await asyncio.gather(*map(one, batch))

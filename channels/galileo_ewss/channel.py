@@ -65,7 +65,9 @@ class GalileoEwssChannel:
         await self.uplink.close()
 
     async def health(self) -> Health:
-        return await self.uplink.health()
+        """The uplink's answer, naming the uplink (``facts``) for the dashboard."""
+        link = await self.uplink.health()
+        return replace(link, facts={"uplink": self.config.url, **link.facts})
 
     async def send(self, delivery: Delivery) -> Receipt:
         # fitting and verifying ellipses is CPU work (tens of ms for national polygons):

@@ -395,6 +395,7 @@ class SmsChannel:
                                "this_attempt": {"sent": result.sent, "failed": result.failed}})
 
     async def health(self) -> Health:
+        """Up while any bind is; ``facts`` has every bind's state for the dashboard."""
         if not self._binds:
             return Health(False, "not started")
         target = f"SMSC {self.config.host}:{self.config.port}"
@@ -404,6 +405,10 @@ class SmsChannel:
                 async with asyncio.timeout(min(self.config.bind_wait_s, 5.0)):
                     await self._binds[0].ready.wait()
             bound = sum(b.ready.is_set() for b in self._binds)
+        errors = [b.last_error for b in self._binds if b.last_error and not b.ready.is_set()]
+        facts = {"smsc": f"{self.config.host}:{self.config.port}", "binds_up": bound,
+                 "binds": len(self._binds), "last_error": errors[0] if errors else None}
         if bound:
-            return Health(True, f"{target}: {bound} of {len(self._binds)} binds up")
-        return Health(False, f"{target}: no bind up ({self._binds[0].last_error or 'binding'})")
+            return Health(True, f"{target}: {bound} of {len(self._binds)} binds up", facts)
+        return Health(False, f"{target}: no bind up ({self._binds[0].last_error or 'binding'})",
+                      facts)

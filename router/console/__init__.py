@@ -7,6 +7,7 @@ approval and the audit trail apply exactly as they do to any other client. It ho
 alert state of its own.
 """
 
+from router.console.basemap import add_base_map
 from router.console.routes import add_console_routes
 
-__all__ = ["add_console_routes"]
+__all__ = ["add_base_map", "add_console_routes"]

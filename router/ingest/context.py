@@ -14,6 +14,7 @@ from router.audience import AudienceStore
 from router.channel import Capabilities, Channel
 from router.ingest.audit_trail import AuditTrail
 from router.ingest.auth import Authenticator
+from router.ingest.health_watch import HealthWatch
 from router.ingest.streams import StreamSlots
 from router.profiles import ProfileSet
 from router.record import Recorder
@@ -56,6 +57,9 @@ class IngestContext:
     audience: AudienceStore | None = None
     """Subscribers and recipient outcomes (``router.audience``); None: a service with no
     subscriber channels, whose status answers carry no recipient counts."""
+    health: HealthWatch = field(default_factory=HealthWatch)
+    """The channels' last health readings, for the dashboard's stream (read while one is
+    open, at most every ``router.ingest.health_watch.EVERY_S``)."""
     drafts: DraftStore | None = None
     """The console's saved compose forms (``/api/v1/drafts``); None: no drafts kept."""
 

@@ -9,12 +9,20 @@ for 200 alerts, beyond ``max_event_streams_per_key``). It is a ``text/event-stre
   is every active alert): the status fields with ``deliveries`` (without ``history``),
   plus ``headline``, ``event``, ``severity``, ``urgency`` and ``areas`` (polygons as
   ``[lat, lon]`` lists, circles as ``{center, radius_km}``) of its first info, read
-  once per alert from the stored CAP (a stored CAP never changes);
+  once per alert from the stored CAP (a stored CAP never changes), and ``source``:
+  whether it came from another authority's feed (``via: feed`` and the feed's name)
+  or was posted (``via: api``), from its audit entry;
 - ``event: ended`` -- an alert that left the active set (cancelled, superseded,
   rejected, ...) with its status fields, so the screen can drop it;
 - ``event: overview`` -- totals per lifecycle (``accepted``, ``pending_approval``),
-  the number shown (at most ``LIMIT`` of each), and each channel's circuit breaker
-  (``closed``, ``half-open``, ``open``), whenever any of it changes.
+  the number shown (at most ``LIMIT`` of each), each channel's circuit breaker
+  (``closed``, ``half-open``, ``open``), and each channel's network element as its
+  adapter last reported it (``health``: ``ok``, ``detail``, ``facts`` such as a CBC's
+  identifiers on air or an SMSC's binds, ``checked_at``; read in the background every
+  ``router.ingest.health_watch.EVERY_S`` while a stream is open), and the store's
+  delivery ``backlog`` per channel (``pending``, ``waiting_for_channel``, ``sending``,
+  ``standby`` and ``oldest_age_s``, as the ``/metrics`` backlog gauges last read it),
+  whenever any of it changes.
 
 A delivery change is recorded through the record stage, which wakes the stream at
 once (``ProgressHub.watch_all``); what it does not see (a submission held for
@@ -29,20 +37,26 @@ import asyncio
 import contextlib
 import json
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
+from router.audit.chain import AuditEntry, AuditKind
 from router.cap import read_stored
 from router.ingest.access import readable_authorities
 from router.ingest.context import CONTEXT, IngestContext
 from router.ingest.handlers import alert_out
 from router.ingest.streams import principal_of
+from router.observability.metrics import BACKLOG_STATES
 from router.store import AlertRecord, AlertState
 from router.trust import Role
 
 ACTIVE = (AlertState.ACCEPTED, AlertState.PENDING_APPROVAL)
 LIMIT = 500
+SOURCE_PAGE = 500
+SOURCE_WALK = 20
+SOURCE_PAGES = 2
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
 MAX_STREAM_S = 2 * 3600.0
@@ -72,6 +86,56 @@ async def _first_info(ctx: IngestContext, alert_id: str) -> dict[str, Any]:
                 for area in alert.infos[0].areas]}
 
 
+def _source_of(ctx: IngestContext, entry: AuditEntry) -> dict[str, str | None]:
+    who = entry.principal
+    feed = None
+    if who.via == "feed":
+        labels = {feed.url: feed.label for feed in ctx.settings.feeds}
+        feed = labels.get(who.actor or "", who.actor)
+    return {"via": who.via, "feed": feed, "authority": who.authority}
+
+
+async def _walk(ctx: IngestContext, since: datetime, wanted: set[str], pages: int,
+                found: dict[str, dict[str, str | None]]) -> None:
+    after = 0
+    for _ in range(pages):
+        page = await ctx.store.audit_page(after=after, since=since, limit=SOURCE_PAGE)
+        for entry in page.items:
+            if entry.kind == AuditKind.ALERT_SUBMITTED.value and entry.subject in wanted:
+                found[entry.subject] = _source_of(ctx, entry)
+                wanted.discard(entry.subject)
+        if not wanted or page.next_after is None:
+            return
+        after = page.next_after
+
+
+async def _sources(ctx: IngestContext, records: list[AlertRecord]
+                   ) -> dict[str, dict[str, str | None]]:
+    """Who brought each alert in: ``via`` (``api``, or ``feed`` for an alert taken from
+    another authority's feed, ``router.feeds``), with the ``feed``'s name and the
+    ``authority`` it was taken in for. The store keeps that in the alert's
+    ``alert.submitted`` audit entry, appended in the transaction that stored it, so it
+    is read from the trail by time (the entry is written at the alert's
+    ``received_at`` or a little later): one walk from the earliest of ``records``
+    (``SOURCE_WALK`` pages at most, which finds a burst of alerts together), then a
+    short read from each one still missing (``SOURCE_PAGES``). Not found (a pruned
+    trail): ``via`` None."""
+    found: dict[str, dict[str, str | None]] = {}
+    if not records:
+        return found
+    wanted = {record.id for record in records}
+    since = min(record.received_at for record in records) - timedelta(seconds=1)
+    await _walk(ctx, since, wanted, SOURCE_WALK, found)
+    for record in records:
+        if record.id in wanted:
+            await _walk(ctx, record.received_at - timedelta(seconds=1), wanted,
+                        SOURCE_PAGES, found)
+    for record in records:
+        found.setdefault(record.id, {"via": None, "feed": None,
+                                     "authority": record.authority})
+    return found
+
+
 def _breakers(ctx: IngestContext) -> dict[str, str]:
     """Each channel's breaker as the metrics read it (``closed`` before any is made)."""
     states = dict.fromkeys(ctx.channels, "closed")
@@ -81,6 +145,28 @@ def _breakers(ctx: IngestContext) -> dict[str, str]:
             if channel:
                 states[channel] = BREAKER.get(sample.value, str(sample.value))
     return states
+
+
+def _backlog(ctx: IngestContext) -> dict[str, dict[str, int]]:
+    """The store's open deliveries per channel and state, and the oldest one's wait in
+    whole seconds (``oldest_age_s``), as the backlog gauges last read them (every
+    ``store_backlog_interval_s``, whichever node; ``router.record.backlog``)."""
+    metrics = ctx.recorder.metrics
+    backlog: dict[str, dict[str, int]] = {
+        channel: dict.fromkeys((*BACKLOG_STATES, "oldest_age_s"), 0)
+        for channel in ctx.channels}
+    for metric in metrics.store_deliveries.collect():
+        for sample in metric.samples:
+            channel, state = sample.labels.get("channel"), sample.labels.get("state")
+            if channel and state in BACKLOG_STATES:
+                backlog.setdefault(channel, dict.fromkeys(
+                    (*BACKLOG_STATES, "oldest_age_s"), 0))[state] = int(sample.value)
+    for metric in metrics.store_oldest_pending_age.collect():
+        for sample in metric.samples:
+            channel = sample.labels.get("channel")
+            if channel in backlog:
+                backlog[channel]["oldest_age_s"] = round(sample.value)
+    return backlog
 
 
 async def all_events(request: web.Request) -> web.StreamResponse:
@@ -126,12 +212,14 @@ async def _stream(request: web.Request, ctx: IngestContext,
             for state in ACTIVE:
                 page = await ctx.store.list(state=state, limit=LIMIT, authorities=authorities)
                 totals[state.value] = page.total
+                sources = await _sources(ctx, [r for r in page.items if r.id not in infos])
                 for record in page.items:
                     current[record.id] = fingerprint = _fingerprint(record)
                     if seen.get(record.id) == fingerprint:
                         continue
                     if record.id not in infos:
-                        infos[record.id] = await _first_info(ctx, record.id)
+                        infos[record.id] = {**await _first_info(ctx, record.id),
+                                            "source": sources[record.id]}
                     data = (await alert_out(ctx, record)).model_dump(
                         mode="json", exclude={"deliveries": {"__all__": {"history"}}})
                     await send("alert", {**data, **infos[record.id]})
@@ -144,7 +232,8 @@ async def _stream(request: web.Request, ctx: IngestContext,
                 await send("ended", ended)
             seen = current
             overview = {"totals": totals, "shown": len(current), "limit": LIMIT,
-                        "channels": _breakers(ctx)}
+                        "channels": _breakers(ctx), "health": ctx.health.current(ctx.channels),
+                        "backlog": _backlog(ctx)}
             if overview != said:
                 said = overview
                 await send("overview", overview)

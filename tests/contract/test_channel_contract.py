@@ -3,6 +3,7 @@ registered in the ``tocsin.channels`` entry-point group."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -197,6 +198,30 @@ async def test_health(channel: Channel, harness: Harness) -> None:
         await unreachable.close()
     assert not health.ok
     assert health.detail
+
+
+async def test_health_facts_say_what_the_adapter_knows(channel: Channel, harness: Harness,
+                                                      request: pytest.FixtureRequest) -> None:
+    """JSON values for the dashboard: after a send, what each network element holds."""
+    await channel.send(delivery())
+    health = await channel.health()
+    facts = json.loads(json.dumps(dict(health.facts)))
+    kind = request.node.callspec.params["harness"]
+    if kind in {"cell_broadcast", SHARED_CELL_BROADCAST}:
+        assert facts["cbc"]
+        assert [item["alert_id"] for item in facts["on_air"]] == ["alert-1"]
+        assert isinstance(facts["on_air"][0]["identifier"], int)
+        assert facts["on_air"][0]["state"] == "held"
+    elif kind == "sms":
+        assert facts["binds_up"] == facts["binds"] >= 1
+        assert facts["smsc"]
+        assert facts["last_error"] is None
+    elif kind == "eudi_wallet":
+        assert [service["outcome"] for service in facts["push_services"]] == ["sent"]
+        assert facts["push_services"][0]["host"] == "127.0.0.1"
+    elif kind == "galileo_ewss":
+        assert facts["uplink"].startswith("http")
+    assert harness.times_received("alert-1/ch") == 1
 
 
 def test_bad_configuration_is_refused_with_the_instance_name() -> None:

@@ -1,7 +1,9 @@
 /* The crisis dashboard. One event stream (GET /console/api/events, relayed from the
    API's /api/v1/events) keeps the picture current; the page never asks the viewer to do
    anything. Every value from the service goes into the page as text (textContent, or a
-   DOM node for map tooltips), never as HTML, so a CAP text cannot run as script. */
+   DOM node for map tooltips), never as HTML, so a CAP text cannot run as script.
+   The base map comes from the module basemap.js, which other pages share, loaded once
+   the alerts are on screen. */
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -11,6 +13,7 @@ let overview = null;
 let view = null; // { map, layers: Map(id -> Leaflet layer) }
 let scheduled = false;
 let fitted = false;
+let extras = false; // the base map and the feeds, asked for after the first picture
 
 const DELIVERY_TONE = { delivered: "ok", failed: "bad", expired: "bad" };
 const ALERT_TONE = { delivered: "ok", failed: "bad", partially_delivered: "bad", expired: "bad" };
@@ -43,17 +46,23 @@ function initMap() {
   view = { map, layers: new Map() };
 }
 
+function fromFeed(alert) {
+  return Boolean(alert.source && alert.source.via === "feed");
+}
+
 function drawAreas(alert) {
   if (!view || view.layers.has(alert.id)) return;
   const group = window.L.featureGroup();
-  const style = { color: alert.lifecycle === "pending_approval" ? "#ffd866" : "#ff7b72", weight: 3 };
+  const style = { color: alert.lifecycle === "pending_approval" ? "#ffd866" : "#ff7b72", weight: 3,
+    dashArray: fromFeed(alert) ? "8 6" : null }; // another authority's alert: dashed
   for (const area of alert.areas || []) {
     for (const polygon of area.polygons) window.L.polygon(polygon, style).addTo(group);
     for (const circle of area.circles) {
       window.L.circle(circle.center, { ...style, radius: circle.radius_km * 1000 }).addTo(group);
     }
   }
-  const label = el("span", title(alert));
+  const label = el("span", title(alert) + (fromFeed(alert) ? " (from feed "
+    + (alert.source.feed || "?") + ")" : ""));
   group.bindTooltip(label);
   group.addTo(view.map);
   view.layers.set(alert.id, group);
@@ -79,6 +88,11 @@ function alertRow(alert) {
   name.append(link);
   if (alert.status !== "Actual") name.append(" ", el("span", alert.status.toUpperCase(), "exercise"));
   if (alert.msg_type !== "Alert") name.append(" ", el("span", alert.msg_type));
+  if (fromFeed(alert)) {
+    const mark = el("span", "from feed " + (alert.source.feed || "?"), "chip feed");
+    mark.dataset.feed = alert.source.feed || "";
+    name.append(" ", mark);
+  }
   const state = el("td", alert.lifecycle === "pending_approval" ? "waiting for approval" : alert.state,
     ALERT_TONE[alert.state] || "warn");
   state.dataset.state = alert.state;
@@ -92,6 +106,92 @@ function alertRow(alert) {
   }
   row.append(name, el("td", alert.severity || ""), state, channels);
   return row;
+}
+
+function time(iso) {
+  return iso ? new Date(iso).toLocaleTimeString() : "";
+}
+
+/* What an adapter knows of its network element (health().facts), in words. */
+function factLines(facts, detail) {
+  const lines = [];
+  for (const [key, value] of Object.entries(facts || {})) {
+    if (key === "on_air") {
+      lines.push("On air: " + (value.length ? value.map((m) => m.identifier
+        + (m.slot !== String(m.identifier) ? " (" + m.slot + ")" : "")
+        + (m.state !== "held" ? " " + m.state : "")
+        + (alerts.has(m.alert_id) ? " — " + title(alerts.get(m.alert_id)) : "")).join(", ")
+        : "none"));
+    } else if (key === "binds_up") {
+      if (!(detail || "").includes(value + " of " + facts.binds)) {
+        lines.push("Binds up: " + value + " of " + facts.binds);
+      }
+    } else if (key === "binds") {
+      continue;
+    } else if (key === "push_services") {
+      lines.push(...(value.length ? value.map((p) => "Push service " + p.host + ": last push "
+        + p.outcome + (p.reason ? " (" + p.reason + ")" : "") + " at " + time(p.at))
+        : ["Push services: no push yet"]));
+    } else if (value === null || value === "" || (detail || "").includes(String(value))) {
+      continue; // nothing, or what the detail line already says
+    } else {
+      const label = { cbc: "CBC", smsc: "SMSC", uplink: "Uplink", probe: "Probe",
+        last_error: "Last error" }[key] || key;
+      lines.push(label + ": " + (typeof value === "object" ? JSON.stringify(value) : value));
+    }
+  }
+  return lines;
+}
+
+function channelItem(name, breaker, health) {
+  const item = el("li", undefined, "channel");
+  item.dataset.channel = name;
+  const head = el("p");
+  head.append(el("strong", name), " ",
+    el("span", "breaker " + breaker, "chip breaker " + (BREAKER_TONE[breaker] || "warn")));
+  if (health) {
+    const up = el("span", health.ok ? "up" : "down", "chip health " + (health.ok ? "ok" : "bad"));
+    up.dataset.ok = String(health.ok);
+    head.append(" ", up);
+  } else {
+    head.append(" ", el("span", "checking…", "chip health warn"));
+  }
+  item.append(head);
+  if (health) {
+    const facts = el("ul", undefined, "facts");
+    facts.replaceChildren(...[health.detail, ...factLines(health.facts, health.detail),
+      "checked " + time(health.checked_at)].filter(Boolean).map((line) => el("li", line)));
+    item.append(facts);
+  }
+  return item;
+}
+
+function duration(seconds) {
+  if (seconds < 60) return seconds + " s";
+  if (seconds < 3600) return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+  return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+}
+
+/* The store's open deliveries (overview.backlog): the channels with any, longest wait
+   first; "pending" counts those waiting for a retry or for their channel too. */
+function backlogRows(backlog) {
+  const open = Object.entries(backlog || {}).map(([name, b]) => ({ name, ...b,
+    queued: (b.pending || 0) + (b.waiting_for_channel || 0) + (b.standby || 0) }))
+    .filter((b) => b.queued || b.sending)
+    .sort((a, b) => b.oldest_age_s - a.oldest_age_s || (a.name < b.name ? -1 : 1));
+  if (!open.length) {
+    const row = el("tr"); const cell = el("td", "Nothing waiting", "none");
+    cell.colSpan = 4; row.append(cell); return [row];
+  }
+  return open.map((b) => {
+    const row = el("tr");
+    row.dataset.channel = b.name;
+    const pending = el("td", String(b.queued));
+    pending.dataset.count = String(b.queued);
+    row.append(el("td", b.name), pending, el("td", String(b.sending)),
+      el("td", duration(b.oldest_age_s), b.oldest_age_s >= 60 ? "bad" : ""));
+    return row;
+  });
 }
 
 function render() {
@@ -122,14 +222,51 @@ function render() {
     $("totals").textContent = (t.accepted || 0) + " active, " + (t.pending_approval || 0)
       + " waiting for approval" + (overview.shown < (t.accepted || 0) + (t.pending_approval || 0)
         ? " (showing " + overview.shown + ")" : "");
-    $("channels").replaceChildren(...Object.entries(overview.channels).map(([name, state]) => {
-      const item = el("li", name + ": breaker " + state, "chip " + (BREAKER_TONE[state] || "warn"));
-      item.dataset.channel = name;
-      return item;
-    }));
+    $("backlog").replaceChildren(...backlogRows(overview.backlog));
+    $("channels").replaceChildren(...Object.entries(overview.channels).map(([name, state]) =>
+      channelItem(name, state, (overview.health || {})[name])));
     fit();
     document.body.dataset.ready = "1";
+    if (!extras) {
+      // the base map beneath the areas, and the feeds' row, once the alerts are on
+      // screen: the alerts never wait for them
+      extras = true;
+      if (view) import("/console/static/basemap.js").then((m) => m.addBaseMap(view.map));
+      readFeeds();
+    }
   }
+}
+
+const FEED_TONE = { ok: "ok", starting: "warn", failing: "bad" };
+const FEEDS_EVERY_MS = 10000;
+
+/* The feeds Tocsin takes other authorities' alerts from (GET /api/v1/feeds), read
+   every 10 s: a feed that stops answering shows as failing with its last error. */
+async function readFeeds() {
+  let text = null;
+  let items = [];
+  try {
+    const response = await fetch("/console/api/feeds", { credentials: "same-origin" });
+    if (response.ok) {
+      items = (await response.json()).feeds.map((f) => {
+        const item = el("li", f.name + ": " + f.state
+          + (f.last_success ? ", last read " + time(f.last_success) : "")
+          + ", " + f.counts.new + " new, " + f.counts.rejected + " refused"
+          + (f.state === "failing" && f.last_error ? " — " + f.last_error : ""),
+        "chip " + (FEED_TONE[f.state] || "warn"));
+        item.dataset.feed = f.name;
+        item.dataset.state = f.state;
+        return item;
+      });
+      if (!items.length) text = "No feeds configured";
+    } else {
+      text = "Feeds not readable (" + response.status + ")";
+    }
+  } catch (error) {
+    text = "Feeds not readable: " + error.message;
+  }
+  $("feeds").replaceChildren(...(text ? [el("li", text, "none")] : items));
+  setTimeout(readFeeds, FEEDS_EVERY_MS);
 }
 
 function later() {
