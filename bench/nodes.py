@@ -54,10 +54,22 @@ import psycopg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
-from dispatch import SECRET, mock_received, paced, wait_healthy  # noqa: E402  (sibling)
+from dispatch import SECRET, mock_received, paced  # noqa: E402  (sibling)
 from dispatch import bodies as fresh_bodies  # noqa: E402
 from ingest import KEY, TIME_CAP_S, free_port, percentile  # noqa: E402
 from verdicts import figure, verdict  # noqa: E402
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Until the mock answers ``/_mock/health`` (it exits on a bad command line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_mock/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"mock-channels did not start on port {port} (exit {proc.poll()})")
 
 from router.store.postgres import PostgresStore  # noqa: E402
 from tests.postgres import PostgresServer, start_postgres  # noqa: E402
