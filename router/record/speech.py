@@ -2,7 +2,7 @@
 their spoken variants) and ``tocsin_speech_oldest_pending_age_seconds``.
 
 Stage: record (outcomes become metrics here). Speech is made after the 202 at low
-priority, one alert at a time (``router.assets.speech``), so in a burst it falls
+priority, at most one alert per core at a time (``router.assets.speech``), so in a burst it falls
 behind on purpose; these show by how much and whether it is catching up. Read from
 the store on the delivery backlog's timer (``store_backlog_interval_s``), never per
 scrape; the figures are the whole store's, so nodes sharing one report the same
