@@ -215,6 +215,9 @@ class PreviewForm:
     alphabet: str | None = None
     error: str | None = None
     notes: tuple[tuple[str, str], ...] = ()
+    pages: tuple[str, ...] = ()
+    """Where the channel pages its text: each page's text as a receiver shows it (cell
+    broadcast: read back from the encoded pages), empty where it does not page."""
 
     @property
     def fits(self) -> bool:

@@ -216,6 +216,8 @@ class FormOut(_Out):
     overflow: int
     dropped: list[str]
     text: str
+    pages: list[str] = Field(default_factory=list, description="each page's text as the "
+                             "receiver shows it, where the channel pages (cell broadcast)")
 
 
 class VariantsOut(_Out):
