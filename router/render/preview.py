@@ -43,6 +43,7 @@ class FormRow:
     error: str | None = None
     notes: tuple[tuple[str, str], ...] = ()
     pages: tuple[str, ...] = ()
+    ellipse: Mapping[str, Any] | None = None
 
     @property
     def fits(self) -> bool:
@@ -60,6 +61,7 @@ class FormRow:
             else round(100 * f.cost / f.limit, 1),
             "segments": self.segments, "fits": self.fits, "overflow": f.overflow,
             "dropped": list(f.dropped), "text": f.text, "pages": list(self.pages),
+            "ellipse": dict(self.ellipse) if self.ellipse is not None else None,
         }
 
 
@@ -86,7 +88,7 @@ def _sent_row(target: str, form: PreviewForm) -> FormRow:
                         form.dropped)
     return FormRow(target, "channel", form.budget, fitted, form.segments,
                    languages=form.languages, alphabet=form.alphabet, error=form.error,
-                   notes=form.notes, pages=form.pages)
+                   notes=form.notes, pages=form.pages, ellipse=form.ellipse)
 
 
 def preview(rendered: RenderedAlert, channels: Mapping[str, Capabilities],

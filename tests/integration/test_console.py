@@ -614,6 +614,8 @@ def test_area_drawn_on_the_base_map_and_each_channel_as_received(
     page.get_by_label("Circle").fill(circle[:-2] + " 5")
     page.locator("#map .leaflet-overlay-pane path").nth(1).wait_for()  # polygon and circle
 
+    # a sender the demo's EWSS tables give a provider id (the satellite needs one)
+    page.get_by_label("Sender", exact=True).fill("meldkamer@nl-alert.example.nl")
     page.get_by_label("Category").select_option("Met")
     page.get_by_label("Gebeurtenis").fill("Overstroming")
     page.get_by_label("Kop").fill("Hoog water in Zeeland")
@@ -633,4 +635,10 @@ def test_area_drawn_on_the_base_map_and_each_channel_as_received(
     card = page.locator('article.wallet-card[data-target="eudi_wallet"]').first
     card.wait_for()
     assert "Veiligheidsregio Zeeland" in card.inner_text()
+    # the satellite's ellipse, decoded from the bits the channel would send, on the map
+    ellipse = page.locator("#preview-ewss li[data-ratio]").first
+    ellipse.wait_for()
+    assert float(ellipse.get_attribute("data-ratio") or 0) >= 1.0  # it covers the area
+    assert "over-warning ratio" in ellipse.inner_text()
+    page.locator("#map .leaflet-overlay-pane path[stroke-dasharray]").first.wait_for()
     page.screenshot(path=shots / "compose-map-and-channels.png", full_page=True)

@@ -358,6 +358,8 @@ function showChannels(data, form) {
       phone.append(screen);
       phones.append(phone);
     }
+    if (f.ellipse) showEllipse(f);
+    else if (f.error && f.target.includes("ewss")) $("preview-ewss").append(element("li", "finding-error", t("preview.ewss_error", { channel: f.target, error: f.error })));
     if (f.target.includes("wallet")) {
       const card = element("article", "wallet-card"); card.dataset.target = f.target; card.lang = f.language;
       const heading = element("h4", "", (form["headline_" + f.language] || "").trim() || f.target);
@@ -369,6 +371,21 @@ function showChannels(data, form) {
       cards.append(card);
     }
   }
+}
+
+/* The EWSS ellipse the receivers are told, decoded from the CAMF bits by the channel's
+   own preview, over the CAP area on the compose map, with its over-warning ratio
+   (ellipse area / alert area). */
+const EWSS_STYLE = { color: "#8a3b00", weight: 3, dashArray: "8 6", fill: false, interactive: false };
+function showEllipse(f) {
+  const e = f.ellipse;
+  const round = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
+  const item = element("li", e.overwarning_warning ? "finding-warning" : "", t("preview.ewss_ellipse", {
+    channel: f.target, message: f.language, major: round(e.semi_major_km, 1), minor: round(e.semi_minor_km, 1),
+    ellipse: round(e.ellipse_area_km2, 0), area: round(e.alert_area_km2, 0), ratio: round(e.overwarning_ratio, 2) }));
+  item.dataset.ratio = String(e.overwarning_ratio);
+  $("preview-ewss").append(item);
+  if (composeView) window.L.polygon(e.outline, EWSS_STYLE).addTo(composeView.ewss);
 }
 
 /* At most one check in flight: an edit sends the form at once when none is running;
