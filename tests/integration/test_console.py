@@ -576,22 +576,9 @@ def test_retry_a_failed_channel_then_update_from_the_alert_page(
     operator.screenshot(path=shots / "alert-update.png", full_page=True)
 
 
-def test_area_drawn_on_the_base_map_and_each_channel_as_received(
-        browser: Any, server: Server, shots: Path) -> None:
-    """The compose map has the offline base map; a stored area fills the polygon; clicks
-    on the map add polygon points and set a circle's centre (the fields stay the source
-    of truth); the preview draws each cell-broadcast message as a phone screen with the
-    pages the encoder made, and the wallet alert as a card."""
-    page = signed_in(browser, server, DEV_KEY)
-    open_compose(page, server.url)
-    page.locator("#map[data-basemap='outlines']").wait_for()
-    assert int(page.locator("#map").get_attribute("data-basemap-provinces") or 0) == 12
-    polygon = page.get_by_role("textbox", name="Polygon")
-    page.get_by_label("Stored area").select_option(label="netherlands")
-    assert polygon.input_value() == "50.7,3.1 50.7,7.3 53.7,7.3 53.7,3.1 50.7,3.1"
-    assert page.get_by_label("Area description").input_value() == "netherlands"
-    page.locator("#map .leaflet-overlay-pane path").first.wait_for()
-
+def draw_on_the_map(page: Any, polygon: Any) -> None:
+    """Three clicks in polygon mode make a closed ring; undo takes the last point off;
+    a click in circle mode sets the centre (radius 1 km until typed)."""
     polygon.fill("")
     page.get_by_role("button", name="adds a polygon point").click()
     assert page.get_by_role("button", name="adds a polygon point").get_attribute(
@@ -614,6 +601,25 @@ def test_area_drawn_on_the_base_map_and_each_channel_as_received(
     page.get_by_label("Circle").fill(circle[:-2] + " 5")
     page.locator("#map .leaflet-overlay-pane path").nth(1).wait_for()  # polygon and circle
 
+
+def test_area_drawn_on_the_base_map_and_each_channel_as_received(
+        browser: Any, server: Server, shots: Path) -> None:
+    """The compose map has the offline base map; a stored area fills the polygon; clicks
+    on the map add polygon points and set a circle's centre (the fields stay the source
+    of truth); the preview draws each cell-broadcast message as a phone screen with the
+    pages the encoder made, and the wallet alert as a card."""
+    page = signed_in(browser, server, DEV_KEY)
+    open_compose(page, server.url)
+    page.locator("#map[data-basemap='outlines']").wait_for()
+    assert int(page.locator("#map").get_attribute("data-basemap-provinces") or 0) == 12
+    polygon = page.get_by_role("textbox", name="Polygon")
+    page.get_by_label("Stored area").select_option(label="netherlands")
+    assert polygon.input_value() == "50.7,3.1 50.7,7.3 53.7,7.3 53.7,3.1 50.7,3.1"
+    assert page.get_by_label("Area description").input_value() == "netherlands"
+    page.locator("#map .leaflet-overlay-pane path").first.wait_for()
+
+    draw_on_the_map(page, polygon)
+
     # a sender the demo's EWSS tables give a provider id (the satellite needs one)
     page.get_by_label("Sender", exact=True).fill("meldkamer@nl-alert.example.nl")
     page.get_by_label("Category").select_option("Met")
@@ -624,6 +630,8 @@ def test_area_drawn_on_the_base_map_and_each_channel_as_received(
     page.get_by_label("Headline").fill("Flood risk in Zeeland")
     page.get_by_label("Instruction").fill("Go to the highest floor.")
     page.get_by_text("Valid: would go to").wait_for()
+    # the preview of the last edit (earlier ones are replaced as they answer)
+    page.locator("#preview-forms td", has_text="Go to the highest floor.").first.wait_for()
     phone = page.locator('figure.phone[data-target="cell_broadcast"]').first
     phone.wait_for()
     pages = phone.locator(".page-text").all_text_contents()
