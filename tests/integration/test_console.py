@@ -602,6 +602,20 @@ def draw_on_the_map(page: Any, polygon: Any) -> None:
     page.locator("#map .leaflet-overlay-pane path").nth(1).wait_for()  # polygon and circle
 
 
+def hear_the_spoken_text(page: Any, language: str) -> None:
+    """The player gets the Ogg Opus the service made for the form (on request, through
+    the console with the CSRF token) and Chromium decodes it: it has a duration."""
+    page.get_by_role("button", name=f"Make the spoken text ({language})").click()
+    item = page.locator(f'#preview-audio li[data-language="{language}"]')
+    item.locator("audio, .finding-error").first.wait_for()
+    assert item.locator(".finding-error").count() == 0, item.inner_text()
+    player = item.locator("audio")
+    assert player.get_attribute("aria-label") == f"Spoken text, {language}"
+    page.wait_for_function("""(selector) => { const a = document.querySelector(selector);
+        return a && a.readyState >= 1 && a.duration > 0.5; }""",
+        arg=f'#preview-audio li[data-language="{language}"] audio')
+
+
 def test_area_drawn_on_the_base_map_and_each_channel_as_received(
         browser: Any, server: Server, shots: Path) -> None:
     """The compose map has the offline base map; a stored area fills the polygon; clicks
@@ -649,4 +663,5 @@ def test_area_drawn_on_the_base_map_and_each_channel_as_received(
     assert float(ellipse.get_attribute("data-ratio") or 0) >= 1.0  # it covers the area
     assert "over-warning ratio" in ellipse.inner_text()
     page.locator("#map .leaflet-overlay-pane path[stroke-dasharray]").first.wait_for()
+    hear_the_spoken_text(page, "nl-NL")
     page.screenshot(path=shots / "compose-map-and-channels.png", full_page=True)

@@ -292,8 +292,9 @@ function showPreview(notes, form, status, data) {
   const general = $("general-findings"); general.replaceChildren();
   const rows = $("preview-forms"); rows.replaceChildren();
   const voices = $("preview-variants"); voices.replaceChildren();
-  for (const id of ["preview-phones", "preview-cards", "preview-ewss", "preview-audio"]) $(id).replaceChildren();
+  for (const id of ["preview-phones", "preview-cards", "preview-ewss"]) $(id).replaceChildren();
   if (composeView) composeView.ewss.clearLayers();
+  if (status !== 200 || !data || !data.variants) $("preview-audio").replaceChildren();
   if (status !== 200 || !data) { $("preview-status").textContent = t("msg.check_failed", { problem: problemText(status, data) }); return; }
   for (const f of data.findings || []) {
     const text = f.severity + ": " + f.message + " (" + f.code + ")";
@@ -320,6 +321,7 @@ function showPreview(notes, form, status, data) {
     rows.append(row);
   }
   showChannels(data, form);
+  showSpeech(data.variants.variants);
   for (const v of data.variants.variants) {
     const item = document.createElement("li");
     item.textContent = v.language + ": " + v.screen_reader_text + (v.readability ? " — " + t("readability") + " " + JSON.stringify(v.readability) : "");
@@ -386,6 +388,49 @@ function showEllipse(f) {
   item.dataset.ratio = String(e.overwarning_ratio);
   $("preview-ewss").append(item);
   if (composeView) window.L.polygon(e.outline, EWSS_STYLE).addTo(composeView.ewss);
+}
+
+/* The spoken text per language, made on request (espeak-ng and opusenc take a second,
+   so not on every keystroke): POST /console/preview/speech?lang= with the CSRF token
+   returns the Ogg Opus the speech worker would make after the post; it plays from the
+   fetched bytes and is stored nowhere. */
+function showSpeech(variants) {
+  // a player made for the same text is kept (a click on "make" blurs the field last
+  // typed in, whose change event checks the form again); a changed text drops it
+  const list = $("preview-audio");
+  const kept = new Map([...list.children].map((item) => [item.dataset.language + "\n" + item.dataset.spoken, item]));
+  list.replaceChildren(...variants.map((v) => {
+    const spoken = JSON.stringify(v.slots);
+    return kept.get(v.language + "\n" + spoken) || speechItem(v.language, spoken);
+  }));
+}
+
+function speechItem(language, spoken) {
+  const item = element("li"); item.dataset.language = language; item.dataset.spoken = spoken;
+  const button = element("button", "speak", t("preview.audio_make", { language }));
+  button.type = "button";
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const response = await fetch("/console/preview/speech?lang=" + encodeURIComponent(language), {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
+        body: JSON.stringify(formOf($("compose"))),
+      });
+      for (const old of item.querySelectorAll("audio, .finding-error")) old.remove();
+      if (!response.ok) {
+        let data = null; try { data = await response.json(); } catch (_) { data = null; }
+        item.append(element("span", "finding-error", t("preview.audio_failed", { language, problem: problemText(response.status, data) })));
+        return;
+      }
+      const audio = element("audio"); audio.controls = true;
+      audio.setAttribute("aria-label", t("preview.audio_label", { language }));
+      audio.src = URL.createObjectURL(await response.blob());
+      item.append(audio);
+    } finally { button.disabled = false; }
+  });
+  item.append(button);
+  return item;
 }
 
 /* At most one check in flight: an edit sends the form at once when none is running;
