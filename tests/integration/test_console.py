@@ -672,3 +672,19 @@ def test_area_drawn_on_the_base_map_and_each_channel_as_received(
         result = page.evaluate("async () => await axe.run()")
         assert [v["id"] for v in result["violations"]
                 if v["impact"] in {"serious", "critical"}] == []
+
+
+def test_the_alert_page_draws_its_area_on_the_base_map(browser: Any, server: Server,
+                                                       shots: Path) -> None:
+    example = (REPO / "config" / "examples" / "nl-alert-fire.xml").read_text(encoding="utf-8")
+    with_circle = example.replace("NL-VRR-2026-0042", "NL-VRR-CONSOLE-MAP").replace(
+        "</polygon>", "</polygon><circle>51.88,4.46 2.5</circle>", 1)
+    alert_id = post_cap(server, with_circle.encode())["id"]
+    page = signed_in(browser, server, DEV_KEY)
+    page.goto(f"{server.url}/console/alert?id={alert_id}")
+    area = page.get_by_role("region", name="Map of the alert's area")
+    page.locator("#alert-map[data-basemap='outlines']").wait_for()
+    # both infos' polygons and the circle, as the stored CAP has them
+    page.locator("#alert-map[data-areas='3']").wait_for()
+    assert area.locator(".leaflet-overlay-pane path").count() == 3
+    page.screenshot(path=shots / "alert-map.png", full_page=True)
