@@ -215,6 +215,12 @@ class PreviewForm:
     alphabet: str | None = None
     error: str | None = None
     notes: tuple[tuple[str, str], ...] = ()
+    ellipse: Mapping[str, Any] | None = None
+    """Where the channel targets an ellipse (EWSS): the decoded ellipse, its outline as
+    (lat, lon) points and the over-warning ratio, for the console's map."""
+    pages: tuple[str, ...] = ()
+    """Where the channel pages its text: each page's text as a receiver shows it (cell
+    broadcast: read back from the encoded pages), empty where it does not page."""
 
     @property
     def fits(self) -> bool:

@@ -30,7 +30,7 @@ from channels.cell_broadcast.budget import CbsBudget, units
 from channels.cell_broadcast.coding import GSM7_PER_PAGE, choose_coding, primary_language
 from channels.cell_broadcast.config import Deployment
 from channels.cell_broadcast.identifiers import additional_language_id, message_identifier
-from channels.cell_broadcast.pages import EncodedMessage, encode, layout, normalise
+from channels.cell_broadcast.pages import EncodedMessage, encode, layout, normalise, page_texts
 from router.channel import Alert, FittedText, Info, PermanentError, PreviewForm, Variants
 from router.errors import FailureReason
 
@@ -219,7 +219,8 @@ def preview(alert: Alert, variants: Variants, deployment: Deployment) -> list[Pr
         message.slot, message.languages, message.text, budget,
         units(message.text, message.encoded.coding) if message.text else 0, limit,
         segments=message.encoded.page_count, dropped=message.dropped,
-        alphabet=message.encoded.coding.alphabet, notes=_notes(message, variants))
+        alphabet=message.encoded.coding.alphabet, notes=_notes(message, variants),
+        pages=tuple(page_texts(message.encoded)))
         for message in planned]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from channels.cell_broadcast.alphabet import CR, ESC, to_septets
+from channels.cell_broadcast.alphabet import CR, ESC, from_septets, to_septets
 from channels.cell_broadcast.coding import (
     GSM7_PER_PAGE,
     MAX_PAGES,
@@ -138,6 +138,22 @@ def encode(text: str, coding: Coding) -> EncodedMessage:
         raise TooManyPagesError(len(bodies))
     contents = [_page_content(body, coding) for body in bodies]
     return EncodedMessage(coding, tuple(c for c, _ in contents), tuple(u for _, u in contents))
+
+
+def page_texts(message: EncodedMessage) -> list[str]:
+    """What a handset shows of each page: the 82 octets read back (the language prefix
+    and the CR padding removed). The console draws these, so the page boundaries it
+    shows are the encoder's, not a guess from a character count."""
+    prefix = _prefix(message.coding)
+    texts = []
+    for page in message.pages:
+        if message.coding.ucs2:
+            body = page[len(prefix):]
+            text = body[:len(body) & ~1].decode("utf-16-be", errors="replace")
+        else:
+            text = from_septets(unpack7(page, GSM7_PER_PAGE)[len(prefix):])
+        texts.append(text.rstrip("\r"))
+    return texts
 
 
 def page_parameter(number: int, total: int) -> int:

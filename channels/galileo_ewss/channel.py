@@ -25,18 +25,22 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.galileo_ewss import camf, mapping
+from channels.galileo_ewss import camf, geometry, mapping
 from channels.galileo_ewss.display import receiver_view
 from channels.galileo_ewss.settings import EwssConfig, load_tables
 from channels.galileo_ewss.transport import HttpUplink, Uplink, UplinkAnswer, UplinkMessage
+from router.cap import Alert
 from router.channel import (
     AreaKind,
     Capabilities,
     Delivery,
     FailureReason,
     Health,
+    NotApplicableError,
     PermanentError,
+    PreviewForm,
     Receipt,
+    Variants,
 )
 
 
@@ -53,10 +57,40 @@ class GalileoEwssChannel:
         self.tables = load_tables(self.config.tables_file)
         self.capabilities = Capabilities(
             area_kinds=frozenset({AreaKind.POLYGON, AreaKind.CIRCLE}), supports_update=True,
-            supports_cancel=self.tables.cancel_as_all_clear, public=True)
+            supports_cancel=self.tables.cancel_as_all_clear, public=True,
+            preview=self.preview)
         self.uplink: Uplink = uplink or HttpUplink(
             self.config.url, encoding=self.config.encoding, timeout_s=self.config.timeout_s)
         self._clock = clock or (lambda: datetime.now(UTC))
+
+    def preview(self, alert: Alert, variants: Variants) -> list[PreviewForm]:
+        """What ``send`` broadcasts, before it does: the same ``mapping.plan``, each CAMF
+        message read back from its encoded bits as a receiver reads them, with the
+        decoded ellipse (its outline for the console's map) and the over-warning ratio
+        the receipt will record. An alert EWSS does not carry says why instead."""
+        budget = "one CAMF message per language (122 bits: codes, no free text)"
+        try:
+            plan = mapping.plan(alert, self.tables, self._clock())
+        except (NotApplicableError, PermanentError) as exc:
+            return [PreviewForm("main", tuple(variants.languages[:1]), "", budget, 0, 0,
+                                error=str(exc))]
+        forms = []
+        for planned in plan.messages:
+            received = camf.decode(camf.encode(planned.message))
+            forms.append(PreviewForm(
+                "main", (alert.infos[planned.info_index].effective_language,),
+                receiver_text(receiver_view(received)), budget, 0, 0, segments=1,
+                notes=self._overwarning_note(planned.coverage),
+                ellipse=ellipse_shown(received, planned.coverage,
+                                      self.tables.overwarning_warn_ratio)))
+        return forms
+
+    def _overwarning_note(self, coverage: geometry.Coverage) -> tuple[tuple[str, str], ...]:
+        ratio = coverage.overwarning_ratio
+        if ratio is None or ratio <= self.tables.overwarning_warn_ratio:
+            return ()
+        return (("ewss.overwarning", f"the ellipse covers {ratio:.1f} times the alert's "
+                 f"area (warned above {self.tables.overwarning_warn_ratio:g})"),)
 
     async def start(self) -> None:
         await self.uplink.start()
@@ -121,6 +155,37 @@ class GalileoEwssChannel:
             clear = all_clear(camf.decode(bytes.fromhex(str(hex_bits))))
             await self.uplink.submit(UplinkMessage(key, camf.encode(clear), {
                 "alert_id": delivery.alert_id, "clears": receipt.reference}))
+
+
+def receiver_text(shown: Mapping[str, Any]) -> str:
+    """The receiver's screen as lines: hazard and severity, the guidance, onset and
+    duration (the English abbreviations of the code tables; a receiver shows its own
+    library's texts in its own language)."""
+    guidance = shown["guidance"]
+    lines = [f"{shown['hazard']['name']} ({shown['severity']})"]
+    if guidance.get("library") == "international":
+        lines += [str(part["text"]) for part in (guidance["a"], guidance["b"]) if part["text"]]
+    else:
+        lines.append(f"country guidance #{guidance['code']}")
+    onset = shown["onset"]["text"]
+    lines.append(f"onset {onset}" if onset else "onset now")
+    lines.append(f"duration {shown['duration']}")
+    return "\n".join(lines)
+
+
+def ellipse_shown(received: camf.CamfMessage, coverage: geometry.Coverage,
+                  warn_ratio: float) -> dict[str, Any]:
+    """The ellipse receivers reconstruct from the bits, for the map."""
+    ellipse = camf.ellipse(received)
+    ratio = coverage.overwarning_ratio
+    return {"latitude": ellipse.latitude, "longitude": ellipse.longitude,
+            "semi_major_km": ellipse.semi_major_km, "semi_minor_km": ellipse.semi_minor_km,
+            "azimuth_deg": ellipse.azimuth_deg,
+            "outline": [[round(lat, 5), round(lon, 5)]
+                        for lat, lon in geometry.ellipse_outline(ellipse)],
+            "ellipse_area_km2": coverage.ellipse_area_km2,
+            "alert_area_km2": coverage.alert_area_km2, "overwarning_ratio": ratio,
+            "overwarning_warning": ratio is not None and ratio > warn_ratio}
 
 
 def all_clear(message: camf.CamfMessage) -> camf.CamfMessage:

@@ -322,6 +322,20 @@ def uncovered(ellipse: camf.Ellipse, points: Sequence[Point]) -> list[Point]:
     return [p for p, value in zip(points, inside, strict=True) if value > 1.0]
 
 
+def ellipse_outline(ellipse: camf.Ellipse, segments: int = 72) -> list[Point]:
+    """The decoded ellipse as a closed ring of (lat, lon) points, in the same plane and
+    axes as ``uncovered`` tests against, so a map draws the area receivers are told."""
+    plane = Plane((ellipse.latitude, ellipse.longitude))
+    angle = from_azimuth(ellipse.azimuth_deg)
+    cos_a, sin_a = math.cos(angle), math.sin(angle)
+    ring = []
+    for k in range(segments):
+        theta = 2 * math.pi * k / segments
+        u, v = ellipse.semi_major_km * math.cos(theta), ellipse.semi_minor_km * math.sin(theta)
+        ring.append(plane.inverse(u * cos_a - v * sin_a, u * sin_a + v * cos_a))
+    return [*ring, ring[0]]
+
+
 # -- putting it together -------------------------------------------------------------
 
 

@@ -88,6 +88,9 @@ def alert_from_form(form: dict[str, Any], updates: bytes | None = None) -> bytes
         polygon = _text(form, "polygon", "")
         if polygon:
             _sub(area, "polygon", " ".join(polygon.split()))
+        circle = _text(form, "circle", "")
+        if circle:  # CAP: "lat,lon radius_km"; the validator checks the numbers
+            _sub(area, "circle", " ".join(circle.split()))
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 

@@ -38,7 +38,10 @@ VENDOR_DIRS = {"leaflet": VENDOR / "leaflet" / "dist",
 PAGES = {"": "index.html", "compose": "compose.html", "alert": "alert.html",
          "dashboard": "dashboard.html"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+       "media-src blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+"""``media-src blob:``: the preview's spoken text is fetched (with the CSRF token) and
+played from the fetched bytes."""
 SESSIONS = web.AppKey("console_sessions", Sessions)
 CSP_KEY = web.AppKey("console_csp", str)  # CSP widened for a configured base map service
 UI_LANGUAGES = ("en", "nl")  # one string table each: static/i18n/<language>.json
@@ -73,6 +76,7 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_get("/console/api/{path:.+}", _forward_get)
     app.router.add_post("/console/compose", _compose)
     app.router.add_post("/console/preview", _preview)
+    app.router.add_post("/console/preview/speech", _preview_speech)
     app.router.add_post("/console/drafts", _draft_write)
     app.router.add_put("/console/drafts/{draft_id}", _draft_write)
     app.router.add_delete("/console/drafts/{draft_id}", _draft_write)
@@ -293,6 +297,14 @@ async def _preview(request: web.Request) -> web.StreamResponse:
     """Live validation while typing: ``POST /api/v1/alerts/preview``, which stores,
     audits and sends nothing."""
     return await _form_to_api(request, "/api/v1/alerts/preview")
+
+
+async def _preview_speech(request: web.Request) -> web.StreamResponse:
+    """The spoken text of one language of the form, not stored:
+    ``POST /api/v1/alerts/preview/speech?lang=`` (Ogg Opus, relayed as it comes)."""
+    language = request.query.get("lang", "")
+    return await _form_to_api(request,
+                              f"/api/v1/alerts/preview/speech?lang={quote(language, safe='')}")
 
 
 async def _draft_write(request: web.Request) -> web.StreamResponse:

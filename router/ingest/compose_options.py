@@ -28,6 +28,7 @@ from router.ingest.context import CONTEXT
 from router.ingest.schemas import _Out
 from router.profiles.loader import builtin_profile_dir, read_specs
 from router.profiles.model import ProfileSpec, RuleSpec
+from router.routing.config import Region
 
 EVENT_PATH = "info.event"
 
@@ -42,6 +43,13 @@ class InstructionChoice(_Out):
     text: dict[str, str] = Field(description="language -> human-verified instruction")
 
 
+class RegionChoice(_Out):
+    name: str = Field(description="the region's name in the routing configuration")
+    polygon: list[tuple[float, float]] = Field(
+        description="its outline as [lat, lon] pairs, first point repeated last (a bbox "
+                    "as its four corners)")
+
+
 class ComposeOptions(_Out):
     profile: str
     events_from: str = Field(description="'profile' (its allowed events) or 'templates'")
@@ -49,6 +57,19 @@ class ComposeOptions(_Out):
     events: list[EventChoice]
     instructions: list[InstructionChoice]
     status_markers: dict[str, dict[str, str]]
+    regions: list[RegionChoice] = Field(
+        description="the authority's stored areas: the routing configuration's regions, "
+                    "which a form may take as its polygon")
+
+
+def _outline(region: Region) -> list[tuple[float, float]]:
+    """A region as a closed CAP ring: its polygon, or its bbox's corners."""
+    if region.bbox is not None:
+        low_lat, low_lon, high_lat, high_lon = region.bbox
+        return [(low_lat, low_lon), (low_lat, high_lon), (high_lat, high_lon),
+                (high_lat, low_lon), (low_lat, low_lon)]
+    ring = list(region.polygon or [])
+    return ring if not ring or ring[0] == ring[-1] else [*ring, ring[0]]
 
 
 @lru_cache(maxsize=32)
@@ -100,5 +121,7 @@ async def compose_options(request: web.Request) -> web.Response:
         free_text=free_text, events=events,
         instructions=[InstructionChoice(codes=list(g.codes), text=dict(g.text))
                       for g in (library.guidance if library else ())],
-        status_markers=dict(library.status_markers) if library else {})
+        status_markers=dict(library.status_markers) if library else {},
+        regions=[RegionChoice(name=name, polygon=_outline(region))
+                 for name, region in sorted(ctx.router.config.regions.items())])
     return web.Response(body=out.model_dump_json(), content_type="application/json")

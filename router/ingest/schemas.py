@@ -7,7 +7,7 @@ Stage: ingest (HTTP).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -216,6 +216,11 @@ class FormOut(_Out):
     overflow: int
     dropped: list[str]
     text: str
+    ellipse: dict[str, Any] | None = Field(default=None, description="the decoded EWSS "
+                                           "ellipse: centre, axes, azimuth, outline "
+                                           "([lat, lon] ring), areas, over-warning ratio")
+    pages: list[str] = Field(default_factory=list, description="each page's text as the "
+                             "receiver shows it, where the channel pages (cell broadcast)")
 
 
 class VariantsOut(_Out):

@@ -42,6 +42,8 @@ class FormRow:
     alphabet: str | None = None
     error: str | None = None
     notes: tuple[tuple[str, str], ...] = ()
+    pages: tuple[str, ...] = ()
+    ellipse: Mapping[str, Any] | None = None
 
     @property
     def fits(self) -> bool:
@@ -58,7 +60,8 @@ class FormRow:
             "use_percent": None if self.unlimited or not f.limit
             else round(100 * f.cost / f.limit, 1),
             "segments": self.segments, "fits": self.fits, "overflow": f.overflow,
-            "dropped": list(f.dropped), "text": f.text,
+            "dropped": list(f.dropped), "text": f.text, "pages": list(self.pages),
+            "ellipse": dict(self.ellipse) if self.ellipse is not None else None,
         }
 
 
@@ -85,7 +88,7 @@ def _sent_row(target: str, form: PreviewForm) -> FormRow:
                         form.dropped)
     return FormRow(target, "channel", form.budget, fitted, form.segments,
                    languages=form.languages, alphabet=form.alphabet, error=form.error,
-                   notes=form.notes)
+                   notes=form.notes, pages=form.pages, ellipse=form.ellipse)
 
 
 def preview(rendered: RenderedAlert, channels: Mapping[str, Capabilities],

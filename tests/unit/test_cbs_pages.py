@@ -15,6 +15,7 @@ from channels.cell_broadcast.pages import (
     gsm_pages,
     pack7,
     page_parameter,
+    page_texts,
     unpack7,
     warning_message_contents,
 )
@@ -133,6 +134,21 @@ def test_any_unicode_text_round_trips_as_ucs2(text: str) -> None:
         return
     assert displayed(message.pages, 0x11) == text
     assert {decode_page(0x11, page)["language"] for page in message.pages} == {"nl"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(gsm_text, any_text), st.booleans())
+def test_page_texts_are_what_each_page_shows(text: str, ucs2: bool) -> None:
+    """The console's phone screen: one text per page, read back from the page octets,
+    equal to the handset's reading of that page, together the whole text."""
+    try:
+        coding = choose_coding("nl", text, force_ucs2=ucs2)
+        message = encode(text, coding)
+    except (TooManyPagesError, ValueError):
+        return
+    texts = page_texts(message)
+    assert texts == [decode_page(coding.dcs, page)["text"] for page in message.pages]
+    assert "".join(texts) == text
 
 
 @settings(max_examples=100, deadline=None)

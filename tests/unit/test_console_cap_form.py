@@ -90,3 +90,18 @@ def test_sessions_refuse_a_forged_token_and_stay_bounded() -> None:
     expired = Sessions(idle_s=-1)
     old, _ = expired.open("key")
     assert expired.find(old) is None
+
+
+def test_a_circle_field_becomes_the_area_circle() -> None:
+    """The map's circle (centre and radius in km) is written as CAP writes it, beside the
+    polygon, and reads back as that circle."""
+    document = alert_from_form(form(circle="  51.5,3.8   12.5 ",
+                                    polygon="51.6,3.5 51.6,4.0 51.3,4.0 51.6,3.5"))
+    parsed = etree.fromstring(document)
+    assert parsed.xpath("c:info/c:area/c:circle/text()", namespaces=NS) == ["51.5,3.8 12.5"]
+    read = parse_cap(document).document
+    assert read is not None
+    [circle] = read.alert.infos[0].areas[0].circles
+    assert (circle.center, circle.radius_km) == ((51.5, 3.8), 12.5)
+    empty = etree.fromstring(alert_from_form(form(circle="")))
+    assert not empty.xpath("//c:circle", namespaces=NS)

@@ -81,6 +81,10 @@ async def test_compose_options_offer_the_template_library(tmp_path: Path) -> Non
     shelter = next(i for i in options["instructions"] if "responseType:Shelter" in i["codes"])
     assert shelter["text"]["nl"].startswith("Ga naar binnen.")
     assert options["status_markers"]["Exercise"] == {"nl": "OEFENING", "en": "EXERCISE"}
+    # the stored areas a form may take: the routing configuration's regions, closed rings
+    regions = {r["name"]: r["polygon"] for r in options["regions"]}
+    assert regions["netherlands"] == [[50.7, 3.1], [50.7, 7.3], [53.7, 7.3], [53.7, 3.1],
+                                      [50.7, 3.1]]
 
 
 async def test_compose_options_follow_a_profile_that_restricts_events(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from channels.cell_broadcast import CellBroadcastChannel
 from channels.cell_broadcast.coding import choose_coding
 from channels.cell_broadcast.pages import encode
 from channels.cell_broadcast.transport import CbcMessage, KillOutcome, WriteOutcome, ecbe_body
-from channels.mock.cbc import parse_write
+from channels.mock.cbc import decode_page, parse_write
 from channels.sms.adapter import SmsChannel, _Texts
 from channels.sms.encoding import decode_part
 from router.assets import load_accessibility
@@ -160,6 +160,10 @@ def test_cell_broadcast_preview_is_what_the_cbc_receives(tmp_path: Path, raw: by
         again = encode(str(row["text"]), coding)
         assert [p.hex().upper() for p in again.pages] == request["pages"]
         assert coding.dcs == request["dcs"]
+        # the pages the console draws as a phone screen: each page as the handset reads
+        # the page the CBC was handed (the mock CBC's decoder, not the encoder's own)
+        assert row["pages"] == [decode_page(coding.dcs, bytes.fromhex(page))["text"]
+                                for page in request["pages"]]  # type: ignore[attr-defined]
 
 
 def _sms_channel() -> SmsChannel:

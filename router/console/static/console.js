@@ -123,37 +123,129 @@ async function pageIndex() {
   }
 }
 
-function parsePolygon(text) {
+function parsePoints(text) {
   const points = [];
-  for (const pair of text.trim().split(/\s+/)) {
+  for (const pair of text.trim().split(/\s+/).filter(Boolean)) {
     const [lat, lon] = pair.split(",").map(Number);
     if (!Number.isFinite(lat) || !Number.isFinite(lon)) return null;
     points.push([lat, lon]);
   }
-  return points.length >= 4 ? points : null;
+  return points;
 }
 
+/* CAP circle: "lat,lon radius" (km). */
+function parseCircle(text) {
+  const match = /^\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s+([\d.]+)\s*$/.exec(text || "");
+  if (!match) return null;
+  const [lat, lon, radius] = match.slice(1).map(Number);
+  return [lat, lon, radius].every(Number.isFinite) ? { lat, lon, radius } : null;
+}
+
+/* A Leaflet map with the offline base map (basemap.js: outlines served by Tocsin, or the
+   configured tile/WMS service) under the alert's area. */
 function mapOf(element) {
   if (!window.L) { element.textContent = t("msg.no_map"); return null; }
   const map = window.L.map(element).setView([51.5, 3.8], 8);
-  return { map, layer: window.L.layerGroup().addTo(map) };
+  import("/console/static/basemap.js").then((module) => module.addBaseMap(map))
+    .catch(() => { element.dataset.basemap = "missing"; });
+  return { map, layer: window.L.layerGroup().addTo(map), ewss: window.L.layerGroup().addTo(map) };
 }
 
-function drawPolygon(view, points) {
+/* The area as typed: the polygon (points so far while it is being drawn: fewer than a
+   closed ring shows as a line) and the circle. The map follows the area unless the
+   change came from a click on the map itself. */
+function drawArea(view, polygonText, circleText, fit) {
   if (!view) return;
+  const L = window.L;
   view.layer.clearLayers();
-  if (!points) return;
-  const shape = window.L.polygon(points).addTo(view.layer);
-  view.map.fitBounds(shape.getBounds());
+  const shapes = [];
+  const points = parsePoints(polygonText) || [];
+  // drawn shapes take no clicks: a click inside the area still reaches the map (a vertex)
+  const style = { interactive: false };
+  if (points.length >= 4) shapes.push(L.polygon(points, style).addTo(view.layer));
+  else if (points.length) {
+    for (const point of points) L.circleMarker(point, { ...style, radius: 4 }).addTo(view.layer);
+    if (points.length > 1) L.polyline(points, style).addTo(view.layer);
+  }
+  const circle = parseCircle(circleText);
+  if (circle) shapes.push(L.circle([circle.lat, circle.lon], { ...style, radius: circle.radius * 1000 }).addTo(view.layer));
+  if (fit && shapes.length) {
+    const bounds = shapes[0].getBounds();
+    for (const shape of shapes.slice(1)) bounds.extend(shape.getBounds());
+    view.map.fitBounds(bounds);
+  }
+}
+
+/* Drawing on the map is an alternative way to fill the fields, which stay the source of
+   truth (and the keyboard's way in): in "polygon" mode a click adds a vertex to the
+   polygon field (closed, first point repeated last, from the third point on); in
+   "centre" mode it puts the circle's centre in the circle field (radius typed, 1 km by
+   default). Each change is an input event on the field, so the live check sees it. */
+const COORDINATE_DECIMALS = 4;
+function ringText(vertices) {
+  const ring = vertices.length >= 3 ? [...vertices, vertices[0]] : vertices;
+  return ring.map(([lat, lon]) => lat.toFixed(COORDINATE_DECIMALS) + "," + lon.toFixed(COORDINATE_DECIMALS)).join(" ");
+}
+
+function openVertices(text) {
+  const points = parsePoints(text) || [];
+  const closed = points.length >= 4 && points[0][0] === points[points.length - 1][0] && points[0][1] === points[points.length - 1][1];
+  return closed ? points.slice(0, -1) : points;
+}
+
+function mapDrawing(view, formElement) {
+  const polygon = formElement.elements.polygon;
+  const circle = formElement.elements.circle;
+  const buttons = { vertex: $("map-add-vertex"), centre: $("map-set-centre") };
+  let mode = null;
+  const choose = (chosen) => {
+    mode = mode === chosen ? null : chosen;
+    for (const [name, button] of Object.entries(buttons)) button.setAttribute("aria-pressed", String(mode === name));
+    if (view) view.map.getContainer().dataset.mode = mode || "";
+  };
+  buttons.vertex.addEventListener("click", () => choose("vertex"));
+  buttons.centre.addEventListener("click", () => choose("centre"));
+  const put = (field, value) => { field.value = value; field.dispatchEvent(new CustomEvent("input", { bubbles: true, detail: "map" })); };
+  $("map-undo").addEventListener("click", () => put(polygon, ringText(openVertices(polygon.value).slice(0, -1))));
+  if (!view) return;
+  view.map.on("click", (event) => {
+    const { lat, lng } = event.latlng.wrap();
+    if (mode === "vertex") put(polygon, ringText([...openVertices(polygon.value), [lat, lng]]));
+    if (mode === "centre") {
+      const radius = (parseCircle(circle.value) || { radius: 1 }).radius;
+      put(circle, lat.toFixed(COORDINATE_DECIMALS) + "," + lng.toFixed(COORDINATE_DECIMALS) + " " + radius);
+    }
+  });
+}
+
+/* Stored areas: the routing configuration's regions (GET /api/v1/compose-options);
+   choosing one puts its outline in the polygon field (and its name in the area
+   description when that is empty). */
+function storedAreas(formElement, regions) {
+  const choice = $("stored-area");
+  regions.forEach((region, index) => {
+    const option = document.createElement("option");
+    option.value = String(index); option.textContent = region.name;
+    choice.append(option);
+  });
+  choice.addEventListener("change", () => {
+    const region = regions[Number(choice.value)];
+    if (!region || choice.value === "") return;
+    const field = formElement.elements.polygon;
+    field.value = region.polygon.map(([lat, lon]) => lat + "," + lon).join(" ");
+    if (!formElement.elements.area_desc.value.trim()) formElement.elements.area_desc.value = region.name;
+    changed(field);
+  });
 }
 
 /* Live check: the form goes (as typed, one request at a time) to POST /console/preview, which forwards it to
    POST /api/v1/alerts/preview -- the API's own validator, profile and renderer -- and
    each finding is shown next to the form field its CAP path concerns. */
+let composeView = null; // the compose page's map, where the preview draws the EWSS ellipse
 const FIELD_OF_TAG = {
   sender: "sender", status: "status", category: "category", urgency: "urgency",
   severity: "severity", certainty: "certainty", senderName: "sender_name",
-  areaDesc: "area_desc", polygon: "polygon", area: "polygon", circle: "polygon",
+  areaDesc: "area_desc", polygon: "polygon", area: "polygon", circle: "circle",
 };
 const PER_LANGUAGE = ["event", "headline", "description", "instruction"];
 const COMPOSE_LANGUAGES = ["nl-NL", "en-GB"];
@@ -200,6 +292,9 @@ function showPreview(notes, form, status, data) {
   const general = $("general-findings"); general.replaceChildren();
   const rows = $("preview-forms"); rows.replaceChildren();
   const voices = $("preview-variants"); voices.replaceChildren();
+  for (const id of ["preview-phones", "preview-cards", "preview-ewss"]) $(id).replaceChildren();
+  if (composeView) composeView.ewss.clearLayers();
+  if (status !== 200 || !data || !data.variants) $("preview-audio").replaceChildren();
   if (status !== 200 || !data) { $("preview-status").textContent = t("msg.check_failed", { problem: problemText(status, data) }); return; }
   for (const f of data.findings || []) {
     const text = f.severity + ": " + f.message + " (" + f.code + ")";
@@ -225,11 +320,117 @@ function showPreview(notes, form, status, data) {
     cell(row, f.text);
     rows.append(row);
   }
+  showChannels(data, form);
+  showSpeech(data.variants.variants);
   for (const v of data.variants.variants) {
     const item = document.createElement("li");
     item.textContent = v.language + ": " + v.screen_reader_text + (v.readability ? " — " + t("readability") + " " + JSON.stringify(v.readability) : "");
     voices.append(item);
   }
+}
+
+function element(tag, className, text) {
+  const made = document.createElement(tag);
+  if (className) made.className = className;
+  if (text !== undefined) made.textContent = text;
+  return made;
+}
+
+/* Each channel as the person receives it, from the preview's own forms (the channel's
+   code): a cell-broadcast message as a phone screen with its pages as the encoder cut
+   them (the page texts read back from the encoded pages), a wallet alert as a card. */
+function showChannels(data, form) {
+  const phones = $("preview-phones");
+  const cards = $("preview-cards");
+  for (const f of data.variants.forms) {
+    if (f.kind !== "channel") continue;
+    if ((f.pages && f.pages.length) || (f.error && f.target.includes("broadcast"))) {
+      const phone = element("figure", "phone"); phone.dataset.target = f.target; phone.dataset.language = f.language;
+      phone.append(element("figcaption", "", t("preview.phone_caption", { channel: f.target, language: f.language, pages: (f.pages || []).length })));
+      const screen = element("ol", "phone-screen");
+      screen.setAttribute("aria-label", t("preview.phone_pages", { channel: f.target, language: f.language }));
+      (f.pages || []).forEach((text, index) => {
+        const page = element("li", "phone-page");
+        page.append(element("span", "page-number", t("preview.page_of", { page: index + 1, pages: f.pages.length })));
+        page.append(element("span", "page-text", text));
+        page.lang = f.languages.length === 1 ? f.languages[0] : "";
+        screen.append(page);
+      });
+      if (f.error) screen.append(element("li", "finding-error", t("fits.error", { error: f.error })));
+      phone.append(screen);
+      phones.append(phone);
+    }
+    if (f.ellipse) showEllipse(f);
+    else if (f.error && f.target.includes("ewss")) $("preview-ewss").append(element("li", "finding-error", t("preview.ewss_error", { channel: f.target, error: f.error })));
+    if (f.target.includes("wallet")) {
+      const card = element("article", "wallet-card"); card.dataset.target = f.target; card.lang = f.language;
+      const heading = element("h4", "", (form["headline_" + f.language] || "").trim() || f.target);
+      const status = form.status && NOT_ACTUAL.includes(form.status) ? element("strong", "status-mark", t("mark." + form.status)) : null;
+      card.append(element("p", "card-sender", (form.sender_name || form.sender || "").trim()));
+      if (status) card.append(status);
+      card.append(heading, element("p", "card-text", f.text));
+      card.append(element("p", "card-fits", f.language + " — " + fitsText(f)));
+      cards.append(card);
+    }
+  }
+}
+
+/* The EWSS ellipse the receivers are told, decoded from the CAMF bits by the channel's
+   own preview, over the CAP area on the compose map, with its over-warning ratio
+   (ellipse area / alert area). */
+const EWSS_STYLE = { color: "#8a3b00", weight: 3, dashArray: "8 6", fill: false, interactive: false };
+function showEllipse(f) {
+  const e = f.ellipse;
+  const round = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
+  const item = element("li", e.overwarning_warning ? "finding-warning" : "", t("preview.ewss_ellipse", {
+    channel: f.target, message: f.language, major: round(e.semi_major_km, 1), minor: round(e.semi_minor_km, 1),
+    ellipse: round(e.ellipse_area_km2, 0), area: round(e.alert_area_km2, 0), ratio: round(e.overwarning_ratio, 2) }));
+  item.dataset.ratio = String(e.overwarning_ratio);
+  $("preview-ewss").append(item);
+  if (composeView) window.L.polygon(e.outline, EWSS_STYLE).addTo(composeView.ewss);
+}
+
+/* The spoken text per language, made on request (espeak-ng and opusenc take a second,
+   so not on every keystroke): POST /console/preview/speech?lang= with the CSRF token
+   returns the Ogg Opus the speech worker would make after the post; it plays from the
+   fetched bytes and is stored nowhere. */
+function showSpeech(variants) {
+  // a player made for the same text is kept (a click on "make" blurs the field last
+  // typed in, whose change event checks the form again); a changed text drops it
+  const list = $("preview-audio");
+  const kept = new Map([...list.children].map((item) => [item.dataset.language + "\n" + item.dataset.spoken, item]));
+  list.replaceChildren(...variants.map((v) => {
+    const spoken = JSON.stringify(v.slots);
+    return kept.get(v.language + "\n" + spoken) || speechItem(v.language, spoken);
+  }));
+}
+
+function speechItem(language, spoken) {
+  const item = element("li"); item.dataset.language = language; item.dataset.spoken = spoken;
+  const button = element("button", "speak", t("preview.audio_make", { language }));
+  button.type = "button";
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const response = await fetch("/console/preview/speech?lang=" + encodeURIComponent(language), {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
+        body: JSON.stringify(formOf($("compose"))),
+      });
+      for (const old of item.querySelectorAll("audio, .finding-error")) old.remove();
+      if (!response.ok) {
+        let data = null; try { data = await response.json(); } catch (_) { data = null; }
+        item.append(element("span", "finding-error", t("preview.audio_failed", { language, problem: problemText(response.status, data) })));
+        return;
+      }
+      const audio = element("audio"); audio.controls = true;
+      audio.setAttribute("aria-label", t("preview.audio_label", { language }));
+      audio.src = URL.createObjectURL(await response.blob());
+      item.append(audio);
+    } finally { button.disabled = false; }
+  });
+  item.append(button);
+  return item;
 }
 
 /* At most one check in flight: an edit sends the form at once when none is running;
@@ -271,6 +472,7 @@ async function composeOptions(formElement) {
   const response = await fetch("/console/api/compose-options");
   if (!response.ok) return;
   const options = await response.json();
+  storedAreas(formElement, options.regions || []);
   const choice = $("event-choice");
   options.events.forEach((event, index) => {
     const option = document.createElement("option");
@@ -428,6 +630,7 @@ async function prefillUpdate(formElement, alertId) {
     set("sender_name", text(first, "senderName"));
     set("area_desc", text(first, "areaDesc"));
     set("polygon", text(first, "polygon"));
+    set("circle", text(first, "circle"));
   }
   $("update_of").value = alertId;
   const notice = $("update-notice");
@@ -438,8 +641,10 @@ async function pageCompose() {
   if (!(await session())) { window.location.href = "/console/"; return; }
   const formElement = $("compose");
   const view = mapOf($("map"));
-  const redraw = () => drawPolygon(view, parsePolygon($("polygon").value));
+  const redraw = (event) => drawArea(view, $("polygon").value, $("circle").value, !(event && event.detail === "map"));
   $("polygon").addEventListener("input", redraw);
+  $("circle").addEventListener("input", redraw);
+  mapDrawing(view, formElement);
   const showStatus = () => markStatus($("status").value);
   $("status").addEventListener("change", showStatus);
   $("status").addEventListener("input", showStatus);
@@ -449,6 +654,7 @@ async function pageCompose() {
   if (updateOf) await prefillUpdate(formElement, updateOf);
   const check = liveCheck(formElement, notes);
   const saved = drafts(formElement, () => { showStatus(); redraw(); check(); });
+  composeView = view;
   redraw(); showStatus();
   await saved.start();
   formElement.addEventListener("submit", async (event) => {
