@@ -75,7 +75,9 @@ class AlertStore(Protocol):
 
     async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
                    cursor: str | None = None, limit: int = 50,
-                   authorities: Collection[str] | None = None) -> AlertPage: ...
+                   authorities: Collection[str] | None = None,
+                   authority: str | None = None, event: str | None = None,
+                   until: datetime | None = None) -> AlertPage: ...
 
     async def approve(self, alert_id: str, principal: str) -> DecisionOutcome:
         """A held alert approved by ``principal``: its plan stored, its references applied."""

@@ -271,4 +271,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX drafts_owner ON drafts(owner, updated_at);
     """,
+    # 17: each alert's CAP event texts, case-folded, for the list's ``event`` filter
+    # (alerts stored before this migration have none: the filter does not find them).
+    """
+    CREATE TABLE alert_events (
+        alert_id    TEXT NOT NULL REFERENCES alerts(id),
+        event       TEXT NOT NULL,             -- str.casefold() of an info's <event>
+        PRIMARY KEY (event, alert_id)
+    );
+    """,
 )

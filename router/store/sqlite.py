@@ -253,6 +253,9 @@ def _accept(conn: Connection, new: NewAlert) -> AcceptResult:
          new.raw, json.dumps(new.signature) if new.signature is not None else None,
          new.envelope),
     )
+    conn.executemany("INSERT INTO alert_events VALUES (?, ?)",
+                     [(new.id, event) for event in sorted({info.event.casefold()
+                                                           for info in alert.infos})])
     for position, ref, target in resolved:
         conn.execute(
             "INSERT INTO alert_references VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -761,8 +764,12 @@ class SqlStore:
 
     async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
                    cursor: str | None = None, limit: int = 50,
-                   authorities: Collection[str] | None = None) -> AlertPage:
-        """A page of alerts; ``authorities``: only theirs (None: everyone's)."""
+                   authorities: Collection[str] | None = None,
+                   authority: str | None = None, event: str | None = None,
+                   until: datetime | None = None) -> AlertPage:
+        """A page of alerts; ``authorities``: only theirs (None: everyone's); ``authority``:
+        that one's only; ``event``: an info's event, compared case-folded; received in
+        ``[since, until)``."""
         after = decode_cursor(cursor) if cursor else 0
         clauses: builtins.list[str] = []
         params: builtins.list[object] = []
@@ -776,6 +783,15 @@ class SqlStore:
         if since is not None:
             clauses.append("received_at >= ?")
             params.append(utc_text(since))
+        if until is not None:
+            clauses.append("received_at < ?")
+            params.append(utc_text(until))
+        if authority is not None:
+            clauses.append("authority = ?")
+            params.append(authority)
+        if event is not None:
+            clauses.append("id IN (SELECT alert_id FROM alert_events WHERE event = ?)")
+            params.append(event.casefold())
         where = " AND ".join(clauses) or "1 = 1"  # fixed fragments; values are bound parameters
         sql = ("SELECT * FROM alerts WHERE seq > ? AND " + where  # noqa: S608
                + " ORDER BY seq LIMIT ?")
