@@ -574,3 +574,62 @@ def test_retry_a_failed_channel_then_update_from_the_alert_page(
     original = api(server, f"/api/v1/alerts/{alert_id}")
     assert original["lifecycle"] == "superseded", original["lifecycle"]
     operator.screenshot(path=shots / "alert-update.png", full_page=True)
+
+
+def _fire(identifier: str, event_nl: str) -> bytes:
+    example = (REPO / "config" / "examples" / "nl-alert-fire.xml").read_text(encoding="utf-8")
+    return example.replace("NL-VRR-2026-0042", identifier).replace(
+        "<event>Grote brand</event>", f"<event>{event_nl}</event>").encode()
+
+
+def alert_links(page: Any) -> list[str]:
+    return [str(link.get_attribute("href")).split("id=")[1]
+            for link in page.locator("#alerts tr a").all()]
+
+
+def test_history_filters_and_pages(browser: Any, server: Server, shots: Path) -> None:
+    """The list page's filter form (labelled fields, sent with Enter) narrows the history
+    by event (any case), state and time, and pages through it with the API's cursor."""
+    ids = [post_cap(server, _fire(f"NL-VRR-HISTORY-{n}", "Dijkdoorbraak Oost"))["id"]
+           for n in range(3)]
+    post_cap(server, _fire("NL-VRR-HISTORY-OTHER", "Gifwolk"))
+    page = signed_in(browser, server, DEV_KEY)
+    page.get_by_label("Event (the whole text, any case)").fill("DIJKDOORBRAAK oost")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/?*event=*")
+    page.get_by_text("3 alerts match the filters").wait_for()
+    assert sorted(alert_links(page)) == sorted(ids)
+    assert page.get_by_label("Event (the whole text, any case)").input_value() == \
+        "DIJKDOORBRAAK oost"  # the form shows the filters in force
+    page.screenshot(path=shots / "history-filtered.png", full_page=True)
+
+    # two a page: the next page through the cursor, then back to the first
+    page.goto(page.url + "&limit=2")
+    page.get_by_text("3 alerts match the filters").wait_for()
+    first = alert_links(page)
+    assert len(first) == 2
+    page.get_by_role("link", name="Next page").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**cursor=*")
+    page.get_by_text("3 alerts match the filters").wait_for()
+    page.locator("#alerts tr").first.wait_for()
+    second = alert_links(page)
+    assert sorted(first + second) == sorted(ids)
+    assert page.get_by_role("link", name="Next page").is_hidden()
+    page.get_by_role("link", name="First page").click()
+    page.wait_for_url(lambda url: "cursor=" not in url)
+    page.get_by_text("3 alerts match the filters").wait_for()
+
+    # a state none of them is in, and a time range after them, find nothing
+    page.get_by_label("State", exact=True).select_option("cancelled")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_text("0 alerts match the filters").wait_for()
+    page.get_by_label("State", exact=True).select_option("")
+    page.get_by_label("Accepted from").fill("2999-01-01T00:00")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_text("0 alerts match the filters").wait_for()
+    page.get_by_label("Accepted from").fill("2000-01-01T00:00")
+    page.get_by_label("Accepted before").fill("2999-01-01T00:00")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_text("3 alerts match the filters").wait_for()
+    assert sorted(alert_links(page)) == sorted(ids)  # a new search starts at 50 a page

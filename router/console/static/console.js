@@ -104,14 +104,15 @@ async function pageIndex() {
     await send("DELETE", "/console/session"); window.location.reload();
   });
   if (!signedIn) return;
-  const response = await fetch("/console/api/alerts?limit=50");
-  const list = await response.json();
+  const list = await history();
+  if (!list) return;
   const body = $("alerts");
   for (const alert of (list.items || []).reverse()) {
     const row = document.createElement("tr");
     const when = document.createElement("td"); when.textContent = alert.received_at;
     const state = document.createElement("td"); state.textContent = alert.state;
     const kind = document.createElement("td");
+    const authority = document.createElement("td"); authority.textContent = alert.authority;
     if (NOT_ACTUAL.includes(alert.status)) {
       const mark = document.createElement("strong"); mark.className = "status-mark";
       mark.textContent = t("mark." + alert.status); kind.append(mark);
@@ -119,8 +120,46 @@ async function pageIndex() {
     const cell = document.createElement("td"); const link = document.createElement("a");
     link.href = "/console/alert?id=" + encodeURIComponent(alert.id);
     link.textContent = alert.key.identifier + " (" + alert.status + ", " + alert.msg_type + ")";
-    cell.append(link); row.append(when, state, kind, cell); row.dataset.status = alert.status; body.append(row);
+    cell.append(link); row.append(when, state, kind, authority, cell); row.dataset.status = alert.status; body.append(row);
   }
+}
+
+/* History: the filter form is a plain GET form, so the filters live in the page's URL
+   (?state=&authority=&event=&since=&until=, and ?cursor= for the next page) and each is
+   passed to GET /api/v1/alerts. The times are typed in the browser's local time and sent
+   as UTC instants. Returns the page of the list, or null after saying why not. */
+const HISTORY_FILTERS = ["state", "authority", "event", "since", "until"];
+async function history() {
+  const shown = new URLSearchParams(window.location.search);
+  const query = new URLSearchParams({ limit: /^\d+$/.test(shown.get("limit") || "") ? shown.get("limit") : "50" });
+  const form = $("filters");
+  for (const name of HISTORY_FILTERS) {
+    const value = (shown.get(name) || "").trim();
+    if (!value) continue;
+    form.elements[name].value = value;
+    if (name === "since" || name === "until") {
+      const instant = new Date(value);
+      if (Number.isNaN(instant.getTime())) continue;
+      query.set(name, instant.toISOString());
+    } else { query.set(name, value); }
+  }
+  const filtered = [...query.keys()].some((name) => name !== "limit");
+  if (shown.get("cursor")) query.set("cursor", shown.get("cursor"));
+  const response = await fetch("/console/api/alerts?" + query.toString());
+  const list = await response.json();
+  if (!response.ok) { $("history-count").textContent = problemText(response.status, list); return null; }
+  $("history-count").textContent = t(filtered ? "history.count_filtered" : "history.count", { total: list.total });
+  const pageLink = (id, cursor) => {
+    const url = new URL(window.location.href);
+    url.searchParams.delete("cursor");
+    if (cursor) url.searchParams.set("cursor", cursor);
+    $(id).href = url.pathname + url.search;
+  };
+  $("next-page").hidden = !list.next_cursor;
+  if (list.next_cursor) pageLink("next-page", list.next_cursor);
+  $("first-page").hidden = !shown.get("cursor");
+  pageLink("first-page", null);
+  return list;
 }
 
 function parsePolygon(text) {
