@@ -279,5 +279,6 @@ MIGRATIONS: tuple[str, ...] = (
         event       TEXT NOT NULL,             -- str.casefold() of an info's <event>
         PRIMARY KEY (event, alert_id)
     );
+    CREATE INDEX audit_log_subject ON audit_log(subject, seq);  -- one alert's audit trail
     """,
 )

@@ -614,10 +614,12 @@ class SqlStore:
         return await self.run_read(audit.head)
 
     async def audit_page(self, *, after: int = 0, since: datetime | None = None,
-                         principal: str | None = None, limit: int = 100) -> audit.AuditPage:
+                         principal: str | None = None, limit: int = 100,
+                         subject: str | None = None) -> audit.AuditPage:
         since_text = since.astimezone(UTC).isoformat(timespec="milliseconds") if since else None
         return await self.run_read(lambda conn: audit.page(
-            conn, after=after, since=since_text, principal=principal, limit=limit))
+            conn, after=after, since=since_text, principal=principal, limit=limit,
+            subject=subject))
 
     async def claim_due(self, now: datetime, limit: int, *,
                         skip_channels: Collection[str] = ()) -> list[ClaimedDelivery]:

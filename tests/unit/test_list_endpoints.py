@@ -77,3 +77,22 @@ async def test_alert_list_filters_by_authority_event_and_time(tmp_path: Path) ->
             assert response.status == 400, bad
             assert response.content_type == "application/problem+json"
         assert accepted["id"] == mine["id"]
+
+
+async def test_audit_filters_by_subject(tmp_path: Path) -> None:
+    settings = Settings(demo=True, data_dir=tmp_path, dev_api_key=KEY, dispatch_enabled=False)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        ids = []
+        for number in range(2):
+            posted = await client.post("/api/v1/alerts", data=_alert(number),
+                                       headers={**AUTH, "Content-Type": "application/cap+xml"})
+            assert posted.status == 202, await posted.text()
+            ids.append((await posted.json())["id"])
+        response = await client.get(f"/api/v1/audit?subject={ids[1]}", headers=AUTH)
+        assert response.status == 200, await response.text()
+        trail = await response.json()
+        assert [(e["kind"], e["subject"]) for e in trail["items"]] == [
+            ("alert.submitted", ids[1])]
+        assert trail["total"] == 1
+        everything = await (await client.get("/api/v1/audit", headers=AUTH)).json()
+        assert everything["total"] > 1

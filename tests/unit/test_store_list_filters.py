@@ -4,6 +4,7 @@ the reader's authorities and the cursor -- on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,3 +59,24 @@ async def test_list_filters_by_authority_event_and_time(tmp_path: Path) -> None:
         rest = await store.list(event="grote brand", limit=2, cursor=page.next_cursor)
         assert [i.id for i in rest.items] == ["id-FIRE-C"]
         assert rest.next_cursor is None
+
+
+async def test_audit_page_filters_by_subject(tmp_path: Path) -> None:
+    """One alert's audit trail: the entries about it, not those of the alerts around it."""
+    async with opened_stores(tmp_path) as stores:
+        store = stores.alerts
+        for number, name in enumerate(("nl-alert-fire.xml", "nl-alert-fire-update.xml",
+                                       "nl-alert-fire-cancel.xml")):
+            new = _alert(name, "NL-VRR-2026-0042", "vrr", number)
+            await store.accept(replace(new, id=f"id-{name}"))
+        page = await store.audit_page(subject="id-nl-alert-fire-update.xml")
+        assert [(e.kind, e.subject) for e in page.items] == [
+            ("alert.submitted", "id-nl-alert-fire-update.xml"),
+            ("alert.cancelled", "id-nl-alert-fire-update.xml")]
+        assert page.total == 2
+        first = await store.audit_page(subject="id-nl-alert-fire.xml", limit=1)
+        assert [e.kind for e in first.items] == ["alert.submitted"]
+        assert first.total == 2 and first.next_after is not None
+        rest = await store.audit_page(subject="id-nl-alert-fire.xml", after=first.next_after)
+        assert [e.kind for e in rest.items] == ["alert.superseded"]
+        assert (await store.audit_page(subject="id-unknown")).items == []

@@ -265,5 +265,6 @@ MIGRATIONS: tuple[str, ...] = (
         event       {T} NOT NULL,
         PRIMARY KEY (event, alert_id)
     );
+    CREATE INDEX audit_log_subject ON audit_log(subject, seq);
     """,
 )
