@@ -76,7 +76,8 @@ async def test_audit_page_filters_by_subject(tmp_path: Path) -> None:
         assert page.total == 2
         first = await store.audit_page(subject="id-nl-alert-fire.xml", limit=1)
         assert [e.kind for e in first.items] == ["alert.submitted"]
-        assert first.total == 2 and first.next_after is not None
+        assert first.total == 2
+        assert first.next_after is not None
         rest = await store.audit_page(subject="id-nl-alert-fire.xml", after=first.next_after)
         assert [e.kind for e in rest.items] == ["alert.superseded"]
         assert (await store.audit_page(subject="id-unknown")).items == []
