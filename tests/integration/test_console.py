@@ -633,3 +633,41 @@ def test_history_filters_and_pages(browser: Any, server: Server, shots: Path) ->
     page.get_by_role("button", name="Show").click()
     page.get_by_text("3 alerts match the filters").wait_for()
     assert sorted(alert_links(page)) == sorted(ids)  # a new search starts at 50 a page
+
+
+def approve_by_api(server: Server, alert_id: str) -> None:
+    request = urllib.request.Request(
+        f"{server.url}/api/v1/alerts/{alert_id}/approve", data=b"{}", method="POST",
+        headers={"Authorization": f"Bearer {APPROVER_KEY}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def audit_rows(page: Any) -> list[list[str]]:
+    return [row.locator("td").all_inner_texts() for row in page.locator("#audit tr").all()]
+
+
+def test_audit_trail_of_an_alert(browser: Any, server: Server) -> None:
+    """The alert page lists the audit entries about the alert (time, what, who) as text;
+    a key without ``admin`` is told it may not read them."""
+    extreme = _fire("NL-VRR-AUDIT-1", "Grote brand").replace(
+        b"<severity>Severe</severity>", b"<severity>Extreme</severity>")
+    alert_id = post_cap(server, extreme)["id"]
+    approve_by_api(server, alert_id)
+    page = signed_in(browser, server, DEV_KEY)  # holds admin
+    page.goto(f"{server.url}/console/alert?id={alert_id}")
+    page.get_by_text("2 entries about this alert").wait_for()
+    rows = audit_rows(page)
+    assert [kind for _at, kind, _who in rows] == ["alert.submitted", "alert.approved"]
+    entries = api(server, f"/api/v1/audit?subject={alert_id}")["items"]
+    assert [at for at, _kind, _who in rows] == [e["at"] for e in entries]
+    assert "approver" in rows[1][2]  # the second principal's key approved it
+    who = [" / ".join(v for v in (e["principal"]["actor"], e["principal"]["key"],
+                                  e["principal"]["authority"]) if v) for e in entries]
+    assert [w for _at, _kind, w in rows] == who
+    assert page.locator("#audit").get_by_role("img").count() == 0  # text only
+
+    approver = signed_in(browser, server, APPROVER_KEY)  # approve and read: no admin
+    approver.goto(f"{server.url}/console/alert?id={alert_id}")
+    approver.get_by_text("The audit trail needs a key with the admin role.").wait_for()
+    assert audit_rows(approver) == []

@@ -538,6 +538,7 @@ async function pageAlert() {
     $("update").hidden = !["Alert", "Update"].includes(alert.msg_type) || alert.lifecycle !== "accepted";
     $("update").href = "/console/compose?update=" + encodeURIComponent(id);
     if (alert.cancelled_by) say(t("msg.cancelled_by", { id: alert.cancelled_by }));
+    await auditTrail();
     return alert;
   }
   async function headline() {
@@ -558,6 +559,27 @@ async function pageAlert() {
         const cell = document.createElement("td"); cell.textContent = value; row.append(cell);
       }
       row.dataset.target = f.target; rows.append(row);
+    }
+  }
+  /* The entries of the audit trail whose subject is this alert (GET /api/v1/audit?subject=,
+     which needs the admin role: without it the page says so). Text only. */
+  async function auditTrail() {
+    const response = await fetch("/console/api/audit?limit=500&subject=" + encodeURIComponent(id));
+    const rows = $("audit");
+    if (!response.ok) {
+      rows.replaceChildren();
+      $("audit-status").textContent = response.status === 403 ? t("audit.needs_admin") : problemText(response.status, null);
+      return;
+    }
+    const trail = await response.json();
+    $("audit-status").textContent = t("audit.count", { total: trail.total });
+    rows.replaceChildren();
+    for (const entry of trail.items) {
+      const row = document.createElement("tr");
+      const p = entry.principal || {};
+      const who = [p.actor, p.key, p.authority].filter(Boolean).join(" / ") || p.via || "";
+      for (const value of [entry.at, entry.kind, who]) cell(row, value);
+      row.dataset.kind = entry.kind; rows.append(row);
     }
   }
   function follow() {
