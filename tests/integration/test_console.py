@@ -671,3 +671,49 @@ def test_audit_trail_of_an_alert(browser: Any, server: Server) -> None:
     approver.goto(f"{server.url}/console/alert?id={alert_id}")
     approver.get_by_text("The audit trail needs a key with the admin role.").wait_for()
     assert audit_rows(approver) == []
+
+
+def diff_rows(page: Any) -> dict[tuple[str, str], list[str]]:
+    rows: dict[tuple[str, str], list[str]] = {}
+    for row in page.locator("#diff tr").all():
+        key = (str(row.get_attribute("data-language")), str(row.get_attribute("data-field")))
+        rows[key] = [*row.locator("td").all_inner_texts()]
+    return rows
+
+
+def test_approver_sees_what_an_update_changes(browser: Any, server: Server,
+                                              shots: Path) -> None:
+    """An Update held for approval: its alert page shows, per language, the headline,
+    description, instruction and area of the alert it updates beside its own, each row's
+    change in words; markup in a text stays text."""
+    examples = REPO / "config" / "examples"
+    original = (examples / "nl-alert-fire.xml").read_text(encoding="utf-8").replace(
+        "NL-VRR-2026-0042", "NL-VRR-DIFF-1")
+    post_cap(server, original.encode())
+    update = (examples / "nl-alert-fire-update.xml").read_text(encoding="utf-8").replace(
+        "NL-VRR-2026-0042", "NL-VRR-DIFF-1").replace("NL-VRR-2026-0043", "NL-VRR-DIFF-2"
+        ).replace("<severity>Severe</severity>", "<severity>Extreme</severity>"
+        ).replace("<headline>Major fire", "<headline>" + XSS.replace("<", "&lt;") + " Major fire")
+    update_id = post_cap(server, update.encode())["id"]
+    assert api(server, f"/api/v1/alerts/{update_id}")["lifecycle"] == "pending_approval"
+
+    approver = signed_in(browser, server, APPROVER_KEY)
+    approver.goto(f"{server.url}/console/alert?id={update_id}")
+    approver.get_by_role("heading", name="What this update changes").wait_for()
+    approver.locator("#diff tr").first.wait_for()
+    rows = diff_rows(approver)
+    # cells: language, old text, new text, change (the field is the row header)
+    assert rows[("nl-NL", "headline")][3] == "unchanged"
+    assert rows[("nl-NL", "description")][1:] == [
+        "Er is een grote brand bij een bedrijf aan de Waalhaven. Er komt veel rook vrij.",
+        "Er is een grote brand bij een bedrijf aan de Waalhaven. De rookwolk trekt naar het "
+        "noordoosten, richting Feijenoord.", "changed"]
+    assert rows[("nl-NL", "area")][3] == "changed"
+    assert "polygon 51.9150,4.4300" in rows[("nl-NL", "area")][2]
+    assert rows[("en-GB", "headline")][2].startswith(XSS)  # as text
+    assert rows[("en-GB", "headline")][3] == "changed"
+    assert approver.evaluate("window.__xss") is None
+    assert approver.locator("#diff strong").all_inner_texts().count("changed") == 5
+    # the approver decides from here: approve is on the same page
+    assert approver.get_by_role("button", name="Approve").is_visible()
+    approver.screenshot(path=shots / "alert-update-diff.png", full_page=True)

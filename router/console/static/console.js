@@ -505,6 +505,61 @@ async function pageCompose() {
   document.body.dataset.ready = "1"; // every handler is in place (tests and the bench wait for it)
 }
 
+/* The texts of a CAP document per info language: headline, description, instruction and
+   the areas (each areaDesc with its polygons, circles and geocodes, as CAP writes them). */
+const CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2";
+const DIFF_FIELDS = ["headline", "description", "instruction", "area"];
+async function capTexts(alertId) {
+  const response = await fetch("/console/api/alerts/" + encodeURIComponent(alertId) + "/cap");
+  if (!response.ok) return null;
+  const cap = new DOMParser().parseFromString(await response.text(), "application/xml");
+  const children = (parent, tag) => [...parent.getElementsByTagNameNS(CAP_NS, tag)];
+  const text = (parent, tag) => children(parent, tag).map((e) => e.textContent.trim()).join("\n");
+  const texts = new Map();
+  for (const info of children(cap.documentElement, "info")) {
+    const areas = children(info, "area").map((area) => [
+      text(area, "areaDesc"),
+      ...children(area, "polygon").map((p) => t("diff.polygon", { points: p.textContent.trim() })),
+      ...children(area, "circle").map((c) => t("diff.circle", { circle: c.textContent.trim() })),
+      ...children(area, "geocode").map((g) => text(g, "valueName") + "=" + text(g, "value")),
+    ].filter(Boolean).join("; "));
+    texts.set(text(info, "language") || "en-US", {
+      headline: text(info, "headline"), description: text(info, "description"),
+      instruction: text(info, "instruction"), area: areas.join("\n"),
+    });
+  }
+  return { cap, texts };
+}
+
+/* An Update beside the alert it updates: per language and field the old and the new text,
+   and the change said in words (changed, unchanged, added, removed), not by colour. */
+function showDiff(before, after) {
+  const rows = $("diff"); rows.replaceChildren();
+  $("diff-of").textContent = t("diff.of", { id: before.id });
+  const languages = [...new Set([...before.texts.keys(), ...after.keys()])];
+  for (const language of languages) {
+    const old = before.texts.get(language);
+    const now = after.get(language);
+    for (const field of DIFF_FIELDS) {
+      const was = old ? old[field] : "";
+      const is = now ? now[field] : "";
+      if (!was && !is) continue;
+      const change = was === is ? "unchanged" : !was ? "added" : !is ? "removed" : "changed";
+      const row = document.createElement("tr");
+      row.dataset.language = language; row.dataset.field = field; row.dataset.change = change;
+      cell(row, language);
+      const name = document.createElement("th"); name.scope = "row"; name.textContent = t("diff.field." + field); row.append(name);
+      cell(row, was); cell(row, is);
+      const mark = document.createElement("td");
+      if (change === "unchanged") { mark.textContent = t("diff.unchanged"); } else {
+        const strong = document.createElement("strong"); strong.textContent = t("diff." + change); mark.append(strong);
+      }
+      row.append(mark); rows.append(row);
+    }
+  }
+  $("diff-section").hidden = false;
+}
+
 async function pageAlert() {
   if (!(await session())) { window.location.href = "/console/"; return; }
   const id = new URLSearchParams(window.location.search).get("id");
@@ -539,14 +594,25 @@ async function pageAlert() {
     $("update").href = "/console/compose?update=" + encodeURIComponent(id);
     if (alert.cancelled_by) say(t("msg.cancelled_by", { id: alert.cancelled_by }));
     await auditTrail();
+    await diff(alert);
     return alert;
   }
+  let own = null;
   async function headline() {
-    const response = await fetch("/console/api/alerts/" + encodeURIComponent(id) + "/cap");
-    if (!response.ok) return;
-    const cap = new DOMParser().parseFromString(await response.text(), "application/xml");
-    const first = cap.getElementsByTagNameNS("urn:oasis:names:tc:emergency:cap:1.2", "headline")[0];
+    own = await capTexts(id);
+    if (!own) return;
+    const first = own.cap.getElementsByTagNameNS(CAP_NS, "headline")[0];
     $("alert-headline").textContent = first ? first.textContent : "";
+  }
+  let diffShown = false;
+  async function diff(alert) {
+    if (diffShown || !own || alert.msg_type !== "Update") return;
+    const updated = (alert.references || []).filter((r) => r.alert_id).pop();
+    if (!updated) return;
+    const before = await capTexts(updated.alert_id);
+    if (!before) return;
+    diffShown = true;
+    showDiff({ id: updated.alert_id, texts: before.texts }, own.texts);
   }
   async function forms() {
     const response = await fetch("/console/api/alerts/" + encodeURIComponent(id) + "/variants");
