@@ -597,7 +597,7 @@ def test_history_filters_and_pages(browser: Any, server: Server, shots: Path) ->
     page.get_by_label("Event (the whole text, any case)").fill("DIJKDOORBRAAK oost")
     page.keyboard.press("Enter")
     page.wait_for_url("**/console/?*event=*")
-    page.get_by_text("3 alerts match the filters").wait_for()
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
     assert sorted(alert_links(page)) == sorted(ids)
     assert page.get_by_label("Event (the whole text, any case)").input_value() == \
         "DIJKDOORBRAAK oost"  # the form shows the filters in force
@@ -605,33 +605,33 @@ def test_history_filters_and_pages(browser: Any, server: Server, shots: Path) ->
 
     # two a page: the next page through the cursor, then back to the first
     page.goto(page.url + "&limit=2")
-    page.get_by_text("3 alerts match the filters").wait_for()
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
     first = alert_links(page)
     assert len(first) == 2
     page.get_by_role("link", name="Next page").focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**cursor=*")
-    page.get_by_text("3 alerts match the filters").wait_for()
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
     page.locator("#alerts tr").first.wait_for()
     second = alert_links(page)
     assert sorted(first + second) == sorted(ids)
     assert page.get_by_role("link", name="Next page").is_hidden()
     page.get_by_role("link", name="First page").click()
     page.wait_for_url(lambda url: "cursor=" not in url)
-    page.get_by_text("3 alerts match the filters").wait_for()
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
 
     # a state none of them is in, and a time range after them, find nothing
     page.get_by_label("State", exact=True).select_option("cancelled")
     page.get_by_role("button", name="Show").click()
-    page.get_by_text("0 alerts match the filters").wait_for()
+    page.get_by_text("Alerts matching the filters: 0").wait_for()
     page.get_by_label("State", exact=True).select_option("")
     page.get_by_label("Accepted from").fill("2999-01-01T00:00")
     page.get_by_role("button", name="Show").click()
-    page.get_by_text("0 alerts match the filters").wait_for()
+    page.get_by_text("Alerts matching the filters: 0").wait_for()
     page.get_by_label("Accepted from").fill("2000-01-01T00:00")
     page.get_by_label("Accepted before").fill("2999-01-01T00:00")
     page.get_by_role("button", name="Show").click()
-    page.get_by_text("3 alerts match the filters").wait_for()
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
     assert sorted(alert_links(page)) == sorted(ids)  # a new search starts at 50 a page
 
 
@@ -656,7 +656,7 @@ def test_audit_trail_of_an_alert(browser: Any, server: Server) -> None:
     approve_by_api(server, alert_id)
     page = signed_in(browser, server, DEV_KEY)  # holds admin
     page.goto(f"{server.url}/console/alert?id={alert_id}")
-    page.get_by_text("2 entries about this alert").wait_for()
+    page.get_by_text("Entries about this alert: 2").wait_for()
     rows = audit_rows(page)
     assert [kind for _at, kind, _who in rows] == ["alert.submitted", "alert.approved"]
     entries = api(server, f"/api/v1/audit?subject={alert_id}")["items"]
@@ -717,3 +717,66 @@ def test_approver_sees_what_an_update_changes(browser: Any, server: Server,
     # the approver decides from here: approve is on the same page
     assert approver.get_by_role("button", name="Approve").is_visible()
     approver.screenshot(path=shots / "alert-update-diff.png", full_page=True)
+
+
+def keyboard_sign_in_and_open(browser: Any, server: Server, key: str, event: str,
+                              alert_id: str) -> Any:
+    """Sign in, find the alert with the history filter and open it: keys only."""
+    page = browser.new_context().new_page()
+    page.goto(server.url + "/console/")
+    tab_to(page, "api-key")
+    page.keyboard.type(key)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Alerts").wait_for()
+    tab_to(page, "filter-event")
+    assert focus_is_visible(page)
+    page.keyboard.type(event)
+    page.keyboard.press("Enter")
+    page.get_by_text("Alerts matching the filters: 1").wait_for()
+    tab_to(page, f"#alerts a[href$='{alert_id}']")
+    assert focus_is_visible(page)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/console/alert?id={alert_id}")
+    page.locator("#alert-state").get_by_text("(").wait_for()
+    return page
+
+
+def test_keyboard_only_approve_follow_cancel(browser: Any, server: Server,
+                                             shots: Path) -> None:
+    """The second principal approves with the keyboard alone; the operator's page, opened
+    with the keyboard, follows the deliveries live, and its Cancel is reached and pressed
+    with the keyboard."""
+    event = "Toetsenbordbrand"
+    extreme = _fire("NL-VRR-KEYBOARD-1", event).replace(
+        b"<severity>Severe</severity>", b"<severity>Extreme</severity>")
+    alert_id = post_cap(server, extreme)["id"]
+    operator = keyboard_sign_in_and_open(browser, server, DEV_KEY, event, alert_id)
+    operator.locator("#alert-state").get_by_text("pending_approval").wait_for()
+    operator.evaluate("window.__same_page = true")  # gone if the page were reloaded
+
+    approver = keyboard_sign_in_and_open(browser, server, APPROVER_KEY, event, alert_id)
+    tab_to(approver, "approve")
+    assert focus_is_visible(approver)
+    approver.keyboard.press("Enter")
+    approver.get_by_text("approve: done").wait_for()
+
+    deadline = time.monotonic() + 30
+    while True:  # the operator's deliveries table fills and a channel delivers, no reload
+        states = delivery_states(operator)
+        if "delivered" in states.values():
+            break
+        assert time.monotonic() < deadline, json.dumps(states)
+        operator.wait_for_timeout(200)
+    assert operator.evaluate("window.__same_page") is True
+    assert set(states) == {d["channel"] for d in api(server, f"/api/v1/alerts/{alert_id}")[
+        "deliveries"]}
+    operator.screenshot(path=shots / "keyboard-followed.png", full_page=True)
+
+    tab_to(operator, "cancel")
+    assert focus_is_visible(operator)
+    operator.keyboard.press("Enter")
+    operator.get_by_text("Cancel submitted").wait_for()
+    deadline = time.monotonic() + 30
+    while api(server, f"/api/v1/alerts/{alert_id}")["lifecycle"] != "cancelled":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
