@@ -7,8 +7,10 @@ refused and change nothing. Screenshots go to the test's temporary directory."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -55,6 +57,30 @@ def shots(tmp_path: Path) -> Path:
     folder = tmp_path / "screenshots"
     folder.mkdir()
     return folder
+
+
+SCREENSHOTS = os.environ.get("TOCSIN_SCREENSHOTS_DIR")
+"""Where the README's screenshots go (``docs/screenshots``) when set; unset, none are made."""
+
+
+def readme_screenshot(page: Any, name: str, scroll_to: str | None = None) -> None:
+    """A screenshot for the README: the window at 1280x800 (not the whole page), from the
+    top or from ``scroll_to``, made smaller with ``optipng`` when it is installed."""
+    if not SCREENSHOTS:
+        return
+    folder = Path(SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    if scroll_to:
+        page.locator(scroll_to).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    else:
+        page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)  # the map redrawn at the new size
+    path = folder / f"{name}.png"
+    page.screenshot(path=path)
+    if shutil.which("optipng"):
+        subprocess.run(["optipng", "-quiet", "-o2", "-strip", "all", str(path)], check=True,
+                       timeout=120)
 
 
 def api(server: Server, path: str) -> Any:
@@ -479,6 +505,7 @@ def test_keyboard_only_compose_preview_submit(browser: Any, server: Server,
     # the preview of what was typed (an earlier one, of the empty form, is replaced)
     page.locator("#preview-forms td", has_text="Flood risk in Zeeland").first.wait_for()
     page.screenshot(path=shots / "keyboard-preview.png", full_page=True)
+    readme_screenshot(page, "compose", scroll_to="#map")
     page.locator("#draft-status").get_by_text("Draft saved at").wait_for()  # autosaved
     assert "draft=" in str(page.get_by_role("link", name="Nederlands").get_attribute("href"))
     tab_to(page, "submit")
@@ -771,6 +798,7 @@ def test_keyboard_only_approve_follow_cancel(browser: Any, server: Server,
     assert set(states) == {d["channel"] for d in api(server, f"/api/v1/alerts/{alert_id}")[
         "deliveries"]}
     operator.screenshot(path=shots / "keyboard-followed.png", full_page=True)
+    readme_screenshot(operator, "alert", scroll_to="h2[data-i18n='alert.deliveries']")
 
     tab_to(operator, "cancel")
     assert focus_is_visible(operator)

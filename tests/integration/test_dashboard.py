@@ -23,7 +23,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.integration.server import DEV_KEY, Server, free_port, start_server
-from tests.integration.test_console import APPROVER_KEY, AXE, browser, shots, signed_in
+from tests.integration.test_console import (
+    APPROVER_KEY,
+    AXE,
+    browser,
+    readme_screenshot,
+    shots,
+    signed_in,
+)
 from tests.integration.test_dispatch_flow import FAST, with_expiry
 
 __all__ = ["browser", "shots"]  # the fixtures this module uses from the console's tests
@@ -88,6 +95,7 @@ def test_dashboard_follows_alerts_live(browser: Any, server: Server, shots: Path
                       for d in api(server, f"/api/v1/alerts/{alert_id}")["deliveries"]}
     assert page.locator("#channels li").count() >= 1
     page.screenshot(path=shots / "dashboard-delivered.png", full_page=True)
+    readme_screenshot(page, "dashboard")
 
     held = post(server, with_expiry("DASH-2", 3600).replace(
         b"<severity>Severe</severity>", b"<severity>Extreme</severity>"))

@@ -104,7 +104,7 @@ async function pageIndex() {
     await send("DELETE", "/console/session"); window.location.reload();
   });
   if (!signedIn) return;
-  const list = await history();
+  const list = await loadHistory();
   if (!list) return;
   const body = $("alerts");
   for (const alert of (list.items || []).reverse()) {
@@ -129,7 +129,7 @@ async function pageIndex() {
    passed to GET /api/v1/alerts. The times are typed in the browser's local time and sent
    as UTC instants. Returns the page of the list, or null after saying why not. */
 const HISTORY_FILTERS = ["state", "authority", "event", "since", "until"];
-async function history() {
+async function loadHistory() {
   const shown = new URLSearchParams(window.location.search);
   const query = new URLSearchParams({ limit: /^\d+$/.test(shown.get("limit") || "") ? shown.get("limit") : "50" });
   const form = $("filters");
