@@ -45,7 +45,7 @@ from router.store.audit import PendingAudit
 from router.store.backlog import StoreBacklog, read_backlog
 from router.store.group_commit import STOP, next_batch, settle
 from router.store.leases import ClaimPolicy, node_id
-from router.store.migrations import MIGRATIONS
+from router.store.migrations import EVENTS_MIGRATION, MIGRATIONS, backfill_events
 from router.store.records import (
     DUE_DELIVERY_STATES,
     OPEN_DELIVERY_STATES,
@@ -898,6 +898,8 @@ class SqliteStore(SqlStore):
                 for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                if number == EVENTS_MIGRATION:
+                    backfill_events(conn)
                 conn.execute(f"PRAGMA user_version = {number}")
                 conn.execute("COMMIT")
                 log.info("store.migrated", version=number, path=str(self.path))

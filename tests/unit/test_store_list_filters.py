@@ -4,6 +4,7 @@ the reader's authorities and the cursor -- on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,3 +82,36 @@ async def test_audit_page_filters_by_subject(tmp_path: Path) -> None:
         rest = await store.audit_page(subject="id-nl-alert-fire.xml", after=first.next_after)
         assert [e.kind for e in rest.items] == ["alert.superseded"]
         assert (await store.audit_page(subject="id-unknown")).items == []
+
+
+def _as_before_the_events_table(url: str, path: Path) -> None:
+    """Turn the store back into one written before ``alert_events`` existed."""
+    undo = "DROP INDEX audit_log_subject; DROP TABLE alert_events"
+    if url.startswith("postgresql"):
+        import psycopg  # noqa: PLC0415  (only for the PostgreSQL run)
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in undo.split("; "):
+                conn.execute(statement)
+            conn.execute("UPDATE tocsin_schema SET version = 4")
+        return
+    conn = sqlite3.connect(path)
+    try:
+        for statement in undo.split("; "):
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 16")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+async def test_the_migration_fills_in_the_events_of_stored_alerts(tmp_path: Path) -> None:
+    async with opened_stores(tmp_path) as stores:
+        await stores.alerts.accept(_alert("nl-alert-fire.xml", "FIRE-OLD", "vrr", 0))
+        url = stores.url
+    _as_before_the_events_table(url, tmp_path / "s.sqlite3")
+    async with opened_stores(tmp_path, url=url if url.startswith("postgresql") else None
+                             ) as reopened:
+        page = await reopened.alerts.list(event="Major Fire")
+        assert [item.id for item in page.items] == ["id-FIRE-OLD"]
+        assert (await reopened.alerts.audit_page(subject="id-FIRE-OLD")).total == 1

@@ -268,3 +268,6 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_log_subject ON audit_log(subject, seq);
     """,
 )
+
+EVENTS_MIGRATION = 5
+"""The migration after which ``router.store.migrations.backfill_events`` runs."""
