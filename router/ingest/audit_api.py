@@ -118,6 +118,9 @@ async def get_audit(request: web.Request) -> web.Response:
         raise
     reject_unknown_parameters(request.query, QUERY)
     query = request.query
+    if "\x00" in query.get("subject", ""):  # no database text holds one
+        raise ProblemError(400, "query.subject", "Bad subject filter",
+                           "subject must be a text without NUL")
     page = await ctx.store.audit_page(after=_after(query.get("cursor")),
                                       since=_since(query.get("since")),
                                       principal=query.get("principal"),

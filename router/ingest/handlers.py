@@ -385,9 +385,9 @@ async def list_alerts(request: web.Request) -> web.Response:
                            ) from exc
     since, until = _instant(query, "since"), _instant(query, "until")
     for name in ("authority", "event"):
-        if name in query and not query[name].strip():
+        if name in query and (not query[name].strip() or "\x00" in query[name]):
             raise ProblemError(400, f"query.{name}", f"Bad {name} filter",
-                               f"{name} must not be empty")
+                               f"{name} must be a text, not empty, without NUL")
     limit_text = query.get("limit", "50")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
         raise ProblemError(400, "query.limit", "Bad limit", "limit must be 1..500")

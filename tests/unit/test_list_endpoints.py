@@ -96,3 +96,14 @@ async def test_audit_filters_by_subject(tmp_path: Path) -> None:
         assert trail["total"] == 1
         everything = await (await client.get("/api/v1/audit", headers=AUTH)).json()
         assert everything["total"] > 1
+
+
+async def test_filters_holding_nul_are_400(tmp_path: Path) -> None:
+    """No database text holds NUL (PostgreSQL refuses it): a clear 400, never a 500."""
+    settings = Settings(demo=True, data_dir=tmp_path, dev_api_key=KEY, dispatch_enabled=False)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        for path in ("/api/v1/alerts?event=a%00b", "/api/v1/alerts?authority=%00",
+                     "/api/v1/audit?subject=x%00"):
+            response = await client.get(path, headers=AUTH)
+            assert response.status == 400, path
+            assert response.content_type == "application/problem+json"
