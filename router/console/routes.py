@@ -46,7 +46,7 @@ SESSIONS = web.AppKey("console_sessions", Sessions)
 CSP_KEY = web.AppKey("console_csp", str)  # CSP widened for a configured base map service
 UI_LANGUAGES = ("en", "nl")  # one string table each: static/i18n/<language>.json
 LANG_COOKIE = "tocsin_console_lang"
-TRANSLATED = {"", "compose", "alert"}  # the pages whose strings console.js fills in
+TRANSLATED = {"", "compose", "alert", "dashboard"}  # strings filled in by console.js, dashboard.js
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

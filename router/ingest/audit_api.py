@@ -1,4 +1,5 @@
-"""``GET /api/v1/audit?since=&principal=&cursor=&limit=``: the audit trail, for ``admin``.
+"""``GET /api/v1/audit?since=&principal=&subject=&cursor=&limit=``: the audit trail, for
+``admin``.
 
 Stage: ingest (HTTP). Entries come back exactly as chained (``at`` as hashed,
 ``detail`` as stored, ``prev_hash`` and ``hash``), so a reader can recompute each
@@ -20,7 +21,7 @@ from router.http.problems import ProblemError, reject_unknown_parameters
 from router.ingest.context import CONTEXT
 from router.trust import Principal, Role
 
-QUERY = frozenset({"since", "principal", "cursor", "limit"})
+QUERY = frozenset({"since", "principal", "subject", "cursor", "limit"})
 DEFAULT_LIMIT = 100
 
 
@@ -117,9 +118,13 @@ async def get_audit(request: web.Request) -> web.Response:
         raise
     reject_unknown_parameters(request.query, QUERY)
     query = request.query
+    if "\x00" in query.get("subject", ""):  # no database text holds one
+        raise ProblemError(400, "query.subject", "Bad subject filter",
+                           "subject must be a text without NUL")
     page = await ctx.store.audit_page(after=_after(query.get("cursor")),
                                       since=_since(query.get("since")),
                                       principal=query.get("principal"),
+                                      subject=query.get("subject"),
                                       limit=_limit(query.get("limit")))
     body = AuditList(items=[_out(e) for e in page.items],
                      next_cursor=_cursor(page.next_after) if page.next_after else None,

@@ -75,7 +75,7 @@ INLINE_PARSE_BYTES = 64 * 1024
 """Bodies up to this size are validated on the event loop (about a millisecond at
 most); larger ones in a worker thread so that one big alert cannot stall the rest."""
 
-LIST_QUERY = frozenset({"state", "since", "cursor", "limit"})
+LIST_QUERY = frozenset({"state", "authority", "event", "since", "until", "cursor", "limit"})
 """The parameters ``GET /api/v1/alerts`` understands; any other is a 400, because a
 misspelt filter (``?status=cancelled``) silently ignored answers a different question."""
 
@@ -355,6 +355,21 @@ async def get_alert_envelope(request: web.Request) -> web.Response:
     return web.Response(body=envelope, content_type="application/xml")
 
 
+def _instant(query: Mapping[str, str], name: str) -> datetime | None:
+    """A ``since``/``until`` bound: ISO 8601 with an offset, so it names one instant."""
+    if name not in query:
+        return None
+    try:
+        value = datetime.fromisoformat(query[name])
+    except ValueError as exc:
+        raise ProblemError(400, f"query.{name}", f"Bad {name} filter",
+                           f"{name} must be an ISO 8601 date-time with an offset") from exc
+    if value.tzinfo is None:
+        raise ProblemError(400, f"query.{name}", f"Bad {name} filter",
+                           f"{name} needs a UTC offset, e.g. 2026-11-25T10:00:00+01:00")
+    return value
+
+
 async def list_alerts(request: web.Request) -> web.Response:
     """Only the alerts the caller's authority may read (its own, unless ``read: all``)."""
     ctx = request.app[CONTEXT]
@@ -368,19 +383,18 @@ async def list_alerts(request: web.Request) -> web.Response:
         raise ProblemError(400, "query.state", "Bad state filter",
                            f"state must be one of {', '.join(s.value for s in AlertState)}"
                            ) from exc
-    try:
-        since = datetime.fromisoformat(query["since"]) if "since" in query else None
-    except ValueError as exc:
-        raise ProblemError(400, "query.since", "Bad since filter",
-                           "since must be an ISO 8601 date-time with an offset") from exc
-    if since is not None and since.tzinfo is None:
-        raise ProblemError(400, "query.since", "Bad since filter",
-                           "since needs a UTC offset, e.g. 2026-11-25T10:00:00+01:00")
+    since, until = _instant(query, "since"), _instant(query, "until")
+    for name in ("authority", "event"):
+        if name in query and (not query[name].strip() or "\x00" in query[name]):
+            raise ProblemError(400, f"query.{name}", f"Bad {name} filter",
+                               f"{name} must be a text, not empty, without NUL")
     limit_text = query.get("limit", "50")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
         raise ProblemError(400, "query.limit", "Bad limit", "limit must be 1..500")
     try:
-        page = await ctx.store.list(state=state, since=since, cursor=query.get("cursor"),
+        page = await ctx.store.list(state=state, since=since, until=until,
+                                    authority=query.get("authority"),
+                                    event=query.get("event"), cursor=query.get("cursor"),
                                     limit=int(limit_text),
                                     authorities=readable_authorities(
                                         ctx.auth.policy(principal)))

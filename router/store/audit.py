@@ -196,9 +196,9 @@ class AuditPage:
 
 
 def page(conn: Connection, *, after: int, since: str | None, principal: str | None,
-         limit: int) -> AuditPage:
+         limit: int, subject: str | None = None) -> AuditPage:
     """Entries after ``after`` in sequence order, at or after ``since`` (UTC text),
-    whose principal's authority or key id is ``principal``."""
+    whose principal's authority or key id is ``principal``, about ``subject``."""
     clauses: list[str] = []
     params: list[object] = []
     if since is not None:
@@ -207,6 +207,9 @@ def page(conn: Connection, *, after: int, since: str | None, principal: str | No
     if principal is not None:
         clauses.append("(authority = ? OR key_id = ?)")
         params += [principal, principal]
+    if subject is not None:
+        clauses.append("subject = ?")
+        params.append(subject)
     filters = " AND ".join(clauses) or "1 = 1"
     sql = (f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? AND "  # noqa: S608  (fixed
            + filters + " ORDER BY seq LIMIT ?")                      # fragments)

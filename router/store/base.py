@@ -75,7 +75,9 @@ class AlertStore(Protocol):
 
     async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
                    cursor: str | None = None, limit: int = 50,
-                   authorities: Collection[str] | None = None) -> AlertPage: ...
+                   authorities: Collection[str] | None = None,
+                   authority: str | None = None, event: str | None = None,
+                   until: datetime | None = None) -> AlertPage: ...
 
     async def approve(self, alert_id: str, principal: str) -> DecisionOutcome:
         """A held alert approved by ``principal``: its plan stored, its references applied."""
@@ -158,8 +160,10 @@ class AlertStore(Protocol):
         """The last entry's sequence number and hash, as the store keeps them."""
 
     async def audit_page(self, *, after: int = 0, since: datetime | None = None,
-                         principal: str | None = None, limit: int = 100) -> AuditPage:
-        """Audit entries after sequence number ``after``, oldest first."""
+                         principal: str | None = None, limit: int = 100,
+                         subject: str | None = None) -> AuditPage:
+        """Audit entries after sequence number ``after``, oldest first; ``subject``: only
+        those about it (an alert id, a key id)."""
 
     async def add_key(self, key: StoredKey, by: AuditPrincipal = ...) -> None:
         """Store a key's hash and its ``key.created`` audit entry in one transaction."""

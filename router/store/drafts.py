@@ -60,7 +60,9 @@ class DraftStore(Protocol):
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """Microseconds: the list is newest first, and two saves within one millisecond (an
+    autosave beside a click) must still sort in the order they were made."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _draft(row: Row | None) -> Draft | None:
@@ -109,7 +111,7 @@ class SqlDrafts:
         def read(conn: Connection) -> builtins.list[Draft]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM drafts WHERE owner = ?"  # noqa: S608
-                " ORDER BY updated_at DESC, id", (owner,)).fetchall()
+                " ORDER BY updated_at DESC, created_at DESC, id", (owner,)).fetchall()
             return [d for d in map(_draft, rows) if d is not None]
         return await self._db.run_read(read)
 

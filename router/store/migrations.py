@@ -7,6 +7,9 @@ leaves the previous version intact. Never edit a released migration: add one.
 
 from __future__ import annotations
 
+from router.cap import read_stored
+from router.store.sql import Connection
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: alerts, their references and their delivery plans.
     """
@@ -271,4 +274,29 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX drafts_owner ON drafts(owner, updated_at);
     """,
+    # 17: each alert's CAP event texts, case-folded, for the list's ``event`` filter
+    # (``backfill_events`` fills them in for the alerts stored before it).
+    """
+    CREATE TABLE alert_events (
+        alert_id    TEXT NOT NULL REFERENCES alerts(id),
+        event       TEXT NOT NULL,             -- str.casefold() of an info's <event>
+        PRIMARY KEY (event, alert_id)
+    );
+    CREATE INDEX audit_log_subject ON audit_log(subject, seq);  -- one alert's audit trail
+    """,
 )
+
+EVENTS_MIGRATION = 17
+"""The SQLite migration after which ``backfill_events`` runs (PostgreSQL: its 5)."""
+
+
+def backfill_events(conn: Connection) -> None:
+    """The ``alert_events`` rows of the alerts stored before there was the table, read
+    from each stored document as ingest reads it, in the migration's transaction."""
+    for row in conn.execute("SELECT id, raw FROM alerts").fetchall():
+        alert = read_stored(bytes(row[1]))
+        if alert is None:
+            continue
+        conn.executemany("INSERT INTO alert_events VALUES (?, ?)",
+                         [(row[0], event) for event in sorted(
+                             {info.event.casefold() for info in alert.infos})])

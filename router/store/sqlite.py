@@ -45,7 +45,7 @@ from router.store.audit import PendingAudit
 from router.store.backlog import StoreBacklog, read_backlog
 from router.store.group_commit import STOP, next_batch, settle
 from router.store.leases import ClaimPolicy, node_id
-from router.store.migrations import MIGRATIONS
+from router.store.migrations import EVENTS_MIGRATION, MIGRATIONS, backfill_events
 from router.store.records import (
     DUE_DELIVERY_STATES,
     OPEN_DELIVERY_STATES,
@@ -253,6 +253,9 @@ def _accept(conn: Connection, new: NewAlert) -> AcceptResult:
          new.raw, json.dumps(new.signature) if new.signature is not None else None,
          new.envelope),
     )
+    conn.executemany("INSERT INTO alert_events VALUES (?, ?)",
+                     [(new.id, event) for event in sorted({info.event.casefold()
+                                                           for info in alert.infos})])
     for position, ref, target in resolved:
         conn.execute(
             "INSERT INTO alert_references VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -611,10 +614,12 @@ class SqlStore:
         return await self.run_read(audit.head)
 
     async def audit_page(self, *, after: int = 0, since: datetime | None = None,
-                         principal: str | None = None, limit: int = 100) -> audit.AuditPage:
+                         principal: str | None = None, limit: int = 100,
+                         subject: str | None = None) -> audit.AuditPage:
         since_text = since.astimezone(UTC).isoformat(timespec="milliseconds") if since else None
         return await self.run_read(lambda conn: audit.page(
-            conn, after=after, since=since_text, principal=principal, limit=limit))
+            conn, after=after, since=since_text, principal=principal, limit=limit,
+            subject=subject))
 
     async def claim_due(self, now: datetime, limit: int, *,
                         skip_channels: Collection[str] = ()) -> list[ClaimedDelivery]:
@@ -761,8 +766,12 @@ class SqlStore:
 
     async def list(self, *, state: AlertState | None = None, since: datetime | None = None,
                    cursor: str | None = None, limit: int = 50,
-                   authorities: Collection[str] | None = None) -> AlertPage:
-        """A page of alerts; ``authorities``: only theirs (None: everyone's)."""
+                   authorities: Collection[str] | None = None,
+                   authority: str | None = None, event: str | None = None,
+                   until: datetime | None = None) -> AlertPage:
+        """A page of alerts; ``authorities``: only theirs (None: everyone's); ``authority``:
+        that one's only; ``event``: an info's event, compared case-folded; received in
+        ``[since, until)``."""
         after = decode_cursor(cursor) if cursor else 0
         clauses: builtins.list[str] = []
         params: builtins.list[object] = []
@@ -776,6 +785,15 @@ class SqlStore:
         if since is not None:
             clauses.append("received_at >= ?")
             params.append(utc_text(since))
+        if until is not None:
+            clauses.append("received_at < ?")
+            params.append(utc_text(until))
+        if authority is not None:
+            clauses.append("authority = ?")
+            params.append(authority)
+        if event is not None:
+            clauses.append("id IN (SELECT alert_id FROM alert_events WHERE event = ?)")
+            params.append(event.casefold())
         where = " AND ".join(clauses) or "1 = 1"  # fixed fragments; values are bound parameters
         sql = ("SELECT * FROM alerts WHERE seq > ? AND " + where  # noqa: S608
                + " ORDER BY seq LIMIT ?")
@@ -880,6 +898,8 @@ class SqliteStore(SqlStore):
                 for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                if number == EVENTS_MIGRATION:
+                    backfill_events(conn)
                 conn.execute(f"PRAGMA user_version = {number}")
                 conn.execute("COMMIT")
                 log.info("store.migrated", version=number, path=str(self.path))

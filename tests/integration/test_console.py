@@ -7,8 +7,10 @@ refused and change nothing. Screenshots go to the test's temporary directory."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -55,6 +57,30 @@ def shots(tmp_path: Path) -> Path:
     folder = tmp_path / "screenshots"
     folder.mkdir()
     return folder
+
+
+SCREENSHOTS = os.environ.get("TOCSIN_SCREENSHOTS_DIR")
+"""Where the README's screenshots go (``docs/screenshots``) when set; unset, none are made."""
+
+
+def readme_screenshot(page: Any, name: str, scroll_to: str | None = None) -> None:
+    """A screenshot for the README: the window at 1280x800 (not the whole page), from the
+    top or from ``scroll_to``, made smaller with ``optipng`` when it is installed."""
+    if not SCREENSHOTS:
+        return
+    folder = Path(SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    if scroll_to:
+        page.locator(scroll_to).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    else:
+        page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)  # the map redrawn at the new size
+    path = folder / f"{name}.png"
+    page.screenshot(path=path)
+    if shutil.which("optipng"):
+        subprocess.run(["optipng", "-quiet", "-o2", "-strip", "all", str(path)], check=True,
+                       timeout=120)
 
 
 def api(server: Server, path: str) -> Any:
@@ -479,6 +505,7 @@ def test_keyboard_only_compose_preview_submit(browser: Any, server: Server,
     # the preview of what was typed (an earlier one, of the empty form, is replaced)
     page.locator("#preview-forms td", has_text="Flood risk in Zeeland").first.wait_for()
     page.screenshot(path=shots / "keyboard-preview.png", full_page=True)
+    readme_screenshot(page, "compose", scroll_to="#map")
     page.locator("#draft-status").get_by_text("Draft saved at").wait_for()  # autosaved
     assert "draft=" in str(page.get_by_role("link", name="Nederlands").get_attribute("href"))
     tab_to(page, "submit")
@@ -674,6 +701,158 @@ def test_area_drawn_on_the_base_map_and_each_channel_as_received(
                 if v["impact"] in {"serious", "critical"}] == []
 
 
+def _fire(identifier: str, event_nl: str) -> bytes:
+    example = (REPO / "config" / "examples" / "nl-alert-fire.xml").read_text(encoding="utf-8")
+    return example.replace("NL-VRR-2026-0042", identifier).replace(
+        "<event>Grote brand</event>", f"<event>{event_nl}</event>").encode()
+
+
+def alert_links(page: Any) -> list[str]:
+    return [str(link.get_attribute("href")).split("id=")[1]
+            for link in page.locator("#alerts tr a").all()]
+
+
+def test_history_filters_and_pages(browser: Any, server: Server, shots: Path) -> None:
+    """The list page's filter form (labelled fields, sent with Enter) narrows the history
+    by event (any case), state and time, and pages through it with the API's cursor."""
+    ids = [post_cap(server, _fire(f"NL-VRR-HISTORY-{n}", "Dijkdoorbraak Oost"))["id"]
+           for n in range(3)]
+    post_cap(server, _fire("NL-VRR-HISTORY-OTHER", "Gifwolk"))
+    page = signed_in(browser, server, DEV_KEY)
+    page.get_by_label("Event (the whole text, any case)").fill("DIJKDOORBRAAK oost")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/?*event=*")
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
+    assert sorted(alert_links(page)) == sorted(ids)
+    assert page.get_by_label("Event (the whole text, any case)").input_value() == \
+        "DIJKDOORBRAAK oost"  # the form shows the filters in force
+    page.screenshot(path=shots / "history-filtered.png", full_page=True)
+
+    # two a page: the next page through the cursor, then back to the first
+    page.goto(page.url + "&limit=2")
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
+    first = alert_links(page)
+    assert len(first) == 2
+    page.get_by_role("link", name="Next page").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**cursor=*")
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
+    page.locator("#alerts tr").first.wait_for()
+    second = alert_links(page)
+    assert sorted(first + second) == sorted(ids)
+    assert page.get_by_role("link", name="Next page").is_hidden()
+    page.get_by_role("link", name="First page").click()
+    page.wait_for_url(lambda url: "cursor=" not in url)
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
+
+    # a state none of them is in, and a time range after them, find nothing
+    page.get_by_label("State", exact=True).select_option("cancelled")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_text("Alerts matching the filters: 0").wait_for()
+    page.get_by_label("State", exact=True).select_option("")
+    page.get_by_label("Accepted from").fill("2999-01-01T00:00")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_text("Alerts matching the filters: 0").wait_for()
+    page.get_by_label("Accepted from").fill("2000-01-01T00:00")
+    page.get_by_label("Accepted before").fill("2999-01-01T00:00")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_text("Alerts matching the filters: 3").wait_for()
+    assert sorted(alert_links(page)) == sorted(ids)  # a new search starts at 50 a page
+
+
+def approve_by_api(server: Server, alert_id: str) -> None:
+    request = urllib.request.Request(
+        f"{server.url}/api/v1/alerts/{alert_id}/approve", data=b"{}", method="POST",
+        headers={"Authorization": f"Bearer {APPROVER_KEY}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def audit_rows(page: Any) -> list[list[str]]:
+    return [row.locator("td").all_inner_texts() for row in page.locator("#audit tr").all()]
+
+
+def test_audit_trail_of_an_alert(browser: Any, server: Server) -> None:
+    """The alert page lists the audit entries about the alert (time, what, who) as text;
+    a key without ``admin`` is told it may not read them."""
+    extreme = _fire("NL-VRR-AUDIT-1", "Grote brand").replace(
+        b"<severity>Severe</severity>", b"<severity>Extreme</severity>")
+    alert_id = post_cap(server, extreme)["id"]
+    approve_by_api(server, alert_id)
+    page = signed_in(browser, server, DEV_KEY)  # holds admin
+    page.goto(f"{server.url}/console/alert?id={alert_id}")
+    page.get_by_text("Entries about this alert: 2").wait_for()
+    rows = audit_rows(page)
+    assert [kind for _at, kind, _who in rows] == ["alert.submitted", "alert.approved"]
+    entries = api(server, f"/api/v1/audit?subject={alert_id}")["items"]
+    assert [at for at, _kind, _who in rows] == [e["at"] for e in entries]
+    assert "approver" in rows[1][2]  # the second principal's key approved it
+    who = [" / ".join(v for v in (e["principal"]["actor"], e["principal"]["key"],
+                                  e["principal"]["authority"]) if v) for e in entries]
+    assert [w for _at, _kind, w in rows] == who
+    assert page.locator("#audit").get_by_role("img").count() == 0  # text only
+
+    approver = signed_in(browser, server, APPROVER_KEY)  # approve and read: no admin
+    approver.goto(f"{server.url}/console/alert?id={alert_id}")
+    approver.get_by_text("The audit trail needs a key with the admin role.").wait_for()
+    assert audit_rows(approver) == []
+
+
+def diff_rows(page: Any) -> dict[tuple[str, str], list[str]]:
+    rows: dict[tuple[str, str], list[str]] = {}
+    for row in page.locator("#diff tr").all():
+        key = (str(row.get_attribute("data-language")), str(row.get_attribute("data-field")))
+        rows[key] = [*row.locator("td").all_inner_texts()]
+    return rows
+
+
+def test_approver_sees_what_an_update_changes(browser: Any, server: Server,
+                                              shots: Path) -> None:
+    """An Update held for approval: its alert page shows, per language, the headline,
+    description, instruction and area of the alert it updates beside its own, each row's
+    change in words; markup in a text stays text."""
+    examples = REPO / "config" / "examples"
+    original = (examples / "nl-alert-fire.xml").read_text(encoding="utf-8").replace(
+        "NL-VRR-2026-0042", "NL-VRR-DIFF-1")
+    post_cap(server, original.encode())
+    update = (examples / "nl-alert-fire-update.xml").read_text(encoding="utf-8").replace(
+        "NL-VRR-2026-0042", "NL-VRR-DIFF-1").replace("NL-VRR-2026-0043", "NL-VRR-DIFF-2"
+        ).replace("<severity>Severe</severity>", "<severity>Extreme</severity>"
+        ).replace("<headline>Major fire", "<headline>" + XSS.replace("<", "&lt;") + " Major fire")
+    update_id = post_cap(server, update.encode())["id"]
+    assert api(server, f"/api/v1/alerts/{update_id}")["lifecycle"] == "pending_approval"
+
+    approver = browser.new_context(bypass_csp=True).new_page()  # for axe's injected script
+    approver.goto(server.url + "/console/")
+    approver.get_by_label("API key").fill(APPROVER_KEY)
+    approver.get_by_role("button", name="Sign in").click()
+    approver.get_by_role("heading", name="Alerts").wait_for()
+    approver.goto(f"{server.url}/console/alert?id={update_id}")
+    approver.get_by_role("heading", name="What this update changes").wait_for()
+    approver.locator("#diff tr").first.wait_for()
+    rows = diff_rows(approver)
+    # cells: language, old text, new text, change (the field is the row header)
+    assert rows[("nl-NL", "headline")][3] == "unchanged"
+    assert rows[("nl-NL", "description")][1:] == [
+        "Er is een grote brand bij een bedrijf aan de Waalhaven. Er komt veel rook vrij.",
+        "Er is een grote brand bij een bedrijf aan de Waalhaven. De rookwolk trekt naar het "
+        "noordoosten, richting Feijenoord.", "changed"]
+    assert rows[("nl-NL", "area")][3] == "changed"
+    assert "polygon 51.9150,4.4300" in rows[("nl-NL", "area")][2]
+    assert rows[("en-GB", "headline")][2].startswith(XSS)  # as text
+    assert rows[("en-GB", "headline")][3] == "changed"
+    assert approver.evaluate("window.__xss") is None
+    assert approver.locator("#diff strong").all_inner_texts().count("changed") == 5
+    # the approver decides from here: approve is on the same page
+    assert approver.get_by_role("button", name="Approve").is_visible()
+    approver.screenshot(path=shots / "alert-update-diff.png", full_page=True)
+    if AXE.is_file():
+        approver.add_script_tag(path=str(AXE))
+        result = approver.evaluate("async () => await axe.run()")
+        assert [v["id"] for v in result["violations"]
+                if v["impact"] in {"serious", "critical"}] == []
+
+
 def test_the_alert_page_draws_its_area_on_the_base_map(browser: Any, server: Server,
                                                        shots: Path) -> None:
     example = (REPO / "config" / "examples" / "nl-alert-fire.xml").read_text(encoding="utf-8")
@@ -688,3 +867,67 @@ def test_the_alert_page_draws_its_area_on_the_base_map(browser: Any, server: Ser
     page.locator("#alert-map[data-areas='3']").wait_for()
     assert area.locator(".leaflet-overlay-pane path").count() == 3
     page.screenshot(path=shots / "alert-map.png", full_page=True)
+
+
+def keyboard_sign_in_and_open(browser: Any, server: Server, key: str, event: str,
+                              alert_id: str) -> Any:
+    """Sign in, find the alert with the history filter and open it: keys only."""
+    page = browser.new_context().new_page()
+    page.goto(server.url + "/console/")
+    tab_to(page, "api-key")
+    page.keyboard.type(key)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Alerts").wait_for()
+    tab_to(page, "filter-event")
+    assert focus_is_visible(page)
+    page.keyboard.type(event)
+    page.keyboard.press("Enter")
+    page.get_by_text("Alerts matching the filters: 1").wait_for()
+    tab_to(page, f"#alerts a[href$='{alert_id}']")
+    assert focus_is_visible(page)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/console/alert?id={alert_id}")
+    page.locator("#alert-state").get_by_text("(").wait_for()
+    return page
+
+
+def test_keyboard_only_approve_follow_cancel(browser: Any, server: Server,
+                                             shots: Path) -> None:
+    """The second principal approves with the keyboard alone; the operator's page, opened
+    with the keyboard, follows the deliveries live, and its Cancel is reached and pressed
+    with the keyboard."""
+    event = "Toetsenbordbrand"
+    extreme = _fire("NL-VRR-KEYBOARD-1", event).replace(
+        b"<severity>Severe</severity>", b"<severity>Extreme</severity>")
+    alert_id = post_cap(server, extreme)["id"]
+    operator = keyboard_sign_in_and_open(browser, server, DEV_KEY, event, alert_id)
+    operator.locator("#alert-state").get_by_text("pending_approval").wait_for()
+    operator.evaluate("window.__same_page = true")  # gone if the page were reloaded
+
+    approver = keyboard_sign_in_and_open(browser, server, APPROVER_KEY, event, alert_id)
+    tab_to(approver, "approve")
+    assert focus_is_visible(approver)
+    approver.keyboard.press("Enter")
+    approver.get_by_text("approve: done").wait_for()
+
+    deadline = time.monotonic() + 30
+    while True:  # the operator's deliveries table fills and a channel delivers, no reload
+        states = delivery_states(operator)
+        if "delivered" in states.values():
+            break
+        assert time.monotonic() < deadline, json.dumps(states)
+        operator.wait_for_timeout(200)
+    assert operator.evaluate("window.__same_page") is True
+    assert set(states) == {d["channel"] for d in api(server, f"/api/v1/alerts/{alert_id}")[
+        "deliveries"]}
+    operator.screenshot(path=shots / "keyboard-followed.png", full_page=True)
+    readme_screenshot(operator, "alert", scroll_to="h2[data-i18n='alert.deliveries']")
+
+    tab_to(operator, "cancel")
+    assert focus_is_visible(operator)
+    operator.keyboard.press("Enter")
+    operator.get_by_text("Cancel submitted").wait_for()
+    deadline = time.monotonic() + 30
+    while api(server, f"/api/v1/alerts/{alert_id}")["lifecycle"] != "cancelled":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

@@ -23,7 +23,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.integration.server import DEV_KEY, Server, free_port, start_server
-from tests.integration.test_console import APPROVER_KEY, AXE, browser, shots, signed_in
+from tests.integration.test_console import (
+    APPROVER_KEY,
+    AXE,
+    browser,
+    readme_screenshot,
+    shots,
+    signed_in,
+)
 from tests.integration.test_dispatch_flow import FAST, with_expiry
 
 __all__ = ["browser", "shots"]  # the fixtures this module uses from the console's tests
@@ -88,6 +95,7 @@ def test_dashboard_follows_alerts_live(browser: Any, server: Server, shots: Path
                       for d in api(server, f"/api/v1/alerts/{alert_id}")["deliveries"]}
     assert page.locator("#channels li").count() >= 1
     page.screenshot(path=shots / "dashboard-delivered.png", full_page=True)
+    readme_screenshot(page, "dashboard")
 
     held = post(server, with_expiry("DASH-2", 3600).replace(
         b"<severity>Severe</severity>", b"<severity>Extreme</severity>"))
@@ -292,3 +300,53 @@ def test_a_configured_tile_service_is_used_instead(
         running.stop(signal.SIGKILL)
         tiles.shutdown()
         tiles.server_close()
+
+
+def test_dashboard_in_dutch_and_english_with_the_exercise_banner(
+        browser: Any, server: Server, shots: Path) -> None:
+    """The dashboard's strings come from the console's tables (Dutch for a Dutch browser,
+    English on ?lang=en), and while an Exercise alert is active a banner says so in
+    words at the top, besides the mark on its row."""
+    context = browser.new_context(locale="nl-NL", extra_http_headers={"Accept-Language": "nl"},
+                                  bypass_csp=True)  # for axe's injected script
+    page = context.new_page()
+    page.goto(server.url + "/console/")
+    page.get_by_label("API-sleutel").fill(DEV_KEY)
+    page.get_by_role("button", name="Aanmelden").click()
+    page.get_by_role("heading", name="Waarschuwingen").wait_for()
+    page.goto(server.url + "/console/dashboard")
+    page.locator("body[data-ready='1']").wait_for()
+    assert page.evaluate("document.documentElement.lang") == "nl"
+    assert page.locator("#status-banner").is_hidden()  # no Exercise or Test alert active
+    page.get_by_role("heading", name="Actieve waarschuwingen", exact=True).wait_for()
+    page.get_by_role("heading", name="Kanalen en netwerkelementen").wait_for()
+    assert page.get_by_role("region", name="Kaart van de gebieden van actieve waarschuwingen").count()
+    page.locator("#totals", has_text="wachten op goedkeuring").wait_for()
+    assert page.locator("#channels .breaker").first.inner_text().startswith("stroomonderbreker")
+
+    exercise = with_expiry("DASH-EXERCISE", 3600).replace(b"<status>Actual</status>",
+                                                           b"<status>Exercise</status>")
+    assert b"<status>Exercise</status>" in exercise
+    alert_id = post(server, exercise)
+    banner = page.locator("#status-banner")
+    banner.get_by_text("OEFENING").wait_for()
+    assert re.fullmatch(r"OEFENING actief — gemarkeerd met OEFENING: \d+; dit zijn geen "
+                        r"echte waarschuwingen", banner.inner_text()), banner.inner_text()
+    mark = page.locator(f'#alerts tr[data-id="{alert_id}"] .status-mark')
+    assert mark.inner_text() == "OEFENING"
+    style = banner.evaluate("e => { const s = getComputedStyle(e); "
+                            "return [s.position, s.color, s.backgroundColor] }")
+    assert style == ["sticky", "rgb(0, 0, 0)", "rgb(255, 213, 0)"]
+    page.screenshot(path=shots / "dashboard-nl-exercise.png", full_page=True)
+    if AXE.is_file():  # the banner and the Dutch page: nothing serious either
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("async () => await axe.run()")
+        assert [v["id"] for v in result["violations"]
+                if v["impact"] in {"serious", "critical"}] == []
+
+    page.get_by_role("link", name="English").click()
+    page.wait_for_url("**lang=en")
+    page.get_by_role("heading", name="Active alerts", exact=True).wait_for()
+    banner.get_by_text("EXERCISE").wait_for()
+    assert re.fullmatch(r"EXERCISE active — marked EXERCISE: \d+; these are not real "
+                        r"warnings", banner.inner_text()), banner.inner_text()

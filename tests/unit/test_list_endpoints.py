@@ -47,3 +47,63 @@ async def test_unknown_parameters_are_400_and_pages_carry_the_total(tmp_path: Pa
         assert second["total"] == 3
         none = await (await client.get("/api/v1/alerts?state=cancelled", headers=AUTH)).json()
         assert none == {"items": [], "next_cursor": None, "total": 0}
+
+
+async def test_alert_list_filters_by_authority_event_and_time(tmp_path: Path) -> None:
+    settings = Settings(demo=True, data_dir=tmp_path, dev_api_key=KEY, dispatch_enabled=False)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        posted = await client.post("/api/v1/alerts", data=_alert(1),
+                                   headers={**AUTH, "Content-Type": "application/cap+xml"})
+        assert posted.status == 202, await posted.text()
+        accepted = await posted.json()
+        mine = (await (await client.get("/api/v1/alerts", headers=AUTH)).json())["items"][0]
+        authority, received = mine["authority"], mine["received_at"]
+
+        async def total(query: str) -> int:
+            response = await client.get(f"/api/v1/alerts?{query}", headers=AUTH)
+            assert response.status == 200, await response.text()
+            return int((await response.json())["total"])
+
+        assert await total("event=MAJOR%20FIRE") == 1  # an info's event, any case
+        assert await total("event=flood") == 0
+        assert await total(f"authority={authority}") == 1
+        assert await total("authority=another") == 0
+        until = received.replace("+00:00", "Z")
+        assert await total(f"since={until}") == 1
+        assert await total(f"until={until}") == 0  # until is exclusive
+        assert await total("until=2999-01-01T00:00:00%2B00:00&event=grote%20brand") == 1
+        for bad in ("until=tomorrow", "until=2026-11-25T10:00:00", "event=", "authority="):
+            response = await client.get(f"/api/v1/alerts?{bad}", headers=AUTH)
+            assert response.status == 400, bad
+            assert response.content_type == "application/problem+json"
+        assert accepted["id"] == mine["id"]
+
+
+async def test_audit_filters_by_subject(tmp_path: Path) -> None:
+    settings = Settings(demo=True, data_dir=tmp_path, dev_api_key=KEY, dispatch_enabled=False)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        ids = []
+        for number in range(2):
+            posted = await client.post("/api/v1/alerts", data=_alert(number),
+                                       headers={**AUTH, "Content-Type": "application/cap+xml"})
+            assert posted.status == 202, await posted.text()
+            ids.append((await posted.json())["id"])
+        response = await client.get(f"/api/v1/audit?subject={ids[1]}", headers=AUTH)
+        assert response.status == 200, await response.text()
+        trail = await response.json()
+        assert [(e["kind"], e["subject"]) for e in trail["items"]] == [
+            ("alert.submitted", ids[1])]
+        assert trail["total"] == 1
+        everything = await (await client.get("/api/v1/audit", headers=AUTH)).json()
+        assert everything["total"] > 1
+
+
+async def test_filters_holding_nul_are_400(tmp_path: Path) -> None:
+    """No database text holds NUL (PostgreSQL refuses it): a clear 400, never a 500."""
+    settings = Settings(demo=True, data_dir=tmp_path, dev_api_key=KEY, dispatch_enabled=False)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        for path in ("/api/v1/alerts?event=a%00b", "/api/v1/alerts?authority=%00",
+                     "/api/v1/audit?subject=x%00"):
+            response = await client.get(path, headers=AUTH)
+            assert response.status == 400, path
+            assert response.content_type == "application/problem+json"

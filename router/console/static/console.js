@@ -104,14 +104,15 @@ async function pageIndex() {
     await send("DELETE", "/console/session"); window.location.reload();
   });
   if (!signedIn) return;
-  const response = await fetch("/console/api/alerts?limit=50");
-  const list = await response.json();
+  const list = await loadHistory();
+  if (!list) return;
   const body = $("alerts");
   for (const alert of (list.items || []).reverse()) {
     const row = document.createElement("tr");
     const when = document.createElement("td"); when.textContent = alert.received_at;
     const state = document.createElement("td"); state.textContent = alert.state;
     const kind = document.createElement("td");
+    const authority = document.createElement("td"); authority.textContent = alert.authority;
     if (NOT_ACTUAL.includes(alert.status)) {
       const mark = document.createElement("strong"); mark.className = "status-mark";
       mark.textContent = t("mark." + alert.status); kind.append(mark);
@@ -119,8 +120,46 @@ async function pageIndex() {
     const cell = document.createElement("td"); const link = document.createElement("a");
     link.href = "/console/alert?id=" + encodeURIComponent(alert.id);
     link.textContent = alert.key.identifier + " (" + alert.status + ", " + alert.msg_type + ")";
-    cell.append(link); row.append(when, state, kind, cell); row.dataset.status = alert.status; body.append(row);
+    cell.append(link); row.append(when, state, kind, authority, cell); row.dataset.status = alert.status; body.append(row);
   }
+}
+
+/* History: the filter form is a plain GET form, so the filters live in the page's URL
+   (?state=&authority=&event=&since=&until=, and ?cursor= for the next page) and each is
+   passed to GET /api/v1/alerts. The times are typed in the browser's local time and sent
+   as UTC instants. Returns the page of the list, or null after saying why not. */
+const HISTORY_FILTERS = ["state", "authority", "event", "since", "until"];
+async function loadHistory() {
+  const shown = new URLSearchParams(window.location.search);
+  const query = new URLSearchParams({ limit: /^\d+$/.test(shown.get("limit") || "") ? shown.get("limit") : "50" });
+  const form = $("filters");
+  for (const name of HISTORY_FILTERS) {
+    const value = (shown.get(name) || "").trim();
+    if (!value) continue;
+    form.elements[name].value = value;
+    if (name === "since" || name === "until") {
+      const instant = new Date(value);
+      if (Number.isNaN(instant.getTime())) continue;
+      query.set(name, instant.toISOString());
+    } else { query.set(name, value); }
+  }
+  const filtered = [...query.keys()].some((name) => name !== "limit");
+  if (shown.get("cursor")) query.set("cursor", shown.get("cursor"));
+  const response = await fetch("/console/api/alerts?" + query.toString());
+  const list = await response.json();
+  if (!response.ok) { $("history-count").textContent = problemText(response.status, list); return null; }
+  $("history-count").textContent = t(filtered ? "history.count_filtered" : "history.count", { total: list.total });
+  const pageLink = (id, cursor) => {
+    const url = new URL(window.location.href);
+    url.searchParams.delete("cursor");
+    if (cursor) url.searchParams.set("cursor", cursor);
+    $(id).href = url.pathname + url.search;
+  };
+  $("next-page").hidden = !list.next_cursor;
+  if (list.next_cursor) pageLink("next-page", list.next_cursor);
+  $("first-page").hidden = !shown.get("cursor");
+  pageLink("first-page", null);
+  return list;
 }
 
 function parsePoints(text) {
@@ -672,6 +711,61 @@ async function pageCompose() {
   document.body.dataset.ready = "1"; // every handler is in place (tests and the bench wait for it)
 }
 
+/* The texts of a CAP document per info language: headline, description, instruction and
+   the areas (each areaDesc with its polygons, circles and geocodes, as CAP writes them). */
+const CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2";
+const DIFF_FIELDS = ["headline", "description", "instruction", "area"];
+async function capTexts(alertId) {
+  const response = await fetch("/console/api/alerts/" + encodeURIComponent(alertId) + "/cap");
+  if (!response.ok) return null;
+  const cap = new DOMParser().parseFromString(await response.text(), "application/xml");
+  const children = (parent, tag) => [...parent.getElementsByTagNameNS(CAP_NS, tag)];
+  const text = (parent, tag) => children(parent, tag).map((e) => e.textContent.trim()).join("\n");
+  const texts = new Map();
+  for (const info of children(cap.documentElement, "info")) {
+    const areas = children(info, "area").map((area) => [
+      text(area, "areaDesc"),
+      ...children(area, "polygon").map((p) => t("diff.polygon", { points: p.textContent.trim() })),
+      ...children(area, "circle").map((c) => t("diff.circle", { circle: c.textContent.trim() })),
+      ...children(area, "geocode").map((g) => text(g, "valueName") + "=" + text(g, "value")),
+    ].filter(Boolean).join("; "));
+    texts.set(text(info, "language") || "en-US", {
+      headline: text(info, "headline"), description: text(info, "description"),
+      instruction: text(info, "instruction"), area: areas.join("\n"),
+    });
+  }
+  return { cap, texts };
+}
+
+/* An Update beside the alert it updates: per language and field the old and the new text,
+   and the change said in words (changed, unchanged, added, removed), not by colour. */
+function showDiff(before, after) {
+  const rows = $("diff"); rows.replaceChildren();
+  $("diff-of").textContent = t("diff.of", { id: before.id });
+  const languages = [...new Set([...before.texts.keys(), ...after.keys()])];
+  for (const language of languages) {
+    const old = before.texts.get(language);
+    const now = after.get(language);
+    for (const field of DIFF_FIELDS) {
+      const was = old ? old[field] : "";
+      const is = now ? now[field] : "";
+      if (!was && !is) continue;
+      const change = was === is ? "unchanged" : !was ? "added" : !is ? "removed" : "changed";
+      const row = document.createElement("tr");
+      row.dataset.language = language; row.dataset.field = field; row.dataset.change = change;
+      cell(row, language);
+      const name = document.createElement("th"); name.scope = "row"; name.textContent = t("diff.field." + field); row.append(name);
+      cell(row, was); cell(row, is);
+      const mark = document.createElement("td");
+      if (change === "unchanged") { mark.textContent = t("diff.unchanged"); } else {
+        const strong = document.createElement("strong"); strong.textContent = t("diff." + change); mark.append(strong);
+      }
+      row.append(mark); rows.append(row);
+    }
+  }
+  $("diff-section").hidden = false;
+}
+
 async function pageAlert() {
   if (!(await session())) { window.location.href = "/console/"; return; }
   const id = new URLSearchParams(window.location.search).get("id");
@@ -705,14 +799,26 @@ async function pageAlert() {
     $("update").hidden = !["Alert", "Update"].includes(alert.msg_type) || alert.lifecycle !== "accepted";
     $("update").href = "/console/compose?update=" + encodeURIComponent(id);
     if (alert.cancelled_by) say(t("msg.cancelled_by", { id: alert.cancelled_by }));
+    await auditTrail();
+    await diff(alert);
     return alert;
   }
+  let own = null;
   async function headline() {
-    const response = await fetch("/console/api/alerts/" + encodeURIComponent(id) + "/cap");
-    if (!response.ok) return;
-    const cap = new DOMParser().parseFromString(await response.text(), "application/xml");
-    const first = cap.getElementsByTagNameNS("urn:oasis:names:tc:emergency:cap:1.2", "headline")[0];
+    own = await capTexts(id);
+    if (!own) return;
+    const first = own.cap.getElementsByTagNameNS(CAP_NS, "headline")[0];
     $("alert-headline").textContent = first ? first.textContent : "";
+  }
+  let diffShown = false;
+  async function diff(alert) {
+    if (diffShown || !own || alert.msg_type !== "Update") return;
+    const updated = (alert.references || []).filter((r) => r.alert_id).pop();
+    if (!updated) return;
+    const before = await capTexts(updated.alert_id);
+    if (!before) return;
+    diffShown = true;
+    showDiff({ id: updated.alert_id, texts: before.texts }, own.texts);
   }
   async function forms() {
     const response = await fetch("/console/api/alerts/" + encodeURIComponent(id) + "/variants");
@@ -725,6 +831,27 @@ async function pageAlert() {
         const cell = document.createElement("td"); cell.textContent = value; row.append(cell);
       }
       row.dataset.target = f.target; rows.append(row);
+    }
+  }
+  /* The entries of the audit trail whose subject is this alert (GET /api/v1/audit?subject=,
+     which needs the admin role: without it the page says so). Text only. */
+  async function auditTrail() {
+    const response = await fetch("/console/api/audit?limit=500&subject=" + encodeURIComponent(id));
+    const rows = $("audit");
+    if (!response.ok) {
+      rows.replaceChildren();
+      $("audit-status").textContent = response.status === 403 ? t("audit.needs_admin") : problemText(response.status, null);
+      return;
+    }
+    const trail = await response.json();
+    $("audit-status").textContent = t("audit.count", { total: trail.total });
+    rows.replaceChildren();
+    for (const entry of trail.items) {
+      const row = document.createElement("tr");
+      const p = entry.principal || {};
+      const who = [p.actor, p.key, p.authority].filter(Boolean).join(" / ") || p.via || "";
+      for (const value of [entry.at, entry.kind, who]) cell(row, value);
+      row.dataset.kind = entry.kind; rows.append(row);
     }
   }
   function follow() {

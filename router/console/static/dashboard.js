@@ -20,6 +20,30 @@ const ALERT_TONE = { delivered: "ok", failed: "bad", partially_delivered: "bad",
 const BREAKER_TONE = { closed: "ok", "half-open": "warn", open: "bad" };
 const SEVERITY_RANK = { Extreme: 0, Severe: 1, Moderate: 2, Minor: 3, Unknown: 4 };
 
+/* The strings come from the console's tables (static/i18n/<lang>.json), the language
+   from <html lang>, which the service sets as for every console page. */
+let strings = {};
+function t(key, values) {
+  let text = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
+  for (const [name, value] of Object.entries(values || {})) text = text.split("{" + name + "}").join(String(value));
+  return text;
+}
+
+async function loadStrings() {
+  const language = document.documentElement.lang || "en";
+  const response = await fetch("/console/static/i18n/" + encodeURIComponent(language) + ".json");
+  strings = response.ok ? await response.json() : {};
+  for (const node of document.querySelectorAll("[data-i18n]")) {
+    if (strings[node.dataset.i18n] !== undefined) node.textContent = strings[node.dataset.i18n];
+  }
+  for (const node of document.querySelectorAll("[data-i18n-aria]")) {
+    if (strings[node.dataset.i18nAria] !== undefined) node.setAttribute("aria-label", strings[node.dataset.i18nAria]);
+  }
+  for (const link of document.querySelectorAll("a[data-lang]")) {
+    if (link.dataset.lang === language) link.setAttribute("aria-current", "true");
+  }
+}
+
 function el(tag, text, className) {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = text;
@@ -28,7 +52,7 @@ function el(tag, text, className) {
 }
 
 function listOrNone(list, items) {
-  list.replaceChildren(...(items.length ? items : [el("li", "None", "none")]));
+  list.replaceChildren(...(items.length ? items : [el("li", t("dashboard.none"), "none")]));
 }
 
 function title(alert) {
@@ -41,7 +65,7 @@ function recipients(counts) {
 }
 
 function initMap() {
-  if (!window.L) { $("map").textContent = "Map library not installed (run npm ci)."; return; }
+  if (!window.L) { $("map").textContent = t("dashboard.no_map"); return; }
   const map = window.L.map($("map"), { preferCanvas: true, zoomSnap: 0.25 }).setView([52.2, 5.3], 7);
   view = { map, layers: new Map() };
 }
@@ -61,8 +85,8 @@ function drawAreas(alert) {
       window.L.circle(circle.center, { ...style, radius: circle.radius_km * 1000 }).addTo(group);
     }
   }
-  const label = el("span", title(alert) + (fromFeed(alert) ? " (from feed "
-    + (alert.source.feed || "?") + ")" : ""));
+  const label = el("span", title(alert) + (fromFeed(alert) ? " ("
+    + t("dashboard.from_feed", { feed: alert.source.feed || "?" }) + ")" : ""));
   group.bindTooltip(label);
   group.addTo(view.map);
   view.layers.set(alert.id, group);
@@ -86,14 +110,19 @@ function alertRow(alert) {
   const link = el("a", title(alert));
   link.href = "/console/alert?id=" + encodeURIComponent(alert.id);
   name.append(link);
-  if (alert.status !== "Actual") name.append(" ", el("span", alert.status.toUpperCase(), "exercise"));
+  if (alert.status !== "Actual") {
+    const mark = el("span", NOT_ACTUAL.includes(alert.status) ? t("mark." + alert.status)
+      : alert.status.toUpperCase(), "exercise status-mark");
+    mark.dataset.status = alert.status;
+    name.append(" ", mark);
+  }
   if (alert.msg_type !== "Alert") name.append(" ", el("span", alert.msg_type));
   if (fromFeed(alert)) {
-    const mark = el("span", "from feed " + (alert.source.feed || "?"), "chip feed");
+    const mark = el("span", t("dashboard.from_feed", { feed: alert.source.feed || "?" }), "chip feed");
     mark.dataset.feed = alert.source.feed || "";
     name.append(" ", mark);
   }
-  const state = el("td", alert.lifecycle === "pending_approval" ? "waiting for approval" : alert.state,
+  const state = el("td", alert.lifecycle === "pending_approval" ? t("dashboard.waiting_approval") : alert.state,
     ALERT_TONE[alert.state] || "warn");
   state.dataset.state = alert.state;
   const channels = el("td");
@@ -108,6 +137,17 @@ function alertRow(alert) {
   return row;
 }
 
+/* Exercise and Test in words, not colour alone: a banner at the top of the wall screen
+   while any active alert is one (with how many), besides the mark on its row. */
+const NOT_ACTUAL = ["Exercise", "Test"];
+function markStatuses(active) {
+  const banner = $("status-banner");
+  const parts = NOT_ACTUAL.map((status) => [status, active.filter((a) => a.status === status).length])
+    .filter(([, count]) => count).map(([status, count]) => t("dashboard.banner." + status, { count }));
+  banner.hidden = !parts.length;
+  banner.textContent = parts.join(" · ");
+}
+
 function time(iso) {
   return iso ? new Date(iso).toLocaleTimeString() : "";
 }
@@ -117,26 +157,26 @@ function factLines(facts, detail) {
   const lines = [];
   for (const [key, value] of Object.entries(facts || {})) {
     if (key === "on_air") {
-      lines.push("On air: " + (value.length ? value.map((m) => m.identifier
+      lines.push(t("dashboard.on_air", { list: value.length ? value.map((m) => m.identifier
         + (m.slot !== String(m.identifier) ? " (" + m.slot + ")" : "")
         + (m.state !== "held" ? " " + m.state : "")
         + (alerts.has(m.alert_id) ? " — " + title(alerts.get(m.alert_id)) : "")).join(", ")
-        : "none"));
+        : t("dashboard.on_air_none") }));
     } else if (key === "binds_up") {
       if (!(detail || "").includes(value + " of " + facts.binds)) {
-        lines.push("Binds up: " + value + " of " + facts.binds);
+        lines.push(t("dashboard.binds_up", { up: value, binds: facts.binds }));
       }
     } else if (key === "binds") {
       continue;
     } else if (key === "push_services") {
-      lines.push(...(value.length ? value.map((p) => "Push service " + p.host + ": last push "
-        + p.outcome + (p.reason ? " (" + p.reason + ")" : "") + " at " + time(p.at))
-        : ["Push services: no push yet"]));
+      lines.push(...(value.length ? value.map((p) => t("dashboard.push", { host: p.host,
+        outcome: p.outcome + (p.reason ? " (" + p.reason + ")" : ""), time: time(p.at) }))
+        : [t("dashboard.push_none")]));
     } else if (value === null || value === "" || (detail || "").includes(String(value))) {
       continue; // nothing, or what the detail line already says
     } else {
-      const label = { cbc: "CBC", smsc: "SMSC", uplink: "Uplink", probe: "Probe",
-        last_error: "Last error" }[key] || key;
+      const label = ["cbc", "smsc", "uplink", "probe", "last_error"].includes(key)
+        ? t("dashboard.fact." + key) : key;
       lines.push(label + ": " + (typeof value === "object" ? JSON.stringify(value) : value));
     }
   }
@@ -148,19 +188,19 @@ function channelItem(name, breaker, health) {
   item.dataset.channel = name;
   const head = el("p");
   head.append(el("strong", name), " ",
-    el("span", "breaker " + breaker, "chip breaker " + (BREAKER_TONE[breaker] || "warn")));
+    el("span", t("dashboard.breaker", { state: breaker }), "chip breaker " + (BREAKER_TONE[breaker] || "warn")));
   if (health) {
-    const up = el("span", health.ok ? "up" : "down", "chip health " + (health.ok ? "ok" : "bad"));
+    const up = el("span", health.ok ? t("dashboard.up") : t("dashboard.down"), "chip health " + (health.ok ? "ok" : "bad"));
     up.dataset.ok = String(health.ok);
     head.append(" ", up);
   } else {
-    head.append(" ", el("span", "checking…", "chip health warn"));
+    head.append(" ", el("span", t("dashboard.checking"), "chip health warn"));
   }
   item.append(head);
   if (health) {
     const facts = el("ul", undefined, "facts");
     facts.replaceChildren(...[health.detail, ...factLines(health.facts, health.detail),
-      "checked " + time(health.checked_at)].filter(Boolean).map((line) => el("li", line)));
+      t("dashboard.checked", { time: time(health.checked_at) })].filter(Boolean).map((line) => el("li", line)));
     item.append(facts);
   }
   return item;
@@ -180,7 +220,7 @@ function backlogRows(backlog) {
     .filter((b) => b.queued || b.sending)
     .sort((a, b) => b.oldest_age_s - a.oldest_age_s || (a.name < b.name ? -1 : 1));
   if (!open.length) {
-    const row = el("tr"); const cell = el("td", "Nothing waiting", "none");
+    const row = el("tr"); const cell = el("td", t("dashboard.nothing_waiting"), "none");
     cell.colSpan = 4; row.append(cell); return [row];
   }
   return open.map((b) => {
@@ -200,10 +240,11 @@ function render() {
     (SEVERITY_RANK[a.severity] ?? 5) - (SEVERITY_RANK[b.severity] ?? 5)
     || (a.received_at < b.received_at ? 1 : -1));
   $("alerts").replaceChildren(...sorted.map(alertRow));
+  markStatuses(sorted);
   listOrNone($("approvals"), sorted.filter((a) => a.lifecycle === "pending_approval").map((a) => {
     const item = el("li"); const link = el("a", title(a));
     link.href = "/console/alert?id=" + encodeURIComponent(a.id);
-    item.append(link, " — " + (a.severity || "") + ", since " + a.received_at);
+    item.append(link, " — " + t("dashboard.since", { severity: a.severity || "", time: a.received_at }));
     return item;
   }));
   const failures = [];
@@ -216,12 +257,13 @@ function render() {
     }
   }
   listOrNone($("failures"), failures.slice(0, 20));
-  listOrNone($("ended"), ended.map((e) => el("li", e.title + " — " + (e.lifecycle || "gone"))));
+  listOrNone($("ended"), ended.map((e) => el("li", e.title + " — " + (e.lifecycle || t("dashboard.gone")))));
   if (overview) {
-    const t = overview.totals;
-    $("totals").textContent = (t.accepted || 0) + " active, " + (t.pending_approval || 0)
-      + " waiting for approval" + (overview.shown < (t.accepted || 0) + (t.pending_approval || 0)
-        ? " (showing " + overview.shown + ")" : "");
+    const totals = overview.totals;
+    $("totals").textContent = t("dashboard.totals", { active: totals.accepted || 0,
+      pending: totals.pending_approval || 0 })
+      + (overview.shown < (totals.accepted || 0) + (totals.pending_approval || 0)
+        ? " " + t("dashboard.showing", { shown: overview.shown }) : "");
     $("backlog").replaceChildren(...backlogRows(overview.backlog));
     $("channels").replaceChildren(...Object.entries(overview.channels).map(([name, state]) =>
       channelItem(name, state, (overview.health || {})[name])));
@@ -250,20 +292,20 @@ async function readFeeds() {
     if (response.ok) {
       items = (await response.json()).feeds.map((f) => {
         const item = el("li", f.name + ": " + f.state
-          + (f.last_success ? ", last read " + time(f.last_success) : "")
-          + ", " + f.counts.new + " new, " + f.counts.rejected + " refused"
+          + (f.last_success ? ", " + t("dashboard.feed_read", { time: time(f.last_success) }) : "")
+          + ", " + t("dashboard.feed_counts", { new: f.counts.new, rejected: f.counts.rejected })
           + (f.state === "failing" && f.last_error ? " — " + f.last_error : ""),
         "chip " + (FEED_TONE[f.state] || "warn"));
         item.dataset.feed = f.name;
         item.dataset.state = f.state;
         return item;
       });
-      if (!items.length) text = "No feeds configured";
+      if (!items.length) text = t("dashboard.no_feeds");
     } else {
-      text = "Feeds not readable (" + response.status + ")";
+      text = t("dashboard.feeds_unreadable", { problem: response.status });
     }
   } catch (error) {
-    text = "Feeds not readable: " + error.message;
+    text = t("dashboard.feeds_unreadable", { problem: error.message });
   }
   $("feeds").replaceChildren(...(text ? [el("li", text, "none")] : items));
   setTimeout(readFeeds, FEEDS_EVERY_MS);
@@ -276,7 +318,7 @@ function later() {
 function connect() {
   const stream = new EventSource("/console/api/events");
   stream.addEventListener("open", () => {
-    $("link-state").textContent = "Live, updated " + new Date().toLocaleTimeString();
+    $("link-state").textContent = t("dashboard.live", { time: new Date().toLocaleTimeString() });
     for (const id of [...alerts.keys()]) forget(id); // the first batch repeats every active alert
   });
   stream.addEventListener("alert", (event) => {
@@ -295,11 +337,11 @@ function connect() {
   });
   stream.addEventListener("overview", (event) => {
     overview = JSON.parse(event.data);
-    $("link-state").textContent = "Live, updated " + new Date().toLocaleTimeString();
+    $("link-state").textContent = t("dashboard.live", { time: new Date().toLocaleTimeString() });
     later();
   });
   stream.onerror = () => {
-    $("link-state").textContent = "Connection lost, reconnecting…";
+    $("link-state").textContent = t("dashboard.lost");
     stream.close();
     setTimeout(connect, 1000);
   };
@@ -308,6 +350,7 @@ function connect() {
 document.addEventListener("DOMContentLoaded", async () => {
   const session = await fetch("/console/session", { credentials: "same-origin" });
   if (!session.ok) { window.location.href = "/console/"; return; }
+  await loadStrings();
   initMap();
   connect();
 });

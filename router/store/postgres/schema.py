@@ -258,4 +258,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX drafts_owner ON drafts(owner, updated_at);
     """,
+    # 5: the SQLite store's migration 17 (each alert's event texts, case-folded).
+    f"""
+    CREATE TABLE alert_events (
+        alert_id    {T} NOT NULL REFERENCES alerts(id),
+        event       {T} NOT NULL,
+        PRIMARY KEY (event, alert_id)
+    );
+    CREATE INDEX audit_log_subject ON audit_log(subject, seq);
+    """,
 )
+
+EVENTS_MIGRATION = 5
+"""The migration after which ``router.store.migrations.backfill_events`` runs."""

@@ -36,8 +36,9 @@ import structlog
 from router.errors import LeaseLostError, StoreUnavailableError
 from router.store import approvals
 from router.store.leases import DEFAULT_LEASE_S, ClaimPolicy, node_id
+from router.store.migrations import backfill_events
 from router.store.postgres.connection import PgConnection, connect
-from router.store.postgres.schema import MIGRATIONS
+from router.store.postgres.schema import EVENTS_MIGRATION, MIGRATIONS
 from router.store.postgres.writer import PgWriter
 from router.store.records import (
     AcceptOutcome,
@@ -89,6 +90,8 @@ def _migrate(url: str) -> int:
                 f"({len(MIGRATIONS)}); upgrade Tocsin")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             conn.raw.execute(script)  # DDL, no parameters: as written
+            if number == EVENTS_MIGRATION:
+                backfill_events(conn)
             conn.execute("UPDATE tocsin_schema SET version = ?", (number,))
             log.info("store.migrated", version=number)
         conn.execute("COMMIT")
