@@ -270,6 +270,10 @@ async def _form_to_api(request: web.Request, path: str) -> web.StreamResponse:
         form: Any = await request.json()
     except ValueError:
         form = None
+    except web.HTTPRequestEntityTooLarge:  # a paste of megabytes
+        return _problem(413, "The form is too large: over the service's body limit "
+                        "(max_body_bytes, 1 MiB by default). A cell broadcast message "
+                        "holds 1,395 characters; shorten the texts")
     if not isinstance(form, dict):
         return _problem(400, "send the form as a JSON object")
     updates = None

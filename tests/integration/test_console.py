@@ -931,3 +931,38 @@ def test_keyboard_only_approve_follow_cancel(browser: Any, server: Server,
     while api(server, f"/api/v1/alerts/{alert_id}")["lifecycle"] != "cancelled":
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_a_5_mib_paste_and_an_area_across_the_antimeridian_change_nothing(
+        browser: Any, server: Server) -> None:
+    """Bad input from the form gets a message that says what is wrong, and nothing is
+    stored: a 5 MiB pasted description (over the body limit) and a polygon crossing the
+    180 degree meridian (refused by the validator, shown next to the polygon field)."""
+    page = signed_in(browser, server, DEV_KEY)
+    before = api(server, "/api/v1/alerts?limit=1")["total"]
+    open_compose(page, server.url)
+    page.get_by_label("Gebeurtenis").fill("Overstroming")
+    page.get_by_label("Kop").fill("Hoogwater")
+    page.get_by_label("Area description").fill("Fiji")
+    crossing = "-17.0,179.5 -16.5,-179.5 -17.5,-179.6 -17.0,179.5"
+    page.get_by_role("textbox", name="Polygon").fill(crossing)
+    note = page.locator("#finding-polygon")
+    note.get_by_text("cap.polygon.antimeridian", exact=False).wait_for()
+    assert "two polygons" in (note.text_content() or "")
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#message").get_by_text("422", exact=False).wait_for()
+    assert api(server, "/api/v1/alerts?limit=1")["total"] == before
+
+    page.get_by_role("textbox", name="Polygon").fill(POLYGON)
+    page.evaluate("""() => {
+        const field = document.getElementById("description_nl-NL");
+        field.value = "x".repeat(5 * 1024 * 1024);
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+    }""")
+    page.get_by_role("button", name="Submit").click()
+    message = page.locator("#message")
+    message.get_by_text("413", exact=False).wait_for()
+    shown = message.text_content() or ""
+    assert "too large" in shown.lower()
+    assert "max_body_bytes" in shown  # says which limit, so an operator can act on it
+    assert api(server, "/api/v1/alerts?limit=1")["total"] == before
