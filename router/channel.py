@@ -220,7 +220,8 @@ class PreviewForm:
     (lat, lon) points and the over-warning ratio, for the console's map."""
     pages: tuple[str, ...] = ()
     """Where the channel pages its text: each page's text as a receiver shows it (cell
-    broadcast: read back from the encoded pages), empty where it does not page."""
+    broadcast: read back from the encoded pages; SMS: each concatenated part, decoded
+    from the parts submitted), empty where it does not page."""
 
     @property
     def fits(self) -> bool:

@@ -63,6 +63,7 @@ from channels.sms.encoding import (
     Coding,
     Part,
     Split,
+    decode_part,
     part_count,
     reference_for,
     split,
@@ -210,7 +211,9 @@ def preview(alert: Alert, variants: Variants, budget: PartsBudget) -> list[Previ
             segments=len(parts.parts) if parts else fitted.cost, dropped=fitted.dropped,
             alphabet=("GSM-7" if parts.coding is Coding.GSM7 else "UCS-2") if parts else None,
             error=None if parts else _too_long(fitted, budget),
-            notes=_notes(variants, language, fitted, budget)))
+            notes=_notes(variants, language, fitted, budget),
+            # each part as the phone decodes it, from the very parts send submits
+            pages=tuple(decode_part(part)[1] for part in parts.parts) if parts else ()))
     return forms
 
 

@@ -91,7 +91,27 @@ def alert_from_form(form: dict[str, Any], updates: bytes | None = None) -> bytes
         circle = _text(form, "circle", "")
         if circle:  # CAP: "lat,lon radius_km"; the validator checks the numbers
             _sub(area, "circle", " ".join(circle.split()))
+        for value_name, value in geocodes(_text(form, "geocodes", "")):
+            geocode = etree.SubElement(area, f"{{{CAP_NS}}}geocode")
+            _sub(geocode, "valueName", value_name)
+            _sub(geocode, "value", value)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def geocodes(text: str) -> list[tuple[str, str]]:
+    """The form's geocodes, one ``valueName=value`` a line (``CBS=GM0599``, ``SAME=006113``).
+    A line without ``=`` is refused here, naming the line: the validator would only see
+    an empty pair and could not say which line the operator meant."""
+    pairs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        value_name, equals, value = line.partition("=")
+        if not equals or not value_name.strip() or not value.strip():
+            raise FormError(f"geocode line {number} ({line.strip()!r}): write valueName=value, "
+                            "for example CBS=GM0599")
+        pairs.append((value_name.strip(), value.strip()))
+    return pairs
 
 
 def cancel_of(original: bytes) -> bytes:

@@ -220,7 +220,8 @@ class FormOut(_Out):
                                            "ellipse: centre, axes, azimuth, outline "
                                            "([lat, lon] ring), areas, over-warning ratio")
     pages: list[str] = Field(default_factory=list, description="each page's text as the "
-                             "receiver shows it, where the channel pages (cell broadcast)")
+                             "receiver shows it, where the channel pages (cell broadcast) "
+                             "or splits it into parts (SMS)")
 
 
 class VariantsOut(_Out):

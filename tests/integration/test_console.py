@@ -681,6 +681,14 @@ def test_area_drawn_on_the_base_map_and_each_channel_as_received(
     assert len(pages) == int((row.locator("td").nth(2).text_content() or "0").split()[0])
     assert len(pages) > 1, pages  # the long instruction takes more than one page
     assert phone.locator(".page-number").first.inner_text() == f"Page 1 of {len(pages)}"
+    # the SMS as the parts a phone receives, decoded from the parts the channel submits
+    sms = page.locator('figure.phone[data-target="sms"]').first
+    sms.wait_for()
+    parts = sms.locator(".page-text").all_text_contents()
+    sms_row = page.locator('#preview-forms tr[data-target="sms"]').first
+    assert "".join(parts) == sms_row.locator("td").nth(4).text_content()
+    assert len(parts) == int((sms_row.locator("td").nth(2).text_content() or "0").split()[0])
+    assert sms.locator(".page-number").first.inner_text() == f"Part 1 of {len(parts)}"
     card = page.locator('article.wallet-card[data-target="eudi_wallet"]').first
     card.wait_for()
     assert "Veiligheidsregio Zeeland" in card.inner_text()
@@ -966,3 +974,28 @@ def test_a_5_mib_paste_and_an_area_across_the_antimeridian_change_nothing(
     assert "too large" in shown.lower()
     assert "max_body_bytes" in shown  # says which limit, so an operator can act on it
     assert api(server, "/api/v1/alerts?limit=1")["total"] == before
+
+
+def test_geocodes_picked_in_the_form_reach_the_stored_alert(browser: Any, server: Server) -> None:
+    """An area by geocodes (beside the polygon NL-Alert needs): one valueName=value a line,
+    written as CAP <geocode> pairs; a line without a pair is refused, naming the line."""
+    page = signed_in(browser, server, DEV_KEY)
+    open_compose(page, server.url)
+    page.get_by_label("Gebeurtenis").fill("Overstroming")
+    page.get_by_label("Kop").fill("Hoogwater Vlissingen")
+    page.get_by_label("Instructie").fill("Ga naar de hoogste verdieping.")
+    page.get_by_label("Area description").fill("Vlissingen")
+    page.get_by_role("textbox", name="Polygon").fill(POLYGON)
+    page.get_by_role("textbox", name="Geocodes").fill("CBS=GM0718\nno pair here")
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#message").get_by_text("geocode line 2", exact=False).wait_for()
+    page.get_by_role("textbox", name="Geocodes").fill("CBS=GM0718")
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_url("**/console/alert?id=*")
+    alert_id = page.url.split("id=")[1]
+    request = urllib.request.Request(f"{server.url}/api/v1/alerts/{alert_id}/cap",
+                                     headers={"Authorization": f"Bearer {DEV_KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        cap = response.read().decode()
+    assert "<valueName>CBS</valueName><value>GM0718</value>" in cap.replace("\n", "").replace(
+        " ", "")

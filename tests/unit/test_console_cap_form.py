@@ -77,6 +77,18 @@ def test_an_update_references_the_original_and_carries_the_new_texts() -> None:
     assert parse_cap(alert_from_form(form(), updates=original)).ok
 
 
+def test_geocodes_are_written_one_a_line_and_a_line_without_a_pair_is_named() -> None:
+    written = etree.fromstring(alert_from_form(
+        {**form(), "geocodes": "CBS=GM0687\n\n  SAME = 006113 \n"}))
+    pairs = [(g.findtext(f"{{{CAP_NS}}}valueName"), g.findtext(f"{{{CAP_NS}}}value"))
+             for g in written.iter(f"{{{CAP_NS}}}geocode")]
+    languages = len(written.findall(f"{{{CAP_NS}}}info"))
+    assert pairs == [("CBS", "GM0687"), ("SAME", "006113")] * languages
+    assert parse_cap(alert_from_form({**form(), "geocodes": "CBS=GM0687"})).ok
+    with pytest.raises(FormError, match="geocode line 2"):
+        alert_from_form({**form(), "geocodes": "CBS=GM0687\nGM0599"})
+
+
 def test_sessions_refuse_a_forged_token_and_stay_bounded() -> None:
     sessions = Sessions(limit=2)
     token, session = sessions.open("key-1")

@@ -285,6 +285,7 @@ const FIELD_OF_TAG = {
   sender: "sender", status: "status", category: "category", urgency: "urgency",
   severity: "severity", certainty: "certainty", senderName: "sender_name",
   areaDesc: "area_desc", polygon: "polygon", area: "polygon", circle: "circle",
+  geocode: "geocodes",
 };
 const PER_LANGUAGE = ["event", "headline", "description", "instruction"];
 const COMPOSE_LANGUAGES = ["nl-NL", "en-GB"];
@@ -384,13 +385,14 @@ function showChannels(data, form) {
   for (const f of data.variants.forms) {
     if (f.kind !== "channel") continue;
     if ((f.pages && f.pages.length) || (f.error && f.target.includes("broadcast"))) {
+      const sms = (f.budget || "").includes("SMS"); // SMS parts, else cell-broadcast pages
       const phone = element("figure", "phone"); phone.dataset.target = f.target; phone.dataset.language = f.language;
-      phone.append(element("figcaption", "", t("preview.phone_caption", { channel: f.target, language: f.language, pages: (f.pages || []).length })));
+      phone.append(element("figcaption", "", t(sms ? "preview.sms_caption" : "preview.phone_caption", { channel: f.target, language: f.language, pages: (f.pages || []).length })));
       const screen = element("ol", "phone-screen");
-      screen.setAttribute("aria-label", t("preview.phone_pages", { channel: f.target, language: f.language }));
+      screen.setAttribute("aria-label", t(sms ? "preview.sms_parts" : "preview.phone_pages", { channel: f.target, language: f.language }));
       (f.pages || []).forEach((text, index) => {
         const page = element("li", "phone-page");
-        page.append(element("span", "page-number", t("preview.page_of", { page: index + 1, pages: f.pages.length })));
+        page.append(element("span", "page-number", t(sms ? "preview.part_of" : "preview.page_of", { page: index + 1, pages: f.pages.length })));
         page.append(element("span", "page-text", text));
         page.lang = f.languages.length === 1 ? f.languages[0] : "";
         screen.append(page);
@@ -669,6 +671,11 @@ async function prefillUpdate(formElement, alertId) {
     set("sender_name", text(first, "senderName"));
     set("area_desc", text(first, "areaDesc"));
     set("polygon", text(first, "polygon"));
+    const area = first.getElementsByTagNameNS(ns, "area")[0];
+    if (area) {
+      set("geocodes", [...area.getElementsByTagNameNS(ns, "geocode")]
+        .map((g) => text(g, "valueName") + "=" + text(g, "value")).join("\n"));
+    }
     set("circle", text(first, "circle"));
   }
   $("update_of").value = alertId;
