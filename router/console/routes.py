@@ -31,6 +31,8 @@ install``), or ``TOCSIN_CONSOLE_NODE_MODULES`` for an installed package (the Doc
 copies them from its build stage to a fixed place)."""
 # npm package -> the folder of it the console may serve (nothing else under node_modules)
 VENDOR_DIRS = {"leaflet": VENDOR / "leaflet" / "dist",
+               # editing the compose map's polygon: drag, add and remove its vertices
+               "leaflet-geoman": VENDOR / "@geoman-io" / "leaflet-geoman-free" / "dist",
                # the offline base map's outlines and their reader (router.console.basemap)
                "world-atlas": VENDOR / "world-atlas",
                "topojson-client": VENDOR / "topojson-client" / "dist",

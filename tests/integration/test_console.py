@@ -999,3 +999,44 @@ def test_geocodes_picked_in_the_form_reach_the_stored_alert(browser: Any, server
         cap = response.read().decode()
     assert "<valueName>CBS</valueName><value>GM0718</value>" in cap.replace("\n", "").replace(
         " ", "")
+
+
+def test_the_polygons_points_are_dragged_and_removed_on_the_map(browser: Any,
+                                                                server: Server) -> None:
+    """Edit mode (leaflet-geoman, from npm): dragging a vertex moves that point in the
+    polygon field, a right-click removes one; the field stays a closed ring."""
+    page = signed_in(browser, server, DEV_KEY)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" else None)
+    open_compose(page, server.url)
+    field = page.get_by_role("textbox", name="Polygon")
+    field.fill(POLYGON)
+    before = field.input_value().split()
+    page.get_by_role("button", name="edits the polygon's points").click()
+    vertices = page.locator("#map .marker-icon:not(.marker-icon-middle)")
+    vertices.first.wait_for()
+    assert vertices.count() == len(before) - 1  # the ring's points, the closing one once
+    page.wait_for_timeout(500)  # the live check's first answer is in
+    page.locator("#map").scroll_into_view_if_needed()  # mouse events need it on screen
+    box = vertices.first.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    old = field.input_value()
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 5, y + 5)
+    page.mouse.move(x + 60, y + 40, steps=10)
+    page.mouse.up()
+    page.wait_for_function("(old) => document.getElementById('polygon').value !== old",
+                           arg=old)
+    moved = field.input_value().split()
+    assert len(moved) == len(before)
+    assert moved[0] == moved[-1]
+    assert moved != before
+    page.locator("#map .marker-icon:not(.marker-icon-middle)").nth(1).click(button="right")
+    page.wait_for_function("(n) => document.getElementById('polygon').value.trim()"
+                           ".split(/\\s+/).length === n", arg=len(before) - 1)
+    fewer = field.input_value().split()
+    assert fewer[0] == fewer[-1]
+    assert not [e for e in errors if "Content Security Policy" in e], errors

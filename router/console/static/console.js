@@ -201,7 +201,16 @@ function drawArea(view, polygonText, circleText, fit) {
   const points = parsePoints(polygonText) || [];
   // drawn shapes take no clicks: a click inside the area still reaches the map (a vertex)
   const style = { interactive: false };
-  if (points.length >= 4) shapes.push(L.polygon(points, style).addTo(view.layer));
+  if (points.length >= 4) {
+    const ring = L.polygon(points.slice(0, -1), view.editing ? {} : style).addTo(view.layer);
+    shapes.push(ring);
+    // edit mode: leaflet-geoman's vertex handles (drag one, drag a middle marker to add
+    // one, right-click removes one); each edit goes back into the polygon field
+    if (view.editing && ring.pm) {
+      ring.pm.enable({ allowSelfIntersection: false, removeVertexOn: "contextmenu" });
+      ring.on("pm:edit", () => view.onEdit(ring.getLatLngs()[0].map((p) => [p.lat, p.lng])));
+    }
+  }
   else if (points.length) {
     for (const point of points) L.circleMarker(point, { ...style, radius: 4 }).addTo(view.layer);
     if (points.length > 1) L.polyline(points, style).addTo(view.layer);
@@ -235,16 +244,21 @@ function openVertices(text) {
 function mapDrawing(view, formElement) {
   const polygon = formElement.elements.polygon;
   const circle = formElement.elements.circle;
-  const buttons = { vertex: $("map-add-vertex"), centre: $("map-set-centre") };
+  const buttons = { vertex: $("map-add-vertex"), centre: $("map-set-centre"), edit: $("map-edit") };
   let mode = null;
+  const put = (field, value) => { field.value = value; field.dispatchEvent(new CustomEvent("input", { bubbles: true, detail: "map" })); };
   const choose = (chosen) => {
     mode = mode === chosen ? null : chosen;
     for (const [name, button] of Object.entries(buttons)) button.setAttribute("aria-pressed", String(mode === name));
-    if (view) view.map.getContainer().dataset.mode = mode || "";
+    if (!view) return;
+    view.map.getContainer().dataset.mode = mode || "";
+    view.editing = mode === "edit" && Boolean(window.L.PM);
+    put(polygon, polygon.value); // redrawn with (or without) its vertex handles
   };
   buttons.vertex.addEventListener("click", () => choose("vertex"));
   buttons.centre.addEventListener("click", () => choose("centre"));
-  const put = (field, value) => { field.value = value; field.dispatchEvent(new CustomEvent("input", { bubbles: true, detail: "map" })); };
+  buttons.edit.addEventListener("click", () => choose("edit"));
+  if (view) view.onEdit = (vertices) => put(polygon, ringText(vertices));
   $("map-undo").addEventListener("click", () => put(polygon, ringText(openVertices(polygon.value).slice(0, -1))));
   if (!view) return;
   view.map.on("click", (event) => {
