@@ -140,6 +140,12 @@ def test_compose_approve_follow_cancel(browser: Any, server: Server, shots: Path
     # the markup arrived as text, and none of it ran
     assert operator.locator("#alert-headline").inner_text() == XSS
     assert operator.evaluate("window.__xss") is None
+    # the history keeps each alert's CAP: the link gives the document as received
+    cap_url = operator.get_by_role("link", name="the alert as received (XML)").get_attribute(
+        "href")
+    cap = operator.request.get(server.url + str(cap_url))
+    assert cap.status == 200
+    assert b"<identifier>" in cap.body()
     operator.screenshot(path=shots / "alert-pending.png", full_page=True)
 
     approver = signed_in(browser, server, APPROVER_KEY)

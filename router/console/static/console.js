@@ -791,6 +791,7 @@ async function pageAlert() {
   if (!(await session())) { window.location.href = "/console/"; return; }
   const id = new URLSearchParams(window.location.search).get("id");
   $("alert-id").textContent = id;
+  $("cap-link").href = "/console/api/alerts/" + encodeURIComponent(id) + "/cap";
   let stream = null;
   async function refresh() {
     const response = await fetch("/console/api/alerts/" + encodeURIComponent(id));
