@@ -169,8 +169,13 @@ def test_compose_approve_follow_cancel(browser: Any, server: Server, shots: Path
         operator.wait_for_timeout(200)
     assert "failed" not in states.values(), states
     assert states.get("cell_broadcast") == states.get("webhook") == "delivered", states
-    assert {d["channel"]: d["state"] for d in api(server, f"/api/v1/alerts/{alert_id}")[
-        "deliveries"]} == states
+    deliveries = api(server, f"/api/v1/alerts/{alert_id}")["deliveries"]
+    assert {d["channel"]: d["state"] for d in deliveries} == states
+    # the reach of subscriber channels, per outcome, as the API reports it
+    for d in deliveries:
+        cell = operator.locator(f'#deliveries tr[data-channel="{d["channel"]}"] td').nth(3)
+        expected = ", ".join(f"{k} {v}" for k, v in (d.get("recipients") or {}).items())
+        assert cell.inner_text() == expected, (d["channel"], expected)
     operator.screenshot(path=shots / "alert-delivered.png", full_page=True)
 
     operator.get_by_role("button", name="Cancel this alert").click()

@@ -802,7 +802,9 @@ async function pageAlert() {
     const rows = $("deliveries"); rows.replaceChildren();
     for (const d of alert.deliveries) {
       const row = document.createElement("tr");
-      for (const value of [d.channel, d.state, d.reason || ""]) {
+      // subscriber channels (SMS, wallet) report their recipients per outcome
+      const reach = d.recipients ? Object.entries(d.recipients).map(([k, v]) => k + " " + v).join(", ") : "";
+      for (const value of [d.channel, d.state, d.reason || "", reach]) {
         const cell = document.createElement("td"); cell.textContent = value; row.append(cell);
       }
       const action = document.createElement("td");
