@@ -67,7 +67,7 @@ from router.ingest.schemas import (
 from router.ingest.variants import render_for_ingest
 from router.store import AcceptOutcome, AlertRecord, AlertState, NewAlert
 from router.store.outcome import alert_outcome
-from router.trust import CheckedAlert, Principal, Role, read_alert
+from router.trust import AuthorityPolicy, CheckedAlert, Principal, Role, read_alert
 from router.trust.verdict import SignatureState
 
 CAP_MEDIA_TYPES = ("application/cap+xml", "application/xml")
@@ -131,8 +131,11 @@ def _bound_authority() -> str | None:
     return authority if isinstance(authority, str) else None
 
 
-async def _post_alert(request: web.Request, started: float) -> web.Response:
-    ctx = request.app[CONTEXT]
+async def read_submission(request: web.Request, ctx: IngestContext
+                          ) -> tuple[Principal, AuthorityPolicy, bytes, str]:
+    """What a post of CAP XML brings -- the key's principal and its authority, the body
+    and the profile -- or the problem it gets: the same for ``POST /api/v1/alerts`` and
+    its previews, so a preview refuses exactly what a post would."""
     principal = await ctx.auth.authenticate(request.headers.get("Authorization"))
     authority = ctx.auth.policy(principal)
     if request.content_type not in CAP_MEDIA_TYPES:
@@ -146,6 +149,12 @@ async def _post_alert(request: web.Request, started: float) -> web.Response:
         raise ProblemError(400, "ingest.unknown-profile", "Unknown profile",
                            f"profile {profile!r} is not loaded; known profiles: "
                            f"{', '.join(ctx.profiles.names())}")
+    return principal, authority, body, profile
+
+
+async def _post_alert(request: web.Request, started: float) -> web.Response:
+    ctx = request.app[CONTEXT]
+    principal, authority, body, profile = await read_submission(request, ctx)
     submitted = await submit_document(ctx, principal, body, profile,
                                       recorded_as=principal_of(request, authority.name),
                                       started=started)

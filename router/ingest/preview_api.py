@@ -29,7 +29,7 @@ from router.cap import Finding, FindingSeverity
 from router.http.problems import ProblemError
 from router.ingest.authorise import authorise
 from router.ingest.context import CONTEXT, IngestContext
-from router.ingest.handlers import CAP_MEDIA_TYPES, _check, _read_body, with_arrival_findings
+from router.ingest.handlers import _check, read_submission, with_arrival_findings
 from router.ingest.schemas import VariantsOut, _Out
 from router.ingest.variants import render_for_ingest, variants_out
 from router.trust import Principal
@@ -94,19 +94,7 @@ async def preview_alert(request: web.Request) -> web.Response:
 async def _read_preview(request: web.Request, ctx: IngestContext
                         ) -> tuple[Principal, bytes, str]:
     """The key's principal, the CAP body and the profile, or the problem a post gets."""
-    principal = await ctx.auth.authenticate(request.headers.get("Authorization"))
-    authority = ctx.auth.policy(principal)
-    if request.content_type not in CAP_MEDIA_TYPES:
-        raise ProblemError(415, "http.unsupported-media-type", "Unsupported media type",
-                           f"send CAP XML as {' or '.join(CAP_MEDIA_TYPES)}, "
-                           f"not {request.content_type!r}",
-                           headers={"Accept-Post": ", ".join(CAP_MEDIA_TYPES)})
-    body = await _read_body(request, ctx)
-    profile = request.query.get("profile") or authority.profile or ctx.settings.default_profile
-    if profile not in ctx.profiles.names():
-        raise ProblemError(400, "ingest.unknown-profile", "Unknown profile",
-                           f"profile {profile!r} is not loaded; known profiles: "
-                           f"{', '.join(ctx.profiles.names())}")
+    principal, _authority, body, profile = await read_submission(request, ctx)
     return principal, body, profile
 
 
