@@ -20,30 +20,6 @@ const ALERT_TONE = { delivered: "ok", failed: "bad", partially_delivered: "bad",
 const BREAKER_TONE = { closed: "ok", "half-open": "warn", open: "bad" };
 const SEVERITY_RANK = { Extreme: 0, Severe: 1, Moderate: 2, Minor: 3, Unknown: 4 };
 
-/* The strings come from the console's tables (static/i18n/<lang>.json), the language
-   from <html lang>, which the service sets as for every console page. */
-let strings = {};
-function t(key, values) {
-  let text = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
-  for (const [name, value] of Object.entries(values || {})) text = text.split("{" + name + "}").join(String(value));
-  return text;
-}
-
-async function loadStrings() {
-  const language = document.documentElement.lang || "en";
-  const response = await fetch("/console/static/i18n/" + encodeURIComponent(language) + ".json");
-  strings = response.ok ? await response.json() : {};
-  for (const node of document.querySelectorAll("[data-i18n]")) {
-    if (strings[node.dataset.i18n] !== undefined) node.textContent = strings[node.dataset.i18n];
-  }
-  for (const node of document.querySelectorAll("[data-i18n-aria]")) {
-    if (strings[node.dataset.i18nAria] !== undefined) node.setAttribute("aria-label", strings[node.dataset.i18nAria]);
-  }
-  for (const link of document.querySelectorAll("a[data-lang]")) {
-    if (link.dataset.lang === language) link.setAttribute("aria-current", "true");
-  }
-}
-
 function el(tag, text, className) {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = text;
