@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import json
 import time
-from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -54,9 +53,8 @@ from router.trust import Role
 
 ACTIVE = (AlertState.ACCEPTED, AlertState.PENDING_APPROVAL)
 LIMIT = 500
-SOURCE_PAGE = 500
-SOURCE_WALK = 20
-SOURCE_PAGES = 2
+SOURCE_ENTRIES = 10
+"""Entries read from the start of an alert's trail to find its ``alert.submitted``."""
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
 MAX_STREAM_S = 2 * 3600.0
@@ -95,44 +93,22 @@ def _source_of(ctx: IngestContext, entry: AuditEntry) -> dict[str, str | None]:
     return {"via": who.via, "feed": feed, "authority": who.authority}
 
 
-async def _walk(ctx: IngestContext, since: datetime, wanted: set[str], pages: int,
-                found: dict[str, dict[str, str | None]]) -> None:
-    after = 0
-    for _ in range(pages):
-        page = await ctx.store.audit_page(after=after, since=since, limit=SOURCE_PAGE)
-        for entry in page.items:
-            if entry.kind == AuditKind.ALERT_SUBMITTED.value and entry.subject in wanted:
-                found[entry.subject] = _source_of(ctx, entry)
-                wanted.discard(entry.subject)
-        if not wanted or page.next_after is None:
-            return
-        after = page.next_after
-
-
 async def _sources(ctx: IngestContext, records: list[AlertRecord]
                    ) -> dict[str, dict[str, str | None]]:
     """Who brought each alert in: ``via`` (``api``, or ``feed`` for an alert taken from
     another authority's feed, ``router.feeds``), with the ``feed``'s name and the
     ``authority`` it was taken in for. The store keeps that in the alert's
-    ``alert.submitted`` audit entry, appended in the transaction that stored it, so it
-    is read from the trail by time (the entry is written at the alert's
-    ``received_at`` or a little later): one walk from the earliest of ``records``
-    (``SOURCE_WALK`` pages at most, which finds a burst of alerts together), then a
-    short read from each one still missing (``SOURCE_PAGES``). Not found (a pruned
+    ``alert.submitted`` audit entry, appended in the transaction that stored it, which
+    is the first entry about the alert: one read of the trail by subject (indexed,
+    ``audit_log_subject``) per alert, the few entries it starts with. Not found (a pruned
     trail): ``via`` None."""
     found: dict[str, dict[str, str | None]] = {}
-    if not records:
-        return found
-    wanted = {record.id for record in records}
-    since = min(record.received_at for record in records) - timedelta(seconds=1)
-    await _walk(ctx, since, wanted, SOURCE_WALK, found)
     for record in records:
-        if record.id in wanted:
-            await _walk(ctx, record.received_at - timedelta(seconds=1), wanted,
-                        SOURCE_PAGES, found)
-    for record in records:
-        found.setdefault(record.id, {"via": None, "feed": None,
-                                     "authority": record.authority})
+        page = await ctx.store.audit_page(subject=record.id, limit=SOURCE_ENTRIES)
+        entry = next((e for e in page.items if e.kind == AuditKind.ALERT_SUBMITTED.value),
+                     None)
+        found[record.id] = (_source_of(ctx, entry) if entry is not None else
+                            {"via": None, "feed": None, "authority": record.authority})
     return found
 
 
