@@ -120,7 +120,8 @@ def compose(page: Any, server: Server, *, severity: str, headline_nl: str) -> st
     page.get_by_label("Instruction").fill("Go to the highest floor.")
     page.get_by_label("Area description").fill("Zeeland, Walcheren")
     page.get_by_role("textbox", name="Polygon").fill(POLYGON)
-    page.locator("#map .leaflet-overlay-pane path").wait_for()  # the polygon on the map
+    # the polygon on the map (the EWSS ellipse, dashed, joins it once the preview is in)
+    page.locator("#map .leaflet-overlay-pane path:not([stroke-dasharray])").first.wait_for()
     page.get_by_role("button", name="Submit").click()
     page.wait_for_url("**/console/alert?id=*")
     alert_id: str = page.url.split("id=")[1]
@@ -637,7 +638,7 @@ def draw_on_the_map(page: Any, polygon: Any) -> None:
     circle = page.get_by_label("Circle").input_value()
     assert circle.endswith(" 1"), circle
     page.get_by_label("Circle").fill(circle[:-2] + " 5")
-    page.locator("#map .leaflet-overlay-pane path").nth(1).wait_for()  # polygon and circle
+    page.locator("#map .leaflet-overlay-pane path:not([stroke-dasharray])").nth(1).wait_for()
 
 
 def hear_the_spoken_text(page: Any, language: str) -> None:
