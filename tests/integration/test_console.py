@@ -951,6 +951,10 @@ def test_keyboard_only_approve_follow_cancel(browser: Any, server: Server,
     while api(server, f"/api/v1/alerts/{alert_id}")["lifecycle"] != "cancelled":
         assert time.monotonic() < deadline
         time.sleep(0.2)
+    # the page learns of the cancellation live, in the state line, and the operator's
+    # own result stays readable (a refresh used to overwrite it, a race under load)
+    operator.locator("#alert-state").get_by_text("Cancelled by").wait_for()
+    assert "Cancel submitted" in operator.locator("#message").inner_text()
 
 
 def test_a_5_mib_paste_and_an_area_across_the_antimeridian_change_nothing(

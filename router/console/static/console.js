@@ -790,7 +790,9 @@ async function pageAlert() {
     $("cancel").hidden = alert.msg_type !== "Alert" || alert.lifecycle !== "accepted";
     $("update").hidden = !["Alert", "Update"].includes(alert.msg_type) || alert.lifecycle !== "accepted";
     $("update").href = "/console/compose?update=" + encodeURIComponent(id);
-    if (alert.cancelled_by) say(t("msg.cancelled_by", { id: alert.cancelled_by }));
+    // in the state line, not the message line: that keeps the result of the operator's
+    // own last act ("Cancel submitted"), which a refresh must not overwrite
+    if (alert.cancelled_by) $("alert-state").textContent += " — " + t("msg.cancelled_by", { id: alert.cancelled_by });
     await auditTrail();
     await diff(alert);
     return alert;
